@@ -1,0 +1,34 @@
+#!/usr/bin/env bash
+# scripts/test.sh — the one test command: installs what the tests need
+# (idempotent, cached under $HOME/.cache/slipway) and runs every check.
+# .ci/run calls exactly this.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+export SLIPWAY_CACHE=${SLIPWAY_CACHE:-$HOME/.cache/slipway}
+export GOFLAGS=${GOFLAGS:--buildvcs=false}
+t0=$SECONDS
+step() { printf '\n== %s (%ds)\n' "$*" $((SECONDS - t0)); }
+
+step "tools"
+bin=$(scripts/tools.sh)
+export PATH=$bin:$PATH
+
+step "gofmt"
+unformatted=$(gofmt -l $(git ls-files '*.go' 2>/dev/null || find . -name '*.go' -not -path './tools/*'))
+if [[ -n $unformatted ]]; then echo "gofmt would change:"; echo "$unformatted"; exit 1; fi
+
+step "go vet"
+go vet ./...
+
+step "staticcheck"
+staticcheck ./...
+
+step "go test -race"
+# The PostgreSQL cluster and the S3 server are started by the tests
+# themselves (see internal/testenv), each on a free loopback port.
+go test -race -count=1 -timeout 25m ${SLIPWAY_TEST_FLAGS:-} ./... 2>&1 | tee /tmp/slipway-test.log
+rc=${PIPESTATUS[0]}
+
+step "done (rc=$rc)"
+exit "$rc"
