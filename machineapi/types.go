@@ -1,0 +1,83 @@
+// Package machineapi is the client side of Slipway's machine API (the
+// endpoints machines call: register, heartbeat, sessions, handshake, me).
+// Both slipway-agent and slipway-desktop use it. Bodies are camelCase JSON as
+// the server defines them; unknown response fields are ignored so an older
+// client keeps working against a newer server.
+package machineapi
+
+import "time"
+
+// OS identifies the operating system in a registration.
+type OS struct {
+	Name         string `json:"name"`
+	Version      string `json:"version"`
+	Architecture string `json:"architecture"`
+}
+
+// RegisterRequest is the body of POST /api/machines/register.
+type RegisterRequest struct {
+	ProvisioningSecret string         `json:"provisioningSecret"`
+	Hostname           string         `json:"hostname"`
+	OS                 OS             `json:"os"`
+	MACAddresses       []string       `json:"macAddresses"`
+	SerialNumbers      []string       `json:"serialNumbers"`
+	MachineID          string         `json:"machineId,omitempty"`
+	Inventory          map[string]any `json:"inventory,omitempty"`
+	Metrics            map[string]any `json:"metrics,omitempty"`
+}
+
+// RegisterResponse is the answer to a registration. MachineToken is shown
+// only here; the caller must store it.
+type RegisterResponse struct {
+	MachineID                string    `json:"machineId"`
+	MachineToken             string    `json:"machineToken"`
+	ExpiresAt                time.Time `json:"expiresAt"`
+	HeartbeatIntervalSeconds int       `json:"heartbeatIntervalSeconds"`
+}
+
+// HeartbeatRequest is the body of POST /api/machines/heartbeat. The token
+// travels in the Authorization header, never in the body or a URL.
+type HeartbeatRequest struct {
+	Status       string         `json:"status"`
+	Metrics      map[string]any `json:"metrics,omitempty"`
+	AgentVersion string         `json:"agentVersion,omitempty"`
+	Inventory    map[string]any `json:"inventory,omitempty"`
+}
+
+// HeartbeatResponse is the answer to a heartbeat. MachineToken and ExpiresAt
+// are set when the server rotates or renews the token in the answer.
+type HeartbeatResponse struct {
+	HeartbeatIntervalSeconds int       `json:"heartbeatIntervalSeconds"`
+	ServerTime               time.Time `json:"serverTime"`
+	ExpiresAt                time.Time `json:"expiresAt"`
+	MachineToken             string    `json:"machineToken,omitempty"`
+}
+
+// SessionResponse is the answer to POST /api/machines/sessions: a short-lived
+// signed JWT for this machine.
+type SessionResponse struct {
+	Token     string    `json:"token"`
+	TokenType string    `json:"tokenType"`
+	ExpiresAt time.Time `json:"expiresAt"`
+}
+
+// HandshakeResponse is the answer to POST /api/machines/handshake: a one-time
+// code to put in the browser URL (GET /machines/handshake?code=...).
+type HandshakeResponse struct {
+	Code      string    `json:"code"`
+	ExpiresAt time.Time `json:"expiresAt"`
+	URL       string    `json:"url,omitempty"`
+}
+
+// Machine is the summary GET /api/machines/me returns.
+type Machine struct {
+	MachineID       string         `json:"machineId"`
+	Name            string         `json:"name"`
+	Hostname        string         `json:"hostname"`
+	Tenant          string         `json:"tenant"`
+	OS              OS             `json:"os"`
+	AgentVersion    string         `json:"agentVersion"`
+	LastHeartbeatAt *time.Time     `json:"lastHeartbeatAt"`
+	Status          string         `json:"status"`
+	Inventory       map[string]any `json:"inventory,omitempty"`
+}
