@@ -1,0 +1,79 @@
+package sqlite
+
+import (
+	"context"
+	"database/sql"
+	"time"
+
+	"github.com/slipwayhq/slipway/server/store"
+)
+
+// CreateHandshake stores a handshake code.
+func (s *Store) CreateHandshake(ctx context.Context, h store.Handshake) error {
+	_, err := s.w.ExecContext(ctx, `INSERT INTO handshakes (code_hash, machine_id, tenant_id, redirect, created_at, expires_at)
+		VALUES (?, ?, ?, ?, ?, ?)`, h.CodeHash, h.MachineID, h.TenantID, h.Redirect, ms(h.CreatedAt), ms(h.ExpiresAt))
+	return wrap("create handshake", err)
+}
+
+// ConsumeHandshake deletes and returns an unexpired code.
+func (s *Store) ConsumeHandshake(ctx context.Context, codeHash []byte, now time.Time) (store.Handshake, error) {
+	var h store.Handshake
+	err := s.tx(ctx, func(tx *sql.Tx) error {
+		// Expired codes are useless: clear them while we hold the writer.
+		if _, err := tx.ExecContext(ctx, "DELETE FROM handshakes WHERE expires_at <= ?", ms(now)); err != nil {
+			return err
+		}
+		var created, expires int64
+		err := tx.QueryRowContext(ctx, `DELETE FROM handshakes WHERE code_hash = ?
+			RETURNING code_hash, machine_id, tenant_id, redirect, created_at, expires_at`, codeHash).
+			Scan(&h.CodeHash, &h.MachineID, &h.TenantID, &h.Redirect, &created, &expires)
+		h.CreatedAt, h.ExpiresAt = tm(created), tm(expires)
+		return err
+	})
+	return h, wrap("consume handshake", err)
+}
+
+// CreateAdminToken stores an admin token.
+func (s *Store) CreateAdminToken(ctx context.Context, t store.AdminToken) error {
+	_, err := s.w.ExecContext(ctx, `INSERT INTO admin_tokens (id, name, tenant_id, hash, created_at, revoked_at)
+		VALUES (?, ?, ?, ?, ?, ?)`, t.ID, t.Name, t.TenantID, t.Hash, ms(t.CreatedAt), ms(t.RevokedAt))
+	return wrap("create admin token", err)
+}
+
+// GetAdminToken looks an admin token up by hash.
+func (s *Store) GetAdminToken(ctx context.Context, hash []byte) (store.AdminToken, error) {
+	var t store.AdminToken
+	var created, revoked int64
+	err := s.r.QueryRowContext(ctx,
+		"SELECT id, name, tenant_id, hash, created_at, revoked_at FROM admin_tokens WHERE hash = ?", hash).
+		Scan(&t.ID, &t.Name, &t.TenantID, &t.Hash, &created, &revoked)
+	t.CreatedAt, t.RevokedAt = tm(created), tm(revoked)
+	return t, wrap("get admin token", err)
+}
+
+// CreateSigningKey stores a session signing key.
+func (s *Store) CreateSigningKey(ctx context.Context, k store.SigningKey) error {
+	_, err := s.w.ExecContext(ctx, "INSERT INTO signing_keys (id, seed, created_at) VALUES (?, ?, ?)",
+		k.ID, k.Seed, ms(k.CreatedAt))
+	return wrap("create signing key", err)
+}
+
+// SigningKeys lists the signing keys, newest first.
+func (s *Store) SigningKeys(ctx context.Context) ([]store.SigningKey, error) {
+	rows, err := s.r.QueryContext(ctx, "SELECT id, seed, created_at FROM signing_keys ORDER BY created_at DESC, id DESC")
+	if err != nil {
+		return nil, wrap("signing keys", err)
+	}
+	defer rows.Close()
+	var out []store.SigningKey
+	for rows.Next() {
+		var k store.SigningKey
+		var created int64
+		if err := rows.Scan(&k.ID, &k.Seed, &created); err != nil {
+			return nil, wrap("signing keys", err)
+		}
+		k.CreatedAt = tm(created)
+		out = append(out, k)
+	}
+	return out, wrap("signing keys", rows.Err())
+}

@@ -1,0 +1,96 @@
+package sqlite
+
+import (
+	"context"
+	"database/sql"
+	"time"
+
+	"github.com/slipwayhq/slipway/server/store"
+)
+
+// RecordHeartbeats persists a batch of heartbeats in one transaction.
+func (s *Store) RecordHeartbeats(ctx context.Context, hbs []store.Heartbeat) error {
+	if len(hbs) == 0 {
+		return nil
+	}
+	err := s.tx(ctx, func(tx *sql.Tx) error {
+		ins, err := tx.PrepareContext(ctx, `INSERT INTO heartbeats (machine_id, at, status, agent_version, metrics)
+			SELECT ?1, ?2, ?3, ?4, ?5 WHERE EXISTS (SELECT 1 FROM machines WHERE id = ?1)`)
+		if err != nil {
+			return err
+		}
+		defer ins.Close()
+		upd, err := tx.PrepareContext(ctx, `UPDATE machines SET last_seen_at = max(last_seen_at, ?2), status = ?3,
+			agent_version = CASE WHEN ?4 = '' THEN agent_version ELSE ?4 END,
+			metrics = coalesce(?5, metrics), inventory = coalesce(?6, inventory) WHERE id = ?1`)
+		if err != nil {
+			return err
+		}
+		defer upd.Close()
+		tok, err := tx.PrepareContext(ctx,
+			"UPDATE tokens SET expires_at = max(expires_at, ?) WHERE hash = ? AND revoked_at = 0")
+		if err != nil {
+			return err
+		}
+		defer tok.Close()
+		for _, h := range hbs {
+			metrics := nullJSON(h.Metrics)
+			if _, err := ins.ExecContext(ctx, h.MachineID, ms(h.At), h.Status, h.AgentVersion, metrics); err != nil {
+				return err
+			}
+			if _, err := upd.ExecContext(ctx, h.MachineID, ms(h.At), h.Status, h.AgentVersion, metrics,
+				nullJSON(h.Inventory)); err != nil {
+				return err
+			}
+			if len(h.TokenHash) > 0 && !h.TokenExpiresAt.IsZero() {
+				if _, err := tok.ExecContext(ctx, ms(h.TokenExpiresAt), h.TokenHash); err != nil {
+					return err
+				}
+			}
+		}
+		return nil
+	})
+	return wrap("record heartbeats", err)
+}
+
+// ListHeartbeats returns a machine's latest heartbeats, newest first.
+func (s *Store) ListHeartbeats(ctx context.Context, machineID string, limit int) ([]store.Heartbeat, error) {
+	if limit <= 0 || limit > 1000 {
+		limit = 1000
+	}
+	rows, err := s.r.QueryContext(ctx, `SELECT machine_id, at, status, agent_version, metrics FROM heartbeats
+		WHERE machine_id = ? ORDER BY at DESC, id DESC LIMIT ?`, machineID, limit)
+	if err != nil {
+		return nil, wrap("list heartbeats", err)
+	}
+	defer rows.Close()
+	var out []store.Heartbeat
+	for rows.Next() {
+		var h store.Heartbeat
+		var at int64
+		var metrics sql.NullString
+		if err := rows.Scan(&h.MachineID, &at, &h.Status, &h.AgentVersion, &metrics); err != nil {
+			return nil, wrap("list heartbeats", err)
+		}
+		h.At, h.Metrics = tm(at), rawJSON(metrics)
+		out = append(out, h)
+	}
+	return out, wrap("list heartbeats", rows.Err())
+}
+
+// CountHeartbeats counts all heartbeat history rows.
+func (s *Store) CountHeartbeats(ctx context.Context) (int64, error) {
+	var n int64
+	err := s.r.QueryRowContext(ctx, "SELECT count(*) FROM heartbeats").Scan(&n)
+	return n, wrap("count heartbeats", err)
+}
+
+// PruneHeartbeats deletes history rows older than before.
+func (s *Store) PruneHeartbeats(ctx context.Context, before time.Time) (int64, error) {
+	res, err := s.w.ExecContext(ctx, "DELETE FROM heartbeats WHERE at < ?", ms(before))
+	if err != nil {
+		return 0, wrap("prune heartbeats", err)
+	}
+	n, _ := res.RowsAffected()
+	return n, nil
+}

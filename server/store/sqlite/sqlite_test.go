@@ -1,0 +1,45 @@
+package sqlite_test
+
+import (
+	"path/filepath"
+	"testing"
+
+	"github.com/slipwayhq/slipway/server/store"
+	"github.com/slipwayhq/slipway/server/store/sqlite"
+	"github.com/slipwayhq/slipway/server/store/storetest"
+)
+
+func open(t *testing.T, path string) *sqlite.Store {
+	t.Helper()
+	s, err := sqlite.Open(t.Context(), path, sqlite.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { s.Close() })
+	return s
+}
+
+func TestConformance(t *testing.T) {
+	storetest.Run(t, func(t *testing.T) store.Store {
+		return open(t, filepath.Join(t.TempDir(), "slipway.db"))
+	})
+}
+
+func TestReopenKeepsDataAndMigrations(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "slipway.db")
+	s := open(t, path)
+	if err := s.CreateTenant(t.Context(), store.Tenant{ID: "default", Name: "Default"}); err != nil {
+		t.Fatal(err)
+	}
+	s.Close()
+	s2 := open(t, path)
+	if _, err := s2.GetTenant(t.Context(), "default"); err != nil {
+		t.Fatalf("after reopen: %v", err)
+	}
+}
+
+func TestBadSynchronous(t *testing.T) {
+	if _, err := sqlite.Open(t.Context(), filepath.Join(t.TempDir(), "x.db"), sqlite.Options{Synchronous: "MAYBE"}); err == nil {
+		t.Fatal("accepted bad synchronous value")
+	}
+}

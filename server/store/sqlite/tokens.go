@@ -1,0 +1,56 @@
+package sqlite
+
+import (
+	"context"
+	"database/sql"
+	"time"
+
+	"github.com/slipwayhq/slipway/server/store"
+)
+
+// GetToken looks a machine token up by hash.
+func (s *Store) GetToken(ctx context.Context, hash []byte) (store.Token, error) {
+	var t store.Token
+	var created, expires, revoked int64
+	err := s.r.QueryRowContext(ctx,
+		"SELECT hash, machine_id, tenant_id, created_at, expires_at, revoked_at FROM tokens WHERE hash = ?", hash).
+		Scan(&t.Hash, &t.MachineID, &t.TenantID, &created, &expires, &revoked)
+	t.CreatedAt, t.ExpiresAt, t.RevokedAt = tm(created), tm(expires), tm(revoked)
+	return t, wrap("get token", err)
+}
+
+func replaceToken(ctx context.Context, tx *sql.Tx, tok store.Token) error {
+	if _, err := tx.ExecContext(ctx, "UPDATE tokens SET revoked_at = ? WHERE machine_id = ? AND revoked_at = 0",
+		ms(tok.CreatedAt), tok.MachineID); err != nil {
+		return err
+	}
+	_, err := tx.ExecContext(ctx, `INSERT INTO tokens (hash, machine_id, tenant_id, created_at, expires_at, revoked_at)
+		VALUES (?, ?, ?, ?, ?, 0)`, tok.Hash, tok.MachineID, tok.TenantID, ms(tok.CreatedAt), ms(tok.ExpiresAt))
+	return err
+}
+
+// ReplaceToken revokes the machine's active tokens and stores tok.
+func (s *Store) ReplaceToken(ctx context.Context, tok store.Token) error {
+	err := s.tx(ctx, func(tx *sql.Tx) error {
+		var n int
+		if err := tx.QueryRowContext(ctx, "SELECT count(*) FROM machines WHERE id = ?", tok.MachineID).Scan(&n); err != nil {
+			return err
+		}
+		if n == 0 {
+			return sql.ErrNoRows
+		}
+		return replaceToken(ctx, tx, tok)
+	})
+	return wrap("replace token", err)
+}
+
+// RevokeTokens revokes every active token of a machine.
+func (s *Store) RevokeTokens(ctx context.Context, machineID string, at time.Time) (int, error) {
+	res, err := s.w.ExecContext(ctx, "UPDATE tokens SET revoked_at = ? WHERE machine_id = ? AND revoked_at = 0",
+		ms(at), machineID)
+	if err != nil {
+		return 0, wrap("revoke tokens", err)
+	}
+	n, _ := res.RowsAffected()
+	return int(n), nil
+}

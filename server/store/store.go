@@ -1,0 +1,263 @@
+// Package store defines the storage the machine API server needs: tenants,
+// their provisioning and Fleet secrets, machines, machine tokens, heartbeats,
+// browser handshake codes, admin tokens and the keys that sign sessions.
+//
+// The interface is database-agnostic. Secrets and tokens only ever reach it as
+// SHA-256 hashes. Implementations live in subpackages (sqlite) and are all
+// checked by the same conformance suite in storetest.
+package store
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"time"
+)
+
+// Errors returned by every implementation; match them with errors.Is.
+var (
+	// ErrNotFound: the record does not exist (or is no longer usable, for
+	// handshake codes).
+	ErrNotFound = errors.New("store: not found")
+	// ErrConflict: a record with the same unique key already exists.
+	ErrConflict = errors.New("store: conflict")
+)
+
+// Store is everything the server keeps. All times are stored with millisecond
+// precision; a zero time.Time means "not set".
+type Store interface {
+	TenantStore
+	SecretStore
+	MachineStore
+	TokenStore
+	HeartbeatStore
+	HandshakeStore
+	AdminTokenStore
+	SigningKeyStore
+
+	// Ping reports whether the database answers (used by /readyz).
+	Ping(ctx context.Context) error
+	// Close releases the database.
+	Close() error
+}
+
+// Tenant is an isolated group of machines.
+type Tenant struct {
+	ID        string
+	Name      string
+	CreatedAt time.Time
+}
+
+// TenantStore keeps tenants.
+type TenantStore interface {
+	CreateTenant(ctx context.Context, t Tenant) error // ErrConflict on duplicate ID
+	GetTenant(ctx context.Context, id string) (Tenant, error)
+	ListTenants(ctx context.Context) ([]Tenant, error) // ordered by ID
+}
+
+// SecretKind says what a tenant secret authorises.
+type SecretKind string
+
+const (
+	// SecretProvisioning lets a machine register into the tenant.
+	SecretProvisioning SecretKind = "provisioning"
+	// SecretFleet authenticates FleetDM webhooks for the tenant.
+	SecretFleet SecretKind = "fleet"
+)
+
+// Secret is a tenant secret, stored only as the SHA-256 hash of its value.
+type Secret struct {
+	ID        string
+	TenantID  string
+	Kind      SecretKind
+	Hash      []byte
+	Hint      string // a short non-secret prefix shown in listings
+	CreatedAt time.Time
+	RevokedAt time.Time
+}
+
+// SecretStore keeps tenant secrets.
+type SecretStore interface {
+	CreateSecret(ctx context.Context, s Secret) error // ErrConflict on duplicate ID or hash
+	// FindSecret returns the secret with this hash, revoked or not.
+	FindSecret(ctx context.Context, hash []byte) (Secret, error)
+	ListSecrets(ctx context.Context, tenantID string) ([]Secret, error) // oldest first
+	// RevokeSecret marks the secret revoked; ErrNotFound when it is not in the tenant.
+	RevokeSecret(ctx context.Context, tenantID, id string, at time.Time) error
+}
+
+// OS describes a machine's operating system.
+type OS struct {
+	Name         string
+	Version      string
+	Architecture string
+}
+
+// Machine is a registered machine, or an inventory-only record created by a
+// Fleet sync (Fingerprint empty, no tokens).
+type Machine struct {
+	ID            string
+	TenantID      string
+	Fingerprint   string // hash of the normalised hardware identifiers; "" for inventory-only
+	Hostname      string
+	OS            OS
+	MACAddresses  []string
+	SerialNumbers []string
+	HardwareUUID  string
+	Source        string // "agent" or "fleet"
+	Fleet         json.RawMessage
+
+	// Written by heartbeats.
+	AgentVersion string
+	Status       string
+	Inventory    json.RawMessage
+	Metrics      json.RawMessage
+	LastSeenAt   time.Time
+
+	CreatedAt time.Time
+	UpdatedAt time.Time
+}
+
+// IdentifierKind names a machine identifier that FindMachine can match on.
+type IdentifierKind string
+
+const (
+	BySerial   IdentifierKind = "serial"   // any of SerialNumbers, exact
+	ByUUID     IdentifierKind = "uuid"     // HardwareUUID, case-insensitive
+	ByHostname IdentifierKind = "hostname" // Hostname, case-insensitive
+)
+
+// MachineFilter selects machines for ListMachines. Zero fields do not filter.
+type MachineFilter struct {
+	TenantID     string
+	OSName       string // case-insensitive exact match
+	AgentVersion string
+	Query        string    // case-insensitive substring of hostname, ID, serials or OS
+	SeenAfter    time.Time // LastSeenAt > SeenAfter
+	SeenBefore   time.Time // LastSeenAt <= SeenBefore, or never seen
+	After        string    // keyset cursor: only IDs greater than this
+	Limit        int       // default and maximum 500
+}
+
+// MachineStore keeps machines.
+type MachineStore interface {
+	// RegisterMachine inserts m, or, when a machine with the same TenantID and
+	// non-empty Fingerprint exists, refreshes its descriptive fields (hostname,
+	// OS, identifiers, inventory) keeping its ID. In both cases every active
+	// token of the machine is revoked at tok.CreatedAt and tok is stored for
+	// it, in one transaction. It returns the stored machine and whether it was
+	// created.
+	RegisterMachine(ctx context.Context, m Machine, tok Token) (Machine, bool, error)
+	// CreateMachine inserts a machine without a token (Fleet inventory-only).
+	CreateMachine(ctx context.Context, m Machine) error
+	GetMachine(ctx context.Context, id string) (Machine, error)
+	// FindMachine returns the oldest machine of the tenant matching value.
+	FindMachine(ctx context.Context, tenantID string, kind IdentifierKind, value string) (Machine, error)
+	// UpdateMachine writes the descriptive fields (Hostname, OS,
+	// MACAddresses, SerialNumbers, HardwareUUID, Fleet, UpdatedAt) and
+	// leaves the heartbeat fields alone.
+	UpdateMachine(ctx context.Context, m Machine) error
+	// ListMachines returns machines ordered by ID.
+	ListMachines(ctx context.Context, f MachineFilter) ([]Machine, error)
+	// DeleteMachine removes the machine, its tokens, heartbeats and handshakes.
+	DeleteMachine(ctx context.Context, id string) error
+}
+
+// Token is a machine token, stored only as the SHA-256 hash of its value.
+type Token struct {
+	Hash      []byte
+	MachineID string
+	TenantID  string
+	CreatedAt time.Time
+	ExpiresAt time.Time
+	RevokedAt time.Time
+}
+
+// TokenStore keeps machine tokens.
+type TokenStore interface {
+	// GetToken returns the token with this hash, whatever its state.
+	GetToken(ctx context.Context, hash []byte) (Token, error)
+	// ReplaceToken revokes every active token of tok.MachineID at
+	// tok.CreatedAt and stores tok, atomically. ErrNotFound if the machine
+	// does not exist.
+	ReplaceToken(ctx context.Context, tok Token) error
+	// RevokeTokens revokes every active token of the machine and returns how many.
+	RevokeTokens(ctx context.Context, machineID string, at time.Time) (int, error)
+}
+
+// Heartbeat is one acknowledged heartbeat of a machine.
+type Heartbeat struct {
+	MachineID    string
+	TokenHash    []byte    // the token used; its expiry becomes TokenExpiresAt
+	At           time.Time // server receive time
+	Status       string
+	AgentVersion string          // "" keeps the machine's current value
+	Metrics      json.RawMessage // stored in the history row and as the machine's latest
+	Inventory    json.RawMessage // nil keeps the machine's current inventory
+	// TokenExpiresAt is the new (sliding) expiry of TokenHash; it is only
+	// applied while the token is not revoked.
+	TokenExpiresAt time.Time
+}
+
+// HeartbeatStore keeps heartbeats.
+type HeartbeatStore interface {
+	// RecordHeartbeats persists a batch atomically: for each heartbeat, a
+	// history row, the machine's last-seen fields and the token expiry.
+	// Heartbeats of machines that no longer exist are dropped silently.
+	RecordHeartbeats(ctx context.Context, hbs []Heartbeat) error
+	// ListHeartbeats returns the machine's most recent heartbeats, newest
+	// first (TokenHash and TokenExpiresAt are not returned).
+	ListHeartbeats(ctx context.Context, machineID string, limit int) ([]Heartbeat, error)
+	// CountHeartbeats counts the stored heartbeat history rows.
+	CountHeartbeats(ctx context.Context) (int64, error)
+	// PruneHeartbeats deletes history rows older than before.
+	PruneHeartbeats(ctx context.Context, before time.Time) (int64, error)
+}
+
+// Handshake is a one-time browser sign-in code, stored as its hash.
+type Handshake struct {
+	CodeHash  []byte
+	MachineID string
+	TenantID  string
+	Redirect  string
+	CreatedAt time.Time
+	ExpiresAt time.Time
+}
+
+// HandshakeStore keeps handshake codes.
+type HandshakeStore interface {
+	CreateHandshake(ctx context.Context, h Handshake) error
+	// ConsumeHandshake deletes and returns the code if it exists and
+	// ExpiresAt is after now; otherwise ErrNotFound. A code is returned at
+	// most once, even to concurrent callers.
+	ConsumeHandshake(ctx context.Context, codeHash []byte, now time.Time) (Handshake, error)
+}
+
+// AdminToken authorises the admin API; TenantID "" means every tenant.
+type AdminToken struct {
+	ID        string
+	Name      string
+	TenantID  string
+	Hash      []byte
+	CreatedAt time.Time
+	RevokedAt time.Time
+}
+
+// AdminTokenStore keeps admin tokens.
+type AdminTokenStore interface {
+	CreateAdminToken(ctx context.Context, t AdminToken) error
+	GetAdminToken(ctx context.Context, hash []byte) (AdminToken, error)
+}
+
+// SigningKey is an Ed25519 key that signs machine sessions.
+type SigningKey struct {
+	ID        string // the JWT "kid"
+	Seed      []byte // ed25519 seed, 32 bytes
+	CreatedAt time.Time
+}
+
+// SigningKeyStore keeps session signing keys.
+type SigningKeyStore interface {
+	CreateSigningKey(ctx context.Context, k SigningKey) error
+	SigningKeys(ctx context.Context) ([]SigningKey, error) // newest first
+}
