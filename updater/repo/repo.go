@@ -1,0 +1,343 @@
+// Package repo is Slipway's TUF repository (The Update Framework, through
+// go-tuf/v2's metadata package): root (offline keys, threshold), targets
+// (every served artifact with length, sha256 and sha512 and custom
+// product/version/os/arch/channels fields), snapshot and timestamp (signed
+// by the server's online key and re-signed automatically by Refresh), with
+// consistent snapshots. Metadata lives in storage under <prefix>/tuf/.
+package repo
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/theupdateframework/go-tuf/v2/metadata"
+
+	"github.com/slipwayhq/slipway/storage"
+	"github.com/slipwayhq/slipway/updater/catalog"
+)
+
+// Errors (match with errors.Is).
+var (
+	ErrNotInitialized = errors.New("TUF repository not initialised (run slipway tuf init or apply)")
+	ErrNoKey          = errors.New("signing key missing")
+)
+
+// MaxMetadataSize bounds any metadata file read from storage. Default: 8 MiB.
+const MaxMetadataSize = 8 << 20
+
+// Options are the metadata lifetimes. The zero value uses the defaults.
+type Options struct {
+	// RootExpiry. Default: 365 days.
+	RootExpiry time.Duration
+	// TargetsExpiry. Default: 180 days.
+	TargetsExpiry time.Duration
+	// SnapshotExpiry. Default: 30 days.
+	SnapshotExpiry time.Duration
+	// TimestampExpiry (short: a frozen client notices within this time). Default: 24 hours.
+	TimestampExpiry time.Duration
+	// RootThreshold is how many root keys must sign a root. Default: all root keys given.
+	RootThreshold int
+}
+
+func (o Options) withDefaults() Options {
+	def := func(d *time.Duration, v time.Duration) {
+		if *d <= 0 {
+			*d = v
+		}
+	}
+	def(&o.RootExpiry, 365*24*time.Hour)
+	def(&o.TargetsExpiry, 180*24*time.Hour)
+	def(&o.SnapshotExpiry, 30*24*time.Hour)
+	def(&o.TimestampExpiry, 24*time.Hour)
+	return o
+}
+
+// Dir is the storage folder of the TUF metadata under prefix.
+func Dir(prefix string) string {
+	if prefix == "" {
+		return "tuf"
+	}
+	return prefix + "/tuf"
+}
+
+// Repo is the current metadata of a repository in storage.
+type Repo struct {
+	st     storage.Store
+	prefix string
+	opts   Options
+
+	Root      *metadata.Metadata[metadata.RootType]
+	Targets   *metadata.Metadata[metadata.TargetsType]
+	Snapshot  *metadata.Metadata[metadata.SnapshotType]
+	Timestamp *metadata.Metadata[metadata.TimestampType]
+}
+
+func (r *Repo) key(name string) string { return Dir(r.prefix) + "/" + name }
+
+// Init creates the repository if storage has none yet: it ensures the
+// keys in keysDir (generating dev keys when absent) and writes version 1
+// of every role, signed. It is idempotent: an existing repository is
+// opened as is.
+func Init(ctx context.Context, st storage.Store, prefix, keysDir string, now time.Time, opts Options) (*Repo, *Keys, error) {
+	keys, err := EnsureKeys(keysDir, 1)
+	if err != nil {
+		return nil, nil, err
+	}
+	r, err := Open(ctx, st, prefix, opts)
+	if err == nil {
+		return r, keys, nil
+	}
+	if !errors.Is(err, ErrNotInitialized) {
+		return nil, nil, err
+	}
+	r, err = Create(ctx, st, prefix, keys, now, opts)
+	return r, keys, err
+}
+
+// Create writes version 1 of every role, signed with keys (root keys
+// included), to storage.
+func Create(ctx context.Context, st storage.Store, prefix string, keys *Keys, now time.Time, opts Options) (*Repo, error) {
+	r := &Repo{st: st, prefix: prefix, opts: opts.withDefaults()}
+	if err := r.create(ctx, keys, now); err != nil {
+		return nil, err
+	}
+	return r, nil
+}
+
+func (r *Repo) create(ctx context.Context, keys *Keys, now time.Time) error {
+	if len(keys.Root) == 0 || keys.Targets == nil || keys.Online == nil {
+		return fmt.Errorf("create repository: %w (need root, targets and online keys)", ErrNoKey)
+	}
+	root := metadata.Root(now.Add(r.opts.RootExpiry).UTC())
+	for _, k := range keys.Root {
+		if err := root.Signed.AddKey(k.Key, metadata.ROOT); err != nil {
+			return err
+		}
+	}
+	if t := r.opts.RootThreshold; t > 0 {
+		if t > len(keys.Root) {
+			return fmt.Errorf("root threshold %d > %d root keys", t, len(keys.Root))
+		}
+		root.Signed.Roles[metadata.ROOT].Threshold = t
+	} else {
+		root.Signed.Roles[metadata.ROOT].Threshold = len(keys.Root)
+	}
+	for role, k := range map[string]*Signer{metadata.TARGETS: keys.Targets, metadata.SNAPSHOT: keys.Online, metadata.TIMESTAMP: keys.Online} {
+		if err := root.Signed.AddKey(k.Key, role); err != nil {
+			return err
+		}
+	}
+	for _, k := range keys.Root {
+		if _, err := root.Sign(k); err != nil {
+			return fmt.Errorf("sign root: %w", err)
+		}
+	}
+	r.Root = root
+	if err := r.putRoot(ctx); err != nil {
+		return err
+	}
+	r.Targets = metadata.Targets(now.Add(r.opts.TargetsExpiry).UTC())
+	return r.publish(ctx, keys, now, true)
+}
+
+// Open loads the current metadata from storage.
+func Open(ctx context.Context, st storage.Store, prefix string, opts Options) (*Repo, error) {
+	r := &Repo{st: st, prefix: prefix, opts: opts.withDefaults()}
+	data, err := r.read(ctx, "root.json")
+	if errors.Is(err, storage.ErrNotFound) {
+		return nil, ErrNotInitialized
+	}
+	if err != nil {
+		return nil, err
+	}
+	if r.Root, err = metadata.Root().FromBytes(data); err != nil {
+		return nil, fmt.Errorf("root.json: %w", err)
+	}
+	if data, err = r.read(ctx, "timestamp.json"); err != nil {
+		return nil, err
+	}
+	if r.Timestamp, err = metadata.Timestamp().FromBytes(data); err != nil {
+		return nil, fmt.Errorf("timestamp.json: %w", err)
+	}
+	sv := r.Timestamp.Signed.Meta["snapshot.json"].Version
+	if data, err = r.read(ctx, strconv.FormatInt(sv, 10)+".snapshot.json"); err != nil {
+		return nil, err
+	}
+	if r.Snapshot, err = metadata.Snapshot().FromBytes(data); err != nil {
+		return nil, fmt.Errorf("snapshot: %w", err)
+	}
+	tv := r.Snapshot.Signed.Meta["targets.json"].Version
+	if data, err = r.read(ctx, strconv.FormatInt(tv, 10)+".targets.json"); err != nil {
+		return nil, err
+	}
+	if r.Targets, err = metadata.Targets().FromBytes(data); err != nil {
+		return nil, fmt.Errorf("targets: %w", err)
+	}
+	return r, nil
+}
+
+func (r *Repo) read(ctx context.Context, name string) ([]byte, error) {
+	data, _, err := catalog.ReadLimited(ctx, r.st, r.key(name), MaxMetadataSize)
+	return data, err
+}
+
+func (r *Repo) put(ctx context.Context, name string, data []byte) error {
+	return r.st.Put(ctx, r.key(name), bytes.NewReader(data), int64(len(data)), "application/json")
+}
+
+func (r *Repo) putRoot(ctx context.Context) error {
+	data, err := r.Root.ToBytes(false)
+	if err != nil {
+		return err
+	}
+	if err := r.put(ctx, fmt.Sprintf("%d.root.json", r.Root.Signed.Version), data); err != nil {
+		return err
+	}
+	return r.put(ctx, "root.json", data)
+}
+
+// RootJSON is the current root metadata: what a client must be given
+// out of band as its initial trusted root.
+func (r *Repo) RootJSON() ([]byte, error) { return r.Root.ToBytes(false) }
+
+// SetTargets replaces the targets with want and, if anything differs,
+// publishes new targets, snapshot and timestamp versions. It reports
+// whether anything was written (so applying twice writes nothing).
+func (r *Repo) SetTargets(ctx context.Context, keys *Keys, want map[string]*metadata.TargetFiles, now time.Time) (bool, error) {
+	if Equal(r.Targets.Signed.Targets, want) {
+		return false, nil
+	}
+	if keys.Targets == nil || keys.Online == nil {
+		return false, fmt.Errorf("publish targets: %w (need targets and online keys)", ErrNoKey)
+	}
+	r.Targets.Signed.Targets = want
+	return true, r.publish(ctx, keys, now, true)
+}
+
+// publish signs and writes targets (if withTargets), then a new snapshot
+// and timestamp. Files are written in the order clients read them
+// backwards: targets, snapshot, then timestamp last.
+func (r *Repo) publish(ctx context.Context, keys *Keys, now time.Time, withTargets bool) error {
+	if withTargets {
+		t := r.Targets
+		if r.Snapshot != nil {
+			t.Signed.Version = r.Snapshot.Signed.Meta["targets.json"].Version + 1
+		}
+		t.Signed.Expires = now.Add(r.opts.TargetsExpiry).UTC()
+		t.ClearSignatures()
+		if _, err := t.Sign(keys.Targets); err != nil {
+			return fmt.Errorf("sign targets: %w", err)
+		}
+		data, err := t.ToBytes(false)
+		if err != nil {
+			return err
+		}
+		if err := r.put(ctx, fmt.Sprintf("%d.targets.json", t.Signed.Version), data); err != nil {
+			return err
+		}
+	}
+	return r.resignSnapshot(ctx, keys.Online, now)
+}
+
+// resignSnapshot writes a new snapshot version naming the current
+// targets, then a new timestamp.
+func (r *Repo) resignSnapshot(ctx context.Context, online *Signer, now time.Time) error {
+	if online == nil {
+		return fmt.Errorf("sign snapshot: %w (online key)", ErrNoKey)
+	}
+	snap := metadata.Snapshot(now.Add(r.opts.SnapshotExpiry).UTC())
+	if r.Snapshot != nil {
+		snap.Signed.Version = r.Snapshot.Signed.Version + 1
+	}
+	snap.Signed.Meta["targets.json"] = metadata.MetaFile(r.Targets.Signed.Version)
+	if _, err := snap.Sign(online); err != nil {
+		return fmt.Errorf("sign snapshot: %w", err)
+	}
+	data, err := snap.ToBytes(false)
+	if err != nil {
+		return err
+	}
+	if err := r.put(ctx, fmt.Sprintf("%d.snapshot.json", snap.Signed.Version), data); err != nil {
+		return err
+	}
+	r.Snapshot = snap
+	return r.resignTimestamp(ctx, online, now)
+}
+
+func (r *Repo) resignTimestamp(ctx context.Context, online *Signer, now time.Time) error {
+	ts := metadata.Timestamp(now.Add(r.opts.TimestampExpiry).UTC())
+	if r.Timestamp != nil {
+		ts.Signed.Version = r.Timestamp.Signed.Version + 1
+	}
+	ts.Signed.Meta["snapshot.json"] = metadata.MetaFile(r.Snapshot.Signed.Version)
+	if _, err := ts.Sign(online); err != nil {
+		return fmt.Errorf("sign timestamp: %w", err)
+	}
+	data, err := ts.ToBytes(false)
+	if err != nil {
+		return err
+	}
+	if err := r.put(ctx, "timestamp.json", data); err != nil {
+		return err
+	}
+	r.Timestamp = ts
+	return nil
+}
+
+// Refresh re-signs, with the online key, a timestamp (and snapshot) that
+// has used half its lifetime, so clients always see fresh metadata while
+// the server runs. It reports whether it wrote anything.
+func (r *Repo) Refresh(ctx context.Context, online *Signer, now time.Time) (bool, error) {
+	half := func(exp time.Time, life time.Duration) bool { return now.Add(life / 2).After(exp) }
+	switch {
+	case half(r.Snapshot.Signed.Expires, r.opts.SnapshotExpiry):
+		return true, r.resignSnapshot(ctx, online, now)
+	case half(r.Timestamp.Signed.Expires, r.opts.TimestampExpiry):
+		return true, r.resignTimestamp(ctx, online, now)
+	}
+	return false, nil
+}
+
+// Equal reports whether two target sets are the same (paths, lengths,
+// hashes and custom fields).
+func Equal(a, b map[string]*metadata.TargetFiles) bool {
+	if len(a) != len(b) {
+		return false
+	}
+	for p, ta := range a {
+		tb, ok := b[p]
+		if !ok || !ta.Equal(*tb) || !bytes.Equal(rawCustom(ta), rawCustom(tb)) {
+			return false
+		}
+	}
+	return true
+}
+
+func rawCustom(t *metadata.TargetFiles) []byte {
+	if t.Custom == nil {
+		return nil
+	}
+	return bytes.TrimSpace(*t.Custom)
+}
+
+// IsMetadataName reports whether name is a file of the TUF metadata
+// directory clients may fetch (N.root.json, timestamp.json, N.snapshot.json,
+// N.targets.json, root.json).
+func IsMetadataName(name string) bool {
+	if name == "root.json" || name == "timestamp.json" {
+		return true
+	}
+	v, role, ok := strings.Cut(name, ".")
+	if !ok {
+		return false
+	}
+	if _, err := strconv.ParseUint(v, 10, 63); err != nil || strings.HasPrefix(v, "0") {
+		return false
+	}
+	return role == "root.json" || role == "snapshot.json" || role == "targets.json"
+}
