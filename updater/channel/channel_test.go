@@ -173,4 +173,3 @@ func TestHistoryBounded(t *testing.T) {
 		t.Fatalf("history %d entries, newest %v", len(c.History), c.History[0])
 	}
 }
-

@@ -6,8 +6,12 @@ import (
 )
 
 func TestBucketStableAndSpread(t *testing.T) {
-	if Bucket("m1", "agent", "1.2.3") != Bucket("m1", "agent", "1.2.3") {
-		t.Fatal("bucket not deterministic")
+	a, b := Bucket("m1", "agent", "1.2.3"), Bucket("m1", "agent", "1.2.3")
+	if a != b || a < 0 || a >= Buckets {
+		t.Fatalf("bucket not deterministic or out of range: %d %d", a, b)
+	}
+	if Bucket("m1", "agent", "1.2.3") == Bucket("m1", "agent", "1.2.4") && Bucket("m2", "agent", "1.2.3") == Bucket("m2", "agent", "1.2.4") {
+		t.Fatal("version does not enter the hash")
 	}
 	if Bucket("ab", "c", "1") == Bucket("a", "bc", "1") && Bucket("x", "yz", "1") == Bucket("xy", "z", "1") {
 		t.Fatal("parts are not separated")
