@@ -1,0 +1,63 @@
+package release
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"sort"
+
+	"github.com/slipwayhq/slipway/signing"
+)
+
+// keysStep loads the artifact signers: Options.Signers, or the keyring's
+// (dev keys under <data>/keys for a snapshot, keys from the environment for
+// a real release).
+type keysStep struct{}
+
+func (keysStep) Name() string { return "keys" }
+
+func (keysStep) Run(ctx context.Context, r *run) error {
+	if r.dist == nil {
+		return skip("nothing to sign")
+	}
+	if r.signers == nil {
+		s, err := defaultSigners(r.opts)
+		if err != nil {
+			return err
+		}
+		r.signers = s
+	}
+	if len(r.signers) == 0 {
+		return errors.New("no artifact signers configured")
+	}
+	kinds, err := signatureKinds(r.signers)
+	if err != nil {
+		return err
+	}
+	r.kinds = kinds
+	for _, s := range r.signers {
+		if problems := s.Check(ctx); len(problems) > 0 {
+			return fmt.Errorf("%s signer not ready: %w", s, errors.Join(problems...))
+		}
+	}
+	return nil
+}
+
+// signatureKinds lists the signature kinds the signers write, sorted.
+func signatureKinds(signers []signing.Backend) ([]string, error) {
+	var kinds []string
+	for _, s := range signers {
+		ks, ok := backendKinds[s.String()]
+		if !ok {
+			return nil, fmt.Errorf("%s cannot sign release artifacts (want cosign or minisign)", s)
+		}
+		kinds = append(kinds, ks...)
+	}
+	sort.Strings(kinds)
+	return kinds, nil
+}
+
+// defaultSigners loads the keyring's artifact signers.
+func defaultSigners(o Options) ([]signing.Backend, error) {
+	return nil, errors.New("no signers: the keyring is not wired yet; pass Options.Signers")
+}
