@@ -1,0 +1,127 @@
+// Package daemon wires the agent's parts together: the token store,
+// enrollment, inventory and the heartbeat loop (and the self-update check
+// when configured). `slipway-agent run` and the OS service both call Run.
+package daemon
+
+import (
+	"context"
+	"errors"
+	"log/slog"
+	"time"
+
+	"github.com/slipwayhq/slipway/agent/enroll"
+	"github.com/slipwayhq/slipway/agent/heartbeat"
+	"github.com/slipwayhq/slipway/agent/identity"
+	"github.com/slipwayhq/slipway/agent/inventory"
+	"github.com/slipwayhq/slipway/machineapi"
+)
+
+// Config is the agent's runtime configuration.
+type Config struct {
+	// Dir holds machine.json and agent.json. Default: identity.DefaultDir().
+	Dir string
+	// Enroll overrides agent.json/env for (re-)enrollment (flags).
+	Enroll enroll.Config
+	// Version is the agent version sent in heartbeats.
+	Version string
+	// Heartbeat tunes the loop (intervals, backoff).
+	Heartbeat heartbeat.Options
+	// Inventory tunes collection.
+	Inventory inventory.Options
+	// ClientOptions configure the machine API client.
+	ClientOptions machineapi.Options
+	// Updates reports the last self-update outcome (nil: none).
+	Updates heartbeat.UpdateReporter
+	// Logger. Default: discard.
+	Logger *slog.Logger
+}
+
+// Daemon is a configured agent.
+type Daemon struct {
+	cfg   Config
+	store identity.Store
+	inv   *inventory.Collector
+	enr   *enroll.Enroller
+}
+
+// New builds a Daemon.
+func New(cfg Config) *Daemon {
+	if cfg.Dir == "" {
+		cfg.Dir = identity.DefaultDir()
+	}
+	if cfg.Logger == nil {
+		cfg.Logger = slog.New(slog.DiscardHandler)
+	}
+	if cfg.ClientOptions.UserAgent == "" {
+		cfg.ClientOptions.UserAgent = "slipway-agent/" + cfg.Version
+	}
+	cfg.Inventory.Logger = cfg.Logger
+	store := identity.Store{Dir: cfg.Dir}
+	inv := inventory.New(cfg.Inventory)
+	return &Daemon{cfg: cfg, store: store, inv: inv, enr: enroll.New(store, inv, enroll.Options{
+		AgentVersion: cfg.Version, ClientOptions: cfg.ClientOptions, Logger: cfg.Logger,
+	})}
+}
+
+// Store returns the token store.
+func (d *Daemon) Store() identity.Store { return d.store }
+
+// Inventory returns the collector.
+func (d *Daemon) Inventory() *inventory.Collector { return d.inv }
+
+// Enroll registers now with the configured server and secret.
+func (d *Daemon) Enroll(ctx context.Context) (identity.State, error) {
+	cfg, err := enroll.LoadConfig(d.cfg.Dir, d.cfg.Enroll)
+	if err != nil {
+		return identity.State{}, err
+	}
+	return d.enr.Enroll(ctx, cfg)
+}
+
+// reenroller returns a Reenroller when a provisioning secret is configured
+// (read fresh each time, so an MDM can drop a new agent.json), nil otherwise.
+func (d *Daemon) reenroller() heartbeat.Reenroller {
+	return func(ctx context.Context) (identity.State, error) {
+		cfg, err := enroll.LoadConfig(d.cfg.Dir, d.cfg.Enroll)
+		if err != nil {
+			return identity.State{}, err
+		}
+		if cfg.Server == "" {
+			if st, lerr := d.store.Load(); lerr == nil || st.Server != "" {
+				cfg.Server = st.Server // re-enroll where we were enrolled
+			}
+		}
+		return d.enr.Enroll(ctx, cfg)
+	}
+}
+
+// Loop returns the heartbeat loop.
+func (d *Daemon) Loop() *heartbeat.Loop {
+	opts := d.cfg.Heartbeat
+	opts.AgentVersion = d.cfg.Version
+	opts.ClientOptions = d.cfg.ClientOptions
+	opts.Logger = d.cfg.Logger
+	return heartbeat.New(d.store, d.inv, d.reenroller(), d.cfg.Updates, opts)
+}
+
+// Run heartbeats until ctx is done. When the machine is not enrolled yet it
+// enrolls first if a server and secret are configured, else it waits and
+// retries (an MDM may drop agent.json later).
+func (d *Daemon) Run(ctx context.Context) error {
+	log := d.cfg.Logger
+	st, err := d.store.Load()
+	switch {
+	case err == nil:
+		log.InfoContext(ctx, "agent starting", "version", d.cfg.Version, "machine_id", st.MachineID, "server", st.Server, "state", d.store.Path())
+	case errors.Is(err, identity.ErrNotEnrolled):
+		log.InfoContext(ctx, "agent starting, not enrolled yet", "version", d.cfg.Version, "state", d.store.Path())
+	default:
+		log.ErrorContext(ctx, "cannot read the token store", "err", err)
+	}
+	err = d.Loop().Run(ctx)
+	log.InfoContext(context.WithoutCancel(ctx), "agent stopped")
+	return err
+}
+
+// ShutdownTimeout bounds how long Stop waits for Run to return.
+const ShutdownTimeout = 10 * time.Second

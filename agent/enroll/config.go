@@ -1,0 +1,111 @@
+// Package enroll registers the machine with a Slipway server using a
+// provisioning secret and stores the machine token (agent/identity).
+package enroll
+
+import (
+	"bytes"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"io/fs"
+	"os"
+	"path/filepath"
+	"strings"
+
+	"github.com/slipwayhq/slipway/machineapi"
+)
+
+// Environment variables read by LoadConfig.
+const (
+	EnvServer = "SLIPWAY_SERVER"
+	EnvSecret = "SLIPWAY_PROVISIONING_SECRET"
+)
+
+// ConfigFileName is the file an installer or MDM drops in the system
+// configuration directory (identity.SystemDir).
+const ConfigFileName = "agent.json"
+
+const maxConfigBytes = 16 << 10
+
+// ErrNoServer: no server URL was configured anywhere.
+var ErrNoServer = errors.New("no server configured (--server, " + EnvServer + " or " + ConfigFileName + ")")
+
+// ErrNoSecret: no provisioning secret was configured anywhere.
+var ErrNoSecret = errors.New("no provisioning secret (--code, " + EnvSecret + " or " + ConfigFileName + ")")
+
+// Config is where to enroll and with which secret. It is read from
+// agent.json, then the environment, then flags (later wins).
+type Config struct {
+	// Server is the Slipway server base URL, e.g. https://slipway.example.com.
+	Server string `json:"server"`
+	// ProvisioningSecret is the tenant's provisioning secret (never logged).
+	ProvisioningSecret string `json:"provisioningSecret"`
+}
+
+// Validate checks the server URL and the secret's presence.
+func (c Config) Validate() error {
+	if c.Server == "" {
+		return ErrNoServer
+	}
+	if _, err := machineapi.ParseServerURL(c.Server); err != nil {
+		return err
+	}
+	if c.ProvisioningSecret == "" {
+		return ErrNoSecret
+	}
+	return nil
+}
+
+// LoadConfig merges <dir>/agent.json (if present), the environment and the
+// given flag values. A malformed file is an error; a missing one is not.
+func LoadConfig(dir string, flags Config) (Config, error) {
+	var c Config
+	if dir != "" {
+		fc, err := readConfigFile(filepath.Join(dir, ConfigFileName))
+		if err != nil {
+			return c, err
+		}
+		c = fc
+	}
+	c = c.overlay(Config{Server: os.Getenv(EnvServer), ProvisioningSecret: os.Getenv(EnvSecret)})
+	return c.overlay(flags), nil
+}
+
+func (c Config) overlay(o Config) Config {
+	if s := strings.TrimSpace(o.Server); s != "" {
+		c.Server = s
+	}
+	if s := strings.TrimSpace(o.ProvisioningSecret); s != "" {
+		c.ProvisioningSecret = s
+	}
+	return c
+}
+
+func readConfigFile(path string) (Config, error) {
+	var c Config
+	f, err := os.Open(path)
+	if errors.Is(err, fs.ErrNotExist) {
+		return c, nil
+	}
+	if err != nil {
+		return c, fmt.Errorf("read %s: %w", path, err)
+	}
+	defer f.Close()
+	data, err := io.ReadAll(io.LimitReader(f, maxConfigBytes+1))
+	if err != nil {
+		return c, fmt.Errorf("read %s: %w", path, err)
+	}
+	if len(data) > maxConfigBytes {
+		return c, fmt.Errorf("read %s: over %d bytes", path, maxConfigBytes)
+	}
+	dec := json.NewDecoder(bytes.NewReader(data))
+	dec.DisallowUnknownFields()
+	if err := dec.Decode(&c); err != nil {
+		return c, fmt.Errorf("parse %s: %w", path, err)
+	}
+	if dec.More() {
+		return c, fmt.Errorf("parse %s: trailing data", path)
+	}
+	return c, nil
+}
