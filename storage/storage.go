@@ -4,27 +4,33 @@ package storage
 
 import (
 	"context"
-	"errors"
 	"io"
 	"time"
+
+	"github.com/slipwayhq/slipway/storage/object"
 )
 
 // ErrNotFound is returned when a key does not exist.
-var ErrNotFound = errors.New("object not found")
+var ErrNotFound = object.ErrNotFound
 
-// Info describes one stored object.
-type Info struct {
-	Key     string
-	Size    int64
-	ModTime time.Time
-	ETag    string
-}
+// ErrInvalidKey is returned for a key that breaks the key rules (see ValidateKey).
+var ErrInvalidKey = object.ErrInvalidKey
+
+// Info describes one stored object (Key, Size, ModTime, ETag, ContentType).
+type Info = object.Info
+
+// ValidateKey checks a key: slash-separated non-empty segments, no "." or
+// "..", no backslash or control characters, at most 1024 bytes.
+func ValidateKey(key string) error { return object.ValidateKey(key) }
 
 // Store is an object store addressed by slash-separated keys such as
-// "releases/agent/1.4.0/release.json".
+// "releases/agent/1.4.0/release.json". Every method rejects a bad key with
+// ErrInvalidKey before touching storage. Open picks a backend from a spec.
 type Store interface {
 	// Put writes the object atomically: readers see the old object or the
-	// whole new one, never a partial write.
+	// whole new one, never a partial write. size is the exact length or -1
+	// if unknown (S3 then buffers parts in memory); a cancelled context or a
+	// short reader leaves no object behind.
 	Put(ctx context.Context, key string, r io.Reader, size int64, contentType string) error
 	// Get opens the object; the caller closes it. ErrNotFound if absent.
 	Get(ctx context.Context, key string) (io.ReadCloser, Info, error)
