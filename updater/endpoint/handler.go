@@ -1,0 +1,237 @@
+// Package endpoint serves updates over HTTP: the native update check
+// (/v1/updates), Tauri's dynamic and static endpoints (/tauri), the TUF
+// repository read-only (/tuf) and proxied artifact downloads with Range
+// support (/v1/download). Metadata is kept in memory, refreshed when
+// storage changes, and the last good copy is served if storage is down.
+package endpoint
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net/http"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/go-chi/chi/v5"
+
+	"github.com/slipwayhq/slipway/storage"
+	"github.com/slipwayhq/slipway/updater/repo"
+)
+
+// Download modes for artifact URLs.
+const (
+	// DownloadProxy: the server streams the file (/v1/download/...) with Range support.
+	DownloadProxy = "proxy"
+	// DownloadPublic: PublicBaseURL + "/" + storage key (a CDN or public bucket).
+	DownloadPublic = "public"
+	// DownloadPresigned: a presigned storage URL valid for PresignTTL.
+	DownloadPresigned = "presigned"
+)
+
+// Options configure a Handler; the zero value is usable.
+type Options struct {
+	// Prefix of every storage key. Default: "".
+	Prefix string
+	// BaseURL is the server's external URL for absolute links
+	// ("https://updates.example.com"). Default: derived from each request.
+	BaseURL string
+	// Downloads is DownloadProxy, DownloadPublic or DownloadPresigned. Default: proxy.
+	Downloads string
+	// PublicBaseURL is required with DownloadPublic.
+	PublicBaseURL string
+	// PresignTTL is how long presigned URLs last. Default: 15 minutes.
+	PresignTTL time.Duration
+	// PollInterval is how often Run checks storage for changes. Default: 5 s.
+	PollInterval time.Duration
+	// OnlineKey, when set, lets Run re-sign the TUF timestamp/snapshot
+	// before they expire (Refresh).
+	OnlineKey *repo.Signer
+	// Logger. Default: discard.
+	Logger *slog.Logger
+	// Now returns the time. Default: time.Now.
+	Now func() time.Time
+}
+
+// Validate checks the options and fills defaults.
+func (o *Options) Validate() error {
+	if o.Downloads == "" {
+		o.Downloads = DownloadProxy
+	}
+	switch o.Downloads {
+	case DownloadProxy, DownloadPresigned:
+	case DownloadPublic:
+		if o.PublicBaseURL == "" {
+			return errors.New("endpoint: public downloads need PublicBaseURL")
+		}
+	default:
+		return fmt.Errorf("endpoint: unknown download mode %q", o.Downloads)
+	}
+	o.BaseURL = strings.TrimSuffix(o.BaseURL, "/")
+	o.PublicBaseURL = strings.TrimSuffix(o.PublicBaseURL, "/")
+	if o.PresignTTL <= 0 {
+		o.PresignTTL = 15 * time.Minute
+	}
+	if o.PollInterval <= 0 {
+		o.PollInterval = 5 * time.Second
+	}
+	if o.Logger == nil {
+		o.Logger = slog.New(slog.DiscardHandler)
+	}
+	if o.Now == nil {
+		o.Now = time.Now
+	}
+	return nil
+}
+
+// Handler serves the update endpoints from an in-memory snapshot.
+type Handler struct {
+	st   storage.Store
+	opts Options
+	snap atomic.Pointer[snapshot]
+
+	presignMu sync.Mutex
+	presigned map[string]presignedURL
+}
+
+type presignedURL struct {
+	url     string
+	expires time.Time
+}
+
+// New loads the current metadata from storage and returns a handler.
+// Call Run to keep it fresh.
+func New(ctx context.Context, st storage.Store, opts Options) (*Handler, error) {
+	if err := opts.Validate(); err != nil {
+		return nil, err
+	}
+	h := &Handler{st: st, opts: opts, presigned: map[string]presignedURL{}}
+	if err := h.Reload(ctx); err != nil {
+		return nil, err
+	}
+	return h, nil
+}
+
+// Routes mounts the public (unauthenticated) update routes.
+func (h *Handler) Routes(r chi.Router) {
+	r.Get("/v1/updates/{product}/{channel}", h.native)
+	r.Get("/v1/download/{product}/{version}/{file}", h.download)
+	r.Get("/tuf/{file}", h.tufMetadata)
+	r.Get("/tuf/targets/*", h.tufTarget)
+	r.Get("/tauri/{product}/{channel}/latest.json", h.tauriStatic)
+	r.Get("/tauri/{product}/{channel}/{target}/{arch}/{current}", h.tauriDynamic)
+	r.Get("/tauri/{product}/{channel}/{target}/{arch}/{current}/{bundle}", h.tauriDynamic)
+}
+
+// Reload rebuilds the snapshot from storage if storage changed. On error
+// the previous snapshot stays in service.
+func (h *Handler) Reload(ctx context.Context) error {
+	if cur := h.snap.Load(); cur != nil {
+		fp, err := fingerprint(ctx, h.st, h.opts.Prefix)
+		if err != nil {
+			return fmt.Errorf("check storage: %w", err)
+		}
+		if fp == cur.version {
+			return nil
+		}
+	}
+	s, err := load(ctx, h.st, h.opts.Prefix, h.opts.Logger)
+	if err != nil {
+		return fmt.Errorf("load update metadata: %w", err)
+	}
+	h.snap.Store(s)
+	h.opts.Logger.InfoContext(ctx, "update metadata loaded", "products", len(s.state.Products), "targets", len(s.targets))
+	return nil
+}
+
+// Run polls storage every PollInterval (with jitter), reloads on change
+// and, with an online key, re-signs TUF timestamps before they expire.
+// It returns when ctx ends.
+func (h *Handler) Run(ctx context.Context) error {
+	t := time.NewTimer(h.opts.PollInterval)
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return nil
+		case <-t.C:
+		}
+		if err := h.Tick(ctx); err != nil {
+			h.opts.Logger.WarnContext(ctx, "update metadata refresh failed; serving last good copy", "err", err)
+		}
+		t.Reset(h.opts.PollInterval + jitter(h.opts.PollInterval/10))
+	}
+}
+
+// Tick is one iteration of Run: refresh the TUF timestamp if needed, then
+// reload from storage if it changed.
+func (h *Handler) Tick(ctx context.Context) error {
+	if h.opts.OnlineKey != nil {
+		r, err := repo.Open(ctx, h.st, h.opts.Prefix, repo.Options{})
+		if err != nil && !errors.Is(err, repo.ErrNotInitialized) {
+			return err
+		}
+		if err == nil {
+			if _, err := r.Refresh(ctx, h.opts.OnlineKey, h.opts.Now()); err != nil {
+				return fmt.Errorf("refresh TUF timestamp: %w", err)
+			}
+		}
+	}
+	return h.Reload(ctx)
+}
+
+func jitter(max time.Duration) time.Duration {
+	if max <= 0 {
+		return 0
+	}
+	return time.Duration(time.Now().UnixNano() % int64(max))
+}
+
+// baseURL is the external URL of this server for absolute links.
+func (h *Handler) baseURL(r *http.Request) string {
+	if h.opts.BaseURL != "" {
+		return h.opts.BaseURL
+	}
+	scheme := "http"
+	if r.TLS != nil {
+		scheme = "https"
+	}
+	return scheme + "://" + r.Host
+}
+
+// artifactURL is where a client downloads an artifact (or one of its
+// signature files, by name).
+func (h *Handler) artifactURL(ctx context.Context, r *http.Request, product, version, name, key string) (string, error) {
+	switch h.opts.Downloads {
+	case DownloadPublic:
+		return h.opts.PublicBaseURL + "/" + key, nil
+	case DownloadPresigned:
+		return h.presign(ctx, key)
+	}
+	return h.baseURL(r) + "/v1/download/" + product + "/" + version + "/" + name, nil
+}
+
+// presign caches presigned URLs for half their lifetime.
+func (h *Handler) presign(ctx context.Context, key string) (string, error) {
+	now := h.opts.Now()
+	h.presignMu.Lock()
+	p, ok := h.presigned[key]
+	h.presignMu.Unlock()
+	if ok && now.Before(p.expires) {
+		return p.url, nil
+	}
+	u, err := h.st.URL(ctx, key, h.opts.PresignTTL)
+	if err != nil {
+		return "", err
+	}
+	h.presignMu.Lock()
+	if len(h.presigned) > 10000 {
+		clear(h.presigned)
+	}
+	h.presigned[key] = presignedURL{url: u, expires: now.Add(h.opts.PresignTTL / 2)}
+	h.presignMu.Unlock()
+	return u, nil
+}

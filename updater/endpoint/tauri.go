@@ -1,0 +1,129 @@
+package endpoint
+
+import (
+	"net/http"
+	"net/url"
+
+	"github.com/go-chi/chi/v5"
+
+	"github.com/slipwayhq/slipway/updater/semver"
+	"github.com/slipwayhq/slipway/updater/tauri"
+)
+
+// MachineHeader optionally carries a machine id on Tauri requests (an app
+// adds it with UpdaterBuilder::header); without it only complete
+// rollouts reach Tauri apps.
+const MachineHeader = "X-Slipway-Machine"
+
+// tauriDynamic answers GET /tauri/{product}/{channel}/{target}/{arch}/{current}[/{bundle}]
+// exactly as Tauri's updater expects: 204 when there is nothing newer,
+// otherwise {version, notes, pub_date, url, signature}.
+func (h *Handler) tauriDynamic(w http.ResponseWriter, r *http.Request) {
+	product, chName := chi.URLParam(r, "product"), chi.URLParam(r, "channel")
+	goos, goarch, ok := tauri.GoPlatform(chi.URLParam(r, "target"), chi.URLParam(r, "arch"))
+	if !ok {
+		httpError(w, http.StatusNotFound, "unknown target or arch")
+		return
+	}
+	bundle := chi.URLParam(r, "bundle")
+	if bundle == "unknown" {
+		bundle = ""
+	}
+	if bundle != "" && !tauri.IsBundle(goos, bundle) {
+		httpError(w, http.StatusNotFound, "unknown bundle type")
+		return
+	}
+	rawCur, err := url.PathUnescape(chi.URLParam(r, "current"))
+	if err != nil || len(rawCur) > maxQueryValue {
+		httpError(w, http.StatusBadRequest, "bad current version")
+		return
+	}
+	cur, err := semver.ParseTauri(rawCur)
+	if err != nil {
+		httpError(w, http.StatusBadRequest, "current version is not SemVer")
+		return
+	}
+	machine := r.Header.Get(MachineHeader)
+	if len(machine) > maxQueryValue {
+		machine = ""
+	}
+	s := h.snap.Load()
+	ch, ok := s.state.Products[product][chName]
+	if !ok {
+		httpError(w, http.StatusNotFound, "unknown product or channel")
+		return
+	}
+	d, ok := Decide(ch, product, Machine{ID: machine, Current: cur.String()})
+	// Tauri installs only newer versions by default: never announce a pin downgrade.
+	if !ok || !semver.Less(cur.String(), d.Version) {
+		w.WriteHeader(http.StatusNoContent)
+		return
+	}
+	ri := s.releases[product][d.Version]
+	var a *artifact
+	if ri != nil {
+		a = ri.artifactFor(goos, goarch, bundle, tauri.Bundles[goos], true)
+	}
+	if a == nil {
+		w.WriteHeader(http.StatusNoContent)
+		return
+	}
+	u, err := h.artifactURL(r.Context(), r, product, d.Version, a.Name, a.key)
+	if err != nil {
+		httpError(w, http.StatusServiceUnavailable, "download URL unavailable")
+		return
+	}
+	body := tauri.Dynamic{Version: d.Version, PubDate: tauri.PubDate(ri.rec.Date), URL: u, Signature: a.tauriSig}
+	if d.Version == ch.Version {
+		body.Notes = ch.Notes
+	}
+	writeJSON(w, r, body)
+}
+
+// tauriStatic answers GET /tauri/{product}/{channel}/latest.json: the
+// version every machine may run (the channel version at 100 % rollout,
+// else the previous one), with one entry per Tauri-signed artifact under
+// its {os}-{arch}-{bundle} key and the preferred one under {os}-{arch}.
+func (h *Handler) tauriStatic(w http.ResponseWriter, r *http.Request) {
+	product, chName := chi.URLParam(r, "product"), chi.URLParam(r, "channel")
+	s := h.snap.Load()
+	ch, ok := s.state.Products[product][chName]
+	if !ok {
+		httpError(w, http.StatusNotFound, "unknown product or channel")
+		return
+	}
+	version := ch.Version
+	if ch.Rollout < 100 {
+		version = ch.Previous
+	}
+	ri := s.releases[product][version]
+	if ch.Paused || version == "" || ri == nil {
+		httpError(w, http.StatusNotFound, "no fully rolled out version on this channel")
+		return
+	}
+	m := tauri.Static{Version: version, PubDate: tauri.PubDate(ri.rec.Date), Platforms: map[string]tauri.Platform{}}
+	if version == ch.Version {
+		m.Notes = ch.Notes
+	}
+	for _, a := range ri.artifacts {
+		arch := tauri.Arch(a.Arch)
+		if a.tauriSig == "" || arch == "" || !tauri.IsBundle(a.OS, a.Format) {
+			continue
+		}
+		u, err := h.artifactURL(r.Context(), r, product, version, a.Name, a.key)
+		if err != nil {
+			httpError(w, http.StatusServiceUnavailable, "download URL unavailable")
+			return
+		}
+		base := a.OS + "-" + arch
+		m.Platforms[base+"-"+a.Format] = tauri.Platform{URL: u, Signature: a.tauriSig}
+		if pref := ri.artifactFor(a.OS, a.Arch, "", tauri.Bundles[a.OS], true); pref == a {
+			m.Platforms[base] = tauri.Platform{URL: u, Signature: a.tauriSig}
+		}
+	}
+	if len(m.Platforms) == 0 {
+		httpError(w, http.StatusNotFound, "no Tauri bundles in this release")
+		return
+	}
+	writeJSON(w, r, m)
+}

@@ -1,0 +1,105 @@
+// Package testrelease publishes small, really signed releases into a
+// storage.Store the way the release pipeline does (artifacts, .minisig and
+// Tauri .sig files next to them, release.json last), for the updater's
+// tests.
+package testrelease
+
+import (
+	"bytes"
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"encoding/json"
+	"testing"
+	"time"
+
+	"github.com/slipwayhq/slipway/release"
+	"github.com/slipwayhq/slipway/signing/minisign"
+	"github.com/slipwayhq/slipway/storage"
+)
+
+// Publisher signs with one throw-away minisign key.
+type Publisher struct {
+	Store  storage.Store
+	Prefix string
+	SK     *minisign.SecretKey
+	PK     *minisign.PublicKey
+	// Date stamped on records. Default: 2026-01-02T03:04:05Z.
+	Date time.Time
+}
+
+// New returns a publisher with a fresh unencrypted key.
+func New(t testing.TB, st storage.Store, prefix string) *Publisher {
+	t.Helper()
+	sk, pk, err := minisign.GenerateKey(nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return &Publisher{Store: st, Prefix: prefix, SK: sk, PK: pk, Date: time.Date(2026, 1, 2, 3, 4, 5, 0, time.UTC)}
+}
+
+// File is one artifact to publish.
+type File struct {
+	Name, OS, Arch, Format string
+	Data                   []byte
+}
+
+// Publish signs and stores files as product/version and returns the record.
+func (p *Publisher) Publish(t testing.TB, product, version string, files ...File) *release.Record {
+	t.Helper()
+	ctx := context.Background()
+	rec := &release.Record{Product: product, Version: version, Commit: "abc123", Date: p.Date}
+	for _, f := range files {
+		sig, err := minisign.Sign(p.SK, bytes.NewReader(f.Data), minisign.SignOptions{FileName: f.Name, Version: version, Time: p.Date})
+		if err != nil {
+			t.Fatal(err)
+		}
+		sum := sha256.Sum256(f.Data)
+		a := release.Artifact{Name: f.Name, OS: f.OS, Arch: f.Arch, Format: f.Format, Size: int64(len(f.Data)),
+			SHA256: hex.EncodeToString(sum[:]), URL: f.Name,
+			Signatures: map[string]string{"minisign": f.Name + ".minisig", "tauri": f.Name + ".sig"}}
+		p.put(t, ctx, product, version, f.Name, f.Data)
+		p.put(t, ctx, product, version, f.Name+".minisig", sig.Encode())
+		p.put(t, ctx, product, version, f.Name+".sig", []byte(sig.Tauri()))
+		rec.Artifacts = append(rec.Artifacts, a)
+	}
+	data, err := json.MarshalIndent(rec, "", "  ")
+	if err != nil {
+		t.Fatal(err)
+	}
+	p.put(t, ctx, product, version, release.RecordName, data)
+	return rec
+}
+
+// Put stores one file of a release (to tamper with it in tests).
+func (p *Publisher) Put(t testing.TB, product, version, name string, data []byte) {
+	t.Helper()
+	p.put(t, context.Background(), product, version, name, data)
+}
+
+func (p *Publisher) put(t testing.TB, ctx context.Context, product, version, name string, data []byte) {
+	t.Helper()
+	if err := p.Store.Put(ctx, release.Key(p.Prefix, product, version, name), bytes.NewReader(data), int64(len(data)), ""); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// Agent returns the linux/amd64 and windows/amd64 archives of a fake
+// agent release whose content names the version.
+func Agent(version string) []File {
+	return []File{
+		{Name: "slipway-agent_" + version + "_linux_amd64.tar.gz", OS: "linux", Arch: "amd64", Format: "tar.gz", Data: []byte("agent " + version + " linux")},
+		{Name: "slipway-agent_" + version + "_windows_amd64.zip", OS: "windows", Arch: "amd64", Format: "zip", Data: []byte("agent " + version + " windows")},
+	}
+}
+
+// TauriApp returns the bundles of a fake Tauri app release.
+func TauriApp(version string) []File {
+	return []File{
+		{Name: "MyApp_" + version + "_amd64.AppImage", OS: "linux", Arch: "amd64", Format: "appimage", Data: []byte("appimage " + version)},
+		{Name: "MyApp_" + version + "_amd64.deb", OS: "linux", Arch: "amd64", Format: "deb", Data: []byte("deb " + version)},
+		{Name: "MyApp.app.tar.gz", OS: "darwin", Arch: "arm64", Format: "app", Data: []byte("app " + version)},
+		{Name: "MyApp_" + version + "_x64-setup.exe", OS: "windows", Arch: "amd64", Format: "nsis", Data: []byte("nsis " + version)},
+		{Name: "MyApp_" + version + "_x64_en-US.msi", OS: "windows", Arch: "amd64", Format: "msi", Data: []byte("msi " + version)},
+	}
+}
