@@ -20,7 +20,7 @@ var now = time.Date(2026, 3, 1, 12, 0, 0, 0, time.UTC)
 func setup(t *testing.T) (*memstore.Store, *testrelease.Publisher, Config, *repo.Keys) {
 	t.Helper()
 	st := memstore.New()
-	pub := testrelease.New(t, st, "p")
+	pub := testrelease.New(t, st, "p", 1)
 	keys, err := repo.EnsureKeys(filepath.Join(t.TempDir(), "keys"), 1)
 	if err != nil {
 		t.Fatal(err)
@@ -112,7 +112,7 @@ func TestApplyRefuses(t *testing.T) {
 			pub.Put(t, "agent", "2.0.0", "slipway-agent_2.0.0_linux_amd64.tar.gz.minisig", sig)
 		}, signing.ErrBadSignature},
 		{"signature from another key", func(t *testing.T, pub *testrelease.Publisher) {
-			other := testrelease.New(t, pub.Store, pub.Prefix)
+			other := testrelease.New(t, pub.Store, pub.Prefix, 2)
 			other.Publish(t, "agent", "2.0.0", testrelease.Agent("2.0.0")...)
 		}, signing.ErrBadSignature},
 		{"garbage record", func(t *testing.T, pub *testrelease.Publisher) {

@@ -10,6 +10,7 @@ import (
 	"crypto/sha256"
 	"encoding/hex"
 	"encoding/json"
+	"math/rand/v2"
 	"testing"
 	"time"
 
@@ -28,10 +29,11 @@ type Publisher struct {
 	Date time.Time
 }
 
-// New returns a publisher with a fresh unencrypted key.
-func New(t testing.TB, st storage.Store, prefix string) *Publisher {
+// New returns a publisher with an unencrypted key derived from seed, so
+// signatures (and golden files) are reproducible.
+func New(t testing.TB, st storage.Store, prefix string, seed byte) *Publisher {
 	t.Helper()
-	sk, pk, err := minisign.GenerateKey(nil)
+	sk, pk, err := minisign.GenerateKeyWithOptions(nil, minisign.KeyOptions{Rand: rand.NewChaCha8([32]byte{seed})})
 	if err != nil {
 		t.Fatal(err)
 	}
