@@ -1,0 +1,69 @@
+package main
+
+import (
+	"fmt"
+	"log/slog"
+	"os"
+	"strings"
+
+	"github.com/spf13/cobra"
+
+	"github.com/slipwayhq/slipway/server"
+)
+
+func init() { register(newServerCmd) }
+
+func newServerCmd() *cobra.Command {
+	var addr, data string
+	cmd := &cobra.Command{
+		Use:   "server",
+		Short: "Run the machine API server (SQLite under --data)",
+		Long: `Run the machine API server.
+
+With no configuration it listens on 127.0.0.1:8080 and keeps its SQLite
+database under ./data. On first start it creates the default tenant and writes
+a bootstrap admin token and provisioning secret to files in the data directory
+(mode 0600); only their paths are printed. Flags override SLIPWAY_ADDR and
+SLIPWAY_DATA; every other setting is an environment variable (docs/server.md).`,
+		Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			cfg, boot, err := server.FromEnv(os.Getenv)
+			if err != nil {
+				return err
+			}
+			if cmd.Flags().Changed("addr") || cfg.Addr == "" {
+				cfg.Addr = addr
+			}
+			if cmd.Flags().Changed("data") || cfg.DataDir == "" {
+				cfg.DataDir = data
+			}
+			log := slog.New(slog.NewTextHandler(cmd.ErrOrStderr(), &slog.HandlerOptions{Level: logLevel()}))
+			out := cmd.OutOrStdout()
+			return server.Run(cmd.Context(), cfg, server.RunOptions{
+				Options:   server.Options{Logger: log},
+				Bootstrap: boot,
+				Ready: func(info server.Info) {
+					fmt.Fprintf(out, "slipway server listening on %s (data in %s)\n", info.URL, info.DataDir)
+					if p := info.Bootstrap.AdminTokenFile; p != "" {
+						fmt.Fprintf(out, "admin token written to %s\n", p)
+					}
+					if p := info.Bootstrap.ProvisioningSecretFile; p != "" {
+						fmt.Fprintf(out, "provisioning secret written to %s\n", p)
+					}
+				},
+			})
+		},
+	}
+	cmd.Flags().StringVar(&addr, "addr", "127.0.0.1:8080", "listen address HOST:PORT (env SLIPWAY_ADDR)")
+	cmd.Flags().StringVar(&data, "data", "./data", "data directory for the database and bootstrap secrets (env SLIPWAY_DATA)")
+	return cmd
+}
+
+// logLevel reads SLIPWAY_LOG_LEVEL (debug, info, warn, error). Default: info.
+func logLevel() slog.Level {
+	var l slog.Level
+	if err := l.UnmarshalText([]byte(strings.ToUpper(os.Getenv("SLIPWAY_LOG_LEVEL")))); err != nil {
+		return slog.LevelInfo
+	}
+	return l
+}

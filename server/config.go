@@ -1,0 +1,147 @@
+package server
+
+import (
+	"errors"
+	"fmt"
+	"net/url"
+	"strings"
+	"time"
+)
+
+// Config is the server's plain configuration. Defaults are applied by
+// Default and checked by Validate; docs/server.md lists the env variables.
+type Config struct {
+	// Addr is the listen address. Default: 127.0.0.1:8080.
+	Addr string `json:"addr"`
+	// DataDir holds the SQLite database and the bootstrap secret files. Default: ./data.
+	DataDir string `json:"dataDir"`
+	// PublicURL is the externally visible base URL (handshake links, JWT
+	// issuer, Secure cookies when https). Default: http://<Addr>.
+	PublicURL string `json:"publicUrl"`
+	// PortalURL is where a completed browser handshake redirects. Default:
+	// <PublicURL>/api/machines/me.
+	PortalURL string `json:"portalUrl"`
+	// RedirectOrigins are further origins a handshake may redirect to
+	// (scheme://host[:port]). The PortalURL origin is always allowed.
+	RedirectOrigins []string `json:"redirectOrigins"`
+	// CORSOrigins are allowed browser origins on top of the desktop client's
+	// (tauri://localhost, http://tauri.localhost, http://localhost:1420).
+	CORSOrigins []string `json:"corsOrigins"`
+	// TokenTTL is the sliding lifetime of machine tokens. Default: 30 days.
+	TokenTTL time.Duration `json:"tokenTtl"`
+	// HeartbeatInterval is what machines are told to use. Default: 60s.
+	HeartbeatInterval time.Duration `json:"heartbeatInterval"`
+	// StaleAfter: a machine not seen for this long is "stale" (before, "online").
+	// Default: 3 × HeartbeatInterval.
+	StaleAfter time.Duration `json:"staleAfter"`
+	// OfflineAfter: a machine not seen for this long is "offline". Default: 24h.
+	OfflineAfter time.Duration `json:"offlineAfter"`
+	// SessionTTL is the lifetime of session JWTs and cookies. Default: 15 minutes.
+	SessionTTL time.Duration `json:"sessionTtl"`
+	// HandshakeTTL is the lifetime of one-time handshake codes. Default: 60s.
+	HandshakeTTL time.Duration `json:"handshakeTtl"`
+	// HeartbeatRetention: history rows older than this are pruned hourly. Default: 7 days.
+	HeartbeatRetention time.Duration `json:"heartbeatRetention"`
+	// MaxBodyBytes limits machine and admin request bodies. Default: 1 MiB.
+	MaxBodyBytes int64 `json:"maxBodyBytes"`
+	// MaxFleetBodyBytes limits Fleet webhook bodies. Default: 16 MiB.
+	MaxFleetBodyBytes int64 `json:"maxFleetBodyBytes"`
+	// RateLimit is the per-client-address rate for register and handshake
+	// (requests per second). Default: 1.
+	RateLimit float64 `json:"rateLimit"`
+	// RateBurst is the burst allowed on top of RateLimit. Default: 20.
+	RateBurst int `json:"rateBurst"`
+}
+
+// Desktop client origins, always allowed by CORS.
+var desktopOrigins = []string{"tauri://localhost", "http://tauri.localhost", "http://localhost:1420"}
+
+// Default returns c with every unset field set to its default.
+func (c Config) Default() Config {
+	set := func(d *time.Duration, v time.Duration) {
+		if *d == 0 {
+			*d = v
+		}
+	}
+	if c.Addr == "" {
+		c.Addr = "127.0.0.1:8080"
+	}
+	if c.DataDir == "" {
+		c.DataDir = "./data"
+	}
+	if c.PublicURL == "" {
+		c.PublicURL = "http://" + c.Addr
+	}
+	c.PublicURL = strings.TrimRight(c.PublicURL, "/")
+	if c.PortalURL == "" {
+		c.PortalURL = c.PublicURL + "/api/machines/me"
+	}
+	set(&c.TokenTTL, 30*24*time.Hour)
+	set(&c.HeartbeatInterval, 60*time.Second)
+	set(&c.StaleAfter, 3*c.HeartbeatInterval)
+	set(&c.OfflineAfter, 24*time.Hour)
+	set(&c.SessionTTL, 15*time.Minute)
+	set(&c.HandshakeTTL, 60*time.Second)
+	set(&c.HeartbeatRetention, 7*24*time.Hour)
+	if c.MaxBodyBytes == 0 {
+		c.MaxBodyBytes = 1 << 20
+	}
+	if c.MaxFleetBodyBytes == 0 {
+		c.MaxFleetBodyBytes = 16 << 20
+	}
+	if c.RateLimit == 0 {
+		c.RateLimit = 1
+	}
+	if c.RateBurst == 0 {
+		c.RateBurst = 20
+	}
+	return c
+}
+
+// Validate reports configuration errors (call it on a defaulted Config).
+func (c Config) Validate() error {
+	var errs []error
+	for name, u := range map[string]string{"publicUrl": c.PublicURL, "portalUrl": c.PortalURL} {
+		if _, err := origin(u); err != nil {
+			errs = append(errs, fmt.Errorf("%s: %w", name, err))
+		}
+	}
+	for _, list := range [][]string{c.RedirectOrigins, c.CORSOrigins} {
+		for _, o := range list {
+			if got, err := origin(o); err != nil || got != strings.TrimRight(o, "/") {
+				errs = append(errs, fmt.Errorf("origin %q: want scheme://host[:port]", o))
+			}
+		}
+	}
+	for name, d := range map[string]time.Duration{"tokenTtl": c.TokenTTL, "heartbeatInterval": c.HeartbeatInterval,
+		"staleAfter": c.StaleAfter, "offlineAfter": c.OfflineAfter, "sessionTtl": c.SessionTTL,
+		"handshakeTtl": c.HandshakeTTL, "heartbeatRetention": c.HeartbeatRetention} {
+		if d <= 0 {
+			errs = append(errs, fmt.Errorf("%s must be positive", name))
+		}
+	}
+	if c.StaleAfter > c.OfflineAfter {
+		errs = append(errs, errors.New("staleAfter must not exceed offlineAfter"))
+	}
+	if c.MaxBodyBytes <= 0 || c.MaxFleetBodyBytes <= 0 || c.RateLimit <= 0 || c.RateBurst <= 0 {
+		errs = append(errs, errors.New("body limits and rate limits must be positive"))
+	}
+	return errors.Join(errs...)
+}
+
+// origin returns scheme://host[:port] of an absolute http(s) or tauri URL.
+func origin(raw string) (string, error) {
+	u, err := url.Parse(raw)
+	if err != nil {
+		return "", err
+	}
+	switch u.Scheme {
+	case "http", "https", "tauri":
+	default:
+		return "", fmt.Errorf("unsupported scheme %q", u.Scheme)
+	}
+	if u.Host == "" || u.User != nil {
+		return "", errors.New("need a host and no user info")
+	}
+	return u.Scheme + "://" + strings.ToLower(u.Host), nil
+}

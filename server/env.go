@@ -1,0 +1,73 @@
+package server
+
+import (
+	"errors"
+	"fmt"
+	"strconv"
+	"strings"
+	"time"
+)
+
+// FromEnv reads the configuration from environment variables (getenv is
+// os.Getenv in production). SLIPWAY_* variables configure the server; the
+// original plan's MACHINE_TOKEN_TTL_MS, MACHINE_PROVISIONING_SECRET and
+// FLEET_SYNC_SECRET keep working. docs/server.md lists them all.
+func FromEnv(getenv func(string) string) (Config, Bootstrap, error) {
+	var c Config
+	var errs []error
+	dur := func(name string, dst *time.Duration) {
+		if v := getenv(name); v != "" {
+			d, err := time.ParseDuration(v)
+			if err != nil || d <= 0 {
+				errs = append(errs, fmt.Errorf("%s: want a positive duration like 90s or 30m", name))
+			}
+			*dst = d
+		}
+	}
+	list := func(name string) []string {
+		var out []string
+		for _, v := range strings.Split(getenv(name), ",") {
+			if v = strings.TrimSpace(v); v != "" {
+				out = append(out, strings.TrimRight(v, "/"))
+			}
+		}
+		return out
+	}
+	c.Addr = getenv("SLIPWAY_ADDR")
+	c.DataDir = getenv("SLIPWAY_DATA")
+	c.PublicURL = getenv("SLIPWAY_PUBLIC_URL")
+	c.PortalURL = getenv("SLIPWAY_PORTAL_URL")
+	c.RedirectOrigins = list("SLIPWAY_REDIRECT_ORIGINS")
+	c.CORSOrigins = list("SLIPWAY_CORS_ORIGINS")
+	dur("SLIPWAY_HEARTBEAT_INTERVAL", &c.HeartbeatInterval)
+	dur("SLIPWAY_STALE_AFTER", &c.StaleAfter)
+	dur("SLIPWAY_OFFLINE_AFTER", &c.OfflineAfter)
+	dur("SLIPWAY_SESSION_TTL", &c.SessionTTL)
+	dur("SLIPWAY_HEARTBEAT_RETENTION", &c.HeartbeatRetention)
+	if v := getenv("MACHINE_TOKEN_TTL_MS"); v != "" {
+		n, err := strconv.ParseInt(v, 10, 64)
+		if err != nil || n <= 0 {
+			errs = append(errs, errors.New("MACHINE_TOKEN_TTL_MS: want a positive integer of milliseconds"))
+		}
+		c.TokenTTL = time.Duration(n) * time.Millisecond
+	}
+	if v := getenv("SLIPWAY_RATE_LIMIT"); v != "" {
+		f, err := strconv.ParseFloat(v, 64)
+		if err != nil || f <= 0 {
+			errs = append(errs, errors.New("SLIPWAY_RATE_LIMIT: want a positive number of requests per second"))
+		}
+		c.RateLimit = f
+	}
+	if v := getenv("SLIPWAY_RATE_BURST"); v != "" {
+		n, err := strconv.Atoi(v)
+		if err != nil || n <= 0 {
+			errs = append(errs, errors.New("SLIPWAY_RATE_BURST: want a positive integer"))
+		}
+		c.RateBurst = n
+	}
+	b := Bootstrap{
+		ProvisioningSecret: strings.TrimSpace(getenv("MACHINE_PROVISIONING_SECRET")),
+		FleetSecret:        strings.TrimSpace(getenv("FLEET_SYNC_SECRET")),
+	}
+	return c, b, errors.Join(errs...)
+}

@@ -1,0 +1,75 @@
+package server
+
+import (
+	"encoding/json"
+	"errors"
+	"net/http"
+	"regexp"
+	"time"
+
+	"github.com/slipwayhq/slipway/server/store"
+)
+
+type heartbeatRequest struct {
+	MachineToken string          `json:"machineToken"`
+	Status       string          `json:"status"`
+	Metrics      json.RawMessage `json:"metrics"`
+	AgentVersion string          `json:"agentVersion"`
+	Inventory    json.RawMessage `json:"inventory"`
+}
+
+var statusRE = regexp.MustCompile(`^[a-z][a-z0-9_-]{0,31}$`)
+
+// Validate checks the request fields.
+func (q *heartbeatRequest) Validate() error {
+	var st error
+	if q.Status != "" && !statusRE.MatchString(q.Status) {
+		st = badRequest("status", "must be a short lower-case word such as ok, degraded, error")
+	}
+	return errors.Join(st,
+		metricsObject(q.Metrics),
+		text("agentVersion", q.AgentVersion, false, 64),
+		object("inventory", q.Inventory, maxInventory))
+}
+
+type heartbeatResponse struct {
+	HeartbeatIntervalSeconds int       `json:"heartbeatIntervalSeconds"`
+	ServerTime               time.Time `json:"serverTime"`
+	ExpiresAt                time.Time `json:"expiresAt"`
+}
+
+func (s *Server) handleHeartbeat(w http.ResponseWriter, r *http.Request) error {
+	var req heartbeatRequest
+	if err := decodeJSON(w, r, s.cfg.MaxBodyBytes, &req); err != nil {
+		return err
+	}
+	value := bearer(r)
+	if value == "" {
+		value = req.MachineToken
+	}
+	// Authenticate before reporting field errors: no probing without a token.
+	caller, err := s.checkMachineToken(r.Context(), value)
+	if err != nil {
+		return err
+	}
+	if err := firstError(req.Validate()); err != nil {
+		return err
+	}
+	if req.Status == "" {
+		req.Status = "ok"
+	}
+	now := s.now().UTC()
+	hb := store.Heartbeat{
+		MachineID: caller.MachineID, TokenHash: caller.TokenHash, At: now, Status: req.Status,
+		AgentVersion: req.AgentVersion, Metrics: nonNull(req.Metrics), Inventory: nonNull(req.Inventory),
+		TokenExpiresAt: now.Add(s.cfg.TokenTTL),
+	}
+	// Acknowledge only once the heartbeat is committed.
+	if err := s.batcher.Submit(r.Context(), hb); err != nil {
+		return err
+	}
+	writeJSON(w, http.StatusOK, heartbeatResponse{
+		HeartbeatIntervalSeconds: s.nextInterval(), ServerTime: now, ExpiresAt: hb.TokenExpiresAt,
+	})
+	return nil
+}

@@ -1,0 +1,162 @@
+package server
+
+import (
+	"encoding/json"
+	"errors"
+	"math/rand/v2"
+	"net/http"
+	"time"
+
+	"github.com/google/uuid"
+
+	"github.com/slipwayhq/slipway/server/fingerprint"
+	"github.com/slipwayhq/slipway/server/store"
+	"github.com/slipwayhq/slipway/server/token"
+)
+
+// Size bounds of free-form JSON objects inside requests.
+const (
+	maxInventory = 256 << 10
+	maxMetrics   = 64 << 10
+)
+
+type osInfo struct {
+	Name         string `json:"name"`
+	Version      string `json:"version"`
+	Architecture string `json:"architecture"`
+}
+
+type registerRequest struct {
+	ProvisioningSecret string          `json:"provisioningSecret"`
+	Hostname           string          `json:"hostname"`
+	OS                 osInfo          `json:"os"`
+	MACAddresses       []string        `json:"macAddresses"`
+	SerialNumbers      []string        `json:"serialNumbers"`
+	MachineID          string          `json:"machineId"`
+	AgentVersion       string          `json:"agentVersion"`
+	Inventory          json.RawMessage `json:"inventory"`
+	Metrics            json.RawMessage `json:"metrics"`
+}
+
+// Validate checks the request fields.
+func (q *registerRequest) Validate() error {
+	return errors.Join(
+		text("provisioningSecret", q.ProvisioningSecret, true, token.MaxLen),
+		text("hostname", q.Hostname, true, 255),
+		text("os.name", q.OS.Name, true, 64),
+		text("os.version", q.OS.Version, false, 128),
+		text("os.architecture", q.OS.Architecture, false, 32),
+		texts("macAddresses", q.MACAddresses, 64, 64),
+		texts("serialNumbers", q.SerialNumbers, 16, 128),
+		text("machineId", q.MachineID, false, 128),
+		text("agentVersion", q.AgentVersion, false, 64),
+		object("inventory", q.Inventory, maxInventory),
+		metricsObject(q.Metrics),
+	)
+}
+
+type registerResponse struct {
+	MachineID                string    `json:"machineId"`
+	MachineToken             string    `json:"machineToken"`
+	ExpiresAt                time.Time `json:"expiresAt"`
+	HeartbeatIntervalSeconds int       `json:"heartbeatIntervalSeconds"`
+	TenantID                 string    `json:"tenantId"`
+	Created                  bool      `json:"created"`
+}
+
+func (s *Server) handleRegister(w http.ResponseWriter, r *http.Request) error {
+	var req registerRequest
+	if err := decodeJSON(w, r, s.cfg.MaxBodyBytes, &req); err != nil {
+		return err
+	}
+	if err := firstError(req.Validate()); err != nil {
+		return err
+	}
+	ctx := r.Context()
+	sec, err := s.findSecret(ctx, req.ProvisioningSecret)
+	if errors.Is(err, store.ErrNotFound) || (err == nil && sec.Kind != store.SecretProvisioning) {
+		return unauthorized("invalid_secret", "invalid provisioning secret")
+	}
+	if err != nil {
+		return err
+	}
+	ids := fingerprint.Normalize(fingerprint.Identifiers{
+		SerialNumbers: req.SerialNumbers, MachineID: req.MachineID, MACAddresses: req.MACAddresses})
+	now := s.now().UTC()
+	m := store.Machine{
+		ID: uuid.Must(uuid.NewV7()).String(), TenantID: sec.TenantID,
+		Fingerprint: fingerprint.Compute(ids), Hostname: req.Hostname,
+		OS:           store.OS{Name: req.OS.Name, Version: req.OS.Version, Architecture: req.OS.Architecture},
+		MACAddresses: ids.MACAddresses, SerialNumbers: ids.SerialNumbers, HardwareUUID: ids.MachineID,
+		Source: "agent", Inventory: nonNull(req.Inventory), CreatedAt: now, UpdatedAt: now,
+	}
+	value, hash := token.New(token.Machine)
+	tok := store.Token{Hash: hash, CreatedAt: now, ExpiresAt: now.Add(s.cfg.TokenTTL)}
+	stored, created, err := s.st.RegisterMachine(ctx, m, tok)
+	if err != nil {
+		return err
+	}
+	// Registration counts as being seen: record it like a heartbeat.
+	hb := store.Heartbeat{MachineID: stored.ID, At: now, Status: "registered",
+		AgentVersion: req.AgentVersion, Metrics: nonNull(req.Metrics)}
+	if err := s.batcher.Submit(ctx, hb); err != nil {
+		return err
+	}
+	s.log.InfoContext(ctx, "machine registered", "machine_id", stored.ID, "tenant_id", stored.TenantID, "created", created)
+	status := http.StatusOK
+	if created {
+		status = http.StatusCreated
+	}
+	writeJSON(w, status, registerResponse{
+		MachineID: stored.ID, MachineToken: value, ExpiresAt: tok.ExpiresAt, TenantID: stored.TenantID,
+		HeartbeatIntervalSeconds: s.nextInterval(), Created: created,
+	})
+	return nil
+}
+
+// nextInterval is the heartbeat interval with up to 10% jitter, so a fleet
+// that started together does not stay in lock-step.
+func (s *Server) nextInterval() int {
+	base := s.cfg.HeartbeatInterval.Seconds()
+	return int(base + rand.Float64()*base/10)
+}
+
+func nonNull(raw json.RawMessage) json.RawMessage {
+	if string(raw) == "null" {
+		return nil
+	}
+	return raw
+}
+
+// firstError returns the first error of an errors.Join, so the client sees
+// one field-level message.
+func firstError(err error) error {
+	if j, ok := err.(interface{ Unwrap() []error }); ok {
+		if errs := j.Unwrap(); len(errs) > 0 {
+			return errs[0]
+		}
+	}
+	return err
+}
+
+// metricsObject checks heartbeat metrics: an object whose well-known keys
+// are numbers (cpu, memory, disk percentages; uptime seconds) or objects.
+func metricsObject(raw json.RawMessage) error {
+	if err := object("metrics", raw, maxMetrics); err != nil || raw == nil || string(raw) == "null" {
+		return err
+	}
+	var m map[string]json.RawMessage
+	if err := json.Unmarshal(raw, &m); err != nil {
+		return badRequest("metrics", "must be a JSON object")
+	}
+	for _, k := range []string{"cpu", "memory", "disk", "uptime"} {
+		v, ok := m[k]
+		if !ok || len(v) == 0 || string(v) == "null" {
+			continue
+		}
+		if c := v[0]; c != '{' && c != '-' && (c < '0' || c > '9') {
+			return badRequest("metrics."+k, "must be a number or an object")
+		}
+	}
+	return nil
+}

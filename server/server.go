@@ -1,0 +1,249 @@
+// Package server is Slipway's machine API: machines register, heartbeat and
+// open browser sessions; Fleet pushes inventory; admins list and manage
+// machines, tenants and secrets. Routes are grouped by auth mode in routes().
+package server
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net/http"
+	"os"
+	"path/filepath"
+	"sync"
+	"time"
+
+	"github.com/go-chi/chi/v5"
+	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/slipwayhq/slipway/server/heartbeat"
+	"github.com/slipwayhq/slipway/server/session"
+	"github.com/slipwayhq/slipway/server/store"
+	"github.com/slipwayhq/slipway/server/store/sqlite"
+)
+
+// Options are the server's collaborators; the zero value is safe.
+type Options struct {
+	// Store keeps all data. Default: SQLite at <DataDir>/slipway.db, owned
+	// (and closed) by the server.
+	Store store.Store
+	// Logger receives request failures. Default: discard.
+	Logger *slog.Logger
+	// Now is the clock. Default: time.Now.
+	Now func() time.Time
+	// Mount adds route groups of other packages (the updater). Mounted
+	// routes see the calling machine, when a valid machine token or session
+	// is presented, through MachineFromContext.
+	Mount []func(r chi.Router)
+	// Registry receives the server's Prometheus metrics and is served at
+	// /metrics. Default: a fresh registry with Go and process collectors.
+	Registry *prometheus.Registry
+}
+
+// Server is the machine API; it is an http.Handler.
+type Server struct {
+	cfg       Config
+	st        store.Store
+	ownsStore bool
+	log       *slog.Logger
+	now       func() time.Time
+	sessions  *session.Issuer
+	batcher   *heartbeat.Batcher
+	router    chi.Router
+	metrics   *metrics
+	register  *limiter
+	handshake *limiter
+	redirects map[string]bool
+	cors      map[string]bool
+
+	stop     context.CancelFunc
+	wg       sync.WaitGroup
+	closeErr error
+	once     sync.Once
+}
+
+// New builds the server from a configuration (defaults applied) and options.
+// Call Close when done: it flushes pending heartbeats.
+func New(cfg Config, opts Options) (*Server, error) {
+	cfg = cfg.Default()
+	if err := cfg.Validate(); err != nil {
+		return nil, fmt.Errorf("server: config: %w", err)
+	}
+	s := &Server{cfg: cfg, st: opts.Store, log: opts.Logger, now: opts.Now}
+	if s.log == nil {
+		s.log = slog.New(slog.DiscardHandler)
+	}
+	if s.now == nil {
+		s.now = time.Now
+	}
+	ctx := context.Background()
+	if s.st == nil {
+		if err := os.MkdirAll(cfg.DataDir, 0o700); err != nil {
+			return nil, fmt.Errorf("server: data dir: %w", err)
+		}
+		st, err := sqlite.Open(ctx, filepath.Join(cfg.DataDir, "slipway.db"), sqlite.Options{})
+		if err != nil {
+			return nil, fmt.Errorf("server: %w", err)
+		}
+		s.st, s.ownsStore = st, true
+	}
+	var err error
+	if s.sessions, err = session.Load(ctx, s.st, cfg.PublicURL, s.now()); err != nil {
+		s.closeStore()
+		return nil, fmt.Errorf("server: %w", err)
+	}
+	s.redirects = originSet(append([]string{cfg.PortalURL}, cfg.RedirectOrigins...))
+	s.cors = originSet(append(append([]string{}, desktopOrigins...), cfg.CORSOrigins...))
+	s.register = newLimiter(cfg.RateLimit, cfg.RateBurst)
+	s.handshake = newLimiter(cfg.RateLimit, cfg.RateBurst)
+	s.metrics = newMetrics(opts.Registry)
+	s.batcher = heartbeat.New(s.st, heartbeat.Options{Logger: s.log, OnCommit: s.metrics.observeBatch})
+	runCtx, stop := context.WithCancel(ctx)
+	s.stop = stop
+	s.wg.Add(2)
+	go func() { defer s.wg.Done(); _ = s.batcher.Run(runCtx) }()
+	go func() { defer s.wg.Done(); s.prune(runCtx) }()
+	s.router = s.routes(opts.Mount)
+	return s, nil
+}
+
+// ServeHTTP serves the API.
+func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) { s.router.ServeHTTP(w, r) }
+
+// Router exposes the chi router (for route walking in tests and docs).
+func (s *Server) Router() chi.Router { return s.router }
+
+// Store returns the server's store.
+func (s *Server) Store() store.Store { return s.st }
+
+// Close stops background work, persisting queued heartbeats, and closes an
+// owned store. It is safe to call more than once.
+func (s *Server) Close() error {
+	s.once.Do(func() {
+		s.stop()
+		s.wg.Wait()
+		s.closeErr = s.closeStore()
+	})
+	return s.closeErr
+}
+
+func (s *Server) closeStore() error {
+	if s.ownsStore {
+		return s.st.Close()
+	}
+	return nil
+}
+
+// prune deletes old heartbeat history every hour.
+func (s *Server) prune(ctx context.Context) {
+	t := time.NewTicker(time.Hour)
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+			n, err := s.st.PruneHeartbeats(ctx, s.now().Add(-s.cfg.HeartbeatRetention))
+			if err != nil && !errors.Is(err, context.Canceled) {
+				s.log.Error("prune heartbeats", "err", err)
+			} else if n > 0 {
+				s.log.Info("pruned heartbeats", "rows", n)
+			}
+		}
+	}
+}
+
+func originSet(urls []string) map[string]bool {
+	m := map[string]bool{}
+	for _, u := range urls {
+		if o, err := origin(u); err == nil {
+			m[o] = true
+		}
+	}
+	return m
+}
+
+// routes registers every endpoint, grouped by who may call it.
+func (s *Server) routes(mounts []func(chi.Router)) chi.Router {
+	r := chi.NewRouter()
+	r.Use(s.recoverer, s.metrics.middleware, s.corsMiddleware)
+	r.NotFound(s.h(func(http.ResponseWriter, *http.Request) error { return errNotFound }))
+	r.MethodNotAllowed(s.h(func(http.ResponseWriter, *http.Request) error {
+		return &Error{Status: http.StatusMethodNotAllowed, Code: "method_not_allowed", Message: "method not allowed"}
+	}))
+
+	// Public: health, metrics, documents, keys; registration (provisioning
+	// secret in the body) and handshake completion (one-time code), both
+	// rate limited per client address.
+	r.Group(func(r chi.Router) {
+		r.Get("/healthz", s.healthz)
+		r.Get("/readyz", s.h(s.readyz))
+		r.Handle("/metrics", s.metrics.handler())
+		r.Get("/openapi.json", s.openapi)
+		r.Get("/.well-known/jwks.json", s.jwks)
+		r.With(s.rateLimit(s.register)).Post("/api/machines/register", s.h(s.handleRegister))
+		r.With(s.rateLimit(s.handshake)).Get("/machines/handshake", s.h(s.handleHandshakeComplete))
+	})
+
+	// Machine token: bearer header, or machineToken in the heartbeat body
+	// (checked by the handler once the body is read).
+	r.Post("/api/machines/heartbeat", s.h(s.handleHeartbeat))
+	r.Group(func(r chi.Router) {
+		r.Use(s.requireMachineToken)
+		r.Post("/api/machines/sessions", s.h(s.handleSession))
+		r.With(s.rateLimit(s.handshake)).Post("/api/machines/handshake", s.h(s.handleHandshakeStart))
+	})
+
+	// Machine session: session cookie, bearer session JWT or machine token.
+	r.Group(func(r chi.Router) {
+		r.Use(s.requireMachineSession)
+		r.Get("/api/machines/me", s.h(s.handleMe))
+	})
+
+	// Fleet webhook: tenant secret in x-fleet-secret or ?secret=.
+	r.Group(func(r chi.Router) {
+		r.Use(s.requireFleetSecret)
+		r.Post("/api/integrations/fleet/hosts", s.h(s.handleFleetHosts))
+	})
+
+	// Admin: admin bearer token.
+	r.Route("/api/admin", func(r chi.Router) {
+		r.Use(s.requireAdmin)
+		r.Get("/machines", s.h(s.handleListMachines))
+		r.Get("/machines/{machineID}", s.h(s.handleGetMachine))
+		r.Delete("/machines/{machineID}", s.h(s.handleDeleteMachine))
+		r.Post("/machines/{machineID}/token/revoke", s.h(s.handleRevokeToken))
+		r.Post("/machines/{machineID}/token/rotate", s.h(s.handleRotateToken))
+		r.Get("/tenants", s.h(s.handleListTenants))
+		r.Post("/tenants", s.h(s.handleCreateTenant))
+		r.Get("/tenants/{tenantID}", s.h(s.handleGetTenant))
+		r.Get("/tenants/{tenantID}/secrets", s.h(s.handleListSecrets))
+		r.Post("/tenants/{tenantID}/secrets", s.h(s.handleCreateSecret))
+		r.Post("/tenants/{tenantID}/secrets/{secretID}/rotate", s.h(s.handleRotateSecret))
+		r.Delete("/tenants/{tenantID}/secrets/{secretID}", s.h(s.handleRevokeSecret))
+	})
+
+	// Other packages' routes, with the calling machine identified if possible.
+	r.Group(func(r chi.Router) {
+		r.Use(s.identifyMachine)
+		for _, mount := range mounts {
+			mount(r)
+		}
+	})
+	return r
+}
+
+func (s *Server) recoverer(next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		defer func() {
+			if v := recover(); v != nil {
+				if v == http.ErrAbortHandler {
+					panic(v)
+				}
+				s.renderError(w, r, fmt.Errorf("panic: %v", v))
+			}
+		}()
+		next.ServeHTTP(w, r)
+	})
+}
