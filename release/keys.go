@@ -17,7 +17,7 @@ type keysStep struct{}
 func (keysStep) Name() string { return "keys" }
 
 func (keysStep) Run(ctx context.Context, r *run) error {
-	if r.dist == nil {
+	if r.dist == nil && !r.external {
 		return skip("nothing to sign")
 	}
 	if r.signers == nil {

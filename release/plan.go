@@ -71,7 +71,9 @@ type PlanFile struct {
 	// SigStatus per signature kind; a signature that already exists is
 	// kept (signatures are not deterministic, so they are never compared).
 	SigStatus map[string]FileStatus
-	Err       error
+	// Provided: the file came with its own minisign/Tauri signature
+	// (external artifacts), which is published instead of a new one.
+	Provided bool
 }
 
 // needsSigning reports whether any signature of the file must be written.
@@ -173,24 +175,11 @@ func hashFile(ctx context.Context, path string) (int64, string, error) {
 	}
 	defer f.Close()
 	h := sha256.New()
-	n, err := io.Copy(h, ctxReader{ctx, f})
+	n, err := io.Copy(h, signing.ContextReader(ctx, f))
 	if err != nil {
 		return 0, "", fmt.Errorf("hash %s: %w", path, err)
 	}
 	return n, hex.EncodeToString(h.Sum(nil)), nil
-}
-
-// ctxReader stops a long copy when the context is cancelled.
-type ctxReader struct {
-	ctx context.Context
-	r   io.Reader
-}
-
-func (c ctxReader) Read(p []byte) (int, error) {
-	if err := c.ctx.Err(); err != nil {
-		return 0, err
-	}
-	return c.r.Read(p)
 }
 
 // targetLabel is "linux/amd64", or the format for files without a target.

@@ -29,16 +29,18 @@ type checkStep struct{}
 func (checkStep) Name() string { return "check" }
 
 func (checkStep) Run(ctx context.Context, r *run) error {
-	if r.dist == nil {
-		return skip("nothing to plan")
+	if r.plans == nil {
+		if r.dist == nil {
+			return skip("nothing to plan")
+		}
+		plans, err := planDist(ctx, r.dist, r.opts.Prefix, r.kinds)
+		if err != nil {
+			return err
+		}
+		r.plans = plans
 	}
-	plans, err := planDist(ctx, r.dist, r.opts.Prefix, r.kinds)
-	if err != nil {
-		return err
-	}
-	r.plans = plans
 	var conflicts []string
-	for _, pp := range plans {
+	for _, pp := range r.plans {
 		c, err := checkProduct(ctx, r.opts.Store, r.opts.Prefix, pp)
 		if err != nil {
 			return err
@@ -178,22 +180,25 @@ func (signStep) Run(ctx context.Context, r *run) error {
 	}
 	sort.Strings(paths)
 	return parallel(ctx, r.opts.Parallelism, len(paths), func(ctx context.Context, i int) error {
-		return signFile(ctx, r, paths[i])
+		return signFile(ctx, r, byPath[paths[i]])
 	})
 }
 
-func signFile(ctx context.Context, r *run, path string) error {
+func signFile(ctx context.Context, r *run, f *PlanFile) error {
 	for _, s := range r.signers {
-		if _, err := s.Sign(ctx, path); err != nil {
-			return fmt.Errorf("%s: sign %s: %w", s, path, err)
+		if f.Provided && s.String() == "minisign" {
+			continue // keep the file's own Tauri signature
+		}
+		if _, err := s.Sign(ctx, f.Path); err != nil {
+			return fmt.Errorf("%s: sign %s: %w", s, f.Path, err)
 		}
 	}
-	for _, k := range r.kinds {
-		if _, err := os.Stat(path + sigExt(k)); err != nil {
-			return fmt.Errorf("signers wrote no %s signature for %s: %w", k, path, err)
+	for k := range f.SigStatus {
+		if _, err := os.Stat(f.Path + sigExt(k)); err != nil {
+			return fmt.Errorf("signers wrote no %s signature for %s: %w", k, f.Path, err)
 		}
 	}
-	r.log.Debug("signed", slog.String("file", path))
+	r.log.Debug("signed", slog.String("file", f.Path))
 	return nil
 }
 

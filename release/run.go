@@ -132,6 +132,8 @@ type run struct {
 	signers []signing.Backend
 	kinds   []string
 	report  *Report
+	// external: publishing prebuilt files (PublishFiles), not a dist/.
+	external bool
 }
 
 func (r *run) now() time.Time { return r.opts.Now() }
