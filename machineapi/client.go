@@ -258,7 +258,7 @@ func newError(resp *http.Response, body []byte) *Error {
 		}
 		switch {
 		case json.Unmarshal(env.Error, &s) == nil && s != "":
-			e.Message = s
+			e.Message = strings.TrimSuffix(s+": "+env.Message, ": ")
 		case json.Unmarshal(env.Error, &obj) == nil && (obj.Message != "" || obj.Code != ""):
 			e.Message = strings.TrimSpace(obj.Code + " " + obj.Message)
 		default:

@@ -283,7 +283,7 @@ func Metrics(r *inventory.Report) map[string]any {
 	if r.Load != nil {
 		m["load1"] = round1(r.Load.Load1)
 		if r.CPU.LogicalCores > 0 {
-			m["cpuPercent"] = round1(min(100, 100*r.Load.Load1/float64(r.CPU.LogicalCores)))
+			m["cpuLoadPercent"] = round1(min(100, 100*r.Load.Load1/float64(r.CPU.LogicalCores)))
 		}
 	}
 	return m
