@@ -8,6 +8,7 @@ import (
 	_ "crypto/sha256"
 	_ "crypto/sha512" // SHA-384 (hash type 4)
 	"debug/macho"
+	"encoding/asn1"
 	"encoding/binary"
 	"errors"
 	"fmt"
@@ -111,8 +112,12 @@ func parseSuperBlob(data []byte) (*codeSignature, error) {
 		superBlobHeaderLength+8*int(count) > int(length) {
 		return nil, formatErr("super blob length %d, count %d", length, count)
 	}
+	if !allZero(data[length:]) {
+		return nil, formatErr("non-zero bytes after the %d-byte super blob", length)
+	}
 	data = data[:length]
 	sig := &codeSignature{blobs: map[uint32][]byte{}}
+	var spans [][2]uint32
 	for i := range int(count) {
 		entry := data[superBlobHeaderLength+8*i:]
 		typ, off := be.Uint32(entry), be.Uint32(entry[4:])
@@ -127,6 +132,10 @@ func parseSuperBlob(data []byte) (*codeSignature, error) {
 			return nil, formatErr("duplicate blob %#x", typ)
 		}
 		sig.blobs[typ] = data[off : off+blen]
+		spans = append(spans, [2]uint32{off, off + blen})
+	}
+	if err := checkGaps(data, superBlobHeaderLength+8*count, spans); err != nil {
+		return nil, err
 	}
 	for _, slot := range []uint32{slotCodeDirectory, 0x1000, 0x1001, 0x1002, 0x1003, slotAlternateCDLast} {
 		raw, ok := sig.blobs[slot]
@@ -147,8 +156,35 @@ func parseSuperBlob(data []byte) (*codeSignature, error) {
 			return nil, formatErr("signature blob magic %#x", be.Uint32(w))
 		}
 		sig.cms = w[8:]
+		// quill pads the DER to a size estimated beforehand; the padding
+		// is not covered by the signature, so it must be zero. (BER with
+		// indefinite lengths, as Apple's codesign writes, fails to
+		// unmarshal here and is left to the CMS parser.)
+		var raw asn1.RawValue
+		if rest, err := asn1.Unmarshal(sig.cms, &raw); err == nil && !allZero(rest) {
+			return nil, formatErr("non-zero bytes after the CMS signature")
+		}
 	}
 	return sig, nil
+}
+
+// checkGaps requires every super-blob byte outside the header, index and
+// blobs to be zero: quill pads the super blob to a size estimated before
+// signing, and that padding is covered by no hash.
+func checkGaps(data []byte, indexEnd uint32, spans [][2]uint32) error {
+	covered := make([]bool, len(data))
+	spans = append(spans, [2]uint32{0, indexEnd})
+	for _, sp := range spans {
+		for i := sp[0]; i < sp[1]; i++ {
+			covered[i] = true
+		}
+	}
+	for i, c := range covered {
+		if !c && data[i] != 0 {
+			return formatErr("non-zero byte at %d outside every blob", i)
+		}
+	}
+	return nil
 }
 
 // parseCodeDirectory decodes a CodeDirectory blob and its hash slots.
