@@ -22,6 +22,7 @@ type RegisterRequest struct {
 	MACAddresses       []string       `json:"macAddresses"`
 	SerialNumbers      []string       `json:"serialNumbers"`
 	MachineID          string         `json:"machineId,omitempty"`
+	AgentVersion       string         `json:"agentVersion,omitempty"`
 	Inventory          map[string]any `json:"inventory,omitempty"`
 	Metrics            map[string]any `json:"metrics,omitempty"`
 }
@@ -33,11 +34,18 @@ type RegisterResponse struct {
 	MachineToken             string    `json:"machineToken"`
 	ExpiresAt                time.Time `json:"expiresAt"`
 	HeartbeatIntervalSeconds int       `json:"heartbeatIntervalSeconds"`
+	TenantID                 string    `json:"tenantId,omitempty"`
+	// Created is false when the same hardware was registered before (the
+	// existing machine got a fresh token; the old one stopped working).
+	Created bool `json:"created"`
 }
 
 // HeartbeatRequest is the body of POST /api/machines/heartbeat. The token
 // travels in the Authorization header, never in the body or a URL.
+// Metrics "cpu", "memory", "disk" (percent used) and "uptime" (seconds) are
+// the keys the server knows; others are kept as they are.
 type HeartbeatRequest struct {
+	// Status is a short lower-case word: ok, degraded, error. Default: ok.
 	Status       string         `json:"status"`
 	Metrics      map[string]any `json:"metrics,omitempty"`
 	AgentVersion string         `json:"agentVersion,omitempty"`
@@ -69,15 +77,20 @@ type HandshakeResponse struct {
 	URL       string    `json:"url,omitempty"`
 }
 
+// Tenant names the machine's tenant.
+type Tenant struct {
+	ID   string `json:"id"`
+	Name string `json:"name"`
+}
+
 // Machine is the summary GET /api/machines/me returns.
 type Machine struct {
 	MachineID       string         `json:"machineId"`
 	Name            string         `json:"name"`
-	Hostname        string         `json:"hostname"`
-	Tenant          string         `json:"tenant"`
+	Tenant          Tenant         `json:"tenant"`
 	OS              OS             `json:"os"`
 	AgentVersion    string         `json:"agentVersion"`
-	LastHeartbeatAt *time.Time     `json:"lastHeartbeatAt"`
 	Status          string         `json:"status"`
-	Inventory       map[string]any `json:"inventory,omitempty"`
+	LastHeartbeatAt *time.Time     `json:"lastHeartbeatAt"`
+	Highlights      map[string]any `json:"highlights,omitempty"`
 }

@@ -57,7 +57,7 @@ func (e *Enroller) Enroll(ctx context.Context, cfg Config) (identity.State, erro
 		return identity.State{}, err
 	}
 	rep := e.inv.Collect(ctx)
-	resp, err := c.Register(ctx, rep.Register(cfg.ProvisioningSecret))
+	resp, err := c.Register(ctx, rep.Register(cfg.ProvisioningSecret, e.opts.AgentVersion))
 	if err != nil {
 		return identity.State{}, fmt.Errorf("enroll: %w", err)
 	}

@@ -10,6 +10,7 @@ import (
 	"fmt"
 	"log/slog"
 	"math/rand/v2"
+	"strings"
 	"time"
 
 	"github.com/slipwayhq/slipway/agent/identity"
@@ -154,7 +155,7 @@ func (l *Loop) send(ctx context.Context, st identity.State) (*machineapi.Heartbe
 		return nil, err
 	}
 	rep := l.inv.Collect(ctx)
-	req := machineapi.HeartbeatRequest{Status: "online", AgentVersion: l.opts.AgentVersion, Metrics: Metrics(rep)}
+	req := machineapi.HeartbeatRequest{Status: "ok", AgentVersion: l.opts.AgentVersion, Metrics: Metrics(rep)}
 	// The full inventory rides along on the first beat, periodically, and when
 	// the update status changed; it is re-sent until one beat is acknowledged.
 	upd := l.updateStatus()
@@ -267,23 +268,25 @@ func Jitter(r *rand.Rand, d time.Duration) time.Duration {
 	return d - time.Duration(spread) + time.Duration(r.Int64N(2*spread+1))
 }
 
-// Metrics extracts the heartbeat metrics from a report.
+// Metrics extracts the heartbeat metrics from a report: "cpu" (load average
+// as a percentage of the logical cores), "memory" and "disk" (percent used,
+// disk = the system volume) and "uptime" (seconds), plus raw figures.
 func Metrics(r *inventory.Report) map[string]any {
-	m := map[string]any{"uptimeSeconds": r.UptimeSeconds}
+	m := map[string]any{"uptime": r.UptimeSeconds}
 	if r.Memory.TotalBytes > 0 {
 		m["memoryTotalBytes"] = r.Memory.TotalBytes
-		m["memoryUsedPercent"] = round1(100 * float64(r.Memory.TotalBytes-r.Memory.AvailableBytes) / float64(r.Memory.TotalBytes))
+		m["memory"] = round1(100 * float64(r.Memory.TotalBytes-r.Memory.AvailableBytes) / float64(r.Memory.TotalBytes))
 	}
 	for _, d := range r.Disks {
-		if (d.Mountpoint == "/" || d.Mountpoint == `C:`) && d.TotalBytes > 0 {
-			m["diskUsedPercent"] = round1(100 * float64(d.TotalBytes-d.FreeBytes) / float64(d.TotalBytes))
+		if (d.Mountpoint == "/" || strings.EqualFold(d.Mountpoint, `C:`)) && d.TotalBytes > 0 {
+			m["disk"] = round1(100 * float64(d.TotalBytes-d.FreeBytes) / float64(d.TotalBytes))
 			m["diskFreeBytes"] = d.FreeBytes
 		}
 	}
 	if r.Load != nil {
 		m["load1"] = round1(r.Load.Load1)
 		if r.CPU.LogicalCores > 0 {
-			m["cpuLoadPercent"] = round1(min(100, 100*r.Load.Load1/float64(r.CPU.LogicalCores)))
+			m["cpu"] = round1(min(100, 100*r.Load.Load1/float64(r.CPU.LogicalCores)))
 		}
 	}
 	return m

@@ -58,8 +58,8 @@ func TestMetrics(t *testing.T) {
 		Load:          &inventory.Load{Load1: 1},
 		CPU:           inventory.CPU{LogicalCores: 4},
 	})
-	want := map[string]any{"uptimeSeconds": uint64(42), "memoryTotalBytes": uint64(1000), "memoryUsedPercent": 75.0,
-		"diskUsedPercent": 75.0, "diskFreeBytes": uint64(50), "load1": 1.0, "cpuLoadPercent": 25.0}
+	want := map[string]any{"uptime": uint64(42), "memoryTotalBytes": uint64(1000), "memory": 75.0,
+		"disk": 75.0, "diskFreeBytes": uint64(50), "load1": 1.0, "cpu": 25.0}
 	for k, v := range want {
 		if m[k] != v {
 			t.Errorf("%s = %v (%T), want %v", k, m[k], m[k], v)

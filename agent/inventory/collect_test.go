@@ -99,8 +99,8 @@ func TestCollectSurvivesFailingOsquery(t *testing.T) {
 func TestRegisterBody(t *testing.T) {
 	r := &Report{Hostname: "h", OS: OS{Name: "debian", Version: "12", Architecture: "x86_64"}, HardwareSerial: "S1",
 		MachineUUID: "U1", Network: []Interface{{Name: "lo", MAC: ""}, {Name: "a", MAC: "aa:aa:aa:aa:aa:aa"}, {Name: "b", MAC: "aa:aa:aa:aa:aa:aa"}}}
-	req := r.Register("secret")
-	if len(req.MACAddresses) != 1 || req.SerialNumbers[0] != "S1" || req.MachineID != "U1" || req.Inventory["hostname"] != "h" {
+	req := r.Register("secret", "1.0.0")
+	if len(req.MACAddresses) != 1 || req.SerialNumbers[0] != "S1" || req.MachineID != "U1" || req.Inventory["hostname"] != "h" || req.AgentVersion != "1.0.0" {
 		t.Fatalf("%+v", req)
 	}
 	for _, s := range []string{"To be filled by O.E.M.", "0", " None "} {

@@ -112,11 +112,14 @@ func (r *Report) Map() map[string]any {
 	if json.Unmarshal(b, &m) != nil {
 		return nil
 	}
+	// Flat keys the server shows as highlights next to a ticket.
+	m["cpuBrand"] = r.CPU.Model
+	m["memoryBytes"] = r.Memory.TotalBytes
 	return m
 }
 
 // Register builds the registration body for this machine.
-func (r *Report) Register(secret string) machineapi.RegisterRequest {
+func (r *Report) Register(secret, agentVersion string) machineapi.RegisterRequest {
 	return machineapi.RegisterRequest{
 		ProvisioningSecret: secret,
 		Hostname:           r.Hostname,
@@ -124,6 +127,7 @@ func (r *Report) Register(secret string) machineapi.RegisterRequest {
 		MACAddresses:       nonNil(r.MACAddresses()),
 		SerialNumbers:      r.SerialNumbers(),
 		MachineID:          r.MachineUUID,
+		AgentVersion:       agentVersion,
 		Inventory:          r.Map(),
 	}
 }
