@@ -66,9 +66,9 @@ func ParsePublicKey(text []byte) (*PublicKey, error) {
 		}
 	}
 	if strings.HasPrefix(s, untrustedPrefix) {
-		lines, err := splitLines(s, 2)
+		lines, err := splitKeyLines(s)
 		if err != nil {
-			return nil, fmt.Errorf("%w: %w", ErrMalformedKey, err)
+			return nil, err
 		}
 		if err := checkComment(lines[0][len(untrustedPrefix):], MaxCommentLen); err != nil {
 			return nil, fmt.Errorf("%w: %w", ErrMalformedKey, err)
@@ -114,10 +114,17 @@ type KeyOptions struct {
 	OpsLimit, MemLimit uint64
 	// Comment is the untrusted comment line. Default: DefaultSecretKeyComment.
 	Comment string
+	// ScryptEmptyPassword encrypts with scrypt even when the password is
+	// empty, instead of writing an unencrypted (minisign -W) key. This is
+	// the form `tauri signer generate --ci` writes and the only
+	// password-less form `tauri signer sign` 2.12 loads ("Key is not
+	// encrypted" otherwise); C minisign loads it with an empty password.
+	ScryptEmptyPassword bool
 }
 
 // GenerateKey makes a new key pair. A non-empty password encrypts the
-// secret key with scrypt; an empty one leaves it unencrypted (minisign -W).
+// secret key with scrypt; an empty one leaves it unencrypted (minisign -W;
+// see KeyOptions.ScryptEmptyPassword for the form Tauri 2.12 needs).
 func GenerateKey(password []byte) (*SecretKey, *PublicKey, error) {
 	return GenerateKeyWithOptions(password, KeyOptions{})
 }
@@ -152,7 +159,7 @@ func GenerateKeyWithOptions(password []byte, opts KeyOptions) (*SecretKey, *Publ
 	plain := sk.plainKeynum()
 	copy(sk.sealed[:], plain)
 	copy(sk.kdf[:], kdfNone)
-	if len(password) > 0 {
+	if len(password) > 0 || opts.ScryptEmptyPassword {
 		copy(sk.kdf[:], kdfScrypt)
 		sk.ops, sk.mem = opts.OpsLimit, opts.MemLimit
 		if _, err := io.ReadFull(opts.Rand, sk.salt[:]); err != nil {
@@ -273,9 +280,9 @@ func decodeSecretKey(text []byte) ([]byte, string, error) {
 		}
 		s = decoded
 	}
-	lines, err := splitLines(s, 2)
+	lines, err := splitKeyLines(s)
 	if err != nil {
-		return nil, "", fmt.Errorf("%w: %w", ErrMalformedKey, err)
+		return nil, "", err
 	}
 	comment := lines[0][len(untrustedPrefix):]
 	if err := checkComment(comment, MaxCommentLen); err != nil {
@@ -373,6 +380,19 @@ func splitLines(s string, n int) ([]string, error) {
 		return nil, fmt.Errorf("line 1 does not start with %q", untrustedPrefix)
 	}
 	return lines, nil
+}
+
+// splitKeyLines splits a two-line key file, recognising a signature file
+// given in its place.
+func splitKeyLines(s string) ([]string, error) {
+	lines, err := splitLines(s, 2)
+	if err == nil {
+		return lines, nil
+	}
+	if _, serr := ParseSignature([]byte(s)); serr == nil {
+		return nil, fmt.Errorf("%w: this is a minisign signature, not a key", ErrWrongKind)
+	}
+	return nil, fmt.Errorf("%w: %w", ErrMalformedKey, err)
 }
 
 // unwrapTauri decodes Tauri's base64-of-text form of a key or signature.
