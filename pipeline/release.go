@@ -1,0 +1,244 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"net/url"
+	"strconv"
+	"time"
+
+	"dagger/slipway/internal/dagger"
+)
+
+// s3Target says where releases are published. Credentials are secrets,
+// passed separately.
+type s3Target struct {
+	endpoint, bucket, region, prefix string
+	pathStyle, insecure              bool
+}
+
+// spec renders the storage spec `slipway` understands (see docs/storage.md).
+// It never contains credentials.
+func (t s3Target) spec() (string, error) {
+	if t.bucket == "" {
+		return "", errors.New("s3 bucket is required")
+	}
+	q := url.Values{}
+	if t.endpoint != "" {
+		q.Set("endpoint", t.endpoint)
+	}
+	if t.region != "" {
+		q.Set("region", t.region)
+	}
+	if t.pathStyle {
+		q.Set("path-style", "true")
+	}
+	if t.insecure {
+		q.Set("insecure", "true")
+	}
+	u := url.URL{Scheme: "s3", Host: t.bucket, RawQuery: q.Encode()}
+	if t.prefix != "" {
+		u.Path = "/" + t.prefix
+	}
+	return u.String(), nil
+}
+
+// secret is one secret handed to `slipway`: a file mounted at
+// /run/secrets/slipway/<file> (mode 0400) whose path goes into env, or, with
+// no file, a secret variable env. A nil value is skipped (optional secrets).
+type secret struct {
+	env, file string
+	value     *dagger.Secret
+}
+
+// withSecrets adds the secrets to the container. Secret variables are
+// scrubbed from logs and left out of the container's recorded environment;
+// only the paths of mounted key files are plain variables.
+func withSecrets(ctr *dagger.Container, secrets []secret) *dagger.Container {
+	for _, s := range secrets {
+		switch {
+		case s.value == nil:
+		case s.file != "":
+			path := secretsDir + "/" + s.file
+			ctr = ctr.WithMountedSecret(path, s.value).WithEnvVariable(s.env, path)
+		default:
+			ctr = ctr.WithSecretVariable(s.env, s.value)
+		}
+	}
+	return ctr
+}
+
+// fresh makes the next exec run every time: publishing must not be served
+// from Dagger's cache.
+func fresh(ctr *dagger.Container) *dagger.Container {
+	return ctr.WithEnvVariable("SLIPWAY_PIPELINE_RUN", strconv.FormatInt(time.Now().UnixNano(), 10))
+}
+
+// Release builds, signs and publishes a version to S3 and returns the report
+// (every step with its duration, per-target results, every published URL).
+// Re-running the same version is harmless; different bytes for a published
+// version are refused.
+func (m *Slipway) Release(
+	ctx context.Context,
+	// Version to publish, e.g. v1.4.0 (normally the pushed tag).
+	version string,
+	// Channel to publish the version to after upload, e.g. beta.
+	// +optional
+	channel string,
+	// S3 endpoint host[:port]; empty for AWS S3.
+	// +optional
+	s3Endpoint string,
+	// S3 bucket.
+	s3Bucket string,
+	// S3 region.
+	// +optional
+	// +default="us-east-1"
+	s3Region string,
+	// Key prefix inside the bucket.
+	// +optional
+	s3Prefix string,
+	// Path-style addressing (MinIO and most self-hosted S3).
+	// +optional
+	s3PathStyle bool,
+	// Plain HTTP to the S3 endpoint (test setups only).
+	// +optional
+	s3Insecure bool,
+	// S3 access key id (AWS_ACCESS_KEY_ID).
+	s3AccessKey *dagger.Secret,
+	// S3 secret access key (AWS_SECRET_ACCESS_KEY).
+	s3SecretKey *dagger.Secret,
+	// cosign private key (encrypted PEM).
+	cosignKey *dagger.Secret,
+	// Password of the cosign key.
+	cosignPassword *dagger.Secret,
+	// minisign secret key (also signs Tauri .sig files).
+	minisignKey *dagger.Secret,
+	// Password of the minisign key.
+	minisignPassword *dagger.Secret,
+	// Authenticode certificate and key (PKCS#12) for Windows binaries.
+	// +optional
+	authenticodeP12 *dagger.Secret,
+	// Password of the Authenticode PKCS#12.
+	// +optional
+	authenticodePassword *dagger.Secret,
+	// Developer ID certificate and key (PKCS#12) for macOS binaries;
+	// without it macOS binaries are signed ad hoc.
+	// +optional
+	macosP12 *dagger.Secret,
+	// Password of the macOS PKCS#12.
+	// +optional
+	macosPassword *dagger.Secret,
+	// TUF targets key, needed with --channel.
+	// +optional
+	tufTargetsKey *dagger.Secret,
+	// TUF online (snapshot/timestamp) key, needed with --channel.
+	// +optional
+	tufOnlineKey *dagger.Secret,
+	// Show the plan without building or writing anything.
+	// +optional
+	dryRun bool,
+) (string, error) {
+	if version == "" {
+		return "", errors.New("version is required")
+	}
+	spec, err := s3Target{s3Endpoint, s3Bucket, s3Region, s3Prefix, s3PathStyle, s3Insecure}.spec()
+	if err != nil {
+		return "", err
+	}
+	// Key files are mounted read-only under /run/secrets/slipway and named
+	// by a *_KEY/*_P12 path variable; passwords and S3 keys are secret
+	// variables. The names are the ones `slipway` reads (signing/keyring).
+	ctr := withSecrets(m.Container(), []secret{
+		{env: "AWS_ACCESS_KEY_ID", value: s3AccessKey},
+		{env: "AWS_SECRET_ACCESS_KEY", value: s3SecretKey},
+		{env: "SLIPWAY_COSIGN_KEY", file: "cosign.key", value: cosignKey},
+		{env: "COSIGN_PASSWORD", value: cosignPassword},
+		{env: "SLIPWAY_MINISIGN_KEY", file: "minisign.key", value: minisignKey},
+		{env: "SLIPWAY_MINISIGN_PASSWORD", value: minisignPassword},
+		{env: "SLIPWAY_AUTHENTICODE_P12", file: "authenticode.p12", value: authenticodeP12},
+		{env: "SLIPWAY_AUTHENTICODE_PASSWORD", value: authenticodePassword},
+		{env: "SLIPWAY_MACOS_P12", file: "macos.p12", value: macosP12},
+		{env: "SLIPWAY_MACOS_PASSWORD", value: macosPassword},
+	})
+	ctr = tufKeys(ctr, tufTargetsKey, tufOnlineKey)
+
+	args := []string{"slipway", "release", "--version", version, "--storage", spec}
+	if channel != "" {
+		args = append(args, "--channel", channel)
+	}
+	if dryRun {
+		args = append(args, "--dry-run")
+	}
+	return fresh(ctr).WithExec(args).Stdout(ctx)
+}
+
+// tufKeys mounts the TUF signing keys into one keys directory, with the file
+// names `slipway apply` looks for (updater/repo), and points
+// SLIPWAY_TUF_KEYS at it.
+func tufKeys(ctr *dagger.Container, targets, online *dagger.Secret) *dagger.Container {
+	if targets == nil && online == nil {
+		return ctr
+	}
+	dir := secretsDir + "/tuf"
+	if targets != nil {
+		ctr = ctr.WithMountedSecret(dir+"/tuf-targets.key", targets)
+	}
+	if online != nil {
+		ctr = ctr.WithMountedSecret(dir+"/tuf-online.key", online)
+	}
+	return ctr.WithEnvVariable("SLIPWAY_TUF_KEYS", dir)
+}
+
+// Promote applies the channels file (release/channels.yaml) to S3: it
+// verifies newly served releases, re-signs the TUF metadata and writes the
+// channel state, and returns the plan it carried out. Applying an unchanged
+// file writes nothing.
+func (m *Slipway) Promote(
+	ctx context.Context,
+	// S3 endpoint host[:port]; empty for AWS S3.
+	// +optional
+	s3Endpoint string,
+	// S3 bucket.
+	s3Bucket string,
+	// S3 region.
+	// +optional
+	// +default="us-east-1"
+	s3Region string,
+	// Key prefix inside the bucket.
+	// +optional
+	s3Prefix string,
+	// Path-style addressing (MinIO and most self-hosted S3).
+	// +optional
+	s3PathStyle bool,
+	// Plain HTTP to the S3 endpoint (test setups only).
+	// +optional
+	s3Insecure bool,
+	// S3 access key id.
+	s3AccessKey *dagger.Secret,
+	// S3 secret access key.
+	s3SecretKey *dagger.Secret,
+	// TUF targets key (not needed with --dry-run).
+	// +optional
+	tufTargetsKey *dagger.Secret,
+	// TUF online (snapshot/timestamp) key (not needed with --dry-run).
+	// +optional
+	tufOnlineKey *dagger.Secret,
+	// Only show what would change.
+	// +optional
+	dryRun bool,
+) (string, error) {
+	spec, err := s3Target{s3Endpoint, s3Bucket, s3Region, s3Prefix, s3PathStyle, s3Insecure}.spec()
+	if err != nil {
+		return "", err
+	}
+	ctr := withSecrets(m.Container(), []secret{
+		{env: "AWS_ACCESS_KEY_ID", value: s3AccessKey},
+		{env: "AWS_SECRET_ACCESS_KEY", value: s3SecretKey},
+	})
+	ctr = tufKeys(ctr, tufTargetsKey, tufOnlineKey)
+	cmd := "apply"
+	if dryRun {
+		cmd = "plan"
+	}
+	return fresh(ctr).WithExec([]string{"slipway", cmd, "--file", "release/channels.yaml", "--storage", spec}).Stdout(ctx)
+}
