@@ -110,11 +110,7 @@ func EnsureDevKeys(dir string) (Config, error) {
 		case err != nil:
 			return Config{}, err
 		case !have:
-			_, err := Generate(kind, dir, nil, GenerateOptions{})
-			if errors.Is(err, errCosignUnavailable) {
-				continue
-			}
-			if err != nil {
+			if _, err := Generate(kind, dir, nil, GenerateOptions{}); err != nil {
 				return Config{}, err
 			}
 		case have:
@@ -129,7 +125,7 @@ func EnsureDevKeys(dir string) (Config, error) {
 			c.MinisignKey = files.Secret
 		}
 	}
-	if _, err := c.LoadMinisignKey(); err != nil {
+	if _, err := c.ArtifactSigners(); err != nil {
 		return Config{}, fmt.Errorf("dev keys in %s: %w", dir, err)
 	}
 	return c, nil

@@ -233,9 +233,13 @@ func TestEnsureDevKeys(t *testing.T) {
 	}
 	assertMode(t, c2.MinisignKey, SecretKeyMode)
 
+	assertMode(t, c2.CosignKey, SecretKeyMode)
 	signers, err := c2.ArtifactSigners()
 	if err != nil {
 		t.Fatal(err)
+	}
+	if len(signers) != 2 || signers[0].String() != "cosign" || signers[1].String() != "minisign" {
+		t.Fatalf("signers = %v", signers)
 	}
 	art := filepath.Join(t.TempDir(), "app.tar.gz")
 	if err := os.WriteFile(art, []byte("archive"), 0o644); err != nil {
@@ -255,6 +259,31 @@ func TestEnsureDevKeys(t *testing.T) {
 	}
 	if _, err := EnsureDevKeys(dir); err == nil || !strings.Contains(err.Error(), "incomplete") {
 		t.Errorf("incomplete pair: err = %v", err)
+	}
+}
+
+func TestCosignKeyErrors(t *testing.T) {
+	dir := t.TempDir()
+	files, err := Generate(KindCosign, dir, []byte(pw), GenerateOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	assertMode(t, files.Secret, SecretKeyMode)
+	if _, err := (Config{CosignKey: files.Secret, CosignPassword: Secret(pw)}).CosignSigner(); err != nil {
+		t.Fatal(err)
+	}
+	_, err = Config{CosignKey: files.Secret, CosignPassword: Secret("wrong")}.CosignSigner()
+	if !errors.Is(err, signing.ErrWrongPassword) || !strings.Contains(err.Error(), files.Secret) {
+		t.Errorf("wrong password: %v", err)
+	}
+	mpath, _ := minisignKey(t, "")
+	_, err = Config{CosignKey: mpath}.CosignSigner()
+	if !errors.Is(err, signing.ErrBadKey) || !strings.Contains(err.Error(), mpath) {
+		t.Errorf("minisign key as cosign key: %v", err)
+	}
+	_, err = Config{MinisignKey: files.Secret}.LoadMinisignKey()
+	if !errors.Is(err, signing.ErrBadKey) || !strings.Contains(err.Error(), files.Secret) {
+		t.Errorf("cosign key as minisign key: %v", err)
 	}
 }
 
