@@ -179,7 +179,7 @@ func (s *Server) routes(mounts []func(chi.Router)) chi.Router {
 	r.Group(func(r chi.Router) {
 		r.Get("/healthz", s.healthz)
 		r.Get("/readyz", s.h(s.readyz))
-		r.Handle("/metrics", s.metrics.handler())
+		r.Method(http.MethodGet, "/metrics", s.metrics.handler())
 		r.Get("/openapi.json", s.openapi)
 		r.Get("/.well-known/jwks.json", s.jwks)
 		r.With(s.rateLimit(s.register)).Post("/api/machines/register", s.h(s.handleRegister))
