@@ -96,7 +96,7 @@ func (m *Slipway) Container() *dagger.Container {
 // and returns GoReleaser's dist directory.
 func (m *Slipway) Build() *dagger.Directory {
 	return m.Container().
-		WithExec([]string{"slipway", "release", "--snapshot", "--storage", "/tmp/artifacts"}).
+		WithExec([]string{"slipway", "release", "--snapshot", "--store", "/tmp/artifacts"}).
 		Directory(srcDir + "/dist")
 }
 

@@ -134,7 +134,8 @@ func (m *Slipway) Release(
 	// TUF online (snapshot/timestamp) key, needed with --channel.
 	// +optional
 	tufOnlineKey *dagger.Secret,
-	// Show the plan without building or writing anything.
+	// Build and sign inside the container, but only show what would be
+	// uploaded and which channel changes would follow; write nothing to S3.
 	// +optional
 	dryRun bool,
 ) (string, error) {
@@ -162,15 +163,51 @@ func (m *Slipway) Release(
 	})
 	ctr = tufKeys(ctr, tufTargetsKey, tufOnlineKey)
 
-	args := []string{"slipway", "release", "--version", version, "--storage", spec}
-	if channel != "" {
-		args = append(args, "--channel", channel)
+	ctr = fresh(ctr)
+	release := []string{"slipway", "release", "--version", version, "--store", spec}
+	if dryRun {
+		// `slipway release --dry-run` plans from an existing dist/: build
+		// and sign into a throw-away local store first, then show what
+		// would be uploaded to S3. Nothing is written to S3.
+		ctr = ctr.WithExec([]string{"slipway", "release", "--version", version, "--store", "/tmp/dry-run-artifacts"})
+		release = append(release, "--dry-run", "--skip-build")
+	}
+	ctr = ctr.WithExec(release)
+	report, err := ctr.Stdout(ctx)
+	if err != nil || channel == "" {
+		return report, err
 	}
 	if dryRun {
-		args = append(args, "--dry-run")
+		// The channel plan needs the version in S3, which a dry run does
+		// not write.
+		return report + "\ndry run: " + channel + " would then serve " + version + "\n", nil
 	}
-	return fresh(ctr).WithExec(args).Stdout(ctx)
+	// Serve the new version on the channel: edit the channels file in the
+	// container (as `slipway promote` does for a release manager) and apply
+	// it to the store.
+	for _, product := range products {
+		ctr = ctr.WithExec([]string{"slipway", "promote", product, version, "--to", channel})
+	}
+	applied, err := ctr.WithExec(channelsCmd(spec, false)).Stdout(ctx)
+	return report + "\n" + applied, err
 }
+
+// products are the programs `slipway release` publishes (docs: contracts).
+var products = []string{"agent", "desktop"}
+
+// channelsCmd applies the channels file to the store, or with dryRun only
+// prints the plan.
+func channelsCmd(spec string, dryRun bool) []string {
+	verb := "apply"
+	if dryRun {
+		verb = "plan"
+	}
+	return []string{"slipway", verb, "--file", channelsFile, "--store", spec}
+}
+
+// channelsFile is the channels file, the source of truth for what each
+// channel serves.
+const channelsFile = "release/channels.yaml"
 
 // tufKeys mounts the TUF signing keys into one keys directory, with the file
 // names `slipway apply` looks for (updater/repo), and points
@@ -236,9 +273,5 @@ func (m *Slipway) Promote(
 		{env: "AWS_SECRET_ACCESS_KEY", value: s3SecretKey},
 	})
 	ctr = tufKeys(ctr, tufTargetsKey, tufOnlineKey)
-	cmd := "apply"
-	if dryRun {
-		cmd = "plan"
-	}
-	return fresh(ctr).WithExec([]string{"slipway", cmd, "--file", "release/channels.yaml", "--storage", spec}).Stdout(ctx)
+	return fresh(ctr).WithExec(channelsCmd(spec, dryRun)).Stdout(ctx)
 }
