@@ -3,12 +3,10 @@
 // port, with generated root credentials and one empty bucket.
 //
 //	srv := s3test.Start(t)
-//	store, err := s3.New(s3.Config{Endpoint: srv.Endpoint, Bucket: srv.Bucket,
-//		PathStyle: true, Insecure: true, AccessKeyID: srv.AccessKey,
-//		SecretAccessKey: srv.SecretKey}, s3.Options{})
+//	st := srv.Store(t, "prefix")     // an *s3.Store with explicit credentials
 //
-// or srv.Spec("prefix") with srv.SetEnv(t) for code that takes a storage
-// spec. The binary comes from testenv.Tool (PATH or scripts/tools.sh's
+// or, for code that takes a storage spec and reads AWS_* variables (as
+// `slipway release --store` does), srv.SetEnv(t) and srv.Spec("prefix"). The binary comes from testenv.Tool (PATH or scripts/tools.sh's
 // cache): missing, the test is skipped locally and fails in CI.
 //
 // versitygw keeps sub-second modification times (If-Modified-Since equal to
@@ -35,6 +33,7 @@ import (
 	"github.com/minio/minio-go/v7/pkg/credentials"
 
 	"github.com/slipwayhq/slipway/internal/testenv"
+	"github.com/slipwayhq/slipway/storage/s3"
 )
 
 // Region is the region the server answers for.
@@ -164,6 +163,31 @@ func (s *Server) createBucket(ctx context.Context) error {
 		return fmt.Errorf("create bucket %s: %w", s.Bucket, err)
 	}
 	return nil
+}
+
+// Config returns the s3.Config of the bucket under prefix, with the root
+// credentials set explicitly (safe in parallel tests, unlike SetEnv).
+func (s *Server) Config(prefix string) s3.Config {
+	return s3.Config{
+		Endpoint:        s.Endpoint,
+		Bucket:          s.Bucket,
+		Region:          s.Region,
+		Prefix:          prefix,
+		PathStyle:       true,
+		Insecure:        true,
+		AccessKeyID:     s.AccessKey,
+		SecretAccessKey: s.SecretKey,
+	}
+}
+
+// Store returns a store on the bucket under prefix ("" for none).
+func (s *Server) Store(t testing.TB, prefix string) *s3.Store {
+	t.Helper()
+	st, err := s3.New(s.Config(prefix), s3.Options{})
+	if err != nil {
+		t.Fatalf("s3test: %v", err)
+	}
+	return st
 }
 
 // Spec returns the storage spec (see storage.Open) for the bucket with an
