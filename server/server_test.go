@@ -17,6 +17,7 @@ import (
 	"github.com/slipwayhq/slipway/server"
 	"github.com/slipwayhq/slipway/server/store"
 	"github.com/slipwayhq/slipway/server/store/sqlite"
+	"github.com/slipwayhq/slipway/server/token"
 )
 
 var update = flag.Bool("update", false, "rewrite golden files")
@@ -160,6 +161,17 @@ func expect(t *testing.T, r response, status int) response {
 	return r
 }
 
+// scopedAdmin stores an admin token limited to one tenant.
+func (e *env) scopedAdmin(tenantID string) string {
+	e.t.Helper()
+	value, hash := token.New(token.Admin)
+	if err := e.st.CreateAdminToken(e.t.Context(), store.AdminToken{ID: "scoped-" + tenantID, Name: "scoped",
+		TenantID: tenantID, Hash: hash, CreatedAt: e.clock.Now()}); err != nil {
+		e.t.Fatal(err)
+	}
+	return value
+}
+
 type registered struct {
 	ID, Token string
 }
@@ -169,8 +181,8 @@ func registerBody(secret, host string, serials ...string) map[string]any {
 		"provisioningSecret": secret, "hostname": host,
 		"os":            map[string]any{"name": "linux", "version": "12", "architecture": "amd64"},
 		"serialNumbers": serials, "macAddresses": []string{"00:1a:2b:3c:4d:5e"},
-		"inventory":     map[string]any{"model": "ThinkPad X1", "manufacturer": "Lenovo"},
-		"metrics":       map[string]any{"cpu": 12.5, "memory": 40},
+		"inventory": map[string]any{"model": "ThinkPad X1", "manufacturer": "Lenovo"},
+		"metrics":   map[string]any{"cpu": 12.5, "memory": 40},
 	}
 }
 
