@@ -103,8 +103,16 @@ func (m *Slipway) Build() *dagger.Directory {
 // Test runs the project's test command (scripts/test.sh: tools, gofmt, vet,
 // staticcheck, go test -race) and returns its output.
 func (m *Slipway) Test(ctx context.Context) (string, error) {
-	return m.Container().
+	// scripts/tools.sh installs the Debian packages and Go tools itself;
+	// the Go image lacks only npm (for the Tauri CLI).
+	return withDebianPackages(m.Container(), "npm").
 		WithEnvVariable("CI", "true").
 		WithExec([]string{"bash", "scripts/test.sh"}).
 		Stdout(ctx)
+}
+
+// withDebianPackages installs packages from the image's Debian archive.
+func withDebianPackages(ctr *dagger.Container, pkgs ...string) *dagger.Container {
+	return ctr.WithExec(append([]string{"sh", "-c",
+		`apt-get update -qq && apt-get install -y -qq --no-install-recommends "$@" >/dev/null`, "apt-get"}, pkgs...))
 }

@@ -149,7 +149,12 @@ func (m *Slipway) Release(
 	// Key files are mounted read-only under /run/secrets/slipway and named
 	// by a *_KEY/*_P12 path variable; passwords and S3 keys are secret
 	// variables. The names are the ones `slipway` reads (signing/keyring).
-	ctr := withSecrets(m.Container(), []secret{
+	base := m.Container()
+	if authenticodeP12 != nil {
+		// `slipway sign-binary` signs Windows binaries with osslsigncode.
+		base = withDebianPackages(base, "osslsigncode")
+	}
+	ctr := withSecrets(base, []secret{
 		{env: "AWS_ACCESS_KEY_ID", value: s3AccessKey},
 		{env: "AWS_SECRET_ACCESS_KEY", value: s3SecretKey},
 		{env: "SLIPWAY_COSIGN_KEY", file: "cosign.key", value: cosignKey},
