@@ -27,6 +27,7 @@ type Report struct {
 type backendEntry struct {
 	name, source string
 	configured   bool
+	hint         string // environment variables that configure it
 	keyFile      string // checked for group/other permissions; "" for none
 	build        func() (signing.Backend, error)
 }
@@ -38,13 +39,13 @@ func (c Config) backends() []backendEntry {
 		macSource = "ad-hoc (no " + EnvMacOSP12 + ")"
 	}
 	return []backendEntry{
-		{KindCosign, c.CosignKey, c.CosignKey != "", c.CosignKey,
+		{KindCosign, c.CosignKey, c.CosignKey != "", EnvCosignKey, c.CosignKey,
 			func() (signing.Backend, error) { return c.CosignSigner() }},
-		{KindMinisign, c.minisignSource(), c.MinisignConfigured(), c.MinisignKey,
+		{KindMinisign, c.minisignSource(), c.MinisignConfigured(), EnvMinisignKey + " or " + EnvTauriKey, c.MinisignKey,
 			func() (signing.Backend, error) { return c.MinisignSigner() }},
-		{"authenticode", c.AuthenticodeP12, c.AuthenticodeP12 != "", c.AuthenticodeP12,
+		{"authenticode", c.AuthenticodeP12, c.AuthenticodeP12 != "", EnvAuthenticodeP12, c.AuthenticodeP12,
 			func() (signing.Backend, error) { return c.authenticode(), nil }},
-		{"macos", macSource, true, c.MacOSP12,
+		{"macos", macSource, true, EnvMacOSP12, c.MacOSP12,
 			func() (signing.Backend, error) { return c.macOS(), nil }},
 	}
 }
@@ -57,6 +58,7 @@ func (c Config) Doctor(ctx context.Context) []Report {
 	for _, e := range c.backends() {
 		r := Report{Backend: e.name, Configured: e.configured, Source: e.source}
 		if !e.configured {
+			r.Source = "set " + e.hint
 			out = append(out, r)
 			continue
 		}
