@@ -10,7 +10,7 @@ import (
 	"time"
 
 	"github.com/slipwayhq/slipway/signing/minisign"
-	"github.com/slipwayhq/slipway/updater/internal/testrelease"
+	"github.com/slipwayhq/slipway/updater/updatertest"
 )
 
 // Each test mounts one attack from the TUF threat model against a real
@@ -190,7 +190,7 @@ func TestAttackBadSignature(t *testing.T) {
 		setup func(t *testing.T, w *world)
 	}{
 		{"artifact signed by another key", func(t *testing.T, w *world) {
-			other := testrelease.New(t, w.st, "", 9)
+			other := updatertest.New(t, w.st, "", 9)
 			data := w.st.Bytes("releases/agent/1.1.0/slipway-agent_1.1.0_linux_amd64.tar.gz")
 			sig, err := minisign.Sign(other.SK, bytes.NewReader(data), minisign.SignOptions{Version: "1.1.0"})
 			if err != nil {

@@ -24,9 +24,9 @@ import (
 	"github.com/slipwayhq/slipway/updater/channel"
 	"github.com/slipwayhq/slipway/updater/endpoint"
 	"github.com/slipwayhq/slipway/updater/internal/memstore"
-	"github.com/slipwayhq/slipway/updater/internal/testrelease"
 	"github.com/slipwayhq/slipway/updater/publish"
 	"github.com/slipwayhq/slipway/updater/repo"
+	"github.com/slipwayhq/slipway/updater/updatertest"
 )
 
 var start = time.Date(2026, 3, 1, 12, 0, 0, 0, time.UTC)
@@ -55,8 +55,8 @@ func tarGz(t *testing.T, name string, data []byte) []byte {
 	return buf.Bytes()
 }
 
-func agentRelease(t *testing.T, version string, bin []byte) []testrelease.File {
-	return []testrelease.File{
+func agentRelease(t *testing.T, version string, bin []byte) []updatertest.File {
+	return []updatertest.File{
 		{Name: "slipway-agent_" + version + "_linux_amd64.tar.gz", OS: "linux", Arch: "amd64", Format: "tar.gz", Data: tarGz(t, "slipway-agent", bin)},
 		{Name: "slipway-agent_" + version + "_windows_amd64.tar.gz", OS: "windows", Arch: "amd64", Format: "tar.gz", Data: tarGz(t, "slipway-agent.exe", bin)},
 		{Name: "other_" + version + "_linux_amd64.tar.gz", OS: "linux", Arch: "amd64", Format: "tar.gz", Data: tarGz(t, "slipway-agent", bin)},
@@ -66,7 +66,7 @@ func agentRelease(t *testing.T, version string, bin []byte) []testrelease.File {
 // world is a server with a TUF repository and an installed agent 1.0.0.
 type world struct {
 	st      *memstore.Store
-	pub     *testrelease.Publisher
+	pub     *updatertest.Publisher
 	keys    *repo.Keys
 	file    *channel.File
 	h       *endpoint.Handler
@@ -86,7 +86,7 @@ func newWorld(t *testing.T) *world {
 		t.Skip("fake binaries are shell scripts")
 	}
 	w := &world{st: memstore.New(), file: &channel.File{}, tamper: map[string]http.HandlerFunc{}}
-	w.pub = testrelease.New(t, w.st, "", 3)
+	w.pub = updatertest.New(t, w.st, "", 3)
 	var err error
 	if w.keys, err = repo.EnsureKeys(filepath.Join(t.TempDir(), "keys"), 1); err != nil {
 		t.Fatal(err)

@@ -21,10 +21,10 @@ import (
 	"github.com/slipwayhq/slipway/updater/catalog"
 	"github.com/slipwayhq/slipway/updater/channel"
 	"github.com/slipwayhq/slipway/updater/internal/memstore"
-	"github.com/slipwayhq/slipway/updater/internal/testrelease"
 	"github.com/slipwayhq/slipway/updater/publish"
 	"github.com/slipwayhq/slipway/updater/repo"
 	"github.com/slipwayhq/slipway/updater/tauri"
+	"github.com/slipwayhq/slipway/updater/updatertest"
 )
 
 var update = flag.Bool("update", false, "rewrite golden files")
@@ -33,7 +33,7 @@ var now = time.Date(2026, 3, 1, 12, 0, 0, 0, time.UTC)
 
 type env struct {
 	st   *memstore.Store
-	pub  *testrelease.Publisher
+	pub  *updatertest.Publisher
 	keys *repo.Keys
 	file *channel.File
 	h    *Handler
@@ -45,14 +45,14 @@ type env struct {
 func newEnv(t *testing.T, opts Options) *env {
 	t.Helper()
 	e := &env{st: memstore.New(), file: &channel.File{}}
-	e.pub = testrelease.New(t, e.st, "", 1)
+	e.pub = updatertest.New(t, e.st, "", 1)
 	var err error
 	if e.keys, err = repo.EnsureKeys(filepath.Join(t.TempDir(), "keys"), 1); err != nil {
 		t.Fatal(err)
 	}
-	e.pub.Publish(t, "agent", "1.0.0", testrelease.Agent("1.0.0")...)
-	e.pub.Publish(t, "agent", "1.1.0", testrelease.Agent("1.1.0")...)
-	e.pub.Publish(t, "myapp", "1.2.3", testrelease.TauriApp("1.2.3")...)
+	e.pub.Publish(t, "agent", "1.0.0", updatertest.Agent("1.0.0")...)
+	e.pub.Publish(t, "agent", "1.1.0", updatertest.Agent("1.1.0")...)
+	e.pub.Publish(t, "myapp", "1.2.3", updatertest.TauriApp("1.2.3")...)
 	for _, p := range []struct {
 		prod, ch, v string
 		pct         float64

@@ -11,16 +11,16 @@ import (
 	"github.com/slipwayhq/slipway/updater/catalog"
 	"github.com/slipwayhq/slipway/updater/channel"
 	"github.com/slipwayhq/slipway/updater/internal/memstore"
-	"github.com/slipwayhq/slipway/updater/internal/testrelease"
 	"github.com/slipwayhq/slipway/updater/repo"
+	"github.com/slipwayhq/slipway/updater/updatertest"
 )
 
 var now = time.Date(2026, 3, 1, 12, 0, 0, 0, time.UTC)
 
-func setup(t *testing.T) (*memstore.Store, *testrelease.Publisher, Config, *repo.Keys) {
+func setup(t *testing.T) (*memstore.Store, *updatertest.Publisher, Config, *repo.Keys) {
 	t.Helper()
 	st := memstore.New()
-	pub := testrelease.New(t, st, "p", 1)
+	pub := updatertest.New(t, st, "p", 1)
 	keys, err := repo.EnsureKeys(filepath.Join(t.TempDir(), "keys"), 1)
 	if err != nil {
 		t.Fatal(err)
@@ -31,8 +31,8 @@ func setup(t *testing.T) (*memstore.Store, *testrelease.Publisher, Config, *repo
 func TestApplyIdempotent(t *testing.T) {
 	ctx := t.Context()
 	st, pub, cfg, keys := setup(t)
-	pub.Publish(t, "agent", "1.0.0", testrelease.Agent("1.0.0")...)
-	pub.Publish(t, "agent", "1.1.0", testrelease.Agent("1.1.0")...)
+	pub.Publish(t, "agent", "1.0.0", updatertest.Agent("1.0.0")...)
+	pub.Publish(t, "agent", "1.1.0", updatertest.Agent("1.1.0")...)
 	f := &channel.File{}
 	if err := f.Promote("agent", "stable", "1.0.0", 100); err != nil {
 		t.Fatal(err)
@@ -97,25 +97,25 @@ func TestApplyRefuses(t *testing.T) {
 	ctx := t.Context()
 	tests := []struct {
 		name   string
-		tamper func(t *testing.T, pub *testrelease.Publisher)
+		tamper func(t *testing.T, pub *updatertest.Publisher)
 		want   error
 	}{
-		{"never published", func(t *testing.T, pub *testrelease.Publisher) {}, catalog.ErrNotPublished},
-		{"artifact swapped", func(t *testing.T, pub *testrelease.Publisher) {
-			pub.Publish(t, "agent", "2.0.0", testrelease.Agent("2.0.0")...)
+		{"never published", func(t *testing.T, pub *updatertest.Publisher) {}, catalog.ErrNotPublished},
+		{"artifact swapped", func(t *testing.T, pub *updatertest.Publisher) {
+			pub.Publish(t, "agent", "2.0.0", updatertest.Agent("2.0.0")...)
 			pub.Put(t, "agent", "2.0.0", "slipway-agent_2.0.0_linux_amd64.tar.gz", []byte("evil"))
 		}, catalog.ErrMismatch},
-		{"minisig swapped", func(t *testing.T, pub *testrelease.Publisher) {
-			pub.Publish(t, "agent", "2.0.0", testrelease.Agent("2.0.0")...)
-			pub.Publish(t, "agent", "2.0.1", testrelease.Agent("2.0.1")...)
+		{"minisig swapped", func(t *testing.T, pub *updatertest.Publisher) {
+			pub.Publish(t, "agent", "2.0.0", updatertest.Agent("2.0.0")...)
+			pub.Publish(t, "agent", "2.0.1", updatertest.Agent("2.0.1")...)
 			sig := pub.Store.(*memstore.Store).Bytes("p/releases/agent/2.0.1/slipway-agent_2.0.1_linux_amd64.tar.gz.minisig")
 			pub.Put(t, "agent", "2.0.0", "slipway-agent_2.0.0_linux_amd64.tar.gz.minisig", sig)
 		}, signing.ErrBadSignature},
-		{"signature from another key", func(t *testing.T, pub *testrelease.Publisher) {
-			other := testrelease.New(t, pub.Store, pub.Prefix, 2)
-			other.Publish(t, "agent", "2.0.0", testrelease.Agent("2.0.0")...)
+		{"signature from another key", func(t *testing.T, pub *updatertest.Publisher) {
+			other := updatertest.New(t, pub.Store, pub.Prefix, 2)
+			other.Publish(t, "agent", "2.0.0", updatertest.Agent("2.0.0")...)
 		}, signing.ErrBadSignature},
-		{"garbage record", func(t *testing.T, pub *testrelease.Publisher) {
+		{"garbage record", func(t *testing.T, pub *updatertest.Publisher) {
 			pub.Put(t, "agent", "2.0.0", "release.json", []byte(`{"product":"agent","version":"2.0.0","artifacts":[{"name":"../x"}]}`))
 		}, catalog.ErrBadRecord},
 	}

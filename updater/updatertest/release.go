@@ -1,8 +1,8 @@
-// Package testrelease publishes small, really signed releases into a
+// Package updatertest publishes small, really signed releases into a
 // storage.Store the way the release pipeline does (artifacts, .minisig and
 // Tauri .sig files next to them, release.json last), for the updater's
 // tests.
-package testrelease
+package updatertest
 
 import (
 	"bytes"
