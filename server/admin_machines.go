@@ -139,6 +139,9 @@ func (s *Server) handleGetMachine(w http.ResponseWriter, r *http.Request) error 
 }
 
 func (s *Server) handleDeleteMachine(w http.ResponseWriter, r *http.Request) error {
+	if err := decodeOptional(w, r, s.cfg.MaxBodyBytes, &emptyRequest{}); err != nil {
+		return err
+	}
 	m, err := s.adminMachine(r)
 	if err != nil {
 		return err

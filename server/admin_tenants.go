@@ -239,6 +239,9 @@ func (s *Server) handleRotateSecret(w http.ResponseWriter, r *http.Request) erro
 }
 
 func (s *Server) handleRevokeSecret(w http.ResponseWriter, r *http.Request) error {
+	if err := decodeOptional(w, r, s.cfg.MaxBodyBytes, &emptyRequest{}); err != nil {
+		return err
+	}
 	t, err := s.pathTenant(r)
 	if err != nil {
 		return err

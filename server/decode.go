@@ -50,6 +50,9 @@ func readBody(w http.ResponseWriter, r *http.Request, limit int64) ([]byte, erro
 }
 
 func unmarshalStrict(body []byte, v any) error {
+	if trimmed := bytes.TrimSpace(body); trimmed[0] != '{' {
+		return badRequest("body", "body must be a JSON object")
+	}
 	dec := json.NewDecoder(bytes.NewReader(body))
 	dec.DisallowUnknownFields()
 	if err := dec.Decode(v); err != nil {
