@@ -2,6 +2,7 @@ package signing
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"io"
 	"os"
@@ -38,8 +39,11 @@ func WriteFileAtomic(path string, data []byte, perm os.FileMode) error {
 	return nil
 }
 
+// ErrTooLarge: ReadFileLimited refused a file over its size limit.
+var ErrTooLarge = errors.New("file too large")
+
 // ReadFileLimited reads a small file (a key, a signature), refusing files
-// larger than limit bytes.
+// larger than limit bytes with an error wrapping ErrTooLarge.
 func ReadFileLimited(path string, limit int64) ([]byte, error) {
 	f, err := os.Open(path)
 	if err != nil {
@@ -51,7 +55,7 @@ func ReadFileLimited(path string, limit int64) ([]byte, error) {
 		return nil, fmt.Errorf("read %s: %w", path, err)
 	}
 	if int64(len(b)) > limit {
-		return nil, fmt.Errorf("read %s: larger than %d bytes", path, limit)
+		return nil, fmt.Errorf("read %s: %w: larger than %d bytes", path, ErrTooLarge, limit)
 	}
 	return b, nil
 }

@@ -24,8 +24,6 @@ import (
 	"encoding/pem"
 	"errors"
 	"fmt"
-	"io"
-	"os"
 
 	"github.com/secure-systems-lab/go-securesystemslib/encrypted"
 	"github.com/sigstore/sigstore/pkg/cryptoutils"
@@ -85,8 +83,8 @@ func GenerateKeyPair(password []byte) (privPEM, pubPEM []byte, err error) {
 // LoadPrivateKeyFile reads and decrypts the cosign key at path; errors name
 // the path.
 func LoadPrivateKeyFile(path string, password []byte) (*PrivateKey, error) {
-	data, err := readLimited(path, maxKeyFile)
-	if errors.Is(err, errTooLarge) {
+	data, err := signing.ReadFileLimited(path, maxKeyFile)
+	if errors.Is(err, signing.ErrTooLarge) {
 		return nil, fmt.Errorf("cosign key %s: %w: %w", path, signing.ErrBadKey, err)
 	}
 	if err != nil {
@@ -240,22 +238,3 @@ func checkEncryptedShape(body []byte) error {
 	}
 	return nil
 }
-
-// readLimited reads a whole file of at most limit bytes.
-func readLimited(path string, limit int64) ([]byte, error) {
-	f, err := os.Open(path)
-	if err != nil {
-		return nil, err
-	}
-	defer f.Close()
-	data, err := io.ReadAll(io.LimitReader(f, limit+1))
-	if err != nil {
-		return nil, err
-	}
-	if int64(len(data)) > limit {
-		return nil, fmt.Errorf("%w: larger than %d bytes", errTooLarge, limit)
-	}
-	return data, nil
-}
-
-var errTooLarge = errors.New("file too large")

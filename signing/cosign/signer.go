@@ -10,7 +10,6 @@ import (
 	"io"
 	"log/slog"
 	"os"
-	"path/filepath"
 
 	"github.com/sigstore/sigstore/pkg/signature/options"
 
@@ -108,7 +107,7 @@ func (s *Signer) Sign(ctx context.Context, path string) ([]string, error) {
 	}
 	written := make([]string, 0, len(outputs))
 	for _, o := range outputs {
-		if err := writeFileAtomic(o.path, o.data); err != nil {
+		if err := signing.WriteFileAtomic(o.path, o.data, 0o644); err != nil { // signatures are public
 			for _, w := range written {
 				_ = os.Remove(w)
 			}
@@ -135,43 +134,8 @@ func hashFile(ctx context.Context, path string) ([]byte, error) {
 	defer f.Close()
 	h := sha256.New()
 	buf := make([]byte, 1<<20)
-	if _, err := io.CopyBuffer(h, ctxReader{ctx, f}, buf); err != nil {
+	if _, err := io.CopyBuffer(h, signing.ContextReader(ctx, f), buf); err != nil {
 		return nil, err
 	}
 	return h.Sum(nil), nil
-}
-
-// ctxReader stops a long read when ctx is done.
-type ctxReader struct {
-	ctx context.Context
-	r   io.Reader
-}
-
-func (c ctxReader) Read(p []byte) (int, error) {
-	if err := c.ctx.Err(); err != nil {
-		return 0, err
-	}
-	return c.r.Read(p)
-}
-
-// writeFileAtomic writes data to path (mode 0644: signatures are public)
-// through a temporary file and a rename, so readers never see half a file.
-func writeFileAtomic(path string, data []byte) error {
-	tmp, err := os.CreateTemp(filepath.Dir(path), "."+filepath.Base(path)+".tmp*")
-	if err != nil {
-		return err
-	}
-	defer os.Remove(tmp.Name()) // no-op after a successful rename
-	if _, err := tmp.Write(data); err != nil {
-		tmp.Close()
-		return err
-	}
-	if err := tmp.Chmod(0o644); err != nil {
-		tmp.Close()
-		return err
-	}
-	if err := tmp.Close(); err != nil {
-		return err
-	}
-	return os.Rename(tmp.Name(), path)
 }

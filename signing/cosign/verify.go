@@ -78,8 +78,8 @@ func (v *Verifier) VerifyFile(ctx context.Context, path string) error {
 		{signing.CosignBundleExt, maxBundleFile, v.VerifyBundle},
 	}
 	for _, f := range files {
-		data, err := readLimited(path+f.ext, f.limit)
-		if errors.Is(err, errTooLarge) {
+		data, err := signing.ReadFileLimited(path+f.ext, f.limit)
+		if errors.Is(err, signing.ErrTooLarge) {
 			return fmt.Errorf("cosign verify %s: %w: %w", path+f.ext, signing.ErrBadSignature, err)
 		}
 		if err != nil {
