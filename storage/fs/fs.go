@@ -100,10 +100,7 @@ func (s *Store) Put(ctx context.Context, key string, r io.Reader, size int64, co
 		return err
 	}
 	dir := filepath.Dir(p)
-	if err := os.MkdirAll(dir, s.opts.DirMode); err != nil {
-		return fmt.Errorf("put %s: %w", key, err)
-	}
-	tmp, err := os.CreateTemp(dir, TempPrefix+"*")
+	tmp, err := s.createTemp(dir)
 	if err != nil {
 		return fmt.Errorf("put %s: %w", key, err)
 	}
@@ -137,6 +134,26 @@ func (s *Store) Put(ctx context.Context, key string, r io.Reader, size int64, co
 	}
 	syncDir(dir)
 	return nil
+}
+
+// createTemp creates the upload's temporary file in dir, creating dir. A
+// Delete may remove an emptied dir between the two steps; then try again
+// (a few times: each retry needs another Delete to win the same race).
+func (s *Store) createTemp(dir string) (*os.File, error) {
+	var err error
+	for range 10 {
+		err = os.MkdirAll(dir, s.opts.DirMode)
+		if err == nil {
+			var f *os.File
+			if f, err = os.CreateTemp(dir, TempPrefix+"*"); err == nil {
+				return f, nil // a non-empty dir is never removed by Delete
+			}
+		}
+		if !errors.Is(err, iofs.ErrNotExist) {
+			return nil, err
+		}
+	}
+	return nil, err
 }
 
 // syncDir makes a rename durable; best effort (not every OS can fsync a dir).

@@ -101,3 +101,42 @@ func TestDefaultRoot(t *testing.T) {
 		t.Errorf("default root %q", st.Root())
 	}
 }
+
+// TestPutWhileDeleteCleansUp: Delete removes directories it empties; a Put
+// into the same directory at the same moment must still succeed.
+func TestPutWhileDeleteCleansUp(t *testing.T) {
+	st := newStore(t)
+	ctx := t.Context()
+	errs := make(chan error, 2)
+	go func() {
+		for range 300 {
+			if err := st.Put(ctx, "d/e/a", strings.NewReader("a"), 1, ""); err != nil {
+				errs <- err
+				return
+			}
+			if err := st.Delete(ctx, "d/e/a"); err != nil {
+				errs <- err
+				return
+			}
+		}
+		errs <- nil
+	}()
+	go func() {
+		for range 300 {
+			if err := st.Put(ctx, "d/e/b", strings.NewReader("b"), 1, ""); err != nil {
+				errs <- err
+				return
+			}
+			if err := st.Delete(ctx, "d/e/b"); err != nil {
+				errs <- err
+				return
+			}
+		}
+		errs <- nil
+	}()
+	for range 2 {
+		if err := <-errs; err != nil {
+			t.Fatal(err)
+		}
+	}
+}
