@@ -103,7 +103,8 @@ func (s *Signer) load() (*p12.Bundle, error) {
 // atomically), replacing any existing signature, then notarizes it when
 // Options.Notary is set.
 func (s *Signer) Sign(ctx context.Context, path string) ([]string, error) {
-	if err := requireMachO(path); err != nil {
+	format, err := requireMachO(path)
+	if err != nil {
 		return nil, err
 	}
 	cfg, err := s.signingConfig(path)
@@ -118,6 +119,11 @@ func (s *Signer) Sign(ctx context.Context, path string) ([]string, error) {
 		return nil, fmt.Errorf("macos sign: %w", err)
 	}
 	defer cleanup()
+	if format == binfmt.MachO {
+		if err := stripSignature(tmp); err != nil {
+			return nil, fmt.Errorf("macos sign %s: remove old signature: %w", path, err)
+		}
+	}
 	cfg.Path = tmp
 	if err := quill.Sign(*cfg); err != nil {
 		return nil, fmt.Errorf("macos sign %s: %w", path, err)
@@ -269,15 +275,15 @@ func (s *Signer) checkSignature(sig *codeSignature) error {
 // ErrNotMachO: the file is not a Mach-O binary.
 var ErrNotMachO = errors.New("not a Mach-O binary")
 
-func requireMachO(path string) error {
+func requireMachO(path string) (binfmt.Format, error) {
 	format, err := binfmt.DetectFile(path)
 	if err != nil {
-		return fmt.Errorf("macos: %w", err)
+		return format, fmt.Errorf("macos: %w", err)
 	}
 	if !format.IsMachO() {
-		return fmt.Errorf("macos: %s is %v: %w", path, format, ErrNotMachO)
+		return format, fmt.Errorf("macos: %s is %v: %w", path, format, ErrNotMachO)
 	}
-	return nil
+	return format, nil
 }
 
 // privateCopy copies path into a new private directory next to it (same

@@ -245,3 +245,30 @@ func TestUniversalBinary(t *testing.T) {
 		t.Error("quill's page digests do not show the flipped byte")
 	}
 }
+
+// TestResignKeepsSize: signing again replaces the signature instead of
+// appending a new one after the old (quill's own behaviour), for a
+// linker-signed arm64 binary and an unsigned-by-quill amd64 one.
+func TestResignKeepsSize(t *testing.T) {
+	for _, arch := range []string{"amd64", "arm64"} {
+		bin := bins.Copy(t, "darwin", arch)
+		s := macos.New("", nil, macos.Options{})
+		var sizes []int64
+		for range 3 {
+			if _, err := s.Sign(t.Context(), bin); err != nil {
+				t.Fatal(err)
+			}
+			st, _ := os.Stat(bin)
+			sizes = append(sizes, st.Size())
+		}
+		if sizes[0] != sizes[1] || sizes[1] != sizes[2] {
+			t.Errorf("%s: sizes after each signing %v, want stable", arch, sizes)
+		}
+		if err := s.Verify(t.Context(), bin); err != nil {
+			t.Errorf("%s: %v", arch, err)
+		}
+		if n := pageHashMismatches(t, bin); n != 0 {
+			t.Errorf("%s: %d page hashes differ", arch, n)
+		}
+	}
+}

@@ -40,6 +40,16 @@ type Options struct {
 // New generates the PKI and writes ca.pem and signer.p12 into t.TempDir().
 func New(t testing.TB, password []byte, opts Options) *PKI {
 	t.Helper()
+	p, err := Generate(t.TempDir(), password, opts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return p
+}
+
+// Generate makes the PKI and writes ca.pem and signer.p12 into dir (for
+// benchmarks and other programs without a testing.TB).
+func Generate(dir string, password []byte, opts Options) (*PKI, error) {
 	now := time.Now
 	if opts.Now != nil {
 		now = opts.Now
@@ -51,7 +61,9 @@ func New(t testing.TB, password []byte, opts Options) *PKI {
 		opts.Name = "Slipway Test Signer"
 	}
 	caKey, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
-	check(t, err)
+	if err != nil {
+		return nil, err
+	}
 	caTmpl := &x509.Certificate{
 		SerialNumber:          big.NewInt(1),
 		Subject:               pkix.Name{CommonName: "Slipway Test CA", Organization: []string{"Slipway Tests"}},
@@ -62,12 +74,18 @@ func New(t testing.TB, password []byte, opts Options) *PKI {
 		IsCA:                  true,
 	}
 	caDER, err := x509.CreateCertificate(rand.Reader, caTmpl, caTmpl, caKey.Public(), caKey)
-	check(t, err)
+	if err != nil {
+		return nil, err
+	}
 	ca, err := x509.ParseCertificate(caDER)
-	check(t, err)
+	if err != nil {
+		return nil, err
+	}
 
 	leafKey, err := rsa.GenerateKey(rand.Reader, 2048)
-	check(t, err)
+	if err != nil {
+		return nil, err
+	}
 	leafTmpl := &x509.Certificate{
 		SerialNumber: big.NewInt(2),
 		Subject:      pkix.Name{CommonName: opts.Name, Organization: []string{"Slipway Tests"}},
@@ -77,22 +95,31 @@ func New(t testing.TB, password []byte, opts Options) *PKI {
 		ExtKeyUsage:  opts.ExtUsages,
 	}
 	leafDER, err := x509.CreateCertificate(rand.Reader, leafTmpl, ca, leafKey.Public(), caKey)
-	check(t, err)
+	if err != nil {
+		return nil, err
+	}
 	leaf, err := x509.ParseCertificate(leafDER)
-	check(t, err)
+	if err != nil {
+		return nil, err
+	}
 
 	enc := pkcs12.Modern
 	if opts.Legacy {
 		enc = pkcs12.Legacy
 	}
 	pfx, err := enc.Encode(leafKey, leaf, []*x509.Certificate{ca}, string(password))
-	check(t, err)
+	if err != nil {
+		return nil, err
+	}
 
-	dir := t.TempDir()
 	p := &PKI{CA: ca, Leaf: leaf, CAPEM: filepath.Join(dir, "ca.pem"), P12: filepath.Join(dir, "signer.p12"), Password: password}
-	check(t, os.WriteFile(p.CAPEM, pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: caDER}), 0o644))
-	check(t, os.WriteFile(p.P12, pfx, 0o600))
-	return p
+	if err := os.WriteFile(p.CAPEM, pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: caDER}), 0o644); err != nil {
+		return nil, err
+	}
+	if err := os.WriteFile(p.P12, pfx, 0o600); err != nil {
+		return nil, err
+	}
+	return p, nil
 }
 
 // Pool returns a cert pool holding only the CA.
@@ -100,11 +127,4 @@ func (p *PKI) Pool() *x509.CertPool {
 	pool := x509.NewCertPool()
 	pool.AddCert(p.CA)
 	return pool
-}
-
-func check(t testing.TB, err error) {
-	t.Helper()
-	if err != nil {
-		t.Fatal(err)
-	}
 }
