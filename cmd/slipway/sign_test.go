@@ -1,7 +1,6 @@
 package main
 
 import (
-	"bytes"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -11,18 +10,6 @@ import (
 	"github.com/slipwayhq/slipway/internal/testenv"
 	"github.com/slipwayhq/slipway/signing/keyring"
 )
-
-// signCLI runs the slipway command tree with args and returns its output.
-func signCLI(t *testing.T, args ...string) (string, error) {
-	t.Helper()
-	root := newRoot()
-	var out bytes.Buffer
-	root.SetOut(&out)
-	root.SetErr(&out)
-	root.SetArgs(args)
-	err := root.ExecuteContext(t.Context())
-	return out.String(), err
-}
 
 // signEnv clears every key variable so the host environment cannot leak in.
 func signEnv(t *testing.T, kv ...string) {
@@ -55,11 +42,11 @@ func TestKeysSignVerify(t *testing.T) {
 			dir := t.TempDir()
 			keys := filepath.Join(dir, "keys")
 			signEnv(t, "TEST_KEY_PASSWORD", "cli-password")
-			out, err := signCLI(t, "keys", "generate", "--kind", kind, "--out", keys, "--password-env", "TEST_KEY_PASSWORD")
+			out, err := runSlipway(t, "keys", "generate", "--kind", kind, "--out", keys, "--password-env", "TEST_KEY_PASSWORD")
 			if err != nil {
 				t.Fatalf("%v\n%s", err, out)
 			}
-			if _, err := signCLI(t, "keys", "generate", "--kind", kind, "--out", keys, "--no-password"); err == nil {
+			if _, err := runSlipway(t, "keys", "generate", "--kind", kind, "--out", keys, "--no-password"); err == nil {
 				t.Error("generate overwrote an existing key without --force")
 			}
 			files := keyring.Files(kind, keys)
@@ -73,15 +60,15 @@ func TestKeysSignVerify(t *testing.T) {
 				envKey, envPw = keyring.EnvCosignKey, keyring.EnvCosignPassword
 			}
 			signEnv(t, envKey, files.Secret, envPw, "cli-password")
-			if out, err := signCLI(t, "sign", "--version", "2.0.0", art); err != nil {
+			if out, err := runSlipway(t, "sign", "--version", "2.0.0", art); err != nil {
 				t.Fatalf("sign: %v\n%s", err, out)
 			}
-			out, err = signCLI(t, "verify", "--key", files.Public, art)
+			out, err = runSlipway(t, "verify", "--key", files.Public, art)
 			if err != nil || !strings.Contains(out, "OK") {
 				t.Fatalf("verify: %v\n%s", err, out)
 			}
 			if kind == keyring.KindMinisign {
-				if out, err := signCLI(t, "verify", "--key", files.Public, "--version", "2.0.1", art); err == nil {
+				if out, err := runSlipway(t, "verify", "--key", files.Public, "--version", "2.0.1", art); err == nil {
 					t.Fatalf("verify accepted another signed version:\n%s", out)
 				}
 				ms := testenv.Tool(t, "minisign", "apt-get install minisign")
@@ -92,7 +79,7 @@ func TestKeysSignVerify(t *testing.T) {
 			if err := os.WriteFile(art, []byte("installer bytes!"), 0o644); err != nil {
 				t.Fatal(err)
 			}
-			if out, err := signCLI(t, "verify", "--key", files.Public, art); err == nil || !strings.Contains(err.Error(), "FAILED") {
+			if out, err := runSlipway(t, "verify", "--key", files.Public, art); err == nil || !strings.Contains(err.Error(), "FAILED") {
 				t.Fatalf("verify accepted a tampered artifact: %v\n%s", err, out)
 			}
 		})
@@ -104,7 +91,7 @@ func TestKeysSignVerify(t *testing.T) {
 func TestSignKeyErrors(t *testing.T) {
 	dir := t.TempDir()
 	signEnv(t, "PW", "right")
-	if out, err := signCLI(t, "keys", "generate", "--kind", "minisign", "--out", dir, "--password-env", "PW"); err != nil {
+	if out, err := runSlipway(t, "keys", "generate", "--kind", "minisign", "--out", dir, "--password-env", "PW"); err != nil {
 		t.Fatalf("%v\n%s", err, out)
 	}
 	key := filepath.Join(dir, "minisign.key")
@@ -128,7 +115,7 @@ func TestSignKeyErrors(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			signEnv(t, tt.env...)
-			out, err := signCLI(t, append(append([]string{"sign"}, tt.args...), art)...)
+			out, err := runSlipway(t, append(append([]string{"sign"}, tt.args...), art)...)
 			if err == nil {
 				t.Fatalf("sign succeeded:\n%s", out)
 			}
@@ -147,19 +134,19 @@ func TestSignKeyErrors(t *testing.T) {
 func TestDoctorCommand(t *testing.T) {
 	dir := t.TempDir()
 	signEnv(t)
-	if out, err := signCLI(t, "keys", "generate", "--kind", "minisign", "--out", dir, "--no-password"); err != nil {
+	if out, err := runSlipway(t, "keys", "generate", "--kind", "minisign", "--out", dir, "--no-password"); err != nil {
 		t.Fatalf("%v\n%s", err, out)
 	}
 	key := filepath.Join(dir, "minisign.key")
 	signEnv(t, keyring.EnvMinisignKey, key)
-	out, err := signCLI(t, "doctor")
+	out, err := runSlipway(t, "doctor")
 	if err != nil || !strings.Contains(out, "minisign") || !strings.Contains(out, key) {
 		t.Fatalf("doctor with a good key: %v\n%s", err, out)
 	}
 	if err := os.Chmod(key, 0o644); err != nil {
 		t.Fatal(err)
 	}
-	out, err = signCLI(t, "doctor")
+	out, err = runSlipway(t, "doctor")
 	if err == nil || !strings.Contains(out, "PROBLEM") || !strings.Contains(out, "chmod 600") {
 		t.Fatalf("doctor with a world-readable key: %v\n%s", err, out)
 	}
