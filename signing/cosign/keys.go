@@ -16,7 +16,9 @@ import (
 	"bytes"
 	"crypto"
 	"crypto/ecdsa"
+	"crypto/ed25519"
 	"crypto/elliptic"
+	"crypto/rsa"
 	"crypto/sha256"
 	"crypto/x509"
 	"encoding/base64"
@@ -136,7 +138,7 @@ func loadPrivateKey(name string, privPEM, password []byte) (*PrivateKey, error) 
 	}
 	ec, ok := k.(*ecdsa.PrivateKey)
 	if !ok || ec.Curve != elliptic.P256() {
-		return nil, fmt.Errorf("%s: %w: %T keys are not supported, only ECDSA P-256 (cosign's default)", label, signing.ErrBadKey, k)
+		return nil, fmt.Errorf("%s: %w: %s keys are not supported, only ECDSA P-256 (cosign's default)", label, signing.ErrBadKey, keyKind(k))
 	}
 	return newPrivateKey(label, ec)
 }
@@ -177,9 +179,25 @@ func ParsePublicKey(pubPEM []byte) (*ecdsa.PublicKey, error) {
 	// x509 already rejected points that are not on the curve.
 	ec, ok := pub.(*ecdsa.PublicKey)
 	if !ok || ec.Curve != elliptic.P256() {
-		return nil, fmt.Errorf("cosign public key: %w: %T keys are not supported, only ECDSA P-256", signing.ErrBadKey, pub)
+		return nil, fmt.Errorf("cosign public key: %w: %s keys are not supported, only ECDSA P-256", signing.ErrBadKey, keyKind(pub))
 	}
 	return ec, nil
+}
+
+// keyKind names a key's algorithm for error messages.
+func keyKind(k any) string {
+	switch k := k.(type) {
+	case *ecdsa.PrivateKey:
+		return "ECDSA " + k.Curve.Params().Name
+	case *ecdsa.PublicKey:
+		return "ECDSA " + k.Curve.Params().Name
+	case *rsa.PrivateKey, *rsa.PublicKey:
+		return "RSA"
+	case ed25519.PrivateKey, ed25519.PublicKey:
+		return "Ed25519"
+	default:
+		return fmt.Sprintf("%T", k)
+	}
 }
 
 // keyHint is the Sigstore bundle's publicKey hint, as cosign computes it:

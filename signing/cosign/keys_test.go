@@ -132,6 +132,7 @@ func TestLoadPrivateKeyErrors(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			_, err := LoadPrivateKey(tt.pem, []byte(tt.password))
+			t.Log(err)
 			if !errors.Is(err, tt.want) {
 				t.Fatalf("err = %v, want %v", err, tt.want)
 			}
