@@ -29,12 +29,17 @@ const DefaultURLTTL = time.Hour
 // ErrNoBucket is returned when the configured bucket does not exist.
 var ErrNoBucket = errors.New("bucket does not exist")
 
+// DefaultPartSize is the multipart part size (and per-upload buffer).
+const DefaultPartSize = 16 << 20
+
 // Options tunes a Store. The zero value is safe.
 type Options struct {
 	// Transport for HTTP requests (custom CA, proxy). Default: minio-go's.
 	Transport http.RoundTripper
 	// PartSize for multipart uploads of large or unsized objects; this much
-	// is buffered in memory per upload. Default: 16 MiB (minio-go's).
+	// is buffered in memory per upload, and 10,000 parts bound an unsized
+	// object (160 GiB at the default). Default: DefaultPartSize. (minio-go's
+	// own default for unsized objects is a ~537 MiB buffer.)
 	PartSize uint64
 }
 
@@ -55,6 +60,9 @@ func New(cfg Config, opts Options) (*Store, error) {
 	cfg.Default()
 	if err := cfg.Validate(); err != nil {
 		return nil, err
+	}
+	if opts.PartSize == 0 {
+		opts.PartSize = DefaultPartSize
 	}
 	lookup := minio.BucketLookupAuto
 	if cfg.PathStyle {
