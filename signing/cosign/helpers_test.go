@@ -35,6 +35,11 @@ var testSignerOnce = sync.OnceValues(func() (*Signer, error) {
 	return New(k[0], []byte(testPassword), Options{})
 })
 
+// fixtureKey is the SPEC fixture key, loaded from its file once.
+var fixtureKey = sync.OnceValues(func() (*PrivateKey, error) {
+	return LoadPrivateKeyFile(filepath.Join(fixtureDir, "cosign.key"), []byte(fixturePassword))
+})
+
 func keyPair(t *testing.T) (privPEM, pubPEM []byte) {
 	t.Helper()
 	k, err := testKeys()

@@ -70,15 +70,20 @@ func TestGenerateKeyPair(t *testing.T) {
 
 func TestLoadFixtureKey(t *testing.T) {
 	t.Parallel()
-	tests := []struct{ name, pemType string }{
-		{"sigstore type", SigstorePrivateKeyPEMType},
-		{"legacy cosign type", CosignPrivateKeyPEMType},
+	legacy, _ := pem.Decode(readFile(t, filepath.Join(fixtureDir, "cosign.key")))
+	legacy.Type = CosignPrivateKeyPEMType
+	tests := []struct {
+		name string
+		load func() (*PrivateKey, error)
+	}{
+		{"sigstore type, from file", fixtureKey},
+		{"legacy cosign type", func() (*PrivateKey, error) {
+			return LoadPrivateKey(pem.EncodeToMemory(legacy), []byte(fixturePassword))
+		}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			block, _ := pem.Decode(readFile(t, filepath.Join(fixtureDir, "cosign.key")))
-			block.Type = tt.pemType
-			k, err := LoadPrivateKey(pem.EncodeToMemory(block), []byte(fixturePassword))
+			k, err := tt.load()
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -166,9 +171,6 @@ func TestLoadPrivateKeyFile(t *testing.T) {
 				t.Fatalf("err = %v, want %v naming %s", err, tt.want, path)
 			}
 		})
-	}
-	if _, err := LoadPrivateKeyFile(filepath.Join(fixtureDir, "cosign.key"), []byte(fixturePassword)); err != nil {
-		t.Errorf("fixture key: %v", err)
 	}
 }
 

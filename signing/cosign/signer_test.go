@@ -70,7 +70,11 @@ func TestSignVerify(t *testing.T) {
 // other fields are deterministic for the fixture key and artifact.
 func TestBundleGolden(t *testing.T) {
 	t.Parallel()
-	s, err := New(readFile(t, filepath.Join(fixtureDir, "cosign.key")), []byte(fixturePassword), Options{})
+	k, err := fixtureKey()
+	if err != nil {
+		t.Fatal(err)
+	}
+	s, err := NewFromKey(k, Options{})
 	if err != nil {
 		t.Fatal(err)
 	}
