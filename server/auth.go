@@ -5,6 +5,7 @@ import (
 	"errors"
 	"net/http"
 	"strings"
+	"time"
 
 	"github.com/slipwayhq/slipway/server/session"
 	"github.com/slipwayhq/slipway/server/store"
@@ -26,9 +27,10 @@ const (
 type Caller struct {
 	MachineID string
 	TenantID  string
-	// TokenHash is set when the machine authenticated with its token
-	// (rather than a session).
+	// TokenHash and ExpiresAt are set when the machine authenticated with
+	// its token (rather than a session).
 	TokenHash []byte
+	ExpiresAt time.Time
 }
 
 // MachineFromContext returns the machine that made the request, for routes
@@ -68,7 +70,7 @@ func (s *Server) checkMachineToken(ctx context.Context, value string) (Caller, e
 	case !s.now().Before(t.ExpiresAt):
 		return Caller{}, unauthorized("token_expired", "machine token expired; register again")
 	}
-	return Caller{MachineID: t.MachineID, TenantID: t.TenantID, TokenHash: h}, nil
+	return Caller{MachineID: t.MachineID, TenantID: t.TenantID, TokenHash: h, ExpiresAt: t.ExpiresAt}, nil
 }
 
 // checkSession validates a session JWT.

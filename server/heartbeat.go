@@ -18,6 +18,9 @@ type heartbeatRequest struct {
 	Inventory    json.RawMessage `json:"inventory"`
 }
 
+// renewEvery is the granularity of the sliding token expiry.
+const renewEvery = time.Hour
+
 var statusRE = regexp.MustCompile(`^[a-z][a-z0-9_-]{0,31}$`)
 
 // Validate checks the request fields.
@@ -60,16 +63,21 @@ func (s *Server) handleHeartbeat(w http.ResponseWriter, r *http.Request) error {
 	}
 	now := s.now().UTC()
 	hb := store.Heartbeat{
-		MachineID: caller.MachineID, TokenHash: caller.TokenHash, At: now, Status: req.Status,
+		MachineID: caller.MachineID, At: now, Status: req.Status,
 		AgentVersion: req.AgentVersion, Metrics: nonNull(req.Metrics), Inventory: nonNull(req.Inventory),
-		TokenExpiresAt: now.Add(s.cfg.TokenTTL),
+	}
+	// Slide the token's expiry, at most once per renewEvery: a token write
+	// per heartbeat would cost a third of the heartbeat's database work.
+	expires := caller.ExpiresAt
+	if renewed := now.Add(s.cfg.TokenTTL); renewed.Sub(expires) >= renewEvery {
+		hb.TokenHash, hb.TokenExpiresAt, expires = caller.TokenHash, renewed, renewed
 	}
 	// Acknowledge only once the heartbeat is committed.
 	if err := s.batcher.Submit(r.Context(), hb); err != nil {
 		return err
 	}
 	writeJSON(w, http.StatusOK, heartbeatResponse{
-		HeartbeatIntervalSeconds: s.nextInterval(), ServerTime: now, ExpiresAt: hb.TokenExpiresAt,
+		HeartbeatIntervalSeconds: s.nextInterval(), ServerTime: now, ExpiresAt: expires,
 	})
 	return nil
 }

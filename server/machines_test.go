@@ -81,8 +81,12 @@ func TestHeartbeat(t *testing.T) {
 	if !st.Equal(e.clock.Now()) {
 		t.Fatalf("serverTime = %v", st)
 	}
-	// Token in the body works too.
-	expect(t, e.do("POST", "/api/machines/heartbeat", "", map[string]any{"machineToken": m.Token}), http.StatusOK)
+	// Token in the body works too; within the renewal hour the expiry stays.
+	e.clock.Add(30 * time.Minute)
+	r2 := expect(t, e.do("POST", "/api/machines/heartbeat", "", map[string]any{"machineToken": m.Token}), http.StatusOK).JSON(t)
+	if r2["expiresAt"] != r["expiresAt"] {
+		t.Fatalf("expiry moved within the hour: %v -> %v", r["expiresAt"], r2["expiresAt"])
+	}
 
 	got, err := e.st.GetMachine(t.Context(), m.ID)
 	if err != nil {
@@ -92,7 +96,7 @@ func TestHeartbeat(t *testing.T) {
 		t.Fatalf("stored machine: %+v", got)
 	}
 	tok, _ := e.st.GetToken(t.Context(), token.Hash(m.Token))
-	if !tok.ExpiresAt.Equal(e.clock.Now().Add(30 * 24 * time.Hour)) {
+	if !tok.ExpiresAt.Equal(exp) {
 		t.Fatalf("stored expiry %v", tok.ExpiresAt)
 	}
 	hbs, _ := e.st.ListHeartbeats(t.Context(), m.ID, 10)

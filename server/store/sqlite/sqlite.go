@@ -39,6 +39,8 @@ type Options struct {
 type Store struct {
 	w *sql.DB // exactly one connection: SQLite has one writer
 	r *sql.DB
+
+	getToken *sql.Stmt // the hot read of every heartbeat, prepared once
 }
 
 // Open opens (creating if needed) the database file at path and migrates it.
@@ -79,13 +81,22 @@ func Open(ctx context.Context, path string, opts Options) (*Store, error) {
 		return nil, fmt.Errorf("sqlite: open %s: %w", path, err)
 	}
 	r.SetMaxOpenConns(opts.Readers)
+	r.SetMaxIdleConns(opts.Readers)
 	s.r = r
+	if s.getToken, err = r.PrepareContext(ctx, getTokenSQL); err != nil {
+		s.Close()
+		return nil, fmt.Errorf("sqlite: prepare: %w", err)
+	}
 	return s, nil
 }
 
 // Close closes both connection pools.
 func (s *Store) Close() error {
-	return errors.Join(s.r.Close(), s.w.Close())
+	var err error
+	if s.getToken != nil {
+		err = s.getToken.Close()
+	}
+	return errors.Join(err, s.r.Close(), s.w.Close())
 }
 
 // Ping checks that the database answers.

@@ -43,3 +43,26 @@ func TestBadSynchronous(t *testing.T) {
 		t.Fatal("accepted bad synchronous value")
 	}
 }
+
+func TestBulkRegister(t *testing.T) {
+	s := open(t, filepath.Join(t.TempDir(), "slipway.db"))
+	ctx := t.Context()
+	if err := s.CreateTenant(ctx, store.Tenant{ID: "t"}); err != nil {
+		t.Fatal(err)
+	}
+	ms := []store.Machine{{ID: "a", TenantID: "t", Source: "agent"}, {ID: "b", TenantID: "t", Source: "agent"}}
+	toks := []store.Token{{Hash: []byte("ha")}, {Hash: []byte("hb")}}
+	if err := s.BulkRegister(ctx, ms, toks[:1]); err == nil {
+		t.Fatal("accepted mismatched lengths")
+	}
+	if err := s.BulkRegister(ctx, ms, toks); err != nil {
+		t.Fatal(err)
+	}
+	tok, err := s.GetToken(ctx, []byte("hb"))
+	if err != nil || tok.MachineID != "b" || tok.TenantID != "t" {
+		t.Fatalf("token %+v %v", tok, err)
+	}
+	if err := s.BulkRegister(ctx, ms[:1], toks[:1]); err == nil {
+		t.Fatal("duplicate machine accepted")
+	}
+}

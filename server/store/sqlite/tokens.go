@@ -8,13 +8,13 @@ import (
 	"github.com/slipwayhq/slipway/server/store"
 )
 
+const getTokenSQL = "SELECT hash, machine_id, tenant_id, created_at, expires_at, revoked_at FROM tokens WHERE hash = ?"
+
 // GetToken looks a machine token up by hash.
 func (s *Store) GetToken(ctx context.Context, hash []byte) (store.Token, error) {
 	var t store.Token
 	var created, expires, revoked int64
-	err := s.r.QueryRowContext(ctx,
-		"SELECT hash, machine_id, tenant_id, created_at, expires_at, revoked_at FROM tokens WHERE hash = ?", hash).
-		Scan(&t.Hash, &t.MachineID, &t.TenantID, &created, &expires, &revoked)
+	err := s.getToken.QueryRowContext(ctx, hash).Scan(&t.Hash, &t.MachineID, &t.TenantID, &created, &expires, &revoked)
 	t.CreatedAt, t.ExpiresAt, t.RevokedAt = tm(created), tm(expires), tm(revoked)
 	return t, wrap("get token", err)
 }

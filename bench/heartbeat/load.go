@@ -1,0 +1,94 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"fmt"
+	"io"
+	"math/rand/v2"
+	"net/http"
+	"slices"
+	"sync"
+	"sync/atomic"
+	"time"
+)
+
+// result of one load run.
+type result struct {
+	name      string
+	sent      int64
+	acked     int64
+	failed    int64
+	elapsed   time.Duration
+	latencies []time.Duration // of acknowledged requests
+	verified  string          // what the persistence check found
+	verifyErr error
+	ackedBy   []int64 // acknowledged heartbeats per token index
+}
+
+func (r result) rate() float64 { return float64(r.acked) / r.elapsed.Seconds() }
+
+func (r result) pct(p float64) time.Duration {
+	if len(r.latencies) == 0 {
+		return 0
+	}
+	return r.latencies[min(len(r.latencies)-1, int(p*float64(len(r.latencies))))]
+}
+
+// body is a realistic heartbeat.
+func body(rng *rand.Rand) []byte {
+	return fmt.Appendf(nil, `{"status":"ok","agentVersion":"1.4.0","metrics":{"cpu":%.1f,"memory":%.1f,"disk":%.1f,"uptime":%d}}`,
+		rng.Float64()*100, rng.Float64()*100, rng.Float64()*100, rng.IntN(1e7))
+}
+
+// load sends heartbeats for duration from concurrency workers, spreading
+// them over all tokens.
+func load(ctx context.Context, baseURL string, tokens []string, concurrency int, duration time.Duration) result {
+	tr := &http.Transport{MaxIdleConns: concurrency, MaxIdleConnsPerHost: concurrency, DisableCompression: true}
+	defer tr.CloseIdleConnections()
+	client := &http.Client{Transport: tr, Timeout: 10 * time.Second}
+	url := baseURL + "/api/machines/heartbeat"
+	var next, sent, acked, failed atomic.Int64
+	ackedBy := make([]int64, len(tokens))
+	var mu sync.Mutex
+	var all []time.Duration
+	ctx, cancel := context.WithTimeout(ctx, duration)
+	defer cancel()
+	start := time.Now()
+	var wg sync.WaitGroup
+	for w := range concurrency {
+		wg.Go(func() {
+			rng := rand.New(rand.NewPCG(uint64(w), 42))
+			lat := make([]time.Duration, 0, 1<<14)
+			for ctx.Err() == nil {
+				i := int(next.Add(1)-1) % len(tokens)
+				req, _ := http.NewRequest(http.MethodPost, url, bytes.NewReader(body(rng)))
+				req.Header.Set("Authorization", "Bearer "+tokens[i])
+				req.Header.Set("Content-Type", "application/json")
+				t0 := time.Now()
+				sent.Add(1)
+				res, err := client.Do(req)
+				if err != nil {
+					failed.Add(1)
+					continue
+				}
+				_, _ = io.Copy(io.Discard, res.Body)
+				res.Body.Close()
+				if res.StatusCode != http.StatusOK && res.StatusCode != http.StatusNoContent {
+					failed.Add(1)
+					continue
+				}
+				lat = append(lat, time.Since(t0))
+				acked.Add(1)
+				atomic.AddInt64(&ackedBy[i], 1)
+			}
+			mu.Lock()
+			all = append(all, lat...)
+			mu.Unlock()
+		})
+	}
+	wg.Wait()
+	elapsed := time.Since(start)
+	slices.Sort(all)
+	return result{sent: sent.Load(), acked: acked.Load(), failed: failed.Load(), elapsed: elapsed, latencies: all, ackedBy: ackedBy}
+}

@@ -1,0 +1,243 @@
+package main
+
+import (
+	"bufio"
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"net/http"
+	"os"
+	"path/filepath"
+	"runtime/pprof"
+	"strings"
+	"time"
+
+	"github.com/slipwayhq/slipway/server"
+	"github.com/slipwayhq/slipway/server/store"
+	"github.com/slipwayhq/slipway/server/store/sqlite"
+	"github.com/slipwayhq/slipway/server/token"
+)
+
+// seed writes n machines with tokens into the database under dir.
+func seed(ctx context.Context, dir string, n int) ([]string, error) {
+	if err := os.MkdirAll(dir, 0o700); err != nil {
+		return nil, err
+	}
+	st, err := sqlite.Open(ctx, filepath.Join(dir, "slipway.db"), sqlite.Options{Synchronous: "OFF"})
+	if err != nil {
+		return nil, err
+	}
+	defer st.Close()
+	now := time.Now().UTC()
+	if _, err := server.EnsureBootstrap(ctx, st, dir, server.Bootstrap{}, now); err != nil {
+		return nil, err
+	}
+	tokens := make([]string, 0, n)
+	const batch = 5000
+	for lo := 0; lo < n; lo += batch {
+		hi := min(n, lo+batch)
+		ms := make([]store.Machine, 0, hi-lo)
+		toks := make([]store.Token, 0, hi-lo)
+		for i := lo; i < hi; i++ {
+			value, hash := token.New(token.Machine)
+			tokens = append(tokens, value)
+			ms = append(ms, store.Machine{
+				ID: fmt.Sprintf("bench-%07d", i), TenantID: server.DefaultTenant, Fingerprint: fmt.Sprintf("fp-%07d", i),
+				Hostname: fmt.Sprintf("host-%07d", i), OS: store.OS{Name: "linux", Version: "12", Architecture: "amd64"},
+				SerialNumbers: []string{fmt.Sprintf("SN%07d", i)}, Source: "agent", CreatedAt: now, UpdatedAt: now,
+			})
+			toks = append(toks, store.Token{Hash: hash, CreatedAt: now, ExpiresAt: now.Add(30 * 24 * time.Hour)})
+		}
+		if err := st.BulkRegister(ctx, ms, toks); err != nil {
+			return nil, err
+		}
+	}
+	return tokens, nil
+}
+
+func seedOnly(ctx context.Context, o options, out io.Writer) error {
+	if o.tokensFile == "" {
+		return fmt.Errorf("-seed needs -tokens FILE")
+	}
+	tokens, err := seed(ctx, o.seedDir, o.machines)
+	if err != nil {
+		return err
+	}
+	if err := os.WriteFile(o.tokensFile, []byte(strings.Join(tokens, "\n")+"\n"), 0o600); err != nil {
+		return err
+	}
+	fmt.Fprintf(out, "seeded %d machines into %s; tokens in %s\n", len(tokens), o.seedDir, o.tokensFile)
+	return nil
+}
+
+func readTokens(path string) ([]string, error) {
+	if path == "" {
+		return nil, fmt.Errorf("-target needs -tokens FILE")
+	}
+	f, err := os.Open(path)
+	if err != nil {
+		return nil, err
+	}
+	defer f.Close()
+	var out []string
+	sc := bufio.NewScanner(f)
+	for sc.Scan() {
+		if t := strings.TrimSpace(sc.Text()); t != "" {
+			out = append(out, t)
+		}
+	}
+	if len(out) == 0 {
+		return nil, fmt.Errorf("no tokens in %s", path)
+	}
+	return out, sc.Err()
+}
+
+// serve runs h on a loopback port until the returned stop is called.
+func serve(h http.Handler) (url string, stop func(), err error) {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		return "", nil, err
+	}
+	hs := &http.Server{Handler: h, ReadHeaderTimeout: 5 * time.Second, IdleTimeout: time.Minute}
+	go func() { _ = hs.Serve(ln) }()
+	return "http://" + ln.Addr().String(), func() {
+		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		defer cancel()
+		_ = hs.Shutdown(ctx)
+	}, nil
+}
+
+// runServer seeds, starts the real server and loads it, then verifies.
+func runServer(ctx context.Context, o options, out io.Writer) (result, error) {
+	dir := o.dataDir
+	if dir == "" {
+		tmp, err := os.MkdirTemp("", "slipway-bench-")
+		if err != nil {
+			return result{}, err
+		}
+		defer os.RemoveAll(tmp)
+		dir = tmp
+	}
+	t0 := time.Now()
+	tokens, err := seed(ctx, dir, o.machines)
+	if err != nil {
+		return result{}, fmt.Errorf("seed: %w", err)
+	}
+	fmt.Fprintf(out, "seeded %d machines in %s\n", len(tokens), time.Since(t0).Round(time.Millisecond))
+	st, err := sqlite.Open(ctx, filepath.Join(dir, "slipway.db"), sqlite.Options{Synchronous: o.synchronous})
+	if err != nil {
+		return result{}, err
+	}
+	defer st.Close()
+	srv, err := server.New(server.Config{DataDir: dir}, server.Options{Store: st, Logger: slog.New(slog.DiscardHandler)})
+	if err != nil {
+		return result{}, err
+	}
+	url, stop, err := serve(srv)
+	if err != nil {
+		return result{}, err
+	}
+	if o.cpuProfile != "" {
+		f, err := os.Create(o.cpuProfile)
+		if err != nil {
+			return result{}, err
+		}
+		defer f.Close()
+		if err := pprof.StartCPUProfile(f); err != nil {
+			return result{}, err
+		}
+	}
+	res := load(ctx, url, tokens, o.concurrency, o.duration)
+	pprof.StopCPUProfile()
+	stop()
+	if err := srv.Close(); err != nil {
+		return result{}, err
+	}
+	res.name = "slipway server (SQLite, synchronous=" + o.synchronous + ")"
+	res.verified, res.verifyErr = verify(ctx, st, res)
+	return res, nil
+}
+
+// verify checks that the store holds at least every acknowledged heartbeat
+// (requests cut off by the deadline may have committed without an ack).
+func verify(ctx context.Context, st store.Store, res result) (string, error) {
+	n, err := st.CountHeartbeats(ctx)
+	if err != nil {
+		return "", err
+	}
+	if n < res.acked || n > res.sent {
+		return "", fmt.Errorf("persistence check failed: %d acknowledged, %d sent, %d stored", res.acked, res.sent, n)
+	}
+	// Spot-check per machine: machines with acks have history rows.
+	for i := 0; i < len(res.ackedBy); i += max(1, len(res.ackedBy)/200) {
+		if res.ackedBy[i] == 0 {
+			continue
+		}
+		hbs, err := st.ListHeartbeats(ctx, fmt.Sprintf("bench-%07d", i), 1000)
+		if err != nil {
+			return "", err
+		}
+		if int64(len(hbs)) < res.ackedBy[i] {
+			return "", fmt.Errorf("machine %d: %d acknowledged, %d stored", i, res.ackedBy[i], len(hbs))
+		}
+	}
+	return fmt.Sprintf("%d acknowledged, %d stored", res.acked, n), nil
+}
+
+// baselineRequest mirrors the server's heartbeat body.
+type baselineRequest struct {
+	MachineToken string          `json:"machineToken"`
+	Status       string          `json:"status"`
+	Metrics      json.RawMessage `json:"metrics"`
+	AgentVersion string          `json:"agentVersion"`
+	Inventory    json.RawMessage `json:"inventory"`
+}
+
+// baseline decodes the same JSON and answers 204 without storage.
+func baseline() http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		var req baselineRequest
+		dec := json.NewDecoder(http.MaxBytesReader(w, r.Body, 1<<20))
+		dec.DisallowUnknownFields()
+		if err := dec.Decode(&req); err != nil || r.Header.Get("Authorization") == "" {
+			http.Error(w, "bad request", http.StatusBadRequest)
+			return
+		}
+		w.WriteHeader(http.StatusNoContent)
+	})
+}
+
+func runBaseline(ctx context.Context, o options) (result, error) {
+	url, stop, err := serve(baseline())
+	if err != nil {
+		return result{}, err
+	}
+	defer stop()
+	tokens := make([]string, o.machines)
+	for i := range tokens {
+		tokens[i], _ = token.New(token.Machine)
+	}
+	res := load(ctx, url, tokens, o.concurrency, o.duration)
+	res.name = "baseline (net/http, decode, 204)"
+	res.verified = "n/a (no storage)"
+	return res, nil
+}
+
+func printResults(out io.Writer, o options, rs []result) {
+	fmt.Fprintf(out, "\nmachines=%d concurrency=%d duration=%s\n\n", o.machines, o.concurrency, o.duration)
+	fmt.Fprintln(out, "| target | acked | failed | heartbeats/s | p50 | p90 | p99 | max | persistence |")
+	fmt.Fprintln(out, "|---|---:|---:|---:|---:|---:|---:|---:|---|")
+	for _, r := range rs {
+		v := r.verified
+		if r.verifyErr != nil {
+			v = "FAILED: " + r.verifyErr.Error()
+		}
+		fmt.Fprintf(out, "| %s | %d | %d | %.0f | %s | %s | %s | %s | %s |\n", r.name, r.acked, r.failed, r.rate(),
+			ms(r.pct(0.50)), ms(r.pct(0.90)), ms(r.pct(0.99)), ms(r.pct(1)), v)
+	}
+}
+
+func ms(d time.Duration) string { return fmt.Sprintf("%.2f ms", float64(d.Microseconds())/1000) }
