@@ -8,6 +8,9 @@ import (
 	"strings"
 )
 
+// maxFormBytes bounds every form body.
+const maxFormBytes = 16 << 10
+
 // newSecret returns 256 random bits, URL-safe.
 func newSecret() string {
 	b := make([]byte, 32)
@@ -33,7 +36,7 @@ func (s *Server) guard(next http.Handler) http.Handler {
 			return
 		}
 		if r.Method != http.MethodGet && r.Method != http.MethodHead {
-			if !s.sameOrigin(r) || !s.validFormToken(r) {
+			if !s.sameOrigin(r) || !s.validFormToken(w, r) {
 				http.Error(w, "forbidden", http.StatusForbidden)
 				return
 			}
@@ -55,15 +58,21 @@ func (s *Server) stripSecret(path string) (string, bool) {
 }
 
 func (s *Server) sameOrigin(r *http.Request) bool {
-	if o := r.Header.Get("Origin"); o != "" {
-		return o == s.origin
+	switch o := r.Header.Get("Origin"); o {
+	case s.origin:
+		return true
+	case "", "null":
+		// Our Referrer-Policy is no-referrer, so browsers send "Origin: null"
+		// on our own form posts; accept it only when the browser itself
+		// labels the request same-origin (Sec-Fetch-* cannot be set by pages).
+		return r.Header.Get("Sec-Fetch-Site") == "same-origin"
+	default:
+		return false
 	}
-	// Browsers always send Origin on cross-origin POSTs; without it, accept
-	// only what the browser itself labels same-origin.
-	return r.Header.Get("Sec-Fetch-Site") == "same-origin"
 }
 
-func (s *Server) validFormToken(r *http.Request) bool {
+func (s *Server) validFormToken(w http.ResponseWriter, r *http.Request) bool {
+	r.Body = http.MaxBytesReader(w, r.Body, maxFormBytes)
 	if err := r.ParseForm(); err != nil {
 		return false
 	}

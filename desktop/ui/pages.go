@@ -148,7 +148,7 @@ func (s *Server) handleEnroll(w http.ResponseWriter, r *http.Request) {
 	ctx, cancel := context.WithTimeout(r.Context(), apiTimeout)
 	defer cancel()
 	e := enroll.New(identity.Store{Dir: s.opts.EnrollDir}, s.opts.Collector, enroll.Options{
-		AgentVersion: "desktop-" + s.opts.Version, ClientOptions: s.opts.ClientOptions, Logger: s.opts.Logger,
+		ClientOptions: s.opts.ClientOptions, Logger: s.opts.Logger,
 	})
 	st, err := e.Enroll(ctx, enroll.Config{Server: server, ProvisioningSecret: code})
 	if err != nil {

@@ -163,5 +163,5 @@ func (s *Server) routes() http.Handler {
 	mux.HandleFunc("POST /enroll", s.handleEnroll)
 	mux.HandleFunc("POST /portal", s.handlePortal)
 	mux.HandleFunc("POST /quit", s.handleQuit)
-	return http.MaxBytesHandler(mux, 16<<10)
+	return http.MaxBytesHandler(mux, maxFormBytes)
 }
