@@ -4,9 +4,11 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"path/filepath"
 	"sort"
 
 	"github.com/slipwayhq/slipway/signing"
+	"github.com/slipwayhq/slipway/signing/keyring"
 )
 
 // keysStep loads the artifact signers: Options.Signers, or the keyring's
@@ -57,7 +59,16 @@ func signatureKinds(signers []signing.Backend) ([]string, error) {
 	return kinds, nil
 }
 
-// defaultSigners loads the keyring's artifact signers.
+// defaultSigners loads the keyring's artifact signers: dev keys generated
+// (once) under <DataDir>/keys for a snapshot, else keys from the
+// environment (SLIPWAY_COSIGN_KEY, SLIPWAY_MINISIGN_KEY / TAURI_SIGNING_PRIVATE_KEY...).
 func defaultSigners(o Options) ([]signing.Backend, error) {
-	return nil, errors.New("no signers: the keyring is not wired yet; pass Options.Signers")
+	cfg := keyring.FromEnv()
+	if o.Snapshot {
+		var err error
+		if cfg, err = keyring.EnsureDevKeys(filepath.Join(o.DataDir, "keys")); err != nil {
+			return nil, fmt.Errorf("dev keys: %w", err)
+		}
+	}
+	return cfg.ArtifactSigners()
 }

@@ -74,6 +74,9 @@ type PlanFile struct {
 	// Provided: the file came with its own minisign/Tauri signature
 	// (external artifacts), which is published instead of a new one.
 	Provided bool
+	// replace lists signature kinds already in the store that are written
+	// again to stay consistent with their backend's other files.
+	replace []string
 }
 
 // needsSigning reports whether any signature of the file must be written.

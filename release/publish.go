@@ -10,6 +10,7 @@ import (
 	"io"
 	"log/slog"
 	"os"
+	"slices"
 	"sort"
 	"strings"
 	"sync"
@@ -97,8 +98,43 @@ func checkProduct(ctx context.Context, st storage.Store, prefix string, pp *Prod
 				return nil, fmt.Errorf("stat %s: %w", f.Key+sigExt(k), err)
 			}
 		}
+		f.completeGroups()
 	}
 	return conflicts, nil
+}
+
+// completeGroups decides which existing signature objects are written
+// again before release.json exists (the release is not published yet, so
+// they may be replaced):
+//   - all of them when the artifact itself is missing: a signature left by
+//     an interrupted run may belong to other bytes;
+//   - all of a backend's files when only some are there (.minisig and .sig,
+//     .cosign.sig and .sigstore.json must come from the same signing).
+//
+// uploads writes a file's signatures before the file, replaced ones first,
+// so a present artifact always has the signatures of the same run.
+func (f *PlanFile) completeGroups() {
+	for _, kinds := range backendKinds {
+		var have, missing int
+		for _, k := range kinds {
+			switch f.SigStatus[k] {
+			case StatusPlanned:
+				missing++
+			case StatusUnchanged:
+				have++
+			}
+		}
+		if have == 0 || (missing == 0 && f.Status != StatusPlanned) {
+			continue
+		}
+		for _, k := range kinds {
+			if f.SigStatus[k] == StatusUnchanged {
+				f.SigStatus[k] = StatusPlanned
+				f.replace = append(f.replace, k)
+			}
+		}
+	}
+	sort.Strings(f.replace)
 }
 
 // checkObject compares a stored object with the local size and sha256.
@@ -224,7 +260,7 @@ func (publishStep) Run(ctx context.Context, r *run) error {
 	n := 0
 	for _, pp := range r.plans {
 		if !pp.Done {
-			n += len(pp.uploads()) + 1
+			n += objects(pp.uploads()) + 1
 		}
 	}
 	if n == 0 {
@@ -242,42 +278,64 @@ func (publishStep) Run(ctx context.Context, r *run) error {
 	return errors.Join(errs...)
 }
 
-// upload is one object to write: a local file and its key.
-type upload struct {
+// upload is a sequence of objects written one after the other: one
+// artifact's replaced signatures, its missing signatures, then the artifact.
+type upload []uploadItem
+
+// uploadItem is one object to write: a local file and its key.
+type uploadItem struct {
 	path, key string
 	set       func(FileStatus)
 }
 
-// uploads lists the planned objects of a product (artifacts and signatures).
+// uploads lists the planned objects of a product, one sequence per file.
 func (pp *ProductPlan) uploads() []upload {
 	var ups []upload
 	for _, f := range pp.Files {
-		if f.Status == StatusPlanned {
-			ups = append(ups, upload{f.Path, f.Key, func(s FileStatus) { f.Status = s }})
-		}
-		for _, k := range sortedKeys(f.SigStatus) {
-			if f.SigStatus[k] == StatusPlanned {
-				ups = append(ups, upload{f.Path + sigExt(k), f.Key + sigExt(k), func(s FileStatus) { f.SigStatus[k] = s }})
+		var up upload
+		for _, k := range append(slices.Clone(f.replace), sortedKeys(f.SigStatus)...) {
+			if f.SigStatus[k] != StatusPlanned || slices.ContainsFunc(up, func(u uploadItem) bool { return u.key == f.Key+sigExt(k) }) {
+				continue
 			}
+			up = append(up, uploadItem{f.Path + sigExt(k), f.Key + sigExt(k), func(s FileStatus) { f.SigStatus[k] = s }})
+		}
+		if f.Status == StatusPlanned {
+			up = append(up, uploadItem{f.Path, f.Key, func(s FileStatus) { f.Status = s }})
+		}
+		if len(up) > 0 {
+			ups = append(ups, up)
 		}
 	}
 	return ups
+}
+
+// objects counts the objects of a list of uploads.
+func objects(ups []upload) int {
+	n := 0
+	for _, u := range ups {
+		n += len(u)
+	}
+	return n
 }
 
 func publishProduct(ctx context.Context, r *run, pp *ProductPlan) error {
 	ups := pp.uploads()
 	var mu sync.Mutex
 	err := parallel(ctx, r.opts.Parallelism, len(ups), func(ctx context.Context, i int) error {
-		u := ups[i]
-		err := putFile(ctx, r.opts.Store, u.path, u.key)
-		mu.Lock()
-		defer mu.Unlock()
-		if err != nil {
-			u.set(StatusFailed)
-			return err
+		for _, it := range ups[i] {
+			err := putFile(ctx, r.opts.Store, it.path, it.key)
+			mu.Lock()
+			if err != nil {
+				it.set(StatusFailed)
+			} else {
+				it.set(StatusUploaded)
+			}
+			mu.Unlock()
+			if err != nil {
+				return err
+			}
+			r.log.Debug("uploaded", slog.String("product", pp.Product), slog.String("key", it.key))
 		}
-		u.set(StatusUploaded)
-		r.log.Debug("uploaded", slog.String("product", pp.Product), slog.String("key", u.key))
 		return nil
 	})
 	if err != nil {
@@ -295,7 +353,7 @@ func publishProduct(ctx context.Context, r *run, pp *ProductPlan) error {
 		return fmt.Errorf("put %s: %w", key, err)
 	}
 	pp.RecordStatus = StatusUploaded
-	r.log.Info("published", slog.String("product", pp.Product), slog.String("version", pp.Record.Version), slog.Int("objects", len(ups)+1))
+	r.log.Info("published", slog.String("product", pp.Product), slog.String("version", pp.Record.Version), slog.Int("objects", objects(ups)+1))
 	return nil
 }
 
