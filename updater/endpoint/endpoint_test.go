@@ -11,6 +11,7 @@ import (
 	"net/url"
 	"os"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -371,5 +372,42 @@ func TestTauriStatic(t *testing.T) {
 	// Agent archives carry no Tauri bundle: no manifest.
 	if resp, _ := get(t, e.srv.URL+"/tauri/agent/stable/latest.json"); resp.StatusCode != 404 {
 		t.Fatalf("agent latest.json: %d", resp.StatusCode)
+	}
+}
+
+// BenchmarkNativeCheck measures the handler alone (no network): an update
+// check with the rollout decision, from 10,000 machine ids.
+func BenchmarkNativeCheck(b *testing.B) {
+	st := memstore.New()
+	pub := updatertest.New(b, st, "", 1)
+	keys, err := repo.EnsureKeys(filepath.Join(b.TempDir(), "keys"), 1)
+	if err != nil {
+		b.Fatal(err)
+	}
+	f := &channel.File{}
+	for _, v := range []string{"1.0.0", "1.1.0"} {
+		pub.Publish(b, "agent", v, updatertest.Agent(v)...)
+		if err := f.Promote("agent", "stable", v, 50); err != nil {
+			b.Fatal(err)
+		}
+	}
+	if _, err := publish.Apply(b.Context(), publish.Config{Store: st, Verifier: catalog.Minisign{Key: pub.PK}}, f, keys, now); err != nil {
+		b.Fatal(err)
+	}
+	h, err := New(b.Context(), st, Options{BaseURL: "http://127.0.0.1:8080"})
+	if err != nil {
+		b.Fatal(err)
+	}
+	r := chi.NewRouter()
+	h.Routes(r)
+	reqs := make([]*http.Request, 10000)
+	for i := range reqs {
+		reqs[i] = httptest.NewRequest(http.MethodGet, "/v1/updates/agent/stable?os=linux&arch=amd64&current=1.0.0&machine=m-"+strconv.Itoa(i), nil)
+	}
+	b.ReportAllocs()
+	b.ResetTimer()
+	for i := 0; i < b.N; i++ {
+		w := httptest.NewRecorder()
+		r.ServeHTTP(w, reqs[i%len(reqs)])
 	}
 }

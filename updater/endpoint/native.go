@@ -6,10 +6,12 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
+	"net/url"
 	"strings"
 
 	"github.com/go-chi/chi/v5"
 
+	"github.com/slipwayhq/slipway/updater/publish"
 	"github.com/slipwayhq/slipway/updater/semver"
 	"github.com/slipwayhq/slipway/updater/tauri"
 )
@@ -43,23 +45,46 @@ type checkRequest struct {
 }
 
 func (c *checkRequest) parse(r *http.Request) error {
-	q := r.URL.Query()
 	c.product, c.channel = chi.URLParam(r, "product"), chi.URLParam(r, "channel")
-	c.os, c.arch = q.Get("os"), q.Get("arch")
-	c.machine = Machine{ID: q.Get("machine"), Tenant: q.Get("tenant"), Current: q.Get("current")}
-	for _, v := range []string{c.os, c.arch, c.machine.ID, c.machine.Tenant, c.machine.Current} {
+	if len(r.URL.RawQuery) > 4*maxQueryValue {
+		return errors.New("query too long")
+	}
+	// A hand-rolled scan: url.ParseQuery's map costs more than the whole
+	// update decision on this hot path.
+	for rest := r.URL.RawQuery; rest != ""; {
+		var pair string
+		pair, rest, _ = strings.Cut(rest, "&")
+		k, v, _ := strings.Cut(pair, "=")
+		if strings.ContainsAny(v, "%+") {
+			var err error
+			if v, err = url.QueryUnescape(v); err != nil {
+				return fmt.Errorf("query %s: %w", k, err)
+			}
+		}
 		if len(v) > maxQueryValue {
 			return errors.New("query value too long")
+		}
+		switch k {
+		case "os":
+			c.os = v
+		case "arch":
+			c.arch = v
+		case "machine":
+			c.machine.ID = v
+		case "tenant":
+			c.machine.Tenant = v
+		case "current":
+			c.machine.Current = v
 		}
 	}
 	if c.os == "" || c.arch == "" {
 		return errors.New("os and arch are required")
 	}
 	if c.machine.Current != "" {
-		if _, err := semver.Parse(strings.TrimPrefix(c.machine.Current, "v")); err != nil {
+		c.machine.Current = strings.TrimPrefix(c.machine.Current, "v")
+		if _, err := semver.Parse(c.machine.Current); err != nil {
 			return fmt.Errorf("current: %w", err)
 		}
-		c.machine.Current = strings.TrimPrefix(c.machine.Current, "v")
 	}
 	return nil
 }
@@ -82,23 +107,61 @@ func (h *Handler) native(w http.ResponseWriter, r *http.Request) {
 		w.WriteHeader(http.StatusNoContent)
 		return
 	}
-	ri := s.releases[req.product][d.Version]
-	if ri == nil {
-		httpError(w, http.StatusServiceUnavailable, "release metadata not loaded")
+	cacheable := h.opts.Downloads != DownloadPresigned
+	key := answerKey{req.product, req.channel, req.os, req.arch, d.Version, h.baseURL(r), d.Force, d.Pinned}
+	if cacheable {
+		if b, ok := s.cache.Load(key); ok {
+			b.(*body).write(w, r)
+			return
+		}
+	}
+	up, err := h.update(r, s, req, ch, d)
+	if err != nil {
+		h.opts.Logger.ErrorContext(r.Context(), "update answer", "product", req.product, "version", d.Version, "err", err)
+		httpError(w, http.StatusServiceUnavailable, "update unavailable")
 		return
 	}
-	a := ri.artifactFor(req.os, req.arch, "", []string{"tar.gz", "zip"}, false)
-	if a == nil {
+	if up == nil {
 		w.WriteHeader(http.StatusNoContent) // nothing built for this platform
 		return
 	}
-	u, err := h.artifactURL(r.Context(), r, req.product, d.Version, a.Name, a.key)
+	b, err := newBody(up)
 	if err != nil {
-		h.opts.Logger.ErrorContext(r.Context(), "artifact url", "product", req.product, "version", d.Version, "err", err)
-		httpError(w, http.StatusServiceUnavailable, "download URL unavailable")
+		httpError(w, http.StatusInternalServerError, "encode")
 		return
 	}
-	up := Update{Product: req.product, Channel: req.channel, Version: d.Version, Target: a.target, URL: u,
+	if cacheable && s.cacheN.Add(1) <= maxCached {
+		s.cache.Store(key, b)
+	}
+	b.write(w, r)
+}
+
+// answerKey identifies a cacheable update answer.
+type answerKey struct {
+	product, channel, os, arch, version, base string
+	force, pinned                             bool
+}
+
+// maxCached bounds the per-snapshot answer cache (keys include the Host
+// header when BaseURL is not configured).
+const maxCached = 4096
+
+// update builds the answer for a decision; nil when the release has no
+// artifact for the platform.
+func (h *Handler) update(r *http.Request, s *snapshot, req checkRequest, ch publish.Channel, d Decision) (*Update, error) {
+	ri := s.releases[req.product][d.Version]
+	if ri == nil {
+		return nil, errors.New("release metadata not loaded")
+	}
+	a := ri.artifactFor(req.os, req.arch, "", []string{"tar.gz", "zip"}, false)
+	if a == nil {
+		return nil, nil
+	}
+	u, err := h.artifactURL(r.Context(), r, req.product, d.Version, a.Name, a.key)
+	if err != nil {
+		return nil, err
+	}
+	up := &Update{Product: req.product, Channel: req.channel, Version: d.Version, Target: a.target, URL: u,
 		Size: a.Size, SHA256: a.SHA256, Signatures: map[string]string{}, Notes: ch.Notes,
 		PubDate: tauri.PubDate(ri.rec.Date), Force: d.Force, Pinned: d.Pinned}
 	if d.Version != ch.Version {
@@ -112,27 +175,52 @@ func (h *Handler) native(w http.ResponseWriter, r *http.Request) {
 			up.Signatures[kind] = h.baseURL(r) + "/v1/download/" + req.product + "/" + d.Version + "/" + f
 		}
 	}
-	writeJSON(w, r, up)
+	return up, nil
+}
+
+// body is an encoded JSON answer with its ETag.
+type body struct {
+	data []byte
+	etag []string
+}
+
+var (
+	jsonType = []string{"application/json"}
+	noCache  = []string{"no-cache"}
+	nosniff  = []string{"nosniff"}
+)
+
+func newBody(v any) (*body, error) {
+	data, err := tauri.Encode(v)
+	if err != nil {
+		return nil, err
+	}
+	sum := sha256.Sum256(data)
+	return &body{data: data, etag: []string{`"` + hex.EncodeToString(sum[:12]) + `"`}}, nil
+}
+
+// write sends the body, or 304 when If-None-Match names its ETag.
+func (b *body) write(w http.ResponseWriter, r *http.Request) {
+	hdr := w.Header()
+	hdr["Etag"] = b.etag
+	hdr["Cache-Control"] = noCache
+	if match := r.Header.Get("If-None-Match"); match != "" && etagMatch(match, b.etag[0]) {
+		w.WriteHeader(http.StatusNotModified)
+		return
+	}
+	hdr["Content-Type"] = jsonType
+	hdr["X-Content-Type-Options"] = nosniff
+	w.Write(b.data)
 }
 
 // writeJSON renders v with an ETag and answers If-None-Match with 304.
 func writeJSON(w http.ResponseWriter, r *http.Request, v any) {
-	body, err := tauri.Encode(v)
+	b, err := newBody(v)
 	if err != nil {
 		httpError(w, http.StatusInternalServerError, "encode")
 		return
 	}
-	sum := sha256.Sum256(body)
-	etag := `"` + hex.EncodeToString(sum[:12]) + `"`
-	hdr := w.Header()
-	hdr.Set("ETag", etag)
-	hdr.Set("Cache-Control", "no-cache")
-	if match := r.Header.Get("If-None-Match"); match != "" && etagMatch(match, etag) {
-		w.WriteHeader(http.StatusNotModified)
-		return
-	}
-	hdr.Set("Content-Type", "application/json")
-	w.Write(body)
+	b.write(w, r)
 }
 
 func etagMatch(header, etag string) bool {

@@ -9,6 +9,8 @@ import (
 	"log/slog"
 	"path"
 	"strings"
+	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/theupdateframework/go-tuf/v2/metadata"
@@ -32,6 +34,9 @@ type snapshot struct {
 	loaded   time.Time
 	// version identifies the storage state this snapshot was built from.
 	version string
+	// cache holds encoded update answers (key -> *body) for this snapshot.
+	cache  sync.Map
+	cacheN atomic.Int32
 }
 
 type releaseInfo struct {

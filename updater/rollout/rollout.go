@@ -17,16 +17,15 @@ const Buckets = 10000
 
 // Bucket returns the machine's bucket in [0, Buckets) for this rollout.
 func Bucket(machine, product, version string) int {
-	h := sha256.New()
-	// Length-prefix each part so ("ab","c") and ("a","bc") differ.
+	// Length-prefix each part so ("ab","c") and ("a","bc") differ. The
+	// message is built on the stack: this runs on every update check.
+	var stack [256]byte
+	msg := stack[:0]
 	for _, s := range [...]string{product, version, machine} {
-		var n [4]byte
-		binary.BigEndian.PutUint32(n[:], uint32(len(s)))
-		h.Write(n[:])
-		h.Write([]byte(s))
+		msg = binary.BigEndian.AppendUint32(msg, uint32(len(s)))
+		msg = append(msg, s...)
 	}
-	var sum [sha256.Size]byte
-	h.Sum(sum[:0])
+	sum := sha256.Sum256(msg)
 	return int(binary.BigEndian.Uint64(sum[:8]) % Buckets)
 }
 

@@ -45,17 +45,19 @@ func Parse(s string) (Version, error) {
 		}
 		v.Pre, core = p, core[:i]
 	}
-	parts := strings.Split(core, ".")
-	if len(parts) != 3 {
-		return v, fmt.Errorf("%q: need MAJOR.MINOR.PATCH: %w", s, ErrInvalid)
-	}
+	// strings.Cut rather than Split: versions are parsed on every update check.
 	nums := [3]*uint64{&v.Major, &v.Minor, &v.Patch}
-	for i, p := range parts {
-		n, err := numeric(p)
+	rest := core
+	for i, n := range nums {
+		p, tail, found := strings.Cut(rest, ".")
+		if found != (i < 2) {
+			return v, fmt.Errorf("%q: need MAJOR.MINOR.PATCH: %w", s, ErrInvalid)
+		}
+		x, err := numeric(p)
 		if err != nil {
 			return v, fmt.Errorf("%q: %w", s, err)
 		}
-		*nums[i] = n
+		*n, rest = x, tail
 	}
 	return v, nil
 }

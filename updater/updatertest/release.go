@@ -33,11 +33,20 @@ type Publisher struct {
 // signatures (and golden files) are reproducible.
 func New(t testing.TB, st storage.Store, prefix string, seed byte) *Publisher {
 	t.Helper()
-	sk, pk, err := minisign.GenerateKeyWithOptions(nil, minisign.KeyOptions{Rand: rand.NewChaCha8([32]byte{seed})})
+	p, err := NewPublisher(st, prefix, seed)
 	if err != nil {
 		t.Fatal(err)
 	}
-	return &Publisher{Store: st, Prefix: prefix, SK: sk, PK: pk, Date: time.Date(2026, 1, 2, 3, 4, 5, 0, time.UTC)}
+	return p
+}
+
+// NewPublisher is New for programs (benchmarks) without a testing.TB.
+func NewPublisher(st storage.Store, prefix string, seed byte) (*Publisher, error) {
+	sk, pk, err := minisign.GenerateKeyWithOptions(nil, minisign.KeyOptions{Rand: rand.NewChaCha8([32]byte{seed})})
+	if err != nil {
+		return nil, err
+	}
+	return &Publisher{Store: st, Prefix: prefix, SK: sk, PK: pk, Date: time.Date(2026, 1, 2, 3, 4, 5, 0, time.UTC)}, nil
 }
 
 // File is one artifact to publish.
@@ -49,39 +58,45 @@ type File struct {
 // Publish signs and stores files as product/version and returns the record.
 func (p *Publisher) Publish(t testing.TB, product, version string, files ...File) *release.Record {
 	t.Helper()
-	ctx := context.Background()
-	rec := &release.Record{Product: product, Version: version, Commit: "abc123", Date: p.Date}
-	for _, f := range files {
-		sig, err := minisign.Sign(p.SK, bytes.NewReader(f.Data), minisign.SignOptions{FileName: f.Name, Version: version, Time: p.Date})
-		if err != nil {
-			t.Fatal(err)
-		}
-		sum := sha256.Sum256(f.Data)
-		a := release.Artifact{Name: f.Name, OS: f.OS, Arch: f.Arch, Format: f.Format, Size: int64(len(f.Data)),
-			SHA256: hex.EncodeToString(sum[:]), URL: f.Name,
-			Signatures: map[string]string{"minisign": f.Name + ".minisig", "tauri": f.Name + ".sig"}}
-		p.put(t, ctx, product, version, f.Name, f.Data)
-		p.put(t, ctx, product, version, f.Name+".minisig", sig.Encode())
-		p.put(t, ctx, product, version, f.Name+".sig", []byte(sig.Tauri()))
-		rec.Artifacts = append(rec.Artifacts, a)
-	}
-	data, err := json.MarshalIndent(rec, "", "  ")
+	rec, err := p.PublishE(context.Background(), product, version, files...)
 	if err != nil {
 		t.Fatal(err)
 	}
-	p.put(t, ctx, product, version, release.RecordName, data)
 	return rec
+}
+
+// PublishE is Publish returning errors.
+func (p *Publisher) PublishE(ctx context.Context, product, version string, files ...File) (*release.Record, error) {
+	rec := &release.Record{Product: product, Version: version, Commit: "abc123", Date: p.Date}
+	put := func(name string, data []byte) error {
+		return p.Store.Put(ctx, release.Key(p.Prefix, product, version, name), bytes.NewReader(data), int64(len(data)), "")
+	}
+	for _, f := range files {
+		sig, err := minisign.Sign(p.SK, bytes.NewReader(f.Data), minisign.SignOptions{FileName: f.Name, Version: version, Time: p.Date})
+		if err != nil {
+			return nil, err
+		}
+		sum := sha256.Sum256(f.Data)
+		rec.Artifacts = append(rec.Artifacts, release.Artifact{Name: f.Name, OS: f.OS, Arch: f.Arch, Format: f.Format,
+			Size: int64(len(f.Data)), SHA256: hex.EncodeToString(sum[:]), URL: f.Name,
+			Signatures: map[string]string{"minisign": f.Name + ".minisig", "tauri": f.Name + ".sig"}})
+		for name, data := range map[string][]byte{f.Name: f.Data, f.Name + ".minisig": sig.Encode(), f.Name + ".sig": []byte(sig.Tauri())} {
+			if err := put(name, data); err != nil {
+				return nil, err
+			}
+		}
+	}
+	data, err := json.MarshalIndent(rec, "", "  ")
+	if err != nil {
+		return nil, err
+	}
+	return rec, put(release.RecordName, data)
 }
 
 // Put stores one file of a release (to tamper with it in tests).
 func (p *Publisher) Put(t testing.TB, product, version, name string, data []byte) {
 	t.Helper()
-	p.put(t, context.Background(), product, version, name, data)
-}
-
-func (p *Publisher) put(t testing.TB, ctx context.Context, product, version, name string, data []byte) {
-	t.Helper()
-	if err := p.Store.Put(ctx, release.Key(p.Prefix, product, version, name), bytes.NewReader(data), int64(len(data)), ""); err != nil {
+	if err := p.Store.Put(context.Background(), release.Key(p.Prefix, product, version, name), bytes.NewReader(data), int64(len(data)), ""); err != nil {
 		t.Fatal(err)
 	}
 }
