@@ -2,7 +2,10 @@ module dagger/slipway
 
 go 1.24.0
 
-require dagger.io/dagger v0.19.7
+require (
+	dagger.io/dagger v0.19.7
+	github.com/vektah/gqlparser/v2 v2.5.30
+)
 
 require (
 	github.com/99designs/gqlgen v0.17.81 // indirect
@@ -15,7 +18,6 @@ require (
 	github.com/grpc-ecosystem/grpc-gateway/v2 v2.27.2 // indirect
 	github.com/mitchellh/go-homedir v1.1.0 // indirect
 	github.com/sosodev/duration v1.3.1 // indirect
-	github.com/vektah/gqlparser/v2 v2.5.30 // indirect
 	go.opentelemetry.io/auto/sdk v1.1.0 // indirect
 	go.opentelemetry.io/otel v1.38.0 // indirect
 	go.opentelemetry.io/otel/exporters/otlp/otlplog/otlploggrpc v0.14.0 // indirect

@@ -71,8 +71,19 @@ func New(
 // Container returns the Go build environment with the source at /src, the
 // module and build caches mounted, and the slipway CLI installed.
 func (m *Slipway) Container() *dagger.Container {
-	ctr := dag.Container().
-		From(m.GoImage).
+	return m.env()
+}
+
+// env is Container with extra Debian packages, installed before the source
+// is copied in so that a source change does not repeat the install.
+func (m *Slipway) env(debianPackages ...string) *dagger.Container {
+	ctr := dag.Container().From(m.GoImage)
+	if len(debianPackages) > 0 {
+		ctr = ctr.WithExec(append([]string{"sh", "-c",
+			`apt-get update -qq && apt-get install -y -qq --no-install-recommends "$@" >/dev/null`, "apt-get"},
+			debianPackages...))
+	}
+	ctr = ctr.
 		WithMountedCache(modCache, dag.CacheVolume("slipway-go-mod")).
 		WithMountedCache(buildCache, dag.CacheVolume("slipway-go-build")).
 		WithMountedCache(toolCache, dag.CacheVolume("slipway-tools")).
@@ -105,14 +116,8 @@ func (m *Slipway) Build() *dagger.Directory {
 func (m *Slipway) Test(ctx context.Context) (string, error) {
 	// scripts/tools.sh installs the Debian packages and Go tools itself;
 	// the Go image lacks only npm (for the Tauri CLI).
-	return withDebianPackages(m.Container(), "npm").
+	return m.env("npm").
 		WithEnvVariable("CI", "true").
 		WithExec([]string{"bash", "scripts/test.sh"}).
 		Stdout(ctx)
-}
-
-// withDebianPackages installs packages from the image's Debian archive.
-func withDebianPackages(ctr *dagger.Container, pkgs ...string) *dagger.Container {
-	return ctr.WithExec(append([]string{"sh", "-c",
-		`apt-get update -qq && apt-get install -y -qq --no-install-recommends "$@" >/dev/null`, "apt-get"}, pkgs...))
 }

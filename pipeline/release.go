@@ -152,7 +152,7 @@ func (m *Slipway) Release(
 	base := m.Container()
 	if authenticodeP12 != nil {
 		// `slipway sign-binary` signs Windows binaries with osslsigncode.
-		base = withDebianPackages(base, "osslsigncode")
+		base = m.env("osslsigncode")
 	}
 	ctr := withSecrets(base, []secret{
 		{env: "AWS_ACCESS_KEY_ID", value: s3AccessKey},
