@@ -108,32 +108,21 @@ func TestPutWhileDeleteCleansUp(t *testing.T) {
 	st := newStore(t)
 	ctx := t.Context()
 	errs := make(chan error, 2)
-	go func() {
+	churn := func(key string) {
 		for range 300 {
-			if err := st.Put(ctx, "d/e/a", strings.NewReader("a"), 1, ""); err != nil {
+			if err := st.Put(ctx, key, strings.NewReader("x"), 1, ""); err != nil {
 				errs <- err
 				return
 			}
-			if err := st.Delete(ctx, "d/e/a"); err != nil {
+			if err := st.Delete(ctx, key); err != nil {
 				errs <- err
 				return
 			}
 		}
 		errs <- nil
-	}()
-	go func() {
-		for range 300 {
-			if err := st.Put(ctx, "d/e/b", strings.NewReader("b"), 1, ""); err != nil {
-				errs <- err
-				return
-			}
-			if err := st.Delete(ctx, "d/e/b"); err != nil {
-				errs <- err
-				return
-			}
-		}
-		errs <- nil
-	}()
+	}
+	go churn("d/e/a")
+	go churn("d/e/b")
 	for range 2 {
 		if err := <-errs; err != nil {
 			t.Fatal(err)
