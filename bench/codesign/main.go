@@ -31,6 +31,7 @@ import (
 	"time"
 
 	"github.com/slipwayhq/slipway/signing/authenticode"
+	"github.com/slipwayhq/slipway/signing/binfmt/binfmttest"
 	"github.com/slipwayhq/slipway/signing/macos"
 	"github.com/slipwayhq/slipway/signing/p12/p12test"
 )
@@ -82,7 +83,7 @@ func run(ctx context.Context, sizeMB, runs int) error {
 	osslOut := filepath.Join(dir, "ossl-out.exe")
 	exeWork, machWork := filepath.Join(dir, "work.exe"), filepath.Join(dir, "work-macho")
 	fresh := func(dst, src string) func() error {
-		return func() error { os.Remove(dst); return copyFile(dst, src) }
+		return func() error { os.Remove(dst); return binfmttest.CopyFile(dst, src) }
 	}
 
 	rows := []row{
@@ -171,23 +172,6 @@ func goSHA256(path string) func() error {
 		_, err = io.Copy(sha256.New(), f)
 		return err
 	}
-}
-
-func copyFile(dst, src string) error {
-	in, err := os.Open(src)
-	if err != nil {
-		return err
-	}
-	defer in.Close()
-	out, err := os.OpenFile(dst, os.O_CREATE|os.O_EXCL|os.O_WRONLY, 0o755)
-	if err != nil {
-		return err
-	}
-	if _, err := io.Copy(out, in); err != nil {
-		out.Close()
-		return err
-	}
-	return out.Close()
 }
 
 func cmd(ctx context.Context, name string, args ...string) func() error {

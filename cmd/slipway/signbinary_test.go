@@ -10,7 +10,6 @@ import (
 	"testing"
 
 	"github.com/slipwayhq/slipway/internal/testenv"
-	"github.com/slipwayhq/slipway/signing"
 	"github.com/slipwayhq/slipway/signing/binfmt/binfmttest"
 	"github.com/slipwayhq/slipway/signing/macos"
 	"github.com/slipwayhq/slipway/signing/p12/p12test"
@@ -117,35 +116,24 @@ func TestSignBinaryCommand(t *testing.T) {
 	})
 
 	t.Run("key errors", func(t *testing.T) {
-		raw, _ := os.ReadFile(pki.P12)
-		truncated := filepath.Join(t.TempDir(), "cut.p12")
-		if err := os.WriteFile(truncated, raw[:100], 0o600); err != nil {
-			t.Fatal(err)
-		}
-		tests := []struct {
-			name, p12, password string
-			want                error
-		}{
-			{"wrong password", pki.P12, "not-the-password", signing.ErrWrongPassword},
-			{"no password", pki.P12, "", signing.ErrNoPassword},
-			{"truncated", truncated, "cli pw", signing.ErrBadKey},
-			{"wrong kind", pki.CAPEM, "cli pw", signing.ErrBadKey},
-		}
-		for _, tt := range tests {
-			t.Run(tt.name, func(t *testing.T) {
+		for _, tt := range p12test.BadKeys(t) {
+			if tt.Name == "missing file" {
+				continue // named once per file too, but by the OS error
+			}
+			t.Run(tt.Name, func(t *testing.T) {
 				clearKeyEnv(t)
-				t.Setenv("SLIPWAY_AUTHENTICODE_P12", tt.p12)
-				t.Setenv("SLIPWAY_AUTHENTICODE_PASSWORD", tt.password)
-				t.Setenv("SLIPWAY_MACOS_P12", tt.p12)
-				t.Setenv("SLIPWAY_MACOS_PASSWORD", tt.password)
+				t.Setenv("SLIPWAY_AUTHENTICODE_P12", tt.P12)
+				t.Setenv("SLIPWAY_AUTHENTICODE_PASSWORD", tt.Password)
+				t.Setenv("SLIPWAY_MACOS_P12", tt.P12)
+				t.Setenv("SLIPWAY_MACOS_PASSWORD", tt.Password)
 				exe, mac := bins.Copy(t, "windows", "amd64"), bins.Copy(t, "darwin", "amd64")
 				_, err := runSlipway(t, "sign-binary", exe, mac)
-				if !errors.Is(err, tt.want) {
-					t.Fatalf("err = %v, want %v", err, tt.want)
+				if !errors.Is(err, tt.Want) {
+					t.Fatalf("err = %v, want %v", err, tt.Want)
 				}
 				msg := err.Error()
-				if strings.Count(msg, tt.p12) != 2 || strings.Contains(msg, "goroutine") ||
-					(tt.password != "" && strings.Contains(msg, tt.password)) {
+				if strings.Count(msg, tt.P12) != 2 || strings.Contains(msg, "goroutine") ||
+					(tt.Password != "" && strings.Contains(msg, tt.Password)) {
 					t.Errorf("error should name the key once per file, without stack or password: %q", msg)
 				}
 			})

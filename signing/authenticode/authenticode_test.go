@@ -2,7 +2,6 @@ package authenticode_test
 
 import (
 	"bytes"
-	"crypto/x509"
 	"errors"
 	"os"
 	"os/exec"
@@ -130,51 +129,18 @@ func TestResignAndPinnedLeaf(t *testing.T) {
 func TestKeyErrors(t *testing.T) {
 	tool := osslsigncode(t)
 	pki := p12test.New(t, []byte("right"), p12test.Options{})
-	tlsOnly := p12test.New(t, []byte("right"), p12test.Options{ExtUsages: []x509.ExtKeyUsage{x509.ExtKeyUsageServerAuth}})
-	dir := t.TempDir()
-	p12Bytes, _ := os.ReadFile(pki.P12)
-	truncated := filepath.Join(dir, "truncated.p12")
-	writeFile(t, truncated, p12Bytes[:len(p12Bytes)/2])
-	huge := filepath.Join(dir, "huge.p12")
+	huge := filepath.Join(t.TempDir(), "huge.p12")
 	writeFile(t, huge, bytes.Repeat([]byte{0x30}, 2<<20))
-
-	tests := []struct {
-		name, p12, password string
-		want                error
-	}{
-		{"wrong password", pki.P12, "hunter2-typo", signing.ErrWrongPassword},
-		{"missing password", pki.P12, "", signing.ErrNoPassword},
-		{"truncated", truncated, "right", signing.ErrBadKey},
-		{"oversize", huge, "right", signing.ErrBadKey},
-		{"pem instead of p12", pki.CAPEM, "right", signing.ErrBadKey},
-		{"not for code signing", tlsOnly.P12, "right", signing.ErrBadKey},
-		{"missing file", filepath.Join(dir, "nope.p12"), "right", os.ErrNotExist},
-		{"not configured", "", "right", signing.ErrBadKey},
-		{"newline in password", pki.P12, "right\n", signing.ErrWrongPassword},
-	}
-	for _, tt := range tests {
-		t.Run(tt.name, func(t *testing.T) {
-			exe := bins.Copy(t, "windows", "amd64")
-			before, _ := os.ReadFile(exe)
-			s := authenticode.New(tt.p12, []byte(tt.password), authenticode.Options{Tool: tool})
-			_, err := s.Sign(t.Context(), exe)
-			if !errors.Is(err, tt.want) {
-				t.Fatalf("Sign = %v, want %v", err, tt.want)
-			}
-			if tt.p12 != "" && !strings.Contains(err.Error(), tt.p12) {
-				t.Errorf("error %q does not name the key %s", err, tt.p12)
-			}
-			if tt.password != "" && strings.Contains(err.Error(), tt.password) {
-				t.Errorf("error leaks the password: %q", err)
-			}
-			if len(s.Check(t.Context())) == 0 {
-				t.Error("Check reported nothing")
-			}
-			if after, _ := os.ReadFile(exe); !bytes.Equal(before, after) {
-				t.Error("file changed by a failed Sign")
-			}
+	cases := append(p12test.BadKeys(t),
+		p12test.KeyCase{Name: "oversize", P12: huge, Password: "right", Want: signing.ErrBadKey},
+		p12test.KeyCase{Name: "not configured", P12: "", Password: "right", Want: signing.ErrBadKey},
+		p12test.KeyCase{Name: "newline in password", P12: pki.P12, Password: "right\n", Want: signing.ErrWrongPassword},
+	)
+	p12test.RunBadKeys(t, cases,
+		func(t *testing.T) string { return bins.Copy(t, "windows", "amd64") },
+		func(p12 string, pw []byte) signing.Backend {
+			return authenticode.New(p12, pw, authenticode.Options{Tool: tool})
 		})
-	}
 }
 
 func TestNotSignable(t *testing.T) {

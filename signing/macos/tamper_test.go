@@ -1,7 +1,6 @@
 package macos_test
 
 import (
-	"bytes"
 	"crypto/ecdsa"
 	"crypto/elliptic"
 	"crypto/rand"
@@ -155,45 +154,9 @@ func stripCodeSignatureCmd(t *testing.T, path string) {
 }
 
 func TestKeyErrors(t *testing.T) {
-	pki := p12test.New(t, []byte("right"), p12test.Options{})
-	tlsOnly := p12test.New(t, []byte("right"), p12test.Options{ExtUsages: []x509.ExtKeyUsage{x509.ExtKeyUsageServerAuth}})
-	dir := t.TempDir()
-	raw, _ := os.ReadFile(pki.P12)
-	truncated := filepath.Join(dir, "truncated.p12")
-	if err := os.WriteFile(truncated, raw[:len(raw)-40], 0o600); err != nil {
-		t.Fatal(err)
-	}
-	tests := []struct {
-		name, p12, password string
-		want                error
-	}{
-		{"wrong password", pki.P12, "hunter2-typo", signing.ErrWrongPassword},
-		{"missing password", pki.P12, "", signing.ErrNoPassword},
-		{"truncated", truncated, "right", signing.ErrBadKey},
-		{"pem instead of p12", pki.CAPEM, "right", signing.ErrBadKey},
-		{"not for code signing", tlsOnly.P12, "right", signing.ErrBadKey},
-		{"missing file", filepath.Join(dir, "nope.p12"), "right", os.ErrNotExist},
-	}
-	for _, tt := range tests {
-		t.Run(tt.name, func(t *testing.T) {
-			bin := bins.Copy(t, "darwin", "arm64")
-			before, _ := os.ReadFile(bin)
-			s := macos.New(tt.p12, []byte(tt.password), macos.Options{})
-			_, err := s.Sign(t.Context(), bin)
-			if !errors.Is(err, tt.want) || !strings.Contains(err.Error(), tt.p12) {
-				t.Fatalf("Sign = %v, want %v naming %s", err, tt.want, tt.p12)
-			}
-			if tt.password != "" && strings.Contains(err.Error(), tt.password) {
-				t.Errorf("error leaks the password: %q", err)
-			}
-			if len(s.Check(t.Context())) == 0 {
-				t.Error("Check reported nothing")
-			}
-			if after, _ := os.ReadFile(bin); !bytes.Equal(before, after) {
-				t.Error("failed Sign changed the file")
-			}
-		})
-	}
+	p12test.RunBadKeys(t, p12test.BadKeys(t),
+		func(t *testing.T) string { return bins.Copy(t, "darwin", "arm64") },
+		func(p12 string, pw []byte) signing.Backend { return macos.New(p12, pw, macos.Options{}) })
 }
 
 func TestNotaryCheck(t *testing.T) {
