@@ -11,13 +11,18 @@ import (
 	"os/exec"
 	"path"
 	"path/filepath"
+	"slices"
 	"strings"
 )
 
 // Install extracts the binary from the verified staging file, runs its
 // self-check, swaps it in atomically keeping the previous binary, and
 // records a pending health check for Startup. On error nothing changed.
+// A binary inside a macOS .app bundle is replaced with the whole bundle.
 func (c *Client) Install(ctx context.Context, o *Offer, staged string) (*Result, error) {
+	if app := SwapTarget(c.cfg.BinaryPath); app != c.cfg.BinaryPath {
+		return c.installBundle(ctx, o, staged, app)
+	}
 	dir := filepath.Dir(c.cfg.BinaryPath)
 	// The new binary is written next to the installed one so the final
 	// rename never crosses file systems.
@@ -40,17 +45,130 @@ func (c *Client) Install(ctx context.Context, o *Offer, staged string) (*Result,
 	if err := c.selfCheck(ctx, newPath, o.Version); err != nil {
 		return nil, err
 	}
-	prev, err := swap(c.cfg.BinaryPath, newPath)
+	prev, err := swap(c.cfg.BinaryPath, newPath, renameFirst(c.cfg.BinaryPath))
 	if err != nil {
 		return nil, err
 	}
+	return c.installed(ctx, o, staged, c.cfg.BinaryPath, prev)
+}
+
+// installBundle replaces a whole .app bundle: the archive (an .app.tar.gz)
+// is unpacked next to it, the new bundle's binary self-checked, then the
+// bundles are swapped by directory renames.
+func (c *Client) installBundle(ctx context.Context, o *Offer, staged, app string) (*Result, error) {
+	tmp, err := os.MkdirTemp(filepath.Dir(app), "."+filepath.Base(app)+".new-*")
+	if err != nil {
+		return nil, err
+	}
+	defer os.RemoveAll(tmp)
+	if err := c.extractBundle(staged, filepath.Base(app), tmp); err != nil {
+		return nil, err
+	}
+	newApp := filepath.Join(tmp, filepath.Base(app))
+	rel, err := filepath.Rel(app, c.cfg.BinaryPath)
+	if err != nil {
+		return nil, err
+	}
+	if err := c.selfCheck(ctx, filepath.Join(newApp, rel), o.Version); err != nil {
+		return nil, err
+	}
+	prev, err := swap(app, newApp, true)
+	if err != nil {
+		return nil, err
+	}
+	return c.installed(ctx, o, staged, app, prev)
+}
+
+// installed records the pending health check after a swap.
+func (c *Client) installed(ctx context.Context, o *Offer, staged, target, prev string) (*Result, error) {
 	if err := writePending(c.cfg.StateDir, pending{From: c.cfg.CurrentVersion, To: o.Version,
-		Binary: c.cfg.BinaryPath, Deadline: c.cfg.Now().Add(c.cfg.HealthDeadline)}); err != nil {
+		Binary: target, Deadline: c.cfg.Now().Add(c.cfg.HealthDeadline)}); err != nil {
 		return nil, err
 	}
 	os.Remove(staged)
 	c.cfg.Logger.InfoContext(ctx, "update installed", "product", c.cfg.Product, "version", o.Version, "previous", c.cfg.CurrentVersion)
 	return &Result{From: c.cfg.CurrentVersion, To: o.Version, Previous: prev}, nil
+}
+
+// extractBundle unpacks the <appName>/ tree of a tar.gz into dir. Entry
+// names must stay inside the bundle; symlinks must be relative and not
+// climb out; the total size is bounded by Limits.Binary.
+func (c *Client) extractBundle(staged, appName, dir string) error {
+	f, err := os.Open(staged)
+	if err != nil {
+		return err
+	}
+	defer f.Close()
+	gz, err := gzip.NewReader(f)
+	if err != nil {
+		return fmt.Errorf("%w: %w", ErrBadHash, err)
+	}
+	tr := tar.NewReader(gz)
+	budget := c.cfg.Limits.Binary
+	found := false
+	for {
+		h, err := tr.Next()
+		if err == io.EOF {
+			break
+		}
+		if err != nil {
+			return err
+		}
+		raw := strings.TrimPrefix(h.Name, "./")
+		if path.IsAbs(raw) || slices.Contains(strings.Split(raw, "/"), "..") {
+			return fmt.Errorf("bundle entry %q escapes the bundle", h.Name)
+		}
+		name := path.Clean(raw)
+		if !inside(name, appName) {
+			continue
+		}
+		found = true
+		dst := filepath.Join(dir, filepath.FromSlash(name))
+		switch h.Typeflag {
+		case tar.TypeDir:
+			err = os.MkdirAll(dst, 0o755)
+		case tar.TypeReg:
+			if budget -= h.Size; budget < 0 {
+				return fmt.Errorf("%w: bundle larger than %d bytes", ErrTooLarge, c.cfg.Limits.Binary)
+			}
+			err = writeEntry(dst, tr, h)
+		case tar.TypeSymlink:
+			if path.IsAbs(h.Linkname) || !inside(path.Join(path.Dir(name), h.Linkname), appName) {
+				return fmt.Errorf("bundle symlink %q -> %q escapes the bundle", h.Name, h.Linkname)
+			}
+			if err = os.MkdirAll(filepath.Dir(dst), 0o755); err == nil {
+				err = os.Symlink(h.Linkname, dst)
+			}
+		}
+		if err != nil {
+			return err
+		}
+	}
+	if !found {
+		return fmt.Errorf("%s: %w", appName, errNoBinary)
+	}
+	return nil
+}
+
+// inside reports whether the slash path p is dir or below it.
+func inside(p, dir string) bool {
+	p = path.Clean(p)
+	return p == dir || strings.HasPrefix(p, dir+"/")
+}
+
+func writeEntry(dst string, r io.Reader, h *tar.Header) error {
+	if err := os.MkdirAll(filepath.Dir(dst), 0o755); err != nil {
+		return err
+	}
+	out, err := os.OpenFile(dst, os.O_WRONLY|os.O_CREATE|os.O_EXCL, os.FileMode(h.Mode).Perm()|0o600)
+	if err != nil {
+		return err
+	}
+	if _, err := io.Copy(out, io.LimitReader(r, h.Size)); err != nil {
+		out.Close()
+		return err
+	}
+	return out.Close()
 }
 
 // extract writes the binary named BinaryName from a tar.gz or zip archive

@@ -39,12 +39,14 @@ func SwapTarget(bin string) string {
 //     renamed, so bin is renamed to .previous first, then the new file
 //     renamed to bin (MoveFileEx semantics of os.Rename). If the second
 //     rename fails the first is undone.
-func swap(bin, newPath string) (string, error) {
+//
+// Directories (.app bundles) always take the rename-first path.
+func swap(bin, newPath string, renameFirst bool) (string, error) {
 	prev := bin + PreviousSuffix
 	if err := os.RemoveAll(prev); err != nil {
 		return "", fmt.Errorf("remove old %s: %w", prev, err)
 	}
-	if runtime.GOOS != "windows" {
+	if !renameFirst {
 		if err := os.Link(bin, prev); err != nil {
 			if err := copyFile(bin, prev); err != nil {
 				return "", fmt.Errorf("keep previous binary: %w", err)
@@ -89,14 +91,24 @@ func copyFile(src, dst string) error {
 	return out.Close()
 }
 
-// Rollback restores bin+PreviousSuffix at bin. A failure is
-// ErrRollbackFailed: the machine needs attention.
+// renameFirst reports whether the swap must move the old file aside
+// before moving the new one in (Windows, and directories everywhere).
+func renameFirst(target string) bool {
+	if runtime.GOOS == "windows" {
+		return true
+	}
+	st, err := os.Stat(target)
+	return err == nil && st.IsDir()
+}
+
+// Rollback restores bin+PreviousSuffix at bin (bin may be an .app
+// bundle). A failure is ErrRollbackFailed: the machine needs attention.
 func Rollback(bin string) error {
 	prev := bin + PreviousSuffix
 	if _, err := os.Stat(prev); err != nil {
 		return fmt.Errorf("%w: %w", ErrRollbackFailed, err)
 	}
-	if runtime.GOOS == "windows" {
+	if renameFirst(bin) {
 		failed := bin + ".failed"
 		os.RemoveAll(failed)
 		if err := os.Rename(bin, failed); err != nil && !errors.Is(err, os.ErrNotExist) {
