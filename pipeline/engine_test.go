@@ -170,6 +170,12 @@ func want(t *testing.T, steps []call, expected []call) {
 	}
 }
 
+// chanFlags are the flags the channel commands must get (cmd/slipway/channels.go).
+func chanFlags(spec string) []string {
+	return []string{"--channels", "release/channels.yaml", "--store", spec,
+		"--keys", "/run/secrets/slipway/tuf", "--minisign-pub", "/run/slipway/minisign.pub"}
+}
+
 func exec(args ...string) call {
 	return call{"withExec", map[string]string{"args": list(args...)}}
 }
@@ -204,6 +210,7 @@ func TestReleaseAsksEngine(t *testing.T) {
 		secret("mk", minisignPlain), secret("mp", "minisign-pw"),
 		nil, nil, nil, nil, // no Authenticode, ad-hoc macOS
 		secret("tt", "tuf-targets"), secret("to", "tuf-online"),
+		dag.Directory().WithNewFile("minisign.pub", "untrusted comment: test\nRWQ=").File("minisign.pub"),
 		false)
 	if err != nil {
 		t.Fatal(err)
@@ -243,11 +250,11 @@ func TestReleaseAsksEngine(t *testing.T) {
 		{"withSecretVariable", map[string]string{"name": q("SLIPWAY_MINISIGN_PASSWORD")}},
 		{"withMountedSecret", map[string]string{"path": q("/run/secrets/slipway/tuf/tuf-targets.key")}},
 		{"withMountedSecret", map[string]string{"path": q("/run/secrets/slipway/tuf/tuf-online.key")}},
-		env("SLIPWAY_TUF_KEYS", "/run/secrets/slipway/tuf"),
+		{"withMountedFile", map[string]string{"path": q("/run/slipway/minisign.pub")}},
 		exec("slipway", "release", "--version", "v1.4.0", "--store", spec),
-		exec("slipway", "promote", "agent", "v1.4.0", "--to", "beta"),
-		exec("slipway", "promote", "desktop", "v1.4.0", "--to", "beta"),
-		exec("slipway", "apply", "--file", "release/channels.yaml", "--store", spec),
+		exec(append([]string{"slipway", "promote", "agent", "1.4.0", "--to", "beta"}, chanFlags(spec)...)...),
+		exec(append([]string{"slipway", "promote", "desktop", "1.4.0", "--to", "beta"}, chanFlags(spec)...)...),
+		exec(append([]string{"slipway", "apply"}, chanFlags(spec)...)...),
 		{"stdout", nil},
 	})
 	for _, c := range steps {
@@ -271,7 +278,7 @@ func TestReleaseDryRunWritesNothing(t *testing.T) {
 	m := New(dag.Directory(), "", "", "")
 	key := dag.SetSecret("k", "x")
 	report, err := m.Release(context.Background(), "v1.4.0", "beta", "", "releases", "eu-west-3", "", false, false,
-		key, key, key, key, key, key, key, key, nil, nil, nil, nil, true)
+		key, key, key, key, key, key, key, key, nil, nil, nil, nil, dag.Directory().File("minisign.pub"), true)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -308,13 +315,18 @@ func TestBuildPromoteTestAskEngine(t *testing.T) {
 	})
 
 	key := dag.SetSecret("k", "x")
-	if _, err := m.Promote(context.Background(), "", "releases", "us-east-1", "", false, false, key, key, nil, nil, true); err != nil {
+	if _, err := m.Promote(context.Background(), "", "releases", "us-east-1", "", false, false, key, key, nil, nil, dag.Directory().File("minisign.pub"), true); err != nil {
 		t.Fatal(err)
 	}
 	want(t, lastChain(t, eng), []call{
 		{"withSecretVariable", map[string]string{"name": q("AWS_SECRET_ACCESS_KEY")}},
-		exec("slipway", "plan", "--file", "release/channels.yaml", "--store", "s3://releases?region=us-east-1"),
+		{"withMountedFile", map[string]string{"path": q("/run/slipway/minisign.pub")}},
+		exec(append([]string{"slipway", "plan"}, chanFlags("s3://releases?region=us-east-1")...)...),
 	})
+	if _, err := m.Release(context.Background(), "v1.4.0", "beta", "", "releases", "", "", false, false,
+		key, key, key, key, key, key, nil, nil, nil, nil, key, key, nil, false); err == nil {
+		t.Error("release to a channel without the minisign public key accepted")
+	}
 
 	if _, err := m.Test(context.Background()); err != nil {
 		t.Fatal(err)

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"net/url"
 	"strconv"
+	"strings"
 	"time"
 
 	"dagger/slipway/internal/dagger"
@@ -134,6 +135,10 @@ func (m *Slipway) Release(
 	// TUF online (snapshot/timestamp) key, needed with --channel.
 	// +optional
 	tufOnlineKey *dagger.Secret,
+	// minisign public key (minisign.pub) the published artifacts must verify
+	// with before a channel serves them; needed with --channel.
+	// +optional
+	minisignPub *dagger.File,
 	// Build and sign inside the container, but only show what would be
 	// uploaded and which channel changes would follow; write nothing to S3.
 	// +optional
@@ -141,6 +146,9 @@ func (m *Slipway) Release(
 ) (string, error) {
 	if version == "" {
 		return "", errors.New("version is required")
+	}
+	if channel != "" && minisignPub == nil {
+		return "", errors.New("--channel needs --minisign-pub (the channel commands verify the release)")
 	}
 	spec, err := s3Target{s3Endpoint, s3Bucket, s3Region, s3Prefix, s3PathStyle, s3Insecure}.spec()
 	if err != nil {
@@ -166,7 +174,7 @@ func (m *Slipway) Release(
 		{env: "SLIPWAY_MACOS_P12", file: "macos.p12", value: macosP12},
 		{env: "SLIPWAY_MACOS_PASSWORD", value: macosPassword},
 	})
-	ctr = tufKeys(ctr, tufTargetsKey, tufOnlineKey)
+	ctr = withChannelInputs(ctr, tufTargetsKey, tufOnlineKey, minisignPub)
 
 	ctr = fresh(ctr)
 	release := []string{"slipway", "release", "--version", version, "--store", spec}
@@ -188,47 +196,45 @@ func (m *Slipway) Release(
 		return report + "\ndry run: " + channel + " would then serve " + version + "\n", nil
 	}
 	// Serve the new version on the channel: edit the channels file in the
-	// container (as `slipway promote` does for a release manager) and apply
-	// it to the store.
+	// container (as `slipway promote` does for a release manager, which also
+	// verifies the published release) and apply it to the store.
+	bare := strings.TrimPrefix(version, "v")
 	for _, product := range products {
-		ctr = ctr.WithExec([]string{"slipway", "promote", product, version, "--to", channel})
+		ctr = ctr.WithExec(append([]string{"slipway", "promote", product, bare, "--to", channel}, channelFlags(spec)...))
 	}
-	applied, err := ctr.WithExec(channelsCmd(spec, false)).Stdout(ctx)
+	applied, err := ctr.WithExec(append([]string{"slipway", "apply"}, channelFlags(spec)...)).Stdout(ctx)
 	return report + "\n" + applied, err
 }
 
 // products are the programs `slipway release` publishes (docs: contracts).
 var products = []string{"agent", "desktop"}
 
-// channelsCmd applies the channels file to the store, or with dryRun only
-// prints the plan.
-func channelsCmd(spec string, dryRun bool) []string {
-	verb := "apply"
-	if dryRun {
-		verb = "plan"
-	}
-	return []string{"slipway", verb, "--file", channelsFile, "--store", spec}
+// Where the channel commands find their inputs in the container.
+const (
+	channelsFile    = "release/channels.yaml" // the source of truth for what each channel serves
+	tufKeysDir      = secretsDir + "/tuf"
+	minisignPubPath = "/run/slipway/minisign.pub"
+)
+
+// channelFlags are the flags of `slipway promote|plan|apply` here.
+func channelFlags(spec string) []string {
+	return []string{"--channels", channelsFile, "--store", spec, "--keys", tufKeysDir, "--minisign-pub", minisignPubPath}
 }
 
-// channelsFile is the channels file, the source of truth for what each
-// channel serves.
-const channelsFile = "release/channels.yaml"
-
-// tufKeys mounts the TUF signing keys into one keys directory, with the file
-// names `slipway apply` looks for (updater/repo), and points
-// SLIPWAY_TUF_KEYS at it.
-func tufKeys(ctr *dagger.Container, targets, online *dagger.Secret) *dagger.Container {
-	if targets == nil && online == nil {
-		return ctr
-	}
-	dir := secretsDir + "/tuf"
+// withChannelInputs mounts the TUF signing keys (secrets) into one keys
+// directory with the file names `slipway apply` reads (updater/repo), and
+// the minisign public key. Nil inputs are skipped.
+func withChannelInputs(ctr *dagger.Container, targets, online *dagger.Secret, minisignPub *dagger.File) *dagger.Container {
 	if targets != nil {
-		ctr = ctr.WithMountedSecret(dir+"/tuf-targets.key", targets)
+		ctr = ctr.WithMountedSecret(tufKeysDir+"/tuf-targets.key", targets)
 	}
 	if online != nil {
-		ctr = ctr.WithMountedSecret(dir+"/tuf-online.key", online)
+		ctr = ctr.WithMountedSecret(tufKeysDir+"/tuf-online.key", online)
 	}
-	return ctr.WithEnvVariable("SLIPWAY_TUF_KEYS", dir)
+	if minisignPub != nil {
+		ctr = ctr.WithMountedFile(minisignPubPath, minisignPub)
+	}
+	return ctr
 }
 
 // Promote applies the channels file (release/channels.yaml) to S3: it
@@ -265,6 +271,9 @@ func (m *Slipway) Promote(
 	// TUF online (snapshot/timestamp) key (not needed with --dry-run).
 	// +optional
 	tufOnlineKey *dagger.Secret,
+	// minisign public key (minisign.pub) that newly served releases must
+	// verify with.
+	minisignPub *dagger.File,
 	// Only show what would change.
 	// +optional
 	dryRun bool,
@@ -277,6 +286,10 @@ func (m *Slipway) Promote(
 		{env: "AWS_ACCESS_KEY_ID", value: s3AccessKey},
 		{env: "AWS_SECRET_ACCESS_KEY", value: s3SecretKey},
 	})
-	ctr = tufKeys(ctr, tufTargetsKey, tufOnlineKey)
-	return fresh(ctr).WithExec(channelsCmd(spec, dryRun)).Stdout(ctx)
+	ctr = withChannelInputs(ctr, tufTargetsKey, tufOnlineKey, minisignPub)
+	verb := "apply"
+	if dryRun {
+		verb = "plan"
+	}
+	return fresh(ctr).WithExec(append([]string{"slipway", verb}, channelFlags(spec)...)).Stdout(ctx)
 }

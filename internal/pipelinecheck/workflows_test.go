@@ -79,7 +79,7 @@ func TestReleaseWorkflow(t *testing.T) {
 		t.Errorf("release.yml must run on v* tags, got %v", push)
 	}
 	checkSteps(t, "release.yml", w, "release")
-	for _, want := range []string{`args="release --version=$VERSION --channel=beta"`, "--s3-bucket=", "--cosign-key=env://", "--minisign-key=env://"} {
+	for _, want := range []string{`args="release --version=$VERSION --channel=beta"`, "--s3-bucket=", "--cosign-key=env://", "--minisign-key=env://", "--minisign-pub="} {
 		if !strings.Contains(text, want) {
 			t.Errorf("release.yml lacks %q", want)
 		}
@@ -96,8 +96,10 @@ func TestPromoteWorkflow(t *testing.T) {
 		t.Errorf("promote.yml must apply on main only, got %v", push)
 	}
 	checkSteps(t, "promote.yml", w, "promote")
-	if !strings.Contains(text, `args="promote `) {
-		t.Error("promote.yml does not call promote")
+	for _, want := range []string{`args="promote `, "--minisign-pub=", "--dry-run"} {
+		if !strings.Contains(text, want) {
+			t.Errorf("promote.yml lacks %q", want)
+		}
 	}
 }
 
