@@ -12,6 +12,7 @@ import (
 	"github.com/slipwayhq/slipway/signing"
 	"github.com/slipwayhq/slipway/signing/authenticode"
 	"github.com/slipwayhq/slipway/signing/binfmt"
+	"github.com/slipwayhq/slipway/signing/keyring"
 	"github.com/slipwayhq/slipway/signing/macos"
 )
 
@@ -63,7 +64,7 @@ Made to run as a GoReleaser post-build hook, before archiving.`,
         post: slipway sign-binary "{{ .Path }}"`,
 		Args: cobra.MinimumNArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			keys := binaryKeysFromEnv()
+			keys := keyring.FromEnv()
 			var failed []error
 			for _, path := range args {
 				if err := signBinary(cmd, path, keys, o); err != nil {
@@ -82,29 +83,8 @@ Made to run as a GoReleaser post-build hook, before archiving.`,
 	return cmd
 }
 
-// binaryKeys is the code-signing part of the key configuration. It mirrors
-// keyring.Config's fields so that keyring.FromEnv() can replace
-// binaryKeysFromEnv once that package is in.
-type binaryKeys struct {
-	AuthenticodeP12          string
-	AuthenticodePassword     []byte
-	AuthenticodeTimestampURL string
-	MacOSP12                 string
-	MacOSPassword            []byte
-}
-
-func binaryKeysFromEnv() binaryKeys {
-	return binaryKeys{
-		AuthenticodeP12:          os.Getenv("SLIPWAY_AUTHENTICODE_P12"),
-		AuthenticodePassword:     []byte(os.Getenv("SLIPWAY_AUTHENTICODE_PASSWORD")),
-		AuthenticodeTimestampURL: os.Getenv("SLIPWAY_AUTHENTICODE_TIMESTAMP_URL"),
-		MacOSP12:                 os.Getenv("SLIPWAY_MACOS_P12"),
-		MacOSPassword:            []byte(os.Getenv("SLIPWAY_MACOS_PASSWORD")),
-	}
-}
-
 // signBinary signs one file according to its format and reports what it did.
-func signBinary(cmd *cobra.Command, path string, keys binaryKeys, o signBinaryOptions) error {
+func signBinary(cmd *cobra.Command, path string, keys keyring.Config, o signBinaryOptions) error {
 	out := cmd.OutOrStdout()
 	format, err := binfmt.DetectFile(path)
 	if err != nil {
@@ -136,7 +116,7 @@ func signBinary(cmd *cobra.Command, path string, keys binaryKeys, o signBinaryOp
 
 // binarySigner builds the backend for a format, or nil when there is
 // nothing to sign with.
-func binarySigner(format binfmt.Format, keys binaryKeys, o signBinaryOptions) (signing.Backend, error) {
+func binarySigner(format binfmt.Format, keys keyring.Config, o signBinaryOptions) (signing.Backend, error) {
 	var roots *x509.CertPool
 	if o.caFile != "" {
 		pemData, err := os.ReadFile(o.caFile)
