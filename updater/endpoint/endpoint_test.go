@@ -3,6 +3,8 @@ package endpoint
 import (
 	"bytes"
 	"context"
+	"crypto/sha256"
+	"encoding/hex"
 	"encoding/json"
 	"flag"
 	"io"
@@ -225,9 +227,45 @@ func TestTUFReadOnly(t *testing.T) {
 			t.Errorf("%s served", bad)
 		}
 	}
+	// Targets by their consistent-snapshot name <dir>/<sha256>.<file>.
+	name := "slipway-agent_1.1.0_linux_amd64.tar.gz"
+	data := e.st.Bytes("releases/agent/1.1.0/" + name)
+	sum := sha256.Sum256(data)
+	resp, got := get(t, e.srv.URL+"/tuf/targets/agent/1.1.0/"+hex.EncodeToString(sum[:])+"."+name)
+	if resp.StatusCode != 200 || !bytes.Equal(got, data) {
+		t.Fatalf("target: %d %q", resp.StatusCode, got)
+	}
 	req, _ := http.NewRequest(http.MethodPut, e.srv.URL+"/tuf/timestamp.json", strings.NewReader("{}"))
 	if resp, err := http.DefaultClient.Do(req); err != nil || resp.StatusCode != http.StatusMethodNotAllowed {
 		t.Fatalf("PUT accepted: %v %v", resp, err)
+	}
+}
+
+func TestDownloadModes(t *testing.T) {
+	in, _ := machines("agent", "1.1.0", 50)
+	tests := []struct {
+		name string
+		opts Options
+		want string
+	}{
+		{"public base URL", Options{Downloads: DownloadPublic, PublicBaseURL: "https://cdn.example.com/rel/"},
+			"https://cdn.example.com/rel/releases/agent/1.1.0/slipway-agent_1.1.0_linux_amd64.tar.gz"},
+		{"presigned", Options{Downloads: DownloadPresigned}, "memory:///releases/agent/1.1.0/slipway-agent_1.1.0_linux_amd64.tar.gz"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			e := newEnv(t, tt.opts)
+			_, body := get(t, e.srv.URL+"/v1/updates/agent/stable?os=linux&arch=amd64&current=1.0.0&machine="+in)
+			var up Update
+			if err := json.Unmarshal(body, &up); err != nil || up.URL != tt.want {
+				t.Fatalf("url %q (%v)", up.URL, err)
+			}
+		})
+	}
+	for _, bad := range []Options{{Downloads: DownloadPublic}, {Downloads: "ftp"}} {
+		if err := bad.Validate(); err == nil {
+			t.Errorf("%+v accepted", bad)
+		}
 	}
 }
 
