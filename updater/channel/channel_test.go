@@ -9,6 +9,8 @@ import (
 	"strconv"
 	"strings"
 	"testing"
+
+	"github.com/slipwayhq/slipway/updater/updatertest"
 )
 
 var update = flag.Bool("update", false, "rewrite golden files")
@@ -62,24 +64,7 @@ func TestParseKeepsOrderAndDefaults(t *testing.T) {
 	if !bytes.Equal(out, out2) {
 		t.Fatalf("not stable:\n%s\n---\n%s", out, out2)
 	}
-	golden(t, out)
-}
-
-func golden(t *testing.T, got []byte) {
-	t.Helper()
-	path := filepath.Join("testdata", t.Name()+".golden")
-	if *update {
-		if err := os.WriteFile(path, got, 0o644); err != nil {
-			t.Fatal(err)
-		}
-	}
-	want, err := os.ReadFile(path)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if !bytes.Equal(got, want) {
-		t.Fatalf("golden mismatch (run with -update):\n%s", got)
-	}
+	updatertest.Golden(t, t.Name(), out, *update)
 }
 
 func TestParseRejects(t *testing.T) {

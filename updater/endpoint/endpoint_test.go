@@ -11,7 +11,6 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"net/url"
-	"os"
 	"path/filepath"
 	"strconv"
 	"strings"
@@ -105,23 +104,11 @@ func get(t *testing.T, u string, hdr ...string) (*http.Response, []byte) {
 
 func golden(t *testing.T, name string, got []byte) {
 	t.Helper()
-	path := filepath.Join("testdata", name+".golden")
 	var pretty bytes.Buffer
 	if json.Indent(&pretty, got, "", "  ") == nil {
 		got = append(pretty.Bytes(), '\n')
 	}
-	if *update {
-		if err := os.WriteFile(path, got, 0o644); err != nil {
-			t.Fatal(err)
-		}
-	}
-	want, err := os.ReadFile(path)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if !bytes.Equal(got, want) {
-		t.Fatalf("%s differs from golden (run go test -update):\n%s", name, got)
-	}
+	updatertest.Golden(t, name, got, *update)
 }
 
 func TestNativeCheck(t *testing.T) {
