@@ -68,7 +68,7 @@ tauri_cli() {
 
 install() {
   case $1 in
-    apt) apt_pkgs minisign osslsigncode chromium wrk nginx-light prometheus-node-exporter ;;
+    apt) apt_pkgs minisign osslsigncode wixl chromium wrk nginx-light prometheus-node-exporter ;;
     staticcheck) go_tool staticcheck honnef.co/go/tools/cmd/staticcheck v0.8.2 ;;
     cosign) go_tool cosign github.com/sigstore/cosign/v2/cmd/cosign v2.6.5 ;;
     versitygw) go_tool versitygw github.com/versity/versitygw/cmd/versitygw v1.8.0 ;;
