@@ -302,6 +302,9 @@ func (c *Client) Update(ctx context.Context) (*Result, error) {
 // the loop, so an expired or attacked repository leaves the running
 // version in service.
 func (c *Client) Run(ctx context.Context, interval time.Duration, report func(error)) (*Result, error) {
+	if interval <= 0 {
+		return nil, fmt.Errorf("update client: poll interval %v must be positive", interval)
+	}
 	wait := time.Duration(rand.Int64N(int64(interval)))
 	for {
 		select {
