@@ -29,6 +29,7 @@ type options struct {
 	dataDir     string
 	cpuProfile  string
 	synchronous string
+	cold        bool // skip warming the server's token cache
 }
 
 func main() {
@@ -42,6 +43,7 @@ func main() {
 	flag.IntVar(&o.concurrency, "concurrency", 64, "concurrent clients")
 	flag.StringVar(&o.dataDir, "data", "", "data directory for the in-process server (default: a temporary one)")
 	flag.StringVar(&o.synchronous, "synchronous", "FULL", "SQLite synchronous pragma for the server run (FULL survives power loss)")
+	flag.BoolVar(&o.cold, "cold", false, "do not warm the server's token cache first (as right after a restart)")
 	flag.StringVar(&o.cpuProfile, "cpuprofile", "", "write a CPU profile of the server run to this file")
 	flag.Parse()
 	ctx := context.Background()
@@ -54,6 +56,9 @@ func main() {
 func run(ctx context.Context, o options, out io.Writer) error {
 	if o.machines <= 0 || o.concurrency <= 0 || o.duration <= 0 {
 		return fmt.Errorf("machines, concurrency and duration must be positive")
+	}
+	if o.synchronous == "" {
+		o.synchronous = "FULL"
 	}
 	switch {
 	case o.seedDir != "":

@@ -28,5 +28,8 @@ func (s *Store) BulkRegister(ctx context.Context, ms []store.Machine, toks []sto
 		}
 		return nil
 	})
+	for _, m := range ms {
+		s.tokens.forget(m.ID)
+	}
 	return wrap("bulk register", err)
 }

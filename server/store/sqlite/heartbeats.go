@@ -50,6 +50,13 @@ func (s *Store) RecordHeartbeats(ctx context.Context, hbs []store.Heartbeat) err
 		}
 		return nil
 	})
+	var renewed [][]byte
+	for _, h := range hbs {
+		if len(h.TokenHash) > 0 && !h.TokenExpiresAt.IsZero() {
+			renewed = append(renewed, h.TokenHash)
+		}
+	}
+	s.tokens.forgetHashes(renewed)
 	return wrap("record heartbeats", err)
 }
 

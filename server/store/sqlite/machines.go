@@ -118,6 +118,9 @@ func (s *Store) RegisterMachine(ctx context.Context, m store.Machine, tok store.
 		tok.MachineID, tok.TenantID = out.ID, out.TenantID
 		return replaceToken(ctx, tx, tok)
 	})
+	if out.ID != "" {
+		s.tokens.forget(out.ID)
+	}
 	return out, created, wrap("register machine", err)
 }
 
@@ -216,6 +219,7 @@ func (s *Store) ListMachines(ctx context.Context, f store.MachineFilter) ([]stor
 // DeleteMachine removes a machine and everything that belongs to it.
 func (s *Store) DeleteMachine(ctx context.Context, id string) error {
 	res, err := s.w.ExecContext(ctx, "DELETE FROM machines WHERE id = ?", id)
+	s.tokens.forget(id)
 	if err != nil {
 		return wrap("delete machine", err)
 	}

@@ -41,6 +41,7 @@ type Store struct {
 	r *sql.DB
 
 	getToken *sql.Stmt // the hot read of every heartbeat, prepared once
+	tokens   *tokenCache
 }
 
 // Open opens (creating if needed) the database file at path and migrates it.
@@ -59,6 +60,7 @@ func Open(ctx context.Context, path string, opts Options) (*Store, error) {
 	q := url.Values{}
 	for _, p := range []string{
 		"journal_mode(WAL)", "busy_timeout(10000)", "foreign_keys(ON)",
+		"cache_size(-16000)", // 16 MB page cache per connection
 		"synchronous(" + opts.Synchronous + ")",
 	} {
 		q.Add("_pragma", p)
@@ -70,7 +72,7 @@ func Open(ctx context.Context, path string, opts Options) (*Store, error) {
 	}
 	w.SetMaxOpenConns(1)
 	w.SetConnMaxIdleTime(0)
-	s := &Store{w: w}
+	s := &Store{w: w, tokens: newTokenCache()}
 	if err := s.migrate(ctx); err != nil {
 		w.Close()
 		return nil, err

@@ -12,10 +12,16 @@ const getTokenSQL = "SELECT hash, machine_id, tenant_id, created_at, expires_at,
 
 // GetToken looks a machine token up by hash.
 func (s *Store) GetToken(ctx context.Context, hash []byte) (store.Token, error) {
-	var t store.Token
+	t, gen, ok := s.tokens.get(hash)
+	if ok {
+		return t, nil
+	}
 	var created, expires, revoked int64
 	err := s.getToken.QueryRowContext(ctx, hash).Scan(&t.Hash, &t.MachineID, &t.TenantID, &created, &expires, &revoked)
 	t.CreatedAt, t.ExpiresAt, t.RevokedAt = tm(created), tm(expires), tm(revoked)
+	if err == nil {
+		s.tokens.put(t, gen)
+	}
 	return t, wrap("get token", err)
 }
 
@@ -41,6 +47,7 @@ func (s *Store) ReplaceToken(ctx context.Context, tok store.Token) error {
 		}
 		return replaceToken(ctx, tx, tok)
 	})
+	s.tokens.forget(tok.MachineID)
 	return wrap("replace token", err)
 }
 
@@ -48,6 +55,7 @@ func (s *Store) ReplaceToken(ctx context.Context, tok store.Token) error {
 func (s *Store) RevokeTokens(ctx context.Context, machineID string, at time.Time) (int, error) {
 	res, err := s.w.ExecContext(ctx, "UPDATE tokens SET revoked_at = ? WHERE machine_id = ? AND revoked_at = 0",
 		ms(at), machineID)
+	s.tokens.forget(machineID)
 	if err != nil {
 		return 0, wrap("revoke tokens", err)
 	}

@@ -155,6 +155,9 @@ func testRegisterDedupe(t *testing.T, s store.Store) {
 	if !created || got.ID != "m1" {
 		t.Fatalf("first register: created=%v id=%s", created, got.ID)
 	}
+	if _, err := s.GetToken(ctx, hash("tok1")); err != nil { // read before re-registration
+		t.Fatal(err)
+	}
 	again := machine("a", "m2", "fp1")
 	again.Hostname = "renamed"
 	again.UpdatedAt = t0.Add(time.Minute)
@@ -309,6 +312,9 @@ func testDeleteMachine(t *testing.T, s store.Store) {
 	register(t, s, machine("a", "m1", "fp1"), "t1")
 	must(t, s.RecordHeartbeats(ctx, []store.Heartbeat{{MachineID: "m1", At: t0, Status: "ok"}}))
 	must(t, s.CreateHandshake(ctx, store.Handshake{CodeHash: hash("c"), MachineID: "m1", TenantID: "a", CreatedAt: t0, ExpiresAt: t0.Add(time.Minute)}))
+	if _, err := s.GetToken(ctx, hash("t1")); err != nil { // read before the change
+		t.Fatal(err)
+	}
 	must(t, s.DeleteMachine(ctx, "m1"))
 	if err := s.DeleteMachine(ctx, "m1"); !errors.Is(err, store.ErrNotFound) {
 		t.Fatalf("second delete: %v", err)
@@ -337,12 +343,18 @@ func testTokens(t *testing.T, s store.Store) {
 	if _, err := s.GetToken(ctx, hash("zz")); !errors.Is(err, store.ErrNotFound) {
 		t.Fatalf("unknown token: %v", err)
 	}
+	if cur, err := s.GetToken(ctx, hash("t1")); err != nil || !cur.RevokedAt.IsZero() { // read before the change
+		t.Fatalf("t1 before rotation: %+v %v", cur, err)
+	}
 	must(t, s.ReplaceToken(ctx, token("t2", "m1", "a", t0.Add(time.Minute))))
 	if old, _ := s.GetToken(ctx, hash("t1")); old.RevokedAt.IsZero() {
 		t.Fatal("rotate did not revoke the old token")
 	}
 	if err := s.ReplaceToken(ctx, token("t3", "nope", "a", t0)); !errors.Is(err, store.ErrNotFound) {
 		t.Fatalf("replace for missing machine: %v", err)
+	}
+	if _, err := s.GetToken(ctx, hash("t2")); err != nil {
+		t.Fatal(err)
 	}
 	n, err := s.RevokeTokens(ctx, "m1", t0.Add(2*time.Minute))
 	must(t, err)
@@ -362,6 +374,9 @@ func testHeartbeats(t *testing.T, s store.Store) {
 	register(t, s, machine("a", "m1", "fp1"), "t1")
 	register(t, s, machine("a", "m2", "fp2"), "t2")
 	must(t, s.RecordHeartbeats(ctx, nil))
+	if _, err := s.GetToken(ctx, hash("t1")); err != nil { // read before the change
+		t.Fatal(err)
+	}
 	newExp := t0.Add(48 * time.Hour)
 	batch := []store.Heartbeat{
 		{MachineID: "m1", TokenHash: hash("t1"), TokenExpiresAt: newExp, At: t0.Add(time.Minute), Status: "ok",
