@@ -22,7 +22,9 @@ import (
 
 	"github.com/slipwayhq/slipway/agent/daemon"
 	"github.com/slipwayhq/slipway/agent/enroll"
+	"github.com/slipwayhq/slipway/agent/selfupdate"
 	"github.com/slipwayhq/slipway/agent/service"
+	"github.com/slipwayhq/slipway/updater/client"
 )
 
 // Set by the linker (-X main.version=... -X main.commit=...).
@@ -80,6 +82,10 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	}
 	if errors.Is(err, flag.ErrHelp) {
 		return 0
+	}
+	if errors.Is(err, selfupdate.ErrRestart) || errors.Is(err, client.ErrUnhealthy) {
+		fmt.Fprintln(stderr, "slipway-agent:", err)
+		return service.ExitRestart
 	}
 	if err != nil {
 		fmt.Fprintln(stderr, "slipway-agent:", err)

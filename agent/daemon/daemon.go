@@ -9,11 +9,15 @@ import (
 	"log/slog"
 	"time"
 
+	"golang.org/x/sync/errgroup"
+
 	"github.com/slipwayhq/slipway/agent/enroll"
 	"github.com/slipwayhq/slipway/agent/heartbeat"
 	"github.com/slipwayhq/slipway/agent/identity"
 	"github.com/slipwayhq/slipway/agent/inventory"
+	"github.com/slipwayhq/slipway/agent/selfupdate"
 	"github.com/slipwayhq/slipway/machineapi"
+	"github.com/slipwayhq/slipway/updater/client"
 )
 
 // Config is the agent's runtime configuration.
@@ -30,7 +34,9 @@ type Config struct {
 	Inventory inventory.Options
 	// ClientOptions configure the machine API client.
 	ClientOptions machineapi.Options
-	// Updates reports the last self-update outcome (nil: none).
+	// Updates overrides the self-update status reporter; when set, the
+	// daemon does not run self-update itself. Default: self-update from
+	// agent.json + <Dir>/update, reported from the token store.
 	Updates heartbeat.UpdateReporter
 	// Logger. Default: discard.
 	Logger *slog.Logger
@@ -95,20 +101,25 @@ func (d *Daemon) reenroller() heartbeat.Reenroller {
 	}
 }
 
-// Loop returns the heartbeat loop.
-func (d *Daemon) Loop() *heartbeat.Loop {
-	opts := d.cfg.Heartbeat
-	opts.AgentVersion = d.cfg.Version
-	opts.ClientOptions = d.cfg.ClientOptions
-	opts.Logger = d.cfg.Logger
-	return heartbeat.New(d.store, d.inv, d.reenroller(), d.cfg.Updates, opts)
-}
+// Loop returns the heartbeat loop (without self-update).
+func (d *Daemon) Loop() *heartbeat.Loop { return d.loop(nil) }
 
 // Run heartbeats until ctx is done. When the machine is not enrolled yet it
 // enrolls first if a server and secret are configured, else it waits and
-// retries (an MDM may drop agent.json later).
+// retries (an MDM may drop agent.json later). Self-update runs beside the
+// heartbeat loop when configured; after installing a new version Run returns
+// selfupdate.ErrRestart, and when a new version proved unhealthy at start it
+// returns an error wrapping client.ErrUnhealthy (the previous binary is back:
+// exit so the service manager starts it).
 func (d *Daemon) Run(ctx context.Context) error {
 	log := d.cfg.Logger
+	if err := selfupdate.Startup(d.cfg.Dir, d.store, time.Now()); err != nil {
+		if errors.Is(err, client.ErrUnhealthy) || errors.Is(err, client.ErrRollbackFailed) {
+			log.ErrorContext(ctx, "update rolled back; restarting into the previous version", "err", err)
+			return err
+		}
+		log.WarnContext(ctx, "reading the update state", "err", err)
+	}
 	st, err := d.store.Load()
 	switch {
 	case err == nil:
@@ -118,9 +129,48 @@ func (d *Daemon) Run(ctx context.Context) error {
 	default:
 		log.ErrorContext(ctx, "cannot read the token store", "err", err)
 	}
-	err = d.Loop().Run(ctx)
-	log.InfoContext(context.WithoutCancel(ctx), "agent stopped")
+	mgr := d.updater(ctx)
+	loop := d.loop(mgr)
+	g, gctx := errgroup.WithContext(ctx)
+	g.Go(func() error { return loop.Run(gctx) })
+	if mgr != nil {
+		g.Go(func() error { return mgr.Run(gctx) })
+	}
+	err = g.Wait()
+	log.InfoContext(context.WithoutCancel(ctx), "agent stopped", "err", err)
 	return err
+}
+
+// updater returns the self-update manager, or nil (logged) when self-update
+// is off or not configured.
+func (d *Daemon) updater(ctx context.Context) *selfupdate.Manager {
+	if d.cfg.Updates != nil {
+		return nil // the caller reports update status itself
+	}
+	cfg, err := enroll.LoadConfig(d.cfg.Dir, d.cfg.Enroll)
+	if err == nil {
+		var mgr *selfupdate.Manager
+		if mgr, err = selfupdate.New(d.cfg.Dir, d.store, cfg, d.cfg.Version, d.cfg.Logger); err == nil {
+			return mgr
+		}
+	}
+	d.cfg.Logger.InfoContext(ctx, "self-update off", "reason", err)
+	return nil
+}
+
+func (d *Daemon) loop(mgr *selfupdate.Manager) *heartbeat.Loop {
+	opts := d.cfg.Heartbeat
+	opts.AgentVersion = d.cfg.Version
+	opts.ClientOptions = d.cfg.ClientOptions
+	opts.Logger = d.cfg.Logger
+	updates := d.cfg.Updates
+	if updates == nil {
+		updates = func() *identity.UpdateStatus { return selfupdate.Status(d.store) }
+	}
+	if mgr != nil {
+		opts.OnSuccess = mgr.Healthy
+	}
+	return heartbeat.New(d.store, d.inv, d.reenroller(), updates, opts)
 }
 
 // ShutdownTimeout bounds how long Stop waits for Run to return.

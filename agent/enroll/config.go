@@ -41,6 +41,25 @@ type Config struct {
 	Server string `json:"server"`
 	// ProvisioningSecret is the tenant's provisioning secret (never logged).
 	ProvisioningSecret string `json:"provisioningSecret"`
+	// Update configures self-update (agent.json only).
+	Update UpdateConfig `json:"update,omitzero"`
+}
+
+// UpdateConfig is the "update" section of agent.json. Self-update also
+// needs the trust material an installer drops next to agent.json:
+// update/root.json (initial TUF root) and update/minisign.pub.
+type UpdateConfig struct {
+	// Disabled turns self-update off. Default: false.
+	Disabled bool `json:"disabled,omitempty"`
+	// Channel to follow. Default: stable.
+	Channel string `json:"channel,omitempty"`
+	// Server serving updates. Default: the enrollment server.
+	Server string `json:"server,omitempty"`
+	// IntervalSeconds between update checks. Default: 21600 (6 h).
+	IntervalSeconds int `json:"intervalSeconds,omitempty"`
+	// HealthDeadlineSeconds a new version has to heartbeat successfully
+	// before it is rolled back. Default: 600.
+	HealthDeadlineSeconds int `json:"healthDeadlineSeconds,omitempty"`
 }
 
 // Validate checks the server URL and the secret's presence.
@@ -73,6 +92,9 @@ func LoadConfig(dir string, flags Config) (Config, error) {
 }
 
 func (c Config) overlay(o Config) Config {
+	if o.Update != (UpdateConfig{}) {
+		c.Update = o.Update
+	}
 	if s := strings.TrimSpace(o.Server); s != "" {
 		c.Server = s
 	}

@@ -34,6 +34,9 @@ type Options struct {
 	ClockSkewWarn time.Duration
 	// ClientOptions configure the machine API client.
 	ClientOptions machineapi.Options
+	// OnSuccess runs after every acknowledged heartbeat (self-update uses
+	// it to confirm a new version healthy). Default: none.
+	OnSuccess func(ctx context.Context)
 	// Rand draws jitter. Default: a randomly seeded source.
 	Rand *rand.Rand
 	// Now returns the current time. Default: time.Now.
@@ -218,6 +221,9 @@ func (l *Loop) succeeded(ctx context.Context, st identity.State, resp *machineap
 	})
 	if err != nil {
 		l.opts.Logger.ErrorContext(ctx, "saving heartbeat state", "err", err)
+	}
+	if l.opts.OnSuccess != nil {
+		l.opts.OnSuccess(ctx)
 	}
 	interval := l.opts.DefaultInterval
 	if resp.HeartbeatIntervalSeconds > 0 {

@@ -9,6 +9,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"os"
 	"sync"
 	"time"
 
@@ -17,6 +18,9 @@ import (
 
 // Name is the service name on every OS.
 const Name = "slipway-agent"
+
+// ExitRestart is the exit status asking the service manager for a restart.
+const ExitRestart = 3
 
 // Runner is the long-running part (daemon.Daemon.Run).
 type Runner func(ctx context.Context) error
@@ -53,8 +57,12 @@ func (p *program) Start(kservice.Service) error {
 	p.mu.Unlock()
 	go func() {
 		defer close(p.done)
-		if err := p.run(ctx); err != nil {
-			p.log.Error("agent stopped with an error", "err", err)
+		if err := p.run(ctx); err != nil && ctx.Err() == nil {
+			// Restart after a self-update, or after a failure: exit
+			// non-zero so systemd (Restart=always), launchd (KeepAlive)
+			// or the Windows SCM (OnFailure=restart) starts us again.
+			p.log.Error("agent exiting for a restart", "err", err)
+			os.Exit(ExitRestart)
 		}
 	}()
 	return nil

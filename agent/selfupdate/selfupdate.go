@@ -1,0 +1,205 @@
+// Package selfupdate keeps slipway-agent up to date through the updater
+// client (updater/client): it checks the channel periodically, installs a
+// verified new binary and asks the service manager for a restart, confirms
+// the new version healthy after its first acknowledged heartbeat, and
+// records the outcome (installed, failed, rolled back) in the token store so
+// heartbeats and the desktop client report it.
+package selfupdate
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"os"
+	"path/filepath"
+	"sync"
+	"time"
+
+	"github.com/slipwayhq/slipway/agent/enroll"
+	"github.com/slipwayhq/slipway/agent/identity"
+	"github.com/slipwayhq/slipway/signing/minisign"
+	"github.com/slipwayhq/slipway/updater/client"
+)
+
+// Files the installer drops in <config dir>/update/.
+const (
+	RootFile     = "root.json"
+	MinisignFile = "minisign.pub"
+	maxTrustFile = 64 << 10
+)
+
+// Results recorded in identity.UpdateStatus.Result.
+const (
+	ResultInstalled  = "installed"   // swapped; restarting into the new version
+	ResultHealthy    = "healthy"     // the new version heartbeat successfully
+	ResultFailed     = "failed"      // check/download/verify/self-check failed; nothing changed
+	ResultRolledBack = "rolled-back" // the new version was unhealthy and was replaced by the previous one
+)
+
+// ErrDisabled: self-update is off or not configured (no trust material).
+var ErrDisabled = errors.New("self-update disabled")
+
+// ErrRestart: a new version was installed; the process should exit so the
+// service manager starts it.
+var ErrRestart = errors.New("new version installed; restart required")
+
+// Manager runs self-update for the agent.
+type Manager struct {
+	dir      string
+	store    identity.Store
+	cfg      client.Config
+	interval time.Duration
+	log      *slog.Logger
+	once     sync.Once
+}
+
+// StateDir is where the updater client keeps its TUF cache, staging files
+// and health state.
+func StateDir(dir string) string { return filepath.Join(dir, "update", "state") }
+
+// New configures self-update from agent.json's "update" section and the
+// trust files in <dir>/update. It returns ErrDisabled (wrapped, with the
+// reason) when updates are off or not installable.
+func New(dir string, store identity.Store, ec enroll.Config, version string, log *slog.Logger) (*Manager, error) {
+	uc := ec.Update
+	if uc.Disabled {
+		return nil, fmt.Errorf("%w: disabled in %s", ErrDisabled, enroll.ConfigFileName)
+	}
+	root, err := readTrust(filepath.Join(dir, "update", RootFile))
+	if err != nil {
+		return nil, err
+	}
+	keyText, err := readTrust(filepath.Join(dir, "update", MinisignFile))
+	if err != nil {
+		return nil, err
+	}
+	pk, err := minisign.ParsePublicKey(keyText)
+	if err != nil {
+		return nil, fmt.Errorf("self-update: %s: %w", MinisignFile, err)
+	}
+	server := firstNonEmpty(uc.Server, ec.Server)
+	if server == "" {
+		if st, err := store.Load(); err == nil {
+			server = st.Server
+		}
+	}
+	cfg := client.Config{
+		Product: "agent", Channel: firstNonEmpty(uc.Channel, "stable"), ServerURL: server,
+		TrustedRoot: root, MinisignKey: pk, StateDir: StateDir(dir), CurrentVersion: version,
+		HealthDeadline: time.Duration(uc.HealthDeadlineSeconds) * time.Second, Logger: log,
+	}
+	if err := cfg.Validate(); err != nil {
+		return nil, fmt.Errorf("%w: %w", ErrDisabled, err)
+	}
+	interval := time.Duration(uc.IntervalSeconds) * time.Second
+	if interval <= 0 {
+		interval = 6 * time.Hour
+	}
+	if log == nil {
+		log = slog.New(slog.DiscardHandler)
+	}
+	return &Manager{dir: dir, store: store, cfg: cfg, interval: interval, log: log}, nil
+}
+
+func readTrust(path string) ([]byte, error) {
+	f, err := os.Open(path)
+	if errors.Is(err, os.ErrNotExist) {
+		return nil, fmt.Errorf("%w: %s not installed", ErrDisabled, path)
+	}
+	if err != nil {
+		return nil, fmt.Errorf("self-update: %w", err)
+	}
+	defer f.Close()
+	b := make([]byte, maxTrustFile+1)
+	n, _ := f.Read(b)
+	if n > maxTrustFile {
+		return nil, fmt.Errorf("self-update: %s over %d bytes", path, maxTrustFile)
+	}
+	return b[:n], nil
+}
+
+// Startup must run first when the agent starts: while an update is pending
+// it counts starts, and rolls back an update that never became healthy
+// (returning an error wrapping client.ErrUnhealthy: exit, so the service
+// manager starts the restored binary). It also records a rollback done by a
+// previous start in the token store. Safe to call when updates are off.
+func Startup(dir string, store identity.Store, now time.Time) error {
+	state := StateDir(dir)
+	if err := client.Startup(state, now); err != nil {
+		return err
+	}
+	f, err := client.LastFailure(state)
+	if err != nil || f == nil {
+		return err
+	}
+	return record(store, identity.UpdateStatus{Available: f.To, Installed: f.From, Result: ResultRolledBack, Error: f.Reason, At: now.UTC()})
+}
+
+// Healthy is called after each acknowledged heartbeat; the first call
+// confirms the running version, so a pending update is committed.
+func (m *Manager) Healthy(ctx context.Context) {
+	m.once.Do(func() {
+		if err := client.ConfirmHealthy(m.cfg.StateDir); err != nil {
+			m.log.ErrorContext(ctx, "confirming the running version healthy", "err", err)
+			return
+		}
+		st, err := m.store.Load()
+		if err == nil && st.Update != nil && st.Update.Result == ResultInstalled && st.Update.Installed == m.cfg.CurrentVersion {
+			_ = record(m.store, identity.UpdateStatus{Installed: m.cfg.CurrentVersion, Result: ResultHealthy, At: time.Now().UTC()})
+			m.log.InfoContext(ctx, "update confirmed healthy", "version", m.cfg.CurrentVersion)
+		}
+	})
+}
+
+// Run checks for updates until ctx ends. It returns ErrRestart after
+// installing a new version, nil when ctx ends.
+func (m *Manager) Run(ctx context.Context) error {
+	if st, err := m.store.Load(); err == nil {
+		m.cfg.MachineID = st.MachineID
+	}
+	c, err := client.New(m.cfg)
+	if err != nil {
+		return err
+	}
+	res, err := c.Run(ctx, m.interval, func(err error) {
+		_ = record(m.store, identity.UpdateStatus{Installed: m.cfg.CurrentVersion, Result: ResultFailed, Error: err.Error(), At: time.Now().UTC()})
+	})
+	if res == nil {
+		if ctx.Err() != nil {
+			return nil
+		}
+		return err
+	}
+	m.log.InfoContext(ctx, "update installed; restarting", "from", res.From, "to", res.To)
+	if err := record(m.store, identity.UpdateStatus{Installed: res.To, Result: ResultInstalled, At: time.Now().UTC()}); err != nil {
+		m.log.ErrorContext(ctx, "recording the update", "err", err)
+	}
+	return ErrRestart
+}
+
+// Status returns the last recorded update outcome.
+func Status(store identity.Store) *identity.UpdateStatus {
+	st, err := store.Load()
+	if err != nil {
+		return nil
+	}
+	return st.Update
+}
+
+func record(store identity.Store, u identity.UpdateStatus) error {
+	err := store.Update(func(s *identity.State) { s.Update = &u })
+	if errors.Is(err, identity.ErrNotEnrolled) {
+		return nil
+	}
+	return err
+}
+
+func firstNonEmpty(s ...string) string {
+	for _, v := range s {
+		if v != "" {
+			return v
+		}
+	}
+	return ""
+}
