@@ -46,6 +46,9 @@ type goreleaserStep struct{}
 func (goreleaserStep) Name() string { return "goreleaser" }
 
 func (goreleaserStep) Run(ctx context.Context, r *run) error {
+	if r.done {
+		return errAlreadyPublished
+	}
 	if r.opts.SkipBuild || r.opts.DryRun {
 		return skip("no build")
 	}
@@ -81,6 +84,8 @@ func (buildStep) Name() string { return "build" }
 
 func (buildStep) Run(ctx context.Context, r *run) error {
 	switch {
+	case r.done:
+		return errAlreadyPublished
 	case r.opts.DryRun:
 		return skip("dry run: not building")
 	case r.opts.SkipBuild:

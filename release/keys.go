@@ -19,6 +19,9 @@ type keysStep struct{}
 func (keysStep) Name() string { return "keys" }
 
 func (keysStep) Run(ctx context.Context, r *run) error {
+	if r.done {
+		return errAlreadyPublished
+	}
 	if r.dist == nil && !r.external {
 		return skip("nothing to sign")
 	}

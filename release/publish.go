@@ -30,6 +30,9 @@ type checkStep struct{}
 func (checkStep) Name() string { return "check" }
 
 func (checkStep) Run(ctx context.Context, r *run) error {
+	if r.done {
+		return errAlreadyPublished
+	}
 	if r.plans == nil {
 		if r.dist == nil {
 			return skip("nothing to plan")

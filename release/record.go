@@ -35,6 +35,16 @@ type Artifact struct {
 	Signatures map[string]string `json:"signatures,omitempty"`
 }
 
+// ProductPrefix returns the key prefix of every release of a product
+// ("<prefix>/releases/<product>/").
+func ProductPrefix(prefix, product string) string {
+	k := "releases/" + product + "/"
+	if prefix != "" {
+		return prefix + "/" + k
+	}
+	return k
+}
+
 // Key returns the storage key of a file of this release.
 func Key(prefix, product, version, file string) string {
 	k := "releases/" + product + "/" + version + "/" + file

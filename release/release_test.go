@@ -56,6 +56,26 @@ func TestSnapshotBuild(t *testing.T) {
 	if want := fmt.Sprintf("slipway-agent %s (%s)\n", rep.Version, rep.Commit); string(out) != want {
 		t.Errorf("agent version = %q, want %q", out, want)
 	}
+	t.Run("re-release of the published commit", func(t *testing.T) {
+		st, err := fs.New(shared.store, fs.Options{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		var out bytes.Buffer
+		again, err := Run(t.Context(), Options{Dir: shared.repo, Snapshot: true, Store: st, DataDir: filepath.Join(shared.root, "data"), SlipwayBin: shared.hookBin, Out: &out})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if !hasLinePrefix(out.String(), "  ok    published") || !hasLinePrefix(out.String(), "  skip  build") {
+			t.Errorf("the published commit was built again:\n%s", out.String())
+		}
+		if again.Version != rep.Version || len(again.Products) != 2 {
+			t.Fatalf("report = %+v", again)
+		}
+		for _, p := range again.Products {
+			checkStatuses(t, p, StatusUnchanged)
+		}
+	})
 	if shared.hookBin == "true" {
 		t.Log("slipway sign-binary not in this tree yet: post-build hook ran `true`")
 	}

@@ -134,7 +134,14 @@ type run struct {
 	report  *Report
 	// external: publishing prebuilt files (PublishFiles), not a dist/.
 	external bool
+	// done: this commit is already published (publishedStep); the other
+	// steps have nothing to do.
+	done bool
 }
+
+// errAlreadyPublished is the skip of steps with nothing to do because the
+// commit is already published.
+var errAlreadyPublished = Skip{Reason: "already published"}
 
 func (r *run) now() time.Time { return r.opts.Now() }
 
@@ -148,6 +155,7 @@ func Run(ctx context.Context, opts Options) (*Report, error) {
 	}
 	r := &run{opts: opts, log: opts.Logger, signers: opts.Signers, report: &Report{Snapshot: opts.Snapshot, DryRun: opts.DryRun}}
 	steps := []Step{
+		publishedStep{},  // this commit already published? then nothing to build
 		goreleaserStep{}, // find GoReleaser, or build the pinned version once
 		buildStep{},      // goreleaser release --clean (--snapshot): binaries, archives, checksums
 		distStep{},       // read and cross-check dist/metadata.json, artifacts.json, checksums
@@ -196,6 +204,9 @@ type distStep struct{}
 func (distStep) Name() string { return "dist" }
 
 func (distStep) Run(ctx context.Context, r *run) error {
+	if r.done {
+		return errAlreadyPublished
+	}
 	if _, err := os.Stat(filepath.Join(r.opts.Dist, "artifacts.json")); r.opts.DryRun && errors.Is(err, os.ErrNotExist) {
 		return skip("no %s to plan from (build first, or run without --dry-run)", r.opts.Dist)
 	}
