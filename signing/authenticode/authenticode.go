@@ -35,6 +35,9 @@ type Options struct {
 	// CAFile is the PEM bundle of trusted roots Verify checks against.
 	// Default: osslsigncode's built-in default (the system CA bundle).
 	CAFile string `json:"ca_file,omitempty" yaml:"ca_file,omitempty"`
+	// TSACAFile is the PEM bundle of roots Verify trusts for the
+	// time-stamping authority's certificate. Default: CAFile.
+	TSACAFile string `json:"tsa_ca_file,omitempty" yaml:"tsa_ca_file,omitempty"`
 	// Description and URL are shown by Windows in the UAC prompt
 	// (osslsigncode -n / -i). Default: none.
 	Description string `json:"description,omitempty" yaml:"description,omitempty"`
@@ -59,6 +62,9 @@ var _ signing.Backend = (*Signer)(nil)
 func New(p12Path string, password []byte, opts Options) *Signer {
 	if opts.Tool == "" {
 		opts.Tool = "osslsigncode"
+	}
+	if opts.TSACAFile == "" {
+		opts.TSACAFile = opts.CAFile
 	}
 	if opts.Logger == nil {
 		opts.Logger = slog.New(slog.DiscardHandler)
@@ -152,6 +158,9 @@ func (s *Signer) Verify(ctx context.Context, path string) error {
 	args := []string{"verify"}
 	if s.opts.CAFile != "" {
 		args = append(args, "-CAfile", s.opts.CAFile)
+	}
+	if s.opts.TSACAFile != "" {
+		args = append(args, "-TSA-CAfile", s.opts.TSACAFile)
 	}
 	if s.p12Path != "" {
 		b, err := s.load()

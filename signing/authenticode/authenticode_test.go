@@ -208,3 +208,34 @@ func writeFile(t *testing.T, path string, data []byte) {
 		t.Fatal(err)
 	}
 }
+
+// TestTimestamp signs with an RFC 3161 timestamp from a local TSA that
+// the test CA issued; osslsigncode must find and accept the timestamp.
+func TestTimestamp(t *testing.T) {
+	tool := osslsigncode(t)
+	pki := p12test.New(t, []byte("pw"), p12test.Options{})
+	tsa := pki.NewTSA(t)
+	exe := bins.Copy(t, "windows", "amd64")
+	s := authenticode.New(pki.P12, []byte("pw"), authenticode.Options{Tool: tool, CAFile: pki.CAPEM, TimestampURL: tsa.URL})
+	if _, err := s.Sign(t.Context(), exe); err != nil {
+		t.Fatalf("Sign: %v", err)
+	}
+	if tsa.Requests.Load() != 1 {
+		t.Fatalf("TSA answered %d requests, want 1", tsa.Requests.Load())
+	}
+	out, err := exec.CommandContext(t.Context(), tool, "verify", "-CAfile", pki.CAPEM, "-TSA-CAfile", pki.CAPEM, "-in", exe).CombinedOutput()
+	if err != nil {
+		t.Fatalf("osslsigncode verify: %v\n%s", err, out)
+	}
+	if !strings.Contains(string(out), "Timestamp Server Signature verification: ok") || !strings.Contains(string(out), "CN=Slipway Test TSA") {
+		t.Errorf("osslsigncode verify shows no timestamp:\n%s", out)
+	}
+	if err := s.Verify(t.Context(), exe); err != nil {
+		t.Errorf("Verify: %v", err)
+	}
+	// A dead timestamp server fails the signing and leaves the file alone.
+	down := authenticode.New(pki.P12, []byte("pw"), authenticode.Options{Tool: tool, TimestampURL: "http://127.0.0.1:1/"})
+	if _, err := down.Sign(t.Context(), bins.Copy(t, "windows", "amd64")); err == nil {
+		t.Error("signing with an unreachable timestamp server succeeded")
+	}
+}

@@ -3,6 +3,7 @@
 package p12test
 
 import (
+	"crypto"
 	"crypto/ecdsa"
 	"crypto/elliptic"
 	"crypto/rand"
@@ -22,6 +23,7 @@ import (
 // PKI is a generated CA and code-signing leaf with their files in a temp dir.
 type PKI struct {
 	CA       *x509.Certificate
+	CAKey    crypto.Signer
 	Leaf     *x509.Certificate
 	CAPEM    string // path of the CA certificate in PEM
 	P12      string // path of the PKCS#12 file (leaf key + leaf + CA)
@@ -112,7 +114,7 @@ func Generate(dir string, password []byte, opts Options) (*PKI, error) {
 		return nil, err
 	}
 
-	p := &PKI{CA: ca, Leaf: leaf, CAPEM: filepath.Join(dir, "ca.pem"), P12: filepath.Join(dir, "signer.p12"), Password: password}
+	p := &PKI{CA: ca, CAKey: caKey, Leaf: leaf, CAPEM: filepath.Join(dir, "ca.pem"), P12: filepath.Join(dir, "signer.p12"), Password: password}
 	if err := os.WriteFile(p.CAPEM, pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: caDER}), 0o644); err != nil {
 		return nil, err
 	}
