@@ -69,6 +69,7 @@ tauri_cli() {
 install() {
   case $1 in
     apt) apt_pkgs minisign osslsigncode wixl chromium wrk nginx-light prometheus-node-exporter ;;
+    postgres) apt_pkgs postgresql-15 ;; # internal/pgtest runs initdb/postgres from /usr/lib/postgresql/15/bin
     staticcheck) go_tool staticcheck honnef.co/go/tools/cmd/staticcheck v0.8.2 ;;
     cosign) go_tool cosign github.com/sigstore/cosign/v2/cmd/cosign v2.6.5 ;;
     versitygw) go_tool versitygw github.com/versity/versitygw/cmd/versitygw v1.8.0 ;;
@@ -80,6 +81,6 @@ install() {
 }
 
 tools=("$@")
-((${#tools[@]})) || tools=(apt staticcheck cosign versitygw goreleaser quill tauri)
+((${#tools[@]})) || tools=(apt postgres staticcheck cosign versitygw goreleaser quill tauri)
 for t in "${tools[@]}"; do install "$t"; done
 echo "$BIN"
