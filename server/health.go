@@ -33,5 +33,5 @@ func (s *Server) openapi(w http.ResponseWriter, _ *http.Request) {
 func (s *Server) jwks(w http.ResponseWriter, _ *http.Request) {
 	w.Header().Set("Content-Type", "application/jwk-set+json")
 	w.Header().Set("Cache-Control", "public, max-age=300")
-	_, _ = w.Write(s.sessions.JWKS())
+	_, _ = w.Write(append(s.sessions.JWKS(), '\n'))
 }

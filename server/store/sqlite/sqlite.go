@@ -11,6 +11,7 @@ import (
 	"fmt"
 	"io/fs"
 	"net/url"
+	"os"
 	"sort"
 	"strconv"
 	"strings"
@@ -56,6 +57,13 @@ func Open(ctx context.Context, path string, opts Options) (*Store, error) {
 	}
 	if opts.Readers <= 0 {
 		opts.Readers = 4
+	}
+	// Create the file 0600 first: SQLite gives -wal and -shm the same mode,
+	// and the database holds the session signing keys.
+	if f, err := os.OpenFile(path, os.O_RDWR|os.O_CREATE, 0o600); err != nil {
+		return nil, fmt.Errorf("sqlite: create %s: %w", path, err)
+	} else {
+		f.Close()
 	}
 	q := url.Values{}
 	for _, p := range []string{

@@ -1,6 +1,7 @@
 package sqlite_test
 
 import (
+	"os"
 	"path/filepath"
 	"testing"
 
@@ -32,6 +33,9 @@ func TestReopenKeepsDataAndMigrations(t *testing.T) {
 		t.Fatal(err)
 	}
 	s.Close()
+	if st, err := os.Stat(path); err != nil || st.Mode().Perm() != 0o600 {
+		t.Fatalf("database mode %v, %v; want 0600", st.Mode(), err)
+	}
 	s2 := open(t, path)
 	if _, err := s2.GetTenant(t.Context(), "default"); err != nil {
 		t.Fatalf("after reopen: %v", err)
