@@ -14,6 +14,7 @@ import (
 	"os"
 	"os/signal"
 	"path/filepath"
+	"runtime/pprof"
 	"syscall"
 	"time"
 
@@ -32,7 +33,18 @@ func main() {
 	mode := flag.String("mode", "slipway", "slipway or fixed")
 	addr := flag.String("addr", "127.0.0.1:0", "listen address")
 	dir := flag.String("dir", "", "work directory (store, keys, body file)")
+	cpuprofile := flag.String("cpuprofile", "", "write a CPU profile here until shutdown")
 	flag.Parse()
+	if *cpuprofile != "" {
+		f, err := os.Create(*cpuprofile)
+		if err != nil {
+			log.Fatal(err)
+		}
+		if err := pprof.StartCPUProfile(f); err != nil {
+			log.Fatal(err)
+		}
+		defer pprof.StopCPUProfile()
+	}
 	if *dir == "" {
 		log.Fatal("-dir is required")
 	}
@@ -64,8 +76,9 @@ func main() {
 		srv.Shutdown(sctx)
 	}()
 	if err := srv.Serve(ln); err != nil && err != http.ErrServerClosed {
-		log.Fatal(err)
+		log.Print(err)
 	}
+	<-ctx.Done()
 }
 
 // slipway publishes agent 1.0.0 and 1.1.0, promotes 1.1.0 to stable at a

@@ -4,11 +4,14 @@
 #   slipway - the real /v1/updates endpoint (rollout decision included),
 #   nginx   - nginx serving the equivalent static latest.json with sendfile,
 #   fixed   - a minimal Go net/http server returning fixed bytes.
-# Usage: bench/updater/run.sh [duration, default 15s]
+# Usage: bench/updater/run.sh [duration per run, default 10s] [rounds, default 3]
+# The three servers are measured in interleaved rounds (the box is shared,
+# so load drifts); the table shows each server's median round.
 # Needs wrk and nginx (scripts/tools.sh installs both via apt).
 set -euo pipefail
 cd "$(dirname "$0")/../.."
-DUR=${1:-15s}
+DUR=${1:-10s}
+ROUNDS=${2:-3}
 CONNS=64
 THREADS=2
 WORK=$(mktemp -d)
@@ -73,20 +76,29 @@ for u in "http://$SLIPWAY" "http://127.0.0.1:$NPORT" "http://$FIXED"; do
   code=$(check "$u"); [[ $code == 200 || $code == 204 ]] || { echo "$u answered $code"; exit 1; }
 done
 
-echo "# $(date -u +%FT%TZ) $(nproc) cores, wrk -t$THREADS -c$CONNS -d$DUR --latency -s bench/updater/machines.lua"
-run() { # id label url
-  "$WRK" -t$THREADS -c$CONNS -d"$DUR" --latency -s bench/updater/machines.lua "$3" >"$WORK/$1.wrk"
-  rps=$(awk '/Requests\/sec/ {print $2}' "$WORK/$1.wrk")
-  p50=$(awk '$1=="50%" {print $2}' "$WORK/$1.wrk")
-  p99=$(awk '$1=="99%" {print $2}' "$WORK/$1.wrk")
-  non2xx=$(awk '/Non-2xx/ {print $NF}' "$WORK/$1.wrk")
-  printf '| %-34s | %10s | %8s | %8s | %s |\n' "$2" "$rps" "$p50" "$p99" "${non2xx:-0}"
-  echo "$rps" >"$WORK/$1.rps"
+echo "# $(date -u +%FT%TZ) $(nproc) cores, load $(cut -d" " -f1-3 /proc/loadavg); wrk -t$THREADS -c$CONNS -d$DUR --latency -s bench/updater/machines.lua, $ROUNDS interleaved rounds"
+measure() { # id url round
+  "$WRK" -t$THREADS -c$CONNS -d"$DUR" --latency -s bench/updater/machines.lua "$2" >"$WORK/$1.$3.wrk"
+  rps=$(awk '/Requests\/sec/ {print $2}' "$WORK/$1.$3.wrk")
+  p50=$(awk '$1=="50%" {print $2}' "$WORK/$1.$3.wrk")
+  p99=$(awk '$1=="99%" {print $2}' "$WORK/$1.$3.wrk")
+  non2xx=$(awk '/Non-2xx/ {print $NF}' "$WORK/$1.$3.wrk")
+  echo "$rps $p50 $p99 ${non2xx:-0}" >>"$WORK/$1.rounds"
+  echo "  round $3 $1: $rps req/s p50 $p50 p99 $p99" >&2
 }
+for r in $(seq "$ROUNDS"); do
+  measure slipway "http://$SLIPWAY" "$r"
+  measure nginx "http://127.0.0.1:$NPORT" "$r"
+  measure fixed "http://$FIXED" "$r"
+done
+median() { sort -n "$WORK/$1.rounds" | awk -v n="$ROUNDS" 'NR==int((n+1)/2)'; }
 echo "| server | req/s | p50 | p99 | non-2xx |"
 echo "|---|---:|---:|---:|---:|"
-run slipway "slipway /v1/updates (dynamic)" "http://$SLIPWAY"
-run nginx "nginx static latest.json" "http://127.0.0.1:$NPORT"
-run fixed "Go net/http fixed bytes" "http://$FIXED"
-awk -v s="$(cat "$WORK/slipway.rps")" -v f="$(cat "$WORK/fixed.rps")" \
-  'BEGIN { printf "slipway / fixed = %.0f%%\n", 100*s/f }'
+for id in slipway nginx fixed; do
+  label=$(case $id in slipway) echo "slipway /v1/updates (dynamic)";; nginx) echo "nginx static latest.json (sendfile)";; fixed) echo "Go net/http fixed bytes";; esac)
+  read -r rps p50 p99 non <<<"$(median $id)"
+  printf '| %-36s | %10s | %8s | %8s | %s |\n' "$label" "$rps" "$p50" "$p99" "$non"
+done
+read -r s _ <<<"$(median slipway)"
+read -r f _ <<<"$(median fixed)"
+awk -v s="$s" -v f="$f" 'BEGIN { printf "\nslipway / fixed-bytes Go server = %.0f%% (median rounds)\n", 100*s/f }'
