@@ -1,0 +1,72 @@
+package postgres
+
+import (
+	"context"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+
+	"github.com/slipwayhq/slipway/server/store"
+)
+
+// CreateHandshake stores a handshake code.
+func (s *Store) CreateHandshake(ctx context.Context, h store.Handshake) error {
+	_, err := s.pool.Exec(ctx, `INSERT INTO handshakes (code_hash, machine_id, tenant_id, redirect, created_at, expires_at)
+		VALUES ($1, $2, $3, $4, $5, $6)`, h.CodeHash, h.MachineID, h.TenantID, h.Redirect, ms(h.CreatedAt), ms(h.ExpiresAt))
+	return wrap("create handshake", err)
+}
+
+// ConsumeHandshake deletes and returns an unexpired code; the DELETE is
+// atomic, so concurrent callers (on any replica) get it at most once.
+func (s *Store) ConsumeHandshake(ctx context.Context, codeHash []byte, now time.Time) (store.Handshake, error) {
+	var h store.Handshake
+	var created, expires int64
+	err := pgx.BeginFunc(ctx, s.pool, func(tx pgx.Tx) error {
+		if _, err := tx.Exec(ctx, "DELETE FROM handshakes WHERE expires_at <= $1", ms(now)); err != nil {
+			return err
+		}
+		return tx.QueryRow(ctx, `DELETE FROM handshakes WHERE code_hash = $1 AND expires_at > $2
+			RETURNING code_hash, machine_id, tenant_id, redirect, created_at, expires_at`, codeHash, ms(now)).
+			Scan(&h.CodeHash, &h.MachineID, &h.TenantID, &h.Redirect, &created, &expires)
+	})
+	h.CreatedAt, h.ExpiresAt = tm(created), tm(expires)
+	return h, wrap("consume handshake", err)
+}
+
+// CreateAdminToken stores an admin token.
+func (s *Store) CreateAdminToken(ctx context.Context, t store.AdminToken) error {
+	_, err := s.pool.Exec(ctx, `INSERT INTO admin_tokens (id, name, tenant_id, hash, created_at, revoked_at)
+		VALUES ($1, $2, $3, $4, $5, $6)`, t.ID, t.Name, t.TenantID, t.Hash, ms(t.CreatedAt), ms(t.RevokedAt))
+	return wrap("create admin token", err)
+}
+
+// GetAdminToken looks an admin token up by hash.
+func (s *Store) GetAdminToken(ctx context.Context, hash []byte) (store.AdminToken, error) {
+	var t store.AdminToken
+	var created, revoked int64
+	err := s.pool.QueryRow(ctx,
+		"SELECT id, name, tenant_id, hash, created_at, revoked_at FROM admin_tokens WHERE hash = $1", hash).
+		Scan(&t.ID, &t.Name, &t.TenantID, &t.Hash, &created, &revoked)
+	t.CreatedAt, t.RevokedAt = tm(created), tm(revoked)
+	return t, wrap("get admin token", err)
+}
+
+// CreateSigningKey stores a session signing key.
+func (s *Store) CreateSigningKey(ctx context.Context, k store.SigningKey) error {
+	_, err := s.pool.Exec(ctx, "INSERT INTO signing_keys (id, seed, created_at) VALUES ($1, $2, $3)",
+		k.ID, k.Seed, ms(k.CreatedAt))
+	return wrap("create signing key", err)
+}
+
+// SigningKeys lists the signing keys, newest first.
+func (s *Store) SigningKeys(ctx context.Context) ([]store.SigningKey, error) {
+	rows, _ := s.pool.Query(ctx, `SELECT id, seed, created_at FROM signing_keys ORDER BY created_at DESC, id COLLATE "C" DESC`)
+	out, err := pgx.CollectRows(rows, func(row pgx.CollectableRow) (store.SigningKey, error) {
+		var k store.SigningKey
+		var created int64
+		err := row.Scan(&k.ID, &k.Seed, &created)
+		k.CreatedAt = tm(created)
+		return k, err
+	})
+	return out, wrap("signing keys", err)
+}

@@ -1,0 +1,250 @@
+package postgres
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"strings"
+
+	"github.com/jackc/pgx/v5"
+
+	"github.com/slipwayhq/slipway/server/store"
+)
+
+const machineCols = `id, tenant_id, fingerprint, hostname, os_name, os_version, os_arch, macs, serials,
+	hardware_uuid, source, fleet, agent_version, status, inventory, metrics, last_seen_at, created_at, updated_at`
+
+func scanMachine(row pgx.Row) (store.Machine, error) {
+	var m store.Machine
+	var macs, serials string
+	var fleet, inv, metrics *string
+	var seen, created, updated int64
+	err := row.Scan(&m.ID, &m.TenantID, &m.Fingerprint, &m.Hostname, &m.OS.Name, &m.OS.Version, &m.OS.Architecture,
+		&macs, &serials, &m.HardwareUUID, &m.Source, &fleet, &m.AgentVersion, &m.Status, &inv, &metrics,
+		&seen, &created, &updated)
+	if err != nil {
+		return m, err
+	}
+	if err := json.Unmarshal([]byte(macs), &m.MACAddresses); err != nil {
+		return m, fmt.Errorf("macs: %w", err)
+	}
+	if err := json.Unmarshal([]byte(serials), &m.SerialNumbers); err != nil {
+		return m, fmt.Errorf("serials: %w", err)
+	}
+	m.Fleet, m.Inventory, m.Metrics = rawJSON(fleet), rawJSON(inv), rawJSON(metrics)
+	m.LastSeenAt, m.CreatedAt, m.UpdatedAt = tm(seen), tm(created), tm(updated)
+	return m, nil
+}
+
+func list(v []string) string {
+	if v == nil {
+		v = []string{}
+	}
+	b, _ := json.Marshal(v)
+	return string(b)
+}
+
+func insertMachine(ctx context.Context, tx pgx.Tx, m store.Machine, onConflictNothing bool) (bool, error) {
+	u := updateOf(m.Inventory)
+	q := "INSERT INTO machines (" + machineCols + `, update_result, update_version, update_at) VALUES
+		($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19, $20, $21, $22)`
+	if onConflictNothing {
+		q += " ON CONFLICT (tenant_id, fingerprint) WHERE fingerprint <> '' DO NOTHING"
+	}
+	tag, err := tx.Exec(ctx, q,
+		m.ID, m.TenantID, m.Fingerprint, m.Hostname, m.OS.Name, m.OS.Version, m.OS.Architecture,
+		list(m.MACAddresses), list(m.SerialNumbers), m.HardwareUUID, m.Source, nullJSON(m.Fleet),
+		m.AgentVersion, m.Status, nullJSON(m.Inventory), nullJSON(m.Metrics),
+		ms(m.LastSeenAt), ms(m.CreatedAt), ms(m.UpdatedAt), u.Result, u.Version, u.At)
+	if err != nil || tag.RowsAffected() == 0 {
+		return false, err
+	}
+	return true, writeSerials(ctx, tx, m)
+}
+
+func writeSerials(ctx context.Context, tx pgx.Tx, m store.Machine) error {
+	if _, err := tx.Exec(ctx, "DELETE FROM machine_serials WHERE machine_id = $1", m.ID); err != nil {
+		return err
+	}
+	if len(m.SerialNumbers) == 0 {
+		return nil
+	}
+	_, err := tx.Exec(ctx, `INSERT INTO machine_serials (tenant_id, serial, machine_id)
+		SELECT $1, sn, $3 FROM unnest($2::text[]) AS sn ON CONFLICT DO NOTHING`, m.TenantID, m.SerialNumbers, m.ID)
+	return err
+}
+
+func updateDescriptive(ctx context.Context, tx pgx.Tx, m store.Machine) (int64, error) {
+	tag, err := tx.Exec(ctx, `UPDATE machines SET hostname = $1, os_name = $2, os_version = $3, os_arch = $4,
+		macs = $5, serials = $6, hardware_uuid = $7, fleet = $8, updated_at = $9 WHERE id = $10`,
+		m.Hostname, m.OS.Name, m.OS.Version, m.OS.Architecture, list(m.MACAddresses), list(m.SerialNumbers),
+		m.HardwareUUID, nullJSON(m.Fleet), ms(m.UpdatedAt), m.ID)
+	if err != nil {
+		return 0, err
+	}
+	n := tag.RowsAffected()
+	if n > 0 {
+		err = writeSerials(ctx, tx, m)
+	}
+	return n, err
+}
+
+// RegisterMachine inserts or refreshes a machine by fingerprint and gives it
+// tok. Two replicas registering the same hardware at once end with one
+// machine: the loser of the insert race refreshes the winner's row.
+func (s *Store) RegisterMachine(ctx context.Context, m store.Machine, tok store.Token) (store.Machine, bool, error) {
+	var out store.Machine
+	created := false
+	err := pgx.BeginFunc(ctx, s.pool, func(tx pgx.Tx) error {
+		out, created = store.Machine{}, false
+		existing, err := s.lockByFingerprint(ctx, tx, m)
+		if errors.Is(err, pgx.ErrNoRows) {
+			ins, err := insertMachine(ctx, tx, m, m.Fingerprint != "")
+			if err != nil {
+				return err
+			}
+			if ins {
+				out, created = m, true
+			} else if existing, err = s.lockByFingerprint(ctx, tx, m); err != nil {
+				return err
+			}
+		} else if err != nil {
+			return err
+		}
+		if !created {
+			if out, err = refresh(ctx, tx, existing, m); err != nil {
+				return err
+			}
+		}
+		tok.MachineID, tok.TenantID = out.ID, out.TenantID
+		return replaceToken(ctx, tx, tok)
+	})
+	return out, created, wrap("register machine", err)
+}
+
+func (s *Store) lockByFingerprint(ctx context.Context, tx pgx.Tx, m store.Machine) (store.Machine, error) {
+	if m.Fingerprint == "" {
+		return store.Machine{}, pgx.ErrNoRows
+	}
+	return scanMachine(tx.QueryRow(ctx, "SELECT "+machineCols+
+		" FROM machines WHERE tenant_id = $1 AND fingerprint = $2 AND fingerprint <> '' FOR UPDATE", m.TenantID, m.Fingerprint))
+}
+
+// refresh writes m's descriptive fields (and inventory, if any) onto existing.
+func refresh(ctx context.Context, tx pgx.Tx, existing, m store.Machine) (store.Machine, error) {
+	existing.Hostname, existing.OS, existing.HardwareUUID = m.Hostname, m.OS, m.HardwareUUID
+	existing.MACAddresses, existing.SerialNumbers, existing.UpdatedAt = m.MACAddresses, m.SerialNumbers, m.UpdatedAt
+	if _, err := updateDescriptive(ctx, tx, existing); err != nil {
+		return existing, err
+	}
+	if m.Inventory != nil {
+		existing.Inventory = m.Inventory
+		u := updateOf(m.Inventory)
+		if _, err := tx.Exec(ctx, `UPDATE machines SET inventory = $1,
+			update_result = CASE WHEN $3 THEN $4 ELSE update_result END,
+			update_version = CASE WHEN $3 THEN $5 ELSE update_version END,
+			update_at = CASE WHEN $3 THEN $6 ELSE update_at END WHERE id = $2`,
+			nullJSON(m.Inventory), existing.ID, u.Known, u.Result, u.Version, u.At); err != nil {
+			return existing, err
+		}
+	}
+	return existing, nil
+}
+
+// CreateMachine inserts a machine without a token.
+func (s *Store) CreateMachine(ctx context.Context, m store.Machine) error {
+	err := pgx.BeginFunc(ctx, s.pool, func(tx pgx.Tx) error {
+		_, err := insertMachine(ctx, tx, m, false)
+		return err
+	})
+	return wrap("create machine", err)
+}
+
+// GetMachine reads one machine.
+func (s *Store) GetMachine(ctx context.Context, id string) (store.Machine, error) {
+	m, err := scanMachine(s.pool.QueryRow(ctx, "SELECT "+machineCols+" FROM machines WHERE id = $1", id))
+	return m, wrap("get machine", err)
+}
+
+// FindMachine matches a machine of the tenant by serial, UUID or hostname.
+func (s *Store) FindMachine(ctx context.Context, tenantID string, kind store.IdentifierKind, value string) (store.Machine, error) {
+	var q string
+	switch kind {
+	case store.BySerial:
+		q = "SELECT " + machineCols + ` FROM machines WHERE tenant_id = $1 AND id IN
+			(SELECT machine_id FROM machine_serials WHERE tenant_id = $1 AND serial = $2)`
+	case store.ByUUID:
+		q = "SELECT " + machineCols + " FROM machines WHERE tenant_id = $1 AND lower(hardware_uuid) = lower($2)"
+	case store.ByHostname:
+		q = "SELECT " + machineCols + " FROM machines WHERE tenant_id = $1 AND lower(hostname) = lower($2)"
+	default:
+		return store.Machine{}, fmt.Errorf("postgres: find machine: unknown identifier kind %q", kind)
+	}
+	if value == "" {
+		return store.Machine{}, wrap("find machine", pgx.ErrNoRows)
+	}
+	m, err := scanMachine(s.pool.QueryRow(ctx, q+" ORDER BY created_at, id LIMIT 1", tenantID, value))
+	return m, wrap("find machine", err)
+}
+
+// UpdateMachine writes a machine's descriptive fields.
+func (s *Store) UpdateMachine(ctx context.Context, m store.Machine) error {
+	err := pgx.BeginFunc(ctx, s.pool, func(tx pgx.Tx) error {
+		n, err := updateDescriptive(ctx, tx, m)
+		if err == nil && n == 0 {
+			err = pgx.ErrNoRows
+		}
+		return err
+	})
+	return wrap("update machine", err)
+}
+
+// ListMachines lists machines matching f, ordered by ID.
+func (s *Store) ListMachines(ctx context.Context, f store.MachineFilter) ([]store.Machine, error) {
+	var where []string
+	var args []any
+	add := func(cond string, a any) {
+		args = append(args, a)
+		where = append(where, strings.ReplaceAll(cond, "?", fmt.Sprintf("$%d", len(args))))
+	}
+	add("id > ?", f.After)
+	if f.TenantID != "" {
+		add("tenant_id = ?", f.TenantID)
+	}
+	if f.OSName != "" {
+		add("lower(os_name) = lower(?)", f.OSName)
+	}
+	if f.AgentVersion != "" {
+		add("agent_version = ?", f.AgentVersion)
+	}
+	if !f.SeenAfter.IsZero() {
+		add("last_seen_at > ?", ms(f.SeenAfter))
+	}
+	if !f.SeenBefore.IsZero() {
+		add("last_seen_at <= ?", ms(f.SeenBefore))
+	}
+	if f.Query != "" {
+		like := "%" + strings.NewReplacer(`\`, `\\`, "%", `\%`, "_", `\_`).Replace(strings.ToLower(f.Query)) + "%"
+		add(`(lower(hostname) LIKE ? OR lower(id) LIKE ? OR lower(serials) LIKE ?
+			OR lower(os_name) LIKE ? OR lower(os_version) LIKE ?)`, like)
+	}
+	limit := f.Limit
+	if limit <= 0 || limit > 500 {
+		limit = 500
+	}
+	q := "SELECT " + machineCols + " FROM machines WHERE " + strings.Join(where, " AND ") +
+		" ORDER BY id LIMIT " + fmt.Sprint(limit)
+	rows, _ := s.pool.Query(ctx, q, args...)
+	out, err := pgx.CollectRows(rows, func(row pgx.CollectableRow) (store.Machine, error) { return scanMachine(row) })
+	return out, wrap("list machines", err)
+}
+
+// DeleteMachine removes a machine and everything that belongs to it.
+func (s *Store) DeleteMachine(ctx context.Context, id string) error {
+	tag, err := s.pool.Exec(ctx, "DELETE FROM machines WHERE id = $1", id)
+	if err == nil && tag.RowsAffected() == 0 {
+		err = pgx.ErrNoRows
+	}
+	return wrap("delete machine", err)
+}

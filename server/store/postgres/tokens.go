@@ -1,0 +1,55 @@
+package postgres
+
+import (
+	"context"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+
+	"github.com/slipwayhq/slipway/server/store"
+)
+
+// GetToken looks a machine token up by hash. There is deliberately no
+// cache: another replica may have revoked the token a moment ago.
+func (s *Store) GetToken(ctx context.Context, hash []byte) (store.Token, error) {
+	var t store.Token
+	var created, expires, revoked int64
+	err := s.pool.QueryRow(ctx,
+		"SELECT hash, machine_id, tenant_id, created_at, expires_at, revoked_at FROM tokens WHERE hash = $1", hash).
+		Scan(&t.Hash, &t.MachineID, &t.TenantID, &created, &expires, &revoked)
+	t.CreatedAt, t.ExpiresAt, t.RevokedAt = tm(created), tm(expires), tm(revoked)
+	return t, wrap("get token", err)
+}
+
+func replaceToken(ctx context.Context, tx pgx.Tx, tok store.Token) error {
+	if _, err := tx.Exec(ctx, "UPDATE tokens SET revoked_at = $1 WHERE machine_id = $2 AND revoked_at = 0",
+		ms(tok.CreatedAt), tok.MachineID); err != nil {
+		return err
+	}
+	_, err := tx.Exec(ctx, `INSERT INTO tokens (hash, machine_id, tenant_id, created_at, expires_at, revoked_at)
+		VALUES ($1, $2, $3, $4, $5, 0)`, tok.Hash, tok.MachineID, tok.TenantID, ms(tok.CreatedAt), ms(tok.ExpiresAt))
+	return err
+}
+
+// ReplaceToken revokes the machine's active tokens and stores tok.
+func (s *Store) ReplaceToken(ctx context.Context, tok store.Token) error {
+	err := pgx.BeginFunc(ctx, s.pool, func(tx pgx.Tx) error {
+		var id string
+		// Lock the machine row: concurrent rotations of one machine serialise.
+		if err := tx.QueryRow(ctx, "SELECT id FROM machines WHERE id = $1 FOR UPDATE", tok.MachineID).Scan(&id); err != nil {
+			return err
+		}
+		return replaceToken(ctx, tx, tok)
+	})
+	return wrap("replace token", err)
+}
+
+// RevokeTokens revokes every active token of a machine.
+func (s *Store) RevokeTokens(ctx context.Context, machineID string, at time.Time) (int, error) {
+	tag, err := s.pool.Exec(ctx, "UPDATE tokens SET revoked_at = $1 WHERE machine_id = $2 AND revoked_at = 0",
+		ms(at), machineID)
+	if err != nil {
+		return 0, wrap("revoke tokens", err)
+	}
+	return int(tag.RowsAffected()), nil
+}
