@@ -3,6 +3,7 @@ package macos
 import (
 	"bufio"
 	"bytes"
+	"cmp"
 	"crypto"
 	_ "crypto/sha1" // code directories may use SHA-1 (hash type 1)
 	_ "crypto/sha256"
@@ -258,17 +259,16 @@ func (cd *codeDirectory) checkHashes(slice io.ReaderAt, sig *codeSignature) erro
 	if uint64(len(cd.code)) != want {
 		return fmt.Errorf("%w: %d page hashes for %d pages", errMismatch, len(cd.code), want)
 	}
-	buf := make([]byte, page)
 	h := cd.hash.New()
+	buf := make([]byte, 64<<10)
 	r := bufio.NewReaderSize(io.NewSectionReader(slice, 0, int64(cd.codeLimit)), 1<<20)
 	for i, expected := range cd.code {
 		start := uint64(i) * page
 		n := min(page, cd.codeLimit-start)
-		if _, err := io.ReadFull(r, buf[:n]); err != nil {
-			return fmt.Errorf("read page %d: %w", i, err)
-		}
 		h.Reset()
-		h.Write(buf[:n])
+		if w, err := io.CopyBuffer(h, io.LimitReader(r, int64(n)), buf); err != nil || w != int64(n) {
+			return fmt.Errorf("read page %d (%d of %d bytes): %w", i, w, n, cmp.Or(err, io.ErrUnexpectedEOF))
+		}
 		if !bytes.Equal(h.Sum(nil), expected) {
 			return fmt.Errorf("%w: page %d (offset %d)", errMismatch, i, start)
 		}

@@ -39,9 +39,11 @@ type Options struct {
 	TimestampURL string `json:"timestamp_url,omitempty" yaml:"timestamp_url,omitempty"`
 	// Entitlements is the path of an entitlements plist. Default: none.
 	Entitlements string `json:"entitlements,omitempty" yaml:"entitlements,omitempty"`
-	// Roots are the CAs Verify trusts for certificate signatures.
-	// Default: only the configured P12's own certificate, so Verify
-	// accepts exactly what this signer signs.
+	// Roots are the CAs Verify trusts for certificate signatures and for
+	// the certificates of RFC 3161 timestamps in them. Default: the
+	// configured P12's own certificate and the CA certificates stored
+	// with it (the signer is pinned to the P12's certificate either way);
+	// a timestamp from a public TSA needs Roots that include its root.
 	Roots *x509.CertPool `json:"-" yaml:"-"`
 	// Notary, when set, submits every signed binary to Apple's notary
 	// service and waits for the verdict. Default: no notarization.
@@ -247,9 +249,14 @@ func (s *Signer) checkSignature(sig *codeSignature) error {
 			return err
 		}
 		pinned = b.Cert
-		if roots == nil {
+		if roots == nil { // the P12's own certificate, and its CAs for timestamps
 			roots = x509.NewCertPool()
 			roots.AddCert(b.Cert)
+			for _, c := range b.Chain {
+				if c.IsCA {
+					roots.AddCert(c)
+				}
+			}
 		}
 	}
 	if roots == nil {

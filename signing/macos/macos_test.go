@@ -272,3 +272,37 @@ func TestResignKeepsSize(t *testing.T) {
 		}
 	}
 }
+
+// TestTimestamp signs with an RFC 3161 timestamp from a local TSA issued
+// by the test CA; the CMS signature must carry it and still verify.
+func TestTimestamp(t *testing.T) {
+	pki := p12test.New(t, []byte("pw"), p12test.Options{})
+	tsa := pki.NewTSA(t)
+	bin := bins.Copy(t, "darwin", "arm64")
+	s := macos.New(pki.P12, []byte("pw"), macos.Options{TimestampURL: tsa.URL, Roots: pki.Pool()})
+	if _, err := s.Sign(t.Context(), bin); err != nil {
+		t.Fatalf("Sign: %v", err)
+	}
+	if tsa.Requests.Load() == 0 {
+		t.Fatal("the TSA was not asked for a timestamp")
+	}
+	if err := s.Verify(t.Context(), bin); err != nil {
+		t.Fatalf("Verify: %v", err)
+	}
+	if err := macos.New(pki.P12, []byte("pw"), macos.Options{}).Verify(t.Context(), bin); err != nil {
+		t.Fatalf("Verify with the default (P12) roots: %v", err)
+	}
+	if n := pageHashMismatches(t, bin); n != 0 {
+		t.Errorf("%d page hashes differ", n)
+	}
+	// A timestamp from a TSA outside the trusted roots is rejected.
+	other := p12test.New(t, []byte("pw"), p12test.Options{})
+	bin2 := bins.Copy(t, "darwin", "arm64")
+	foreign := macos.New(pki.P12, []byte("pw"), macos.Options{TimestampURL: other.NewTSA(t).URL})
+	if _, err := foreign.Sign(t.Context(), bin2); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.Verify(t.Context(), bin2); !errors.Is(err, signing.ErrBadSignature) {
+		t.Errorf("Verify(untrusted TSA) = %v, want ErrBadSignature", err)
+	}
+}
