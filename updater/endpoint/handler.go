@@ -50,6 +50,9 @@ type Options struct {
 	// OnlineKey, when set, lets Run re-sign the TUF timestamp/snapshot
 	// before they expire (Refresh).
 	OnlineKey *repo.Signer
+	// Repo are the TUF lifetimes Refresh uses; keep them equal to those
+	// `slipway apply` uses. Default: repo defaults.
+	Repo repo.Options
 	// Logger. Default: discard.
 	Logger *slog.Logger
 	// Now returns the time. Default: time.Now.
@@ -170,7 +173,7 @@ func (h *Handler) Run(ctx context.Context) error {
 // reload from storage if it changed.
 func (h *Handler) Tick(ctx context.Context) error {
 	if h.opts.OnlineKey != nil {
-		r, err := repo.Open(ctx, h.st, h.opts.Prefix, repo.Options{})
+		r, err := repo.Open(ctx, h.st, h.opts.Prefix, h.opts.Repo)
 		if err != nil && !errors.Is(err, repo.ErrNotInitialized) {
 			return err
 		}

@@ -9,6 +9,7 @@ package repo
 import (
 	"bytes"
 	"context"
+	"crypto/sha256"
 	"errors"
 	"fmt"
 	"strconv"
@@ -274,7 +275,16 @@ func (r *Repo) resignTimestamp(ctx context.Context, online *Signer, now time.Tim
 	if r.Timestamp != nil {
 		ts.Signed.Version = r.Timestamp.Signed.Version + 1
 	}
-	ts.Signed.Meta["snapshot.json"] = metadata.MetaFile(r.Snapshot.Signed.Version)
+	// Pin the snapshot's length and hash, not only its version, so a
+	// timestamp can only ever be combined with the exact snapshot file.
+	snapData, err := r.read(ctx, fmt.Sprintf("%d.snapshot.json", r.Snapshot.Signed.Version))
+	if err != nil {
+		return fmt.Errorf("timestamp: read snapshot: %w", err)
+	}
+	sum := sha256.Sum256(snapData)
+	mf := metadata.MetaFile(r.Snapshot.Signed.Version)
+	mf.Length, mf.Hashes = int64(len(snapData)), metadata.Hashes{"sha256": sum[:]}
+	ts.Signed.Meta["snapshot.json"] = mf
 	if _, err := ts.Sign(online); err != nil {
 		return fmt.Errorf("sign timestamp: %w", err)
 	}
