@@ -38,6 +38,13 @@ type Server struct {
 // generous rate limits are preset). It stops at the end of the test.
 func Start(t testing.TB, mod ...func(*server.Config)) *Server {
 	t.Helper()
+	return StartWith(t, server.Options{}, mod...)
+}
+
+// StartWith is Start with server options (Mount adds the updater routes).
+// Store is always the test's own SQLite database.
+func StartWith(t testing.TB, opts server.Options, mod ...func(*server.Config)) *Server {
+	t.Helper()
 	dir := t.TempDir()
 	st, err := sqlite.Open(t.Context(), filepath.Join(dir, "slipway.db"), sqlite.Options{Synchronous: "NORMAL"})
 	if err != nil {
@@ -56,7 +63,8 @@ func Start(t testing.TB, mod ...func(*server.Config)) *Server {
 	for _, m := range mod {
 		m(&cfg)
 	}
-	srv, err := server.New(cfg, server.Options{Store: st})
+	opts.Store = st
+	srv, err := server.New(cfg, opts)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -129,10 +129,11 @@ func (s Store) Save(st State) error {
 	return nil
 }
 
-// Update loads the state, applies fn and saves it.
+// Update loads the state, applies fn and saves it. It also works before
+// enrollment (an update outcome recorded first is kept by Enroll).
 func (s Store) Update(fn func(*State)) error {
 	st, err := s.Load()
-	if err != nil {
+	if err != nil && !errors.Is(err, ErrNotEnrolled) {
 		return err
 	}
 	fn(&st)

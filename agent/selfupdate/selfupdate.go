@@ -180,19 +180,12 @@ func (m *Manager) Run(ctx context.Context) error {
 
 // Status returns the last recorded update outcome.
 func Status(store identity.Store) *identity.UpdateStatus {
-	st, err := store.Load()
-	if err != nil {
-		return nil
-	}
+	st, _ := store.Load() // an outcome may be recorded before enrollment
 	return st.Update
 }
 
 func record(store identity.Store, u identity.UpdateStatus) error {
-	err := store.Update(func(s *identity.State) { s.Update = &u })
-	if errors.Is(err, identity.ErrNotEnrolled) {
-		return nil
-	}
-	return err
+	return store.Update(func(s *identity.State) { s.Update = &u })
 }
 
 func firstNonEmpty(s ...string) string {
