@@ -154,9 +154,8 @@ func hookBinary(root, repo string) (string, error) {
 	if out, err := cmd.CombinedOutput(); err != nil {
 		return "", fmt.Errorf("build slipway: %w\n%s", err, out)
 	}
-	if err := exec.Command(bin, "sign-binary", "--help").Run(); err != nil {
-		// TODO(release): drop once `slipway sign-binary` is in the tree.
-		return "true", nil
+	if out, err := exec.Command(bin, "sign-binary", "--help").CombinedOutput(); err != nil {
+		return "", fmt.Errorf("slipway sign-binary: %w\n%s", err, out)
 	}
 	return bin, nil
 }
