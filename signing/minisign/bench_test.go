@@ -63,7 +63,7 @@ func BenchmarkSign100MB(b *testing.B) {
 	b.Run("minisign-S", external("minisign", nil, "-S", "-s", msKey, "-m", path, "-x", path+".ref.minisig"))
 	b.Run("slipway-cli", external(slipwayBin, []string{"SLIPWAY_MINISIGN_KEY=" + msKey},
 		"sign", "--kind", "minisign", "--version", "1.2.3", path))
-	b.Run("slipway-go-blake2b", func(b *testing.B) {
+	b.Run("go-blake2b-read", func(b *testing.B) {
 		var cpu time.Duration
 		b.SetBytes(size)
 		for b.Loop() {

@@ -72,28 +72,59 @@ func Prehash(r io.Reader) ([]byte, error) {
 
 // Sign makes a prehashed ("ED") signature of data, streaming it once.
 func Sign(sk *SecretKey, data io.Reader, opts SignOptions) (*Signature, error) {
-	if sk == nil || len(sk.key) != ed25519.PrivateKeySize {
-		return nil, fmt.Errorf("sign: %w: no usable secret key", signing.ErrBadKey)
+	if err := checkSecret(sk); err != nil {
+		return nil, err
 	}
-	untrusted := opts.UntrustedComment
+	if _, err := opts.comments(); err != nil {
+		return nil, err
+	}
+	digest, err := Prehash(data)
+	if err != nil {
+		return nil, err
+	}
+	return SignPrehashed(sk, digest, opts)
+}
+
+// SignPrehashed signs a BLAKE2b-512 digest computed by the caller (see
+// Prehash), for callers that hash a file once for several purposes.
+func SignPrehashed(sk *SecretKey, digest []byte, opts SignOptions) (*Signature, error) {
+	if err := checkSecret(sk); err != nil {
+		return nil, err
+	}
+	if len(digest) != blake2b.Size {
+		return nil, fmt.Errorf("sign: digest is %d bytes, want a %d-byte BLAKE2b-512", len(digest), blake2b.Size)
+	}
+	s, err := opts.comments()
+	if err != nil {
+		return nil, err
+	}
+	s.KeyID = sk.ID
+	copy(s.Sig[:], ed25519.Sign(sk.key, digest))
+	copy(s.GlobalSig[:], ed25519.Sign(sk.key, s.globalMessage()))
+	return s, nil
+}
+
+func checkSecret(sk *SecretKey) error {
+	if sk == nil || len(sk.key) != ed25519.PrivateKeySize {
+		return fmt.Errorf("sign: %w: no usable secret key", signing.ErrBadKey)
+	}
+	return nil
+}
+
+// comments returns an unsigned Signature holding the validated comments.
+func (o SignOptions) comments() (*Signature, error) {
+	untrusted := o.UntrustedComment
 	if untrusted == "" {
 		untrusted = DefaultSignatureComment
 	}
 	if err := checkComment(untrusted, MaxCommentLen); err != nil {
 		return nil, fmt.Errorf("untrusted comment: %w", err)
 	}
-	trusted, err := opts.trusted()
+	trusted, err := o.trusted()
 	if err != nil {
 		return nil, fmt.Errorf("trusted comment: %w", err)
 	}
-	digest, err := Prehash(data)
-	if err != nil {
-		return nil, err
-	}
-	s := &Signature{KeyID: sk.ID, UntrustedComment: untrusted, TrustedComment: trusted}
-	copy(s.Sig[:], ed25519.Sign(sk.key, digest))
-	copy(s.GlobalSig[:], ed25519.Sign(sk.key, s.globalMessage()))
-	return s, nil
+	return &Signature{UntrustedComment: untrusted, TrustedComment: trusted}, nil
 }
 
 // globalMessage is what the global signature covers: sig || trusted comment.
@@ -106,13 +137,6 @@ func (s *Signature) globalMessage() []byte {
 // the global signature over the trusted comment. Errors wrap
 // signing.ErrBadSignature.
 func Verify(pk *PublicKey, data io.Reader, sig *Signature) error {
-	if pk == nil || len(pk.Key) != ed25519.PublicKeySize {
-		return fmt.Errorf("verify: %w: no usable public key", signing.ErrBadKey)
-	}
-	if sig.KeyID != pk.ID {
-		return fmt.Errorf("%w: signed by %s, public key is %s", ErrKeyIDMismatch, sig.KeyID, pk.ID)
-	}
-	var msg []byte
 	if sig.Legacy {
 		b, err := io.ReadAll(io.LimitReader(data, MaxLegacyDataLen+1))
 		if err != nil {
@@ -121,13 +145,42 @@ func Verify(pk *PublicKey, data io.Reader, sig *Signature) error {
 		if len(b) > MaxLegacyDataLen {
 			return ErrLegacyTooLarge
 		}
-		msg = b
-	} else {
-		d, err := Prehash(data)
-		if err != nil {
-			return err
-		}
-		msg = d
+		return verifyMessage(pk, b, sig)
+	}
+	if err := checkSigner(pk, sig); err != nil {
+		return err // before hashing a large file for nothing
+	}
+	digest, err := Prehash(data)
+	if err != nil {
+		return err
+	}
+	return VerifyPrehashed(pk, digest, sig)
+}
+
+// VerifyPrehashed checks a prehashed ("ED") signature against a
+// BLAKE2b-512 digest computed by the caller.
+func VerifyPrehashed(pk *PublicKey, digest []byte, sig *Signature) error {
+	if sig.Legacy {
+		return fmt.Errorf("%w: legacy signature needs the data, not a digest", ErrUnsupportedAlgorithm)
+	}
+	return verifyMessage(pk, digest, sig)
+}
+
+// checkSigner checks the public key and that it made sig (by key id).
+func checkSigner(pk *PublicKey, sig *Signature) error {
+	if pk == nil || len(pk.Key) != ed25519.PublicKeySize {
+		return fmt.Errorf("verify: %w: no usable public key", signing.ErrBadKey)
+	}
+	if sig.KeyID != pk.ID {
+		return fmt.Errorf("%w: signed by %s, public key is %s", ErrKeyIDMismatch, sig.KeyID, pk.ID)
+	}
+	return nil
+}
+
+// verifyMessage checks the data signature over msg and the global signature.
+func verifyMessage(pk *PublicKey, msg []byte, sig *Signature) error {
+	if err := checkSigner(pk, sig); err != nil {
+		return err
 	}
 	if !ed25519.Verify(pk.Key, msg, sig.Sig[:]) {
 		return fmt.Errorf("%w: data signature does not match", signing.ErrBadSignature)

@@ -66,7 +66,11 @@ func (s *Signer) Sign(ctx context.Context, path string) ([]string, error) {
 		return nil, fmt.Errorf("minisign: %w", err)
 	}
 	defer f.Close()
-	sig, err := Sign(s.sk, signing.ContextReader(ctx, f), SignOptions{
+	digest, err := prehashFile(ctx, f)
+	if err != nil {
+		return nil, fmt.Errorf("minisign: sign %s: %w", path, err)
+	}
+	sig, err := SignPrehashed(s.sk, digest, SignOptions{
 		FileName:         filepath.Base(path),
 		Version:          s.opts.Version,
 		UntrustedComment: s.opts.UntrustedComment,
@@ -155,7 +159,15 @@ func (v *Verifier) verifyData(ctx context.Context, path string, sig *Signature) 
 		return err
 	}
 	defer f.Close()
-	if err := Verify(v.pk, signing.ContextReader(ctx, f), sig); err != nil {
+	if sig.Legacy {
+		err = Verify(v.pk, signing.ContextReader(ctx, f), sig)
+	} else if err = checkSigner(v.pk, sig); err == nil {
+		var digest []byte
+		if digest, err = prehashFile(ctx, f); err == nil {
+			err = VerifyPrehashed(v.pk, digest, sig)
+		}
+	}
+	if err != nil {
 		return fmt.Errorf("%s: %w", path, err)
 	}
 	if v.opts.Version != "" {

@@ -98,3 +98,53 @@ func TestSignerGolden(t *testing.T) {
 	golden(t, "TestGolden.minisig.golden", readFile(t, art+signing.MinisigExt))
 	golden(t, "TestGolden.sig.golden", readFile(t, art+signing.TauriSigExt))
 }
+
+// TestLargeFileMapped signs a file big enough for the memory-mapped path
+// and checks it against streaming verification and the minisign CLI.
+func TestLargeFileMapped(t *testing.T) {
+	sk, pk, _ := GenerateKeyWithOptions(nil, KeyOptions{Rand: detRand(11)})
+	s, _ := New(sk, Options{Version: "1.0.0"})
+	art := filepath.Join(t.TempDir(), "big.AppImage")
+	data := bytes.Repeat([]byte("0123456789abcdef"), 3*mmapMinSize/16+5)
+	writeFile(t, art, data)
+	if _, err := s.Sign(t.Context(), art); err != nil {
+		t.Fatal(err)
+	}
+	sig, err := ParseSignature(readFile(t, art+signing.MinisigExt))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := Verify(pk, bytes.NewReader(data), sig); err != nil {
+		t.Fatalf("streaming verify of a mapped-hash signature: %v", err)
+	}
+	if _, err := NewVerifier(pk, VerifierOptions{}).VerifyFile(t.Context(), art); err != nil {
+		t.Fatal(err)
+	}
+	writeFile(t, art, flip(data, len(data)-1))
+	if _, err := NewVerifier(pk, VerifierOptions{}).VerifyFile(t.Context(), art); !errors.Is(err, signing.ErrBadSignature) {
+		t.Fatalf("last byte flipped: %v", err)
+	}
+}
+
+// TestMappedFileTruncated: a file that shrinks while mapped makes hashing
+// fail with an error, not crash the process with SIGBUS.
+func TestMappedFileTruncated(t *testing.T) {
+	p := filepath.Join(t.TempDir(), "shrinks")
+	writeFile(t, p, make([]byte, 4*mmapMinSize))
+	f, err := os.Open(p)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	data, unmap, err := mapFile(f, 4*mmapMinSize)
+	if err != nil {
+		t.Skipf("no mmap here: %v", err)
+	}
+	defer unmap()
+	if err := os.Truncate(p, 0); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := hashMapped(t.Context(), data); err == nil {
+		t.Fatal("hashing a truncated mapping succeeded")
+	}
+}
