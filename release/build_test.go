@@ -91,33 +91,23 @@ func doSharedBuild(gr string) error {
 	return err
 }
 
-// makeRepo copies the tracked files of this checkout into dir and commits
-// them with fixed dates and a remote (GoReleaser needs both), so the commit
-// is fixed whatever the working tree looks like later.
+// makeRepo extracts HEAD of this checkout into dir and commits it with
+// fixed dates and a remote (GoReleaser needs both), so the commit is fixed
+// whatever the working tree looks like.
 func makeRepo(dir string) error {
 	top, err := gitOut("", "rev-parse", "--show-toplevel")
 	if err != nil {
 		return err
 	}
-	files, err := gitOut(top, "ls-files", "-z")
-	if err != nil {
+	if err := os.MkdirAll(dir, 0o755); err != nil {
 		return err
 	}
-	for _, f := range strings.Split(strings.TrimRight(files, "\x00"), "\x00") {
-		b, err := os.ReadFile(filepath.Join(top, f))
-		if os.IsNotExist(err) {
-			continue // deleted in the working tree
-		}
-		if err != nil {
-			return err
-		}
-		dst := filepath.Join(dir, f)
-		if err := os.MkdirAll(filepath.Dir(dst), 0o755); err != nil {
-			return err
-		}
-		if err := os.WriteFile(dst, b, 0o644); err != nil {
-			return err
-		}
+	tarball := filepath.Join(filepath.Dir(dir), "head.tar")
+	if _, err := gitOut(top, "archive", "--format=tar", "-o", tarball, "HEAD"); err != nil {
+		return err
+	}
+	if out, err := exec.Command("tar", "-xf", tarball, "-C", dir).CombinedOutput(); err != nil {
+		return fmt.Errorf("untar HEAD: %w: %s", err, out)
 	}
 	for _, args := range [][]string{
 		{"init", "-q"},

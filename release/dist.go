@@ -8,11 +8,12 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"os"
 	"path/filepath"
 	"regexp"
 	"strings"
 	"time"
+
+	"github.com/slipwayhq/slipway/signing"
 )
 
 // Size limits for the files GoReleaser writes into dist/. Real files are far
@@ -250,17 +251,9 @@ func decodeStrict(b []byte, v any) error {
 
 // readLimited reads a whole file, refusing files over max bytes.
 func readLimited(path string, max int64) ([]byte, error) {
-	f, err := os.Open(path)
+	b, err := signing.ReadFileLimited(path, max)
 	if err != nil {
 		return nil, fmt.Errorf("%w: %w", ErrBadDist, err)
-	}
-	defer f.Close()
-	b, err := io.ReadAll(io.LimitReader(f, max+1))
-	if err != nil {
-		return nil, fmt.Errorf("%w: read %s: %w", ErrBadDist, path, err)
-	}
-	if int64(len(b)) > max {
-		return nil, fmt.Errorf("%w: %s is larger than %d bytes", ErrBadDist, filepath.Base(path), max)
 	}
 	return b, nil
 }

@@ -1,8 +1,8 @@
 #!/usr/bin/env bash
 # bench/release/run.sh — release pipeline benchmark (issue 4 "Performance").
 #
-# Side by side, in one run, on a temporary git repository made from this
-# checkout (fixed commit), for slipway-agent + slipway-desktop on
+# Side by side, in one run, on a temporary git repository made from HEAD of
+# this checkout (fixed commit), for slipway-agent + slipway-desktop on
 # linux/darwin/windows x amd64/arm64 (12 binaries):
 #   go build loop     a plain loop of `go build` with the same flags
 #   goreleaser        `goreleaser release --snapshot --clean` on .goreleaser.yaml
@@ -37,11 +37,7 @@ log() { printf '[bench] %s\n' "$*" >&2; }
 # --- a repository at a fixed commit --------------------------------------
 repo=$work/repo
 mkdir -p "$repo"
-git ls-files -z | while IFS= read -r -d '' f; do
-  [[ -e $f ]] || continue
-  mkdir -p "$repo/$(dirname "$f")"
-  cp "$f" "$repo/$f"
-done
+git archive --format=tar HEAD | tar -x -C "$repo"
 (
   cd "$repo"
   export GIT_AUTHOR_DATE=2026-01-02T03:04:05Z GIT_COMMITTER_DATE=2026-01-02T03:04:05Z
