@@ -21,9 +21,13 @@ func init() { register(newSignBinaryCmd) }
 // Environment variables for Apple notarization (the P12 variables are in
 // the keyring contract).
 const (
-	envNotaryIssuer = "SLIPWAY_MACOS_NOTARY_ISSUER"
-	envNotaryKeyID  = "SLIPWAY_MACOS_NOTARY_KEY_ID"
-	envNotaryKey    = "SLIPWAY_MACOS_NOTARY_KEY"
+	envNotaryIssuer   = "SLIPWAY_MACOS_NOTARY_ISSUER"
+	envNotaryKeyID    = "SLIPWAY_MACOS_NOTARY_KEY_ID"
+	envNotaryKey      = "SLIPWAY_MACOS_NOTARY_KEY"
+	envMacOSTimestamp = "SLIPWAY_MACOS_TIMESTAMP_URL"
+	// appleTSA is Apple's time-stamping server, used when notarizing
+	// without SLIPWAY_MACOS_TIMESTAMP_URL: the notary requires a timestamp.
+	appleTSA = "http://timestamp.apple.com/ts01"
 )
 
 type signBinaryOptions struct {
@@ -49,10 +53,13 @@ func newSignBinaryCmd() *cobra.Command {
                                      when SLIPWAY_MACOS_P12 is unset
   ELF and anything else              left untouched
 
+SLIPWAY_MACOS_TIMESTAMP_URL adds an RFC 3161 timestamp to macOS signatures.
 With --notarize (default when SLIPWAY_MACOS_NOTARY_KEY is set), signed Mach-O
-files are submitted to Apple's notary service with the App Store Connect API
+files are timestamped (Apple's server unless SLIPWAY_MACOS_TIMESTAMP_URL is
+set) and submitted to Apple's notary service with the App Store Connect API
 key SLIPWAY_MACOS_NOTARY_ISSUER, SLIPWAY_MACOS_NOTARY_KEY_ID and
-SLIPWAY_MACOS_NOTARY_KEY (path of the .p8 file).
+SLIPWAY_MACOS_NOTARY_KEY (path of the .p8 file). Notarization is untested
+here (it needs an Apple developer account).
 
 Made to run as a GoReleaser post-build hook, before archiving.`,
 		Example: `  slipway sign-binary dist/slipway-agent_windows_amd64_v1/slipway-agent.exe
@@ -138,7 +145,10 @@ func binarySigner(format binfmt.Format, keys keyring.Config, o signBinaryOptions
 			CAFile:       o.caFile,
 		}), nil
 	case format.IsMachO():
-		mo := macos.Options{Roots: roots}
+		mo := macos.Options{Roots: roots, TimestampURL: os.Getenv(envMacOSTimestamp)}
+		if o.notarize && mo.TimestampURL == "" {
+			mo.TimestampURL = appleTSA
+		}
 		if o.notarize {
 			mo.Notary = &macos.Notary{
 				Issuer:  os.Getenv(envNotaryIssuer),

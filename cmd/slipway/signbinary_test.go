@@ -29,7 +29,7 @@ func runSlipway(t *testing.T, args ...string) (string, error) {
 
 func clearKeyEnv(t *testing.T) {
 	for _, k := range []string{"SLIPWAY_AUTHENTICODE_P12", "SLIPWAY_AUTHENTICODE_PASSWORD", "SLIPWAY_AUTHENTICODE_TIMESTAMP_URL",
-		"SLIPWAY_MACOS_P12", "SLIPWAY_MACOS_PASSWORD", envNotaryIssuer, envNotaryKeyID, envNotaryKey} {
+		"SLIPWAY_MACOS_P12", "SLIPWAY_MACOS_PASSWORD", envNotaryIssuer, envNotaryKeyID, envNotaryKey, envMacOSTimestamp} {
 		t.Setenv(k, "")
 		os.Unsetenv(k)
 	}
@@ -82,9 +82,14 @@ func TestSignBinaryCommand(t *testing.T) {
 		}
 		t.Setenv("SLIPWAY_MACOS_P12", pki.P12)
 		t.Setenv("SLIPWAY_MACOS_PASSWORD", "cli pw")
+		tsa := pki.NewTSA(t)
+		t.Setenv(envMacOSTimestamp, tsa.URL)
 		out, err = runSlipway(t, "sign-binary", "--verify", bin)
 		if err != nil || !strings.Contains(out, "signed (macos)\n") {
 			t.Fatalf("p12: %q, %v", out, err)
+		}
+		if tsa.Requests.Load() == 0 {
+			t.Error("SLIPWAY_MACOS_TIMESTAMP_URL was not used")
 		}
 		if err := macos.New("", nil, macos.Options{Roots: pki.Pool()}).Verify(t.Context(), bin); err != nil {
 			t.Errorf("independent Verify against the CA: %v", err)
