@@ -15,6 +15,11 @@ type Config struct {
 	Addr string `json:"addr"`
 	// DataDir holds the SQLite database and the bootstrap secret files. Default: ./data.
 	DataDir string `json:"dataDir"`
+	// DatabaseURL (SLIPWAY_DATABASE_URL) selects PostgreSQL
+	// (postgres://user:pass@host/db) instead of SQLite under DataDir, so
+	// several replicas can share one database. It may hold a password and is
+	// never logged. Default: "" (SQLite).
+	DatabaseURL string `json:"-"`
 	// PublicURL is the externally visible base URL (handshake links, JWT
 	// issuer, Secure cookies when https). Default: http://<Addr>.
 	PublicURL string `json:"publicUrl"`
@@ -122,6 +127,9 @@ func (c Config) Validate() error {
 	}
 	if c.StaleAfter > c.OfflineAfter {
 		errs = append(errs, errors.New("staleAfter must not exceed offlineAfter"))
+	}
+	if c.DatabaseURL != "" && !strings.HasPrefix(c.DatabaseURL, "postgres://") && !strings.HasPrefix(c.DatabaseURL, "postgresql://") {
+		errs = append(errs, errors.New("databaseUrl: want postgres://... (SQLite is the default when unset)"))
 	}
 	if c.MaxBodyBytes <= 0 || c.MaxFleetBodyBytes <= 0 || c.RateLimit <= 0 || c.RateBurst <= 0 {
 		errs = append(errs, errors.New("body limits and rate limits must be positive"))

@@ -35,6 +35,7 @@ func FromEnv(getenv func(string) string) (Config, Bootstrap, error) {
 	}
 	c.Addr = getenv("SLIPWAY_ADDR")
 	c.DataDir = getenv("SLIPWAY_DATA")
+	c.DatabaseURL = getenv("SLIPWAY_DATABASE_URL")
 	c.PublicURL = getenv("SLIPWAY_PUBLIC_URL")
 	c.PortalURL = getenv("SLIPWAY_PORTAL_URL")
 	c.RedirectOrigins = list("SLIPWAY_REDIRECT_ORIGINS")

@@ -7,11 +7,7 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
-	"os"
-	"path/filepath"
 	"time"
-
-	"github.com/slipwayhq/slipway/server/store/sqlite"
 )
 
 // Info describes a running server, for the command that started it.
@@ -58,12 +54,9 @@ func Run(ctx context.Context, cfg Config, opts RunOptions) error {
 		opts.Logger = log
 	}
 	if opts.Store == nil {
-		if err := os.MkdirAll(cfg.DataDir, 0o700); err != nil {
-			return fmt.Errorf("server: data dir: %w", err)
-		}
-		st, err := sqlite.Open(ctx, filepath.Join(cfg.DataDir, "slipway.db"), sqlite.Options{})
+		st, err := OpenStore(ctx, cfg)
 		if err != nil {
-			return fmt.Errorf("server: %w", err)
+			return err
 		}
 		defer st.Close()
 		opts.Store = st
@@ -72,7 +65,11 @@ func Run(ctx context.Context, cfg Config, opts RunOptions) error {
 	if opts.Now != nil {
 		now = opts.Now
 	}
-	boot, err := EnsureBootstrap(ctx, opts.Store, cfg.DataDir, opts.Bootstrap, now().UTC())
+	var boot BootstrapResult
+	err = withLock(ctx, opts.Store, "bootstrap", func(ctx context.Context) (err error) {
+		boot, err = EnsureBootstrap(ctx, opts.Store, cfg.DataDir, opts.Bootstrap, now().UTC())
+		return err
+	})
 	if err != nil {
 		return fmt.Errorf("server: %w", err)
 	}

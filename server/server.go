@@ -9,8 +9,6 @@ import (
 	"fmt"
 	"log/slog"
 	"net/http"
-	"os"
-	"path/filepath"
 	"sync"
 	"time"
 
@@ -20,7 +18,6 @@ import (
 	"github.com/slipwayhq/slipway/server/heartbeat"
 	"github.com/slipwayhq/slipway/server/session"
 	"github.com/slipwayhq/slipway/server/store"
-	"github.com/slipwayhq/slipway/server/store/sqlite"
 )
 
 // Options are the server's collaborators; the zero value is safe.
@@ -79,17 +76,17 @@ func New(cfg Config, opts Options) (*Server, error) {
 	}
 	ctx := context.Background()
 	if s.st == nil {
-		if err := os.MkdirAll(cfg.DataDir, 0o700); err != nil {
-			return nil, fmt.Errorf("server: data dir: %w", err)
-		}
-		st, err := sqlite.Open(ctx, filepath.Join(cfg.DataDir, "slipway.db"), sqlite.Options{})
+		st, err := OpenStore(ctx, cfg)
 		if err != nil {
-			return nil, fmt.Errorf("server: %w", err)
+			return nil, err
 		}
 		s.st, s.ownsStore = st, true
 	}
-	var err error
-	if s.sessions, err = session.Load(ctx, s.st, cfg.PublicURL, s.now()); err != nil {
+	err := withLock(ctx, s.st, "session-keys", func(ctx context.Context) (err error) {
+		s.sessions, err = session.Load(ctx, s.st, cfg.PublicURL, s.now())
+		return err
+	})
+	if err != nil {
 		s.closeStore()
 		return nil, fmt.Errorf("server: %w", err)
 	}

@@ -1,0 +1,195 @@
+package postgres_test
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"net/http"
+	"net/http/httptest"
+	"os"
+	"path/filepath"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/slipwayhq/slipway/internal/pgtest"
+	"github.com/slipwayhq/slipway/server"
+	"github.com/slipwayhq/slipway/server/store/postgres"
+)
+
+const provisioning = "swp_prov_replica-test-secret-0123456789"
+
+// replicas starts n servers on one PostgreSQL database, each with its own
+// store (connection pool) and HTTP listener, as separate processes would be.
+// They start concurrently, so first-start work races like it would in a
+// real rollout. It returns their URLs and the bootstrap admin token.
+func replicas(t *testing.T, n int) (urls []string, admin, dbURL string) {
+	t.Helper()
+	dbURL = pgtest.Start(t)
+	dir := t.TempDir()
+	urls = make([]string, n)
+	var wg sync.WaitGroup
+	for i := range n {
+		wg.Go(func() {
+			st := open(t, dbURL)
+			cfg := server.Config{DataDir: dir, PublicURL: "http://slipway.test", RateLimit: 1000, RateBurst: 1000}
+			err := st.WithLock(t.Context(), "bootstrap", func(ctx context.Context) error { // as server.Run does
+				_, err := server.EnsureBootstrap(ctx, st, cfg.DataDir, server.Bootstrap{ProvisioningSecret: provisioning}, time.Now())
+				return err
+			})
+			if err != nil {
+				t.Errorf("bootstrap %d: %v", i, err)
+				return
+			}
+			srv, err := server.New(cfg, server.Options{Store: st})
+			if err != nil {
+				t.Errorf("replica %d: %v", i, err)
+				return
+			}
+			ts := httptest.NewServer(srv)
+			t.Cleanup(func() { ts.Close(); srv.Close() })
+			urls[i] = ts.URL
+		})
+	}
+	wg.Wait()
+	if t.Failed() {
+		t.FailNow()
+	}
+	tok, err := os.ReadFile(filepath.Join(dir, server.AdminTokenFile))
+	if err != nil {
+		t.Fatalf("the first replica should have written the admin token: %v", err)
+	}
+	return urls, strings.TrimSpace(string(tok)), dbURL
+}
+
+func call(t *testing.T, method, url, bearer string, body any) (int, map[string]any) {
+	t.Helper()
+	var rd io.Reader
+	if body != nil {
+		b, _ := json.Marshal(body)
+		rd = bytes.NewReader(b)
+	}
+	req, _ := http.NewRequestWithContext(t.Context(), method, url, rd)
+	req.Header.Set("Content-Type", "application/json")
+	if bearer != "" {
+		req.Header.Set("Authorization", "Bearer "+bearer)
+	}
+	res, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer res.Body.Close()
+	var out map[string]any
+	_ = json.NewDecoder(res.Body).Decode(&out)
+	return res.StatusCode, out
+}
+
+func registerAt(t *testing.T, base, serial string) (id, tok string) {
+	t.Helper()
+	code, out := call(t, "POST", base+"/api/machines/register", "", map[string]any{
+		"provisioningSecret": provisioning, "hostname": "host-" + serial,
+		"os":            map[string]string{"name": "linux", "version": "6.1", "architecture": "amd64"},
+		"serialNumbers": []string{serial}, "macAddresses": []string{},
+	})
+	if code != http.StatusOK && code != http.StatusCreated {
+		t.Fatalf("register: %d %v", code, out)
+	}
+	return out["machineId"].(string), out["machineToken"].(string)
+}
+
+func heartbeat(t *testing.T, base, tok string) int {
+	t.Helper()
+	code, _ := call(t, "POST", base+"/api/machines/heartbeat", tok, map[string]any{"status": "ok", "agentVersion": "1.0.0"})
+	return code
+}
+
+func TestReplicasShareTokensAndKeys(t *testing.T) {
+	urls, admin, _ := replicas(t, 2)
+	a, b := urls[0], urls[1]
+	id, tok := registerAt(t, a, "SN-1")
+	if code := heartbeat(t, b, tok); code != http.StatusOK {
+		t.Fatalf("heartbeat on the other replica: %d", code)
+	}
+	// Rotate on A; B refuses the old token at once and takes the new one.
+	code, out := call(t, "POST", a+"/api/admin/machines/"+id+"/token/rotate", admin, nil)
+	if code != http.StatusOK {
+		t.Fatalf("rotate: %d %v", code, out)
+	}
+	if code := heartbeat(t, b, tok); code != http.StatusUnauthorized {
+		t.Fatalf("old token on replica B after rotation on A: %d, want 401", code)
+	}
+	fresh := out["machineToken"].(string)
+	if code := heartbeat(t, b, fresh); code != http.StatusOK {
+		t.Fatalf("new token on B: %d", code)
+	}
+	// Revoke on B; A refuses.
+	if code, _ := call(t, "POST", b+"/api/admin/machines/"+id+"/token/revoke", admin, nil); code != http.StatusOK && code != http.StatusNoContent {
+		t.Fatalf("revoke: %d", code)
+	}
+	if code := heartbeat(t, a, fresh); code != http.StatusUnauthorized {
+		t.Fatalf("revoked token on A: %d, want 401", code)
+	}
+	// A session issued by one replica verifies on the other: one signing key.
+	_, tok2 := registerAt(t, b, "SN-2")
+	code, sess := call(t, "POST", b+"/api/machines/sessions", tok2, nil)
+	if code != http.StatusOK {
+		t.Fatalf("session: %d %v", code, sess)
+	}
+	jwt, _ := sess["token"].(string)
+	if code, me := call(t, "GET", a+"/api/machines/me", jwt, nil); code != http.StatusOK {
+		t.Fatalf("session from B on A: %d %v", code, me)
+	}
+	_, ja := call(t, "GET", a+"/.well-known/jwks.json", "", nil)
+	_, jb := call(t, "GET", b+"/.well-known/jwks.json", "", nil)
+	if fmt.Sprint(ja) != fmt.Sprint(jb) || len(ja["keys"].([]any)) != 1 {
+		t.Fatalf("replicas publish different keys:\n%v\n%v", ja, jb)
+	}
+}
+
+func TestReplicasKeepEveryHeartbeat(t *testing.T) {
+	urls, _, dbURL := replicas(t, 2)
+	const machines, beats = 10, 20
+	toks := make([]string, machines)
+	for i := range toks {
+		_, toks[i] = registerAt(t, urls[i%2], fmt.Sprintf("SN-%d", i))
+	}
+	var acked atomic.Int64
+	var wg sync.WaitGroup
+	for i, tok := range toks {
+		wg.Go(func() {
+			for j := range beats {
+				if heartbeat(t, urls[(i+j)%2], tok) == http.StatusOK {
+					acked.Add(1)
+				}
+			}
+		})
+	}
+	wg.Wait()
+	if acked.Load() != machines*beats {
+		t.Fatalf("acked %d of %d", acked.Load(), machines*beats)
+	}
+	n, err := open(t, dbURL).CountHeartbeats(t.Context())
+	// Registration records one "registered" heartbeat per machine.
+	if err != nil || n != machines*beats+machines {
+		t.Fatalf("stored %d heartbeats (%v), want %d acknowledged + %d registrations", n, err, machines*beats, machines)
+	}
+}
+
+func TestServerSelectsPostgresByURL(t *testing.T) {
+	url := pgtest.Start(t)
+	srv, err := server.New(server.Config{DatabaseURL: url, DataDir: t.TempDir()}, server.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer srv.Close()
+	if _, ok := srv.Store().(*postgres.Store); !ok {
+		t.Fatalf("store is %T, want *postgres.Store", srv.Store())
+	}
+	if _, err := server.New(server.Config{DatabaseURL: "mysql://x"}, server.Options{}); err == nil {
+		t.Fatal("accepted a non-PostgreSQL database URL")
+	}
+}
