@@ -192,6 +192,11 @@ func checkArtifact(ctx context.Context, st storage.Store, prefix string, rec *re
 	if cr.n != a.Size || hex.EncodeToString(h.Sum(nil)) != a.SHA256 {
 		return fmt.Errorf("%w: size %d sha256 %x", ErrMismatch, cr.n, h.Sum(nil))
 	}
+	// A signature made for another version must not be relabelled
+	// (the downgrade Tauri's signed version rule exists for).
+	if v, ok := SignedVersion(sig); ok && v != rec.Version {
+		return fmt.Errorf("%w: signed for version %s, published as %s", signing.ErrBadSignature, v, rec.Version)
+	}
 	return nil
 }
 

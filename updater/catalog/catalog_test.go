@@ -69,6 +69,17 @@ func TestLoadAndCheck(t *testing.T) {
 	if !errors.Is(err, signing.ErrBadSignature) || strings.Count(err.Error(), "\n") != 1 {
 		t.Fatalf("other key: %v", err)
 	}
+	// Artifacts and signatures of 1.0.0 relabelled as 1.0.2 are refused.
+	relabelled := *rec
+	relabelled.Version = "1.0.2"
+	for _, a := range rec.Artifacts {
+		for _, f := range []string{a.Name, a.Signatures["minisign"]} {
+			pub.Put(t, "agent", "1.0.2", f, st.Bytes("pre/releases/agent/1.0.0/"+f))
+		}
+	}
+	if err := Check(ctx, st, "pre", &relabelled, Minisign{Key: pub.PK}); !errors.Is(err, signing.ErrBadSignature) {
+		t.Fatalf("relabelled release: %v", err)
+	}
 	// An oversized signature file is refused before parsing.
 	pub.Put(t, "agent", "1.0.0", "slipway-agent_1.0.0_linux_amd64.tar.gz.minisig", bytes.Repeat([]byte("x"), MaxSignatureSize+1))
 	if err := Check(ctx, st, "pre", rec, Minisign{Key: pub.PK}); !errors.Is(err, ErrTooLarge) {

@@ -23,3 +23,12 @@ func (m Minisign) Verify(ctx context.Context, data io.Reader, minisig []byte) er
 	}
 	return minisign.Verify(m.Key, data, sig)
 }
+
+// SignedVersion returns the "version:" of a .minisig's trusted comment.
+func SignedVersion(minisig []byte) (string, bool) {
+	sig, err := minisign.ParseSignature(minisig)
+	if err != nil {
+		return "", false
+	}
+	return sig.Field("version")
+}

@@ -1,19 +1,24 @@
 package tauri
 
 import (
+	"bytes"
 	"errors"
 	"os"
+	"path"
 	"path/filepath"
 	"testing"
+
+	"github.com/slipwayhq/slipway/signing/minisign"
 )
 
-const fixtures = "/work/shared/interop/tauri"
+// fixtures are copies of shared/interop/tauri (SPEC.md §1.6).
+const fixtures = "testdata/interop"
 
 func readFixture(t *testing.T, name string) []byte {
 	t.Helper()
 	data, err := os.ReadFile(filepath.Join(fixtures, name))
 	if err != nil {
-		t.Skipf("interop fixtures not available: %v", err)
+		t.Fatal(err)
 	}
 	return data
 }
@@ -38,6 +43,15 @@ func TestFixtures(t *testing.T) {
 			}
 			if ver == "" || url == "" || sig == "" {
 				t.Fatalf("empty result %q %q %q", ver, url, sig)
+			}
+			// The signature verifies over the fixture artifact, as the plugin checks it.
+			pk, err := minisign.ParsePublicKey(readFixture(t, "keys/tauri-pubkey.b64"))
+			if err != nil {
+				t.Fatal(err)
+			}
+			data := readFixture(t, "artifacts/"+path.Base(url))
+			if _, err := minisign.VerifyTauriWith(pk, bytes.NewReader(data), sig, ver, minisign.TauriOptions{}); err != nil {
+				t.Fatalf("signature: %v", err)
 			}
 		})
 	}
