@@ -411,5 +411,16 @@ func parallel(ctx context.Context, limit, n int, fn func(ctx context.Context, i 
 		}()
 	}
 	wg.Wait()
-	return errors.Join(errs...)
+	// One cancellation error is enough, not one per call.
+	var out []error
+	cancelled := false
+	for _, err := range errs {
+		isCtx := errors.Is(err, context.Canceled) || errors.Is(err, context.DeadlineExceeded)
+		if err == nil || (isCtx && cancelled) {
+			continue
+		}
+		cancelled = cancelled || isCtx
+		out = append(out, err)
+	}
+	return errors.Join(out...)
 }
