@@ -53,6 +53,11 @@ type Options struct {
 	// Repo are the TUF lifetimes Refresh uses; keep them equal to those
 	// `slipway apply` uses. Default: repo defaults.
 	Repo repo.Options
+	// Identify returns the authenticated machine and tenant of a request
+	// (for example server.MachineFromContext); when ok, they replace the
+	// machine/tenant query parameters and the Tauri machine header.
+	// Default: none (the query parameters are used).
+	Identify func(r *http.Request) (machine, tenant string, ok bool)
 	// Logger. Default: discard.
 	Logger *slog.Logger
 	// Now returns the time. Default: time.Now.

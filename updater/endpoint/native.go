@@ -96,6 +96,11 @@ func (h *Handler) native(w http.ResponseWriter, r *http.Request) {
 		httpError(w, http.StatusBadRequest, err.Error())
 		return
 	}
+	if h.opts.Identify != nil {
+		if m, t, ok := h.opts.Identify(r); ok {
+			req.machine.ID, req.machine.Tenant = m, t
+		}
+	}
 	s := h.snap.Load()
 	ch, ok := s.state.Products[req.product][req.channel]
 	if !ok {

@@ -43,9 +43,14 @@ func (h *Handler) tauriDynamic(w http.ResponseWriter, r *http.Request) {
 		httpError(w, http.StatusBadRequest, "current version is not SemVer")
 		return
 	}
-	machine := r.Header.Get(MachineHeader)
-	if len(machine) > maxQueryValue {
-		machine = ""
+	m := Machine{ID: r.Header.Get(MachineHeader), Current: cur.String()}
+	if len(m.ID) > maxQueryValue {
+		m.ID = ""
+	}
+	if h.opts.Identify != nil {
+		if id, tenant, ok := h.opts.Identify(r); ok {
+			m.ID, m.Tenant = id, tenant
+		}
 	}
 	s := h.snap.Load()
 	ch, ok := s.state.Products[product][chName]
@@ -53,7 +58,7 @@ func (h *Handler) tauriDynamic(w http.ResponseWriter, r *http.Request) {
 		httpError(w, http.StatusNotFound, "unknown product or channel")
 		return
 	}
-	d, ok := Decide(ch, product, Machine{ID: machine, Current: cur.String()})
+	d, ok := Decide(ch, product, m)
 	// Tauri installs only newer versions by default: never announce a pin downgrade.
 	if !ok || !semver.Less(cur.String(), d.Version) {
 		w.WriteHeader(http.StatusNoContent)
