@@ -158,3 +158,10 @@ func TestHistoryBounded(t *testing.T) {
 		t.Fatalf("history %d entries, newest %v", len(c.History), c.History[0])
 	}
 }
+
+// TestRepositoryChannelsFile keeps the committed release/channels.yaml valid.
+func TestRepositoryChannelsFile(t *testing.T) {
+	if _, err := Load(filepath.Join("..", "..", DefaultPath)); err != nil {
+		t.Fatal(err)
+	}
+}
