@@ -23,7 +23,17 @@ type result struct {
 	latencies []time.Duration // of acknowledged requests
 	verified  string          // what the persistence check found
 	verifyErr error
-	ackedBy   []int64 // acknowledged heartbeats per token index
+	ackedBy   []int64       // acknowledged heartbeats per token index
+	cpu       time.Duration // process CPU (server and load generator) during the run
+}
+
+// cpuPer is the process CPU time per acknowledged heartbeat: unlike the
+// rate, it barely depends on what else the machine is running.
+func (r result) cpuPer() time.Duration {
+	if r.acked == 0 {
+		return 0
+	}
+	return r.cpu / time.Duration(r.acked)
 }
 
 func (r result) rate() float64 { return float64(r.acked) / r.elapsed.Seconds() }
@@ -54,7 +64,7 @@ func load(ctx context.Context, baseURL string, tokens []string, concurrency int,
 	var all []time.Duration
 	ctx, cancel := context.WithTimeout(ctx, duration)
 	defer cancel()
-	start := time.Now()
+	start, cpu0 := time.Now(), cpuTime()
 	var wg sync.WaitGroup
 	for w := range concurrency {
 		wg.Go(func() {
@@ -88,7 +98,8 @@ func load(ctx context.Context, baseURL string, tokens []string, concurrency int,
 		})
 	}
 	wg.Wait()
-	elapsed := time.Since(start)
+	elapsed, cpu := time.Since(start), cpuTime()-cpu0
 	slices.Sort(all)
-	return result{sent: sent.Load(), acked: acked.Load(), failed: failed.Load(), elapsed: elapsed, latencies: all, ackedBy: ackedBy}
+	return result{sent: sent.Load(), acked: acked.Load(), failed: failed.Load(), elapsed: elapsed, latencies: all,
+		ackedBy: ackedBy, cpu: cpu}
 }

@@ -29,7 +29,9 @@ type options struct {
 	dataDir     string
 	cpuProfile  string
 	synchronous string
-	cold        bool // skip warming the server's token cache
+	cold        bool   // skip warming the server's token cache
+	databaseURL string // PostgreSQL instead of SQLite (bench/heartbeat/postgres.go)
+	replicas    int    // server replicas on the PostgreSQL database
 }
 
 func main() {
@@ -44,6 +46,8 @@ func main() {
 	flag.StringVar(&o.dataDir, "data", "", "data directory for the in-process server (default: a temporary one)")
 	flag.StringVar(&o.synchronous, "synchronous", "FULL", "SQLite synchronous pragma for the server run (FULL survives power loss)")
 	flag.BoolVar(&o.cold, "cold", false, "do not warm the server's token cache first (as right after a restart)")
+	flag.StringVar(&o.databaseURL, "database-url", "", "PostgreSQL URL of an empty database: seed and load the server on PostgreSQL instead of SQLite")
+	flag.IntVar(&o.replicas, "replicas", 1, "server replicas sharing the -database-url database (each its own pool and listener)")
 	flag.StringVar(&o.cpuProfile, "cpuprofile", "", "write a CPU profile of the server run to this file")
 	flag.Parse()
 	ctx := context.Background()
@@ -82,7 +86,11 @@ func run(ctx context.Context, o options, out io.Writer) error {
 		results = append(results, res)
 	}
 	if o.mode == "both" || o.mode == "server" {
-		res, err := runServer(ctx, o, out)
+		run := runServer
+		if o.databaseURL != "" {
+			run = runPostgres
+		}
+		res, err := run(ctx, o, out)
 		if err != nil {
 			return err
 		}

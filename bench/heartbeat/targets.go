@@ -239,15 +239,15 @@ func runBaseline(ctx context.Context, o options) (result, error) {
 
 func printResults(out io.Writer, o options, rs []result) {
 	fmt.Fprintf(out, "\nmachines=%d concurrency=%d duration=%s\n\n", o.machines, o.concurrency, o.duration)
-	fmt.Fprintln(out, "| target | acked | failed | heartbeats/s | p50 | p90 | p99 | max | persistence |")
-	fmt.Fprintln(out, "|---|---:|---:|---:|---:|---:|---:|---:|---|")
+	fmt.Fprintln(out, "| target | acked | failed | heartbeats/s | p50 | p90 | p99 | max | CPU/heartbeat | persistence |")
+	fmt.Fprintln(out, "|---|---:|---:|---:|---:|---:|---:|---:|---:|---|")
 	for _, r := range rs {
 		v := r.verified
 		if r.verifyErr != nil {
 			v = "FAILED: " + r.verifyErr.Error()
 		}
-		fmt.Fprintf(out, "| %s | %d | %d | %.0f | %s | %s | %s | %s | %s |\n", r.name, r.acked, r.failed, r.rate(),
-			ms(r.pct(0.50)), ms(r.pct(0.90)), ms(r.pct(0.99)), ms(r.pct(1)), v)
+		fmt.Fprintf(out, "| %s | %d | %d | %.0f | %s | %s | %s | %s | %d µs | %s |\n", r.name, r.acked, r.failed, r.rate(),
+			ms(r.pct(0.50)), ms(r.pct(0.90)), ms(r.pct(0.99)), ms(r.pct(1)), r.cpuPer().Microseconds(), v)
 	}
 }
 

@@ -68,7 +68,6 @@ func Open(ctx context.Context, path string, opts Options) (*Store, error) {
 	q := url.Values{}
 	for _, p := range []string{
 		"journal_mode(WAL)", "busy_timeout(10000)", "foreign_keys(ON)",
-		"cache_size(-16000)", // 16 MB page cache per connection
 		"synchronous(" + opts.Synchronous + ")",
 	} {
 		q.Add("_pragma", p)
