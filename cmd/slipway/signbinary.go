@@ -6,6 +6,8 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"path/filepath"
+	"strings"
 
 	"github.com/spf13/cobra"
 
@@ -96,6 +98,9 @@ func signBinary(cmd *cobra.Command, path string, keys keyring.Config, o signBina
 	format, err := binfmt.DetectFile(path)
 	if err != nil {
 		return err
+	}
+	if format == binfmt.MSI && !strings.EqualFold(filepath.Ext(path), ".msi") {
+		format = binfmt.Other // an OLE compound file, but a Word document or the like, not an installer
 	}
 	backend, err := binarySigner(format, keys, o)
 	if err != nil {

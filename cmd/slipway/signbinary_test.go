@@ -108,12 +108,21 @@ func TestSignBinaryCommand(t *testing.T) {
 		if err := os.WriteFile(text, []byte("hello\n"), 0o644); err != nil {
 			t.Fatal(err)
 		}
-		out, err := runSlipway(t, "sign-binary", elf, text)
+		doc := filepath.Join(dir, "letter.doc") // OLE compound file like an .msi
+		if err := os.WriteFile(doc, append([]byte{0xd0, 0xcf, 0x11, 0xe0, 0xa1, 0xb1, 0x1a, 0xe1}, make([]byte, 504)...), 0o644); err != nil {
+			t.Fatal(err)
+		}
+		t.Setenv("SLIPWAY_AUTHENTICODE_P12", pki.P12)
+		t.Setenv("SLIPWAY_AUTHENTICODE_PASSWORD", "cli pw")
+		out, err := runSlipway(t, "sign-binary", elf, text, doc)
 		if err != nil {
 			t.Fatal(err)
 		}
-		if !strings.Contains(out, elf+": ELF binary, nothing to sign") || !strings.Contains(out, text+": not a Windows or macOS executable") {
-			t.Errorf("output %q", out)
+		for _, want := range []string{elf + ": ELF binary, nothing to sign", text + ": not a Windows or macOS executable",
+			doc + ": not a Windows or macOS executable"} {
+			if !strings.Contains(out, want) {
+				t.Errorf("output %q lacks %q", out, want)
+			}
 		}
 		if b, _ := os.ReadFile(text); string(b) != "hello\n" {
 			t.Error("text file changed")

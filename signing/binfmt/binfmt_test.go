@@ -75,8 +75,9 @@ func TestDetect(t *testing.T) {
 
 // countingReader records how far Detect reads.
 type countingReader struct {
-	r   *bytes.Reader
-	max int64
+	r     *bytes.Reader
+	max   int64 // furthest offset read
+	total int64 // bytes read
 }
 
 func (c *countingReader) ReadAt(p []byte, off int64) (int, error) {
@@ -84,6 +85,7 @@ func (c *countingReader) ReadAt(p []byte, off int64) (int, error) {
 	if end := off + int64(n); end > c.max {
 		c.max = end
 	}
+	c.total += int64(n)
 	return n, err
 }
 
@@ -132,4 +134,29 @@ func TestFormatString(t *testing.T) {
 			t.Errorf("%v.IsMachO wrong", f)
 		}
 	}
+}
+
+// FuzzDetect: any input is classified without error or panic, reading at
+// most HeaderSize bytes plus a 4-byte PE signature within the first 64 KiB. `go test -fuzz FuzzDetect ./signing/binfmt`
+// explores further; plain `go test` runs the seeds.
+func FuzzDetect(f *testing.F) {
+	f.Add([]byte{})
+	f.Add(pe(0x80, "PE\x00\x00", 512))
+	f.Add(pe(HeaderSize+8, "PE\x00\x00", HeaderSize+12))
+	f.Add(pad(be32(fatMagic, 2), 40))
+	f.Add(pad(be32(machO64LE), 60))
+	f.Add([]byte("\x7fELF"))
+	f.Fuzz(func(t *testing.T, data []byte) {
+		cr := &countingReader{r: bytes.NewReader(data)}
+		got, err := Detect(cr)
+		if err != nil {
+			t.Fatalf("Detect: %v", err)
+		}
+		if cr.total > HeaderSize+4 || cr.max > maxPEOffset+4 {
+			t.Fatalf("read %d bytes, up to offset %d", cr.total, cr.max)
+		}
+		if got == PE && !bytes.HasPrefix(data, []byte("MZ")) {
+			t.Fatalf("PE without MZ")
+		}
+	})
 }
