@@ -199,10 +199,18 @@ func (s *Server) handleCreateSecret(w http.ResponseWriter, r *http.Request) erro
 	return nil
 }
 
-// pathSecret finds the path's active-or-revoked secret within the tenant.
-func (s *Server) pathSecret(r *http.Request, tenantID string) (store.Secret, error) {
+// pathSecret finds the path's secret (active or revoked) within the path's
+// tenant, after checking that the request has no body.
+func (s *Server) pathSecret(w http.ResponseWriter, r *http.Request) (store.Secret, error) {
+	if err := decodeOptional(w, r, s.cfg.MaxBodyBytes, &emptyRequest{}); err != nil {
+		return store.Secret{}, err
+	}
+	t, err := s.pathTenant(r)
+	if err != nil {
+		return store.Secret{}, err
+	}
 	id := chi.URLParam(r, "secretID")
-	list, err := s.st.ListSecrets(r.Context(), tenantID)
+	list, err := s.st.ListSecrets(r.Context(), t.ID)
 	if err != nil {
 		return store.Secret{}, err
 	}
@@ -215,45 +223,31 @@ func (s *Server) pathSecret(r *http.Request, tenantID string) (store.Secret, err
 }
 
 func (s *Server) handleRotateSecret(w http.ResponseWriter, r *http.Request) error {
-	if err := decodeOptional(w, r, s.cfg.MaxBodyBytes, &emptyRequest{}); err != nil {
-		return err
-	}
-	t, err := s.pathTenant(r)
+	old, err := s.pathSecret(w, r)
 	if err != nil {
 		return err
 	}
-	old, err := s.pathSecret(r, t.ID)
+	sec, err := s.createSecret(r.Context(), old.TenantID, old.Kind)
 	if err != nil {
 		return err
 	}
-	sec, err := s.createSecret(r.Context(), t.ID, old.Kind)
-	if err != nil {
+	if err := s.st.RevokeSecret(r.Context(), old.TenantID, old.ID, s.now().UTC()); err != nil {
 		return err
 	}
-	if err := s.st.RevokeSecret(r.Context(), t.ID, old.ID, s.now().UTC()); err != nil {
-		return err
-	}
-	s.log.InfoContext(r.Context(), "secret rotated", "tenant_id", t.ID, "secret_id", old.ID, "new_secret_id", sec.ID)
+	s.log.InfoContext(r.Context(), "secret rotated", "tenant_id", old.TenantID, "secret_id", old.ID, "new_secret_id", sec.ID)
 	writeJSON(w, http.StatusCreated, sec)
 	return nil
 }
 
 func (s *Server) handleRevokeSecret(w http.ResponseWriter, r *http.Request) error {
-	if err := decodeOptional(w, r, s.cfg.MaxBodyBytes, &emptyRequest{}); err != nil {
-		return err
-	}
-	t, err := s.pathTenant(r)
+	old, err := s.pathSecret(w, r)
 	if err != nil {
 		return err
 	}
-	old, err := s.pathSecret(r, t.ID)
-	if err != nil {
+	if err := s.st.RevokeSecret(r.Context(), old.TenantID, old.ID, s.now().UTC()); err != nil {
 		return err
 	}
-	if err := s.st.RevokeSecret(r.Context(), t.ID, old.ID, s.now().UTC()); err != nil {
-		return err
-	}
-	s.log.InfoContext(r.Context(), "secret revoked", "tenant_id", t.ID, "secret_id", old.ID)
+	s.log.InfoContext(r.Context(), "secret revoked", "tenant_id", old.TenantID, "secret_id", old.ID)
 	w.WriteHeader(http.StatusNoContent)
 	return nil
 }

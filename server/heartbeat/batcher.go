@@ -92,34 +92,29 @@ func (b *Batcher) Run(ctx context.Context) error {
 			b.drain(batch)
 			return nil
 		case req := <-b.in:
-			batch = append(batch[:0], req)
+			// Take whatever else is already waiting: this is the group commit.
+			b.commit(b.fill(append(batch[:0], req)))
 		}
-		// Take whatever else is already waiting: this is the group commit.
-	fill:
-		for len(batch) < b.opts.MaxBatch {
-			select {
-			case req := <-b.in:
-				batch = append(batch, req)
-			default:
-				break fill
-			}
-		}
-		b.commit(batch)
 	}
 }
 
+// fill adds queued requests to batch, without waiting, up to MaxBatch.
+func (b *Batcher) fill(batch []request) []request {
+	for len(batch) < b.opts.MaxBatch {
+		select {
+		case req := <-b.in:
+			batch = append(batch, req)
+		default:
+			return batch
+		}
+	}
+	return batch
+}
+
+// drain commits everything still queued.
 func (b *Batcher) drain(batch []request) {
 	for {
-		batch = batch[:0]
-	fill:
-		for len(batch) < b.opts.MaxBatch {
-			select {
-			case req := <-b.in:
-				batch = append(batch, req)
-			default:
-				break fill
-			}
-		}
+		batch = b.fill(batch[:0])
 		if len(batch) == 0 {
 			return
 		}
