@@ -112,11 +112,15 @@ func (s *Signer) Sign(ctx context.Context, path string) ([]string, error) {
 	if _, err := s.load(); err != nil {
 		return nil, err
 	}
-	st, err := os.Stat(path)
+	target, err := filepath.EvalSymlinks(path) // replace the file, not a link to it
 	if err != nil {
 		return nil, fmt.Errorf("authenticode sign: %w", err)
 	}
-	tmp, cleanup, err := tempOut(path)
+	st, err := os.Stat(target)
+	if err != nil {
+		return nil, fmt.Errorf("authenticode sign: %w", err)
+	}
+	tmp, cleanup, err := tempOut(target)
 	if err != nil {
 		return nil, err
 	}
@@ -134,15 +138,15 @@ func (s *Signer) Sign(ctx context.Context, path string) ([]string, error) {
 	if s.opts.URL != "" {
 		args = append(args, "-i", s.opts.URL)
 	}
-	args = append(args, "-in", path, "-out", tmp)
+	args = append(args, "-in", target, "-out", tmp)
 	if err := s.run(ctx, bytes.NewReader(s.password), args); err != nil {
 		return nil, fmt.Errorf("authenticode sign %s with P12 %s: %w", path, s.p12Path, err)
 	}
 	if err := os.Chmod(tmp, st.Mode().Perm()); err != nil {
 		return nil, fmt.Errorf("authenticode sign: %w", err)
 	}
-	if err := os.Rename(tmp, path); err != nil {
-		return nil, fmt.Errorf("authenticode sign: replace %s: %w", path, err)
+	if err := os.Rename(tmp, target); err != nil {
+		return nil, fmt.Errorf("authenticode sign: replace %s: %w", target, err)
 	}
 	s.opts.Logger.InfoContext(ctx, "signed", "backend", "authenticode", "path", path)
 	return nil, nil

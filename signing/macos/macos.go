@@ -116,7 +116,11 @@ func (s *Signer) Sign(ctx context.Context, path string) ([]string, error) {
 	if err := ctx.Err(); err != nil {
 		return nil, err
 	}
-	tmp, cleanup, err := privateCopy(path)
+	target, err := filepath.EvalSymlinks(path) // replace the file, not a link to it
+	if err != nil {
+		return nil, fmt.Errorf("macos sign: %w", err)
+	}
+	tmp, cleanup, err := privateCopy(target)
 	if err != nil {
 		return nil, fmt.Errorf("macos sign: %w", err)
 	}
@@ -130,8 +134,8 @@ func (s *Signer) Sign(ctx context.Context, path string) ([]string, error) {
 	if err := quill.Sign(*cfg); err != nil {
 		return nil, fmt.Errorf("macos sign %s: %w", path, err)
 	}
-	if err := os.Rename(tmp, path); err != nil {
-		return nil, fmt.Errorf("macos sign: replace %s: %w", path, err)
+	if err := os.Rename(tmp, target); err != nil {
+		return nil, fmt.Errorf("macos sign: replace %s: %w", target, err)
 	}
 	s.opts.Logger.InfoContext(ctx, "signed", "backend", "macos", "path", path, "adhoc", s.AdHoc())
 	if s.opts.Notary != nil {

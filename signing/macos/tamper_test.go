@@ -203,3 +203,22 @@ func TestNotaryCheck(t *testing.T) {
 		})
 	}
 }
+
+// TestSignThroughSymlink signs the file a link points to and keeps the link.
+func TestSignThroughSymlink(t *testing.T) {
+	bin := bins.Copy(t, "darwin", "amd64")
+	link := filepath.Join(t.TempDir(), "link")
+	if err := os.Symlink(bin, link); err != nil {
+		t.Fatal(err)
+	}
+	s := macos.New("", nil, macos.Options{})
+	if _, err := s.Sign(t.Context(), link); err != nil {
+		t.Fatal(err)
+	}
+	if st, err := os.Lstat(link); err != nil || st.Mode()&os.ModeSymlink == 0 {
+		t.Errorf("link replaced: %v, %v", st.Mode(), err)
+	}
+	if err := s.Verify(t.Context(), bin); err != nil {
+		t.Errorf("target not signed: %v", err)
+	}
+}
