@@ -131,6 +131,30 @@ func validArtifact(a release.Artifact) error {
 	return nil
 }
 
+// Universal is the arch of a macOS universal build (amd64 + arm64).
+const Universal = "universal"
+
+// Archs lists the GOARCH values an artifact of os/arch runs on.
+func Archs(os, arch string) []string {
+	if os == "darwin" && arch == Universal {
+		return []string{"amd64", "arm64"}
+	}
+	return []string{arch}
+}
+
+// ArchMatches reports whether an artifact of os/arch runs on goos/goarch.
+func ArchMatches(os, arch, goos, goarch string) bool {
+	if os != goos {
+		return false
+	}
+	for _, a := range Archs(os, arch) {
+		if a == goarch {
+			return true
+		}
+	}
+	return false
+}
+
 // Installable reports whether the artifact is something a machine
 // installs (it has an OS; the checksums file has none).
 func Installable(a release.Artifact) bool { return a.OS != "" && a.Arch != "" }

@@ -86,3 +86,23 @@ func TestLoadAndCheck(t *testing.T) {
 		t.Fatalf("oversize signature: %v", err)
 	}
 }
+
+func TestArchMatches(t *testing.T) {
+	tests := []struct {
+		os, arch, goos, goarch string
+		want                   bool
+	}{
+		{"linux", "amd64", "linux", "amd64", true},
+		{"linux", "amd64", "linux", "arm64", false},
+		{"linux", "amd64", "windows", "amd64", false},
+		{"darwin", "universal", "darwin", "arm64", true},
+		{"darwin", "universal", "darwin", "amd64", true},
+		{"darwin", "universal", "darwin", "386", false},
+		{"linux", "universal", "linux", "amd64", false},
+	}
+	for _, tt := range tests {
+		if got := ArchMatches(tt.os, tt.arch, tt.goos, tt.goarch); got != tt.want {
+			t.Errorf("%+v: got %v", tt, got)
+		}
+	}
+}

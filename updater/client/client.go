@@ -31,6 +31,7 @@ import (
 	"time"
 
 	"github.com/slipwayhq/slipway/signing/minisign"
+	"github.com/slipwayhq/slipway/updater/catalog"
 	"github.com/slipwayhq/slipway/updater/semver"
 )
 
@@ -192,7 +193,7 @@ func (c *Client) Check(ctx context.Context) (*Offer, error) {
 	if err != nil {
 		return nil, fmt.Errorf("%w: %w", ErrWrongTarget, err)
 	}
-	if custom.Product != c.cfg.Product || custom.OS != c.cfg.OS || custom.Arch != c.cfg.Arch || custom.Version != offer.Version {
+	if custom.Product != c.cfg.Product || !catalog.ArchMatches(custom.OS, custom.Arch, c.cfg.OS, c.cfg.Arch) || custom.Version != offer.Version {
 		return nil, fmt.Errorf("%w: %s is %s %s %s/%s, want %s %s/%s", ErrWrongTarget, offer.Target,
 			custom.Product, custom.Version, custom.OS, custom.Arch, c.cfg.Product, c.cfg.OS, c.cfg.Arch)
 	}

@@ -39,7 +39,7 @@ func TestTauriInteropBundles(t *testing.T) {
 		{"MyApp_1.2.3_amd64.AppImage", "linux", "amd64", "appimage"},
 		{"MyApp_1.2.3_amd64.deb", "linux", "amd64", "deb"},
 		{"MyApp-1.2.3-1.x86_64.rpm", "linux", "amd64", "rpm"},
-		{"MyApp.app.tar.gz", "darwin", "arm64", "app"},
+		{"MyApp.app.tar.gz", "darwin", "universal", "app"},
 		{"MyApp_1.2.3_x64-setup.exe", "windows", "amd64", "nsis"},
 		{"MyApp_1.2.3_x64_en-US.msi", "windows", "amd64", "msi"},
 	} {
@@ -95,11 +95,12 @@ func TestTauriInteropBundles(t *testing.T) {
 		{"/tauri/myapp/stable/linux/x86_64/1.0.0", "linux-x86_64"},
 		{"/tauri/myapp/stable/linux/x86_64/1.0.0/rpm", "linux-x86_64-rpm"},
 		{"/tauri/myapp/stable/darwin/aarch64/1.0.0/app", "darwin-aarch64-app"},
+		{"/tauri/myapp/stable/darwin/x86_64/1.0.0", "darwin-x86_64"},
 		{"/tauri/myapp/stable/windows/x86_64/1.0.0/msi", "windows-x86_64-msi"},
 	} {
 		check(srv.URL+c[0], c[1])
 	}
-	for _, key := range []string{"linux-x86_64", "linux-x86_64-deb", "darwin-aarch64", "windows-x86_64-nsis"} {
+	for _, key := range []string{"linux-x86_64", "linux-x86_64-deb", "darwin-aarch64", "darwin-x86_64-app", "windows-x86_64-nsis"} {
 		check(srv.URL+"/tauri/myapp/stable/latest.json", key)
 	}
 }

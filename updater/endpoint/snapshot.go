@@ -204,7 +204,7 @@ func usableTauriSig(sig, version, name string, log *slog.Logger) string {
 func (ri *releaseInfo) artifactFor(goos, goarch, format string, prefer []string, needTauri bool) *artifact {
 	var cands []*artifact
 	for _, a := range ri.artifacts {
-		if a.OS == goos && a.Arch == goarch && (!needTauri || a.tauriSig != "") {
+		if catalog.ArchMatches(a.OS, a.Arch, goos, goarch) && (!needTauri || a.tauriSig != "") {
 			cands = append(cands, a)
 		}
 	}

@@ -6,6 +6,7 @@ import (
 
 	"github.com/go-chi/chi/v5"
 
+	"github.com/slipwayhq/slipway/updater/catalog"
 	"github.com/slipwayhq/slipway/updater/semver"
 	"github.com/slipwayhq/slipway/updater/tauri"
 )
@@ -111,8 +112,7 @@ func (h *Handler) tauriStatic(w http.ResponseWriter, r *http.Request) {
 		m.Notes = ch.Notes
 	}
 	for _, a := range ri.artifacts {
-		arch := tauri.Arch(a.Arch)
-		if a.tauriSig == "" || arch == "" || !tauri.IsBundle(a.OS, a.Format) {
+		if a.tauriSig == "" || !tauri.IsBundle(a.OS, a.Format) {
 			continue
 		}
 		u, err := h.artifactURL(r.Context(), r, product, version, a.Name, a.key)
@@ -120,10 +120,19 @@ func (h *Handler) tauriStatic(w http.ResponseWriter, r *http.Request) {
 			httpError(w, http.StatusServiceUnavailable, "download URL unavailable")
 			return
 		}
-		base := a.OS + "-" + arch
-		m.Platforms[base+"-"+a.Format] = tauri.Platform{URL: u, Signature: a.tauriSig}
-		if pref := ri.artifactFor(a.OS, a.Arch, "", tauri.Bundles[a.OS], true); pref == a {
-			m.Platforms[base] = tauri.Platform{URL: u, Signature: a.tauriSig}
+		p := tauri.Platform{URL: u, Signature: a.tauriSig}
+		// A universal macOS build is listed under both architectures, as
+		// tauri-action does (the plugin never looks up darwin-universal).
+		for _, goarch := range catalog.Archs(a.OS, a.Arch) {
+			arch := tauri.Arch(goarch)
+			if arch == "" {
+				continue
+			}
+			base := a.OS + "-" + arch
+			m.Platforms[base+"-"+a.Format] = p
+			if pref := ri.artifactFor(a.OS, goarch, "", tauri.Bundles[a.OS], true); pref == a {
+				m.Platforms[base] = p
+			}
 		}
 	}
 	if len(m.Platforms) == 0 {
