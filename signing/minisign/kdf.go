@@ -35,19 +35,21 @@ func scryptParams(opslimit, memlimit uint64) (nLog2 uint, r, p int, err error) {
 		opslimit = 32768
 	}
 	const rr = 8
-	var maxN uint64
-	if opslimit < memlimit/32 {
-		p = 1
+	// Two regimes, as in libsodium: when the ops budget is the tighter
+	// limit, N follows opslimit with p=1; otherwise N follows memlimit and
+	// the remaining ops budget goes into p.
+	opsBound := opslimit < memlimit/32
+	maxN := memlimit / (rr * 128)
+	if opsBound {
 		maxN = opslimit / (rr * 4)
-	} else {
-		maxN = memlimit / (rr * 128)
 	}
 	for nLog2 = 1; nLog2 < 63; nLog2++ {
 		if uint64(1)<<nLog2 > maxN/2 {
 			break
 		}
 	}
-	if !(opslimit < memlimit/32) {
+	p = 1
+	if !opsBound {
 		maxrp := (opslimit / 4) / (uint64(1) << nLog2)
 		if maxrp > 0x3fffffff {
 			maxrp = 0x3fffffff
