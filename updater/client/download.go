@@ -86,6 +86,9 @@ func (c *Client) fetch(ctx context.Context, o *Offer, part string) error {
 			return err
 		}
 	default:
+		if resp.StatusCode == http.StatusRequestedRangeNotSatisfiable {
+			f.Truncate(0) // the partial file cannot be resumed: start over next time
+		}
 		return fmt.Errorf("%w: download: HTTP %d", ErrServer, resp.StatusCode)
 	}
 	want := o.length - have
