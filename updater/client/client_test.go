@@ -298,9 +298,20 @@ func TestResumeDownload(t *testing.T) {
 		t.Fatal("resumed file differs")
 	}
 	w.mu.Lock()
-	defer w.mu.Unlock()
 	if last := w.ranges[len(w.ranges)-1]; last != "bytes="+itoa(half)+"-" {
 		t.Fatalf("ranges %q", w.ranges)
+	}
+	w.mu.Unlock()
+	// A server (or proxy) that ignores Range: the client starts over.
+	os.Remove(staged)
+	w.set(path, func(rw http.ResponseWriter, r *http.Request) { rw.Write(full[:half]) })
+	c.Download(t.Context(), o)
+	w.set(path, func(rw http.ResponseWriter, r *http.Request) { rw.Write(full) })
+	if staged, err = c.Download(t.Context(), o); err != nil {
+		t.Fatal(err)
+	}
+	if got, _ := os.ReadFile(staged); !bytes.Equal(got, full) {
+		t.Fatal("restarted file differs")
 	}
 }
 
