@@ -106,7 +106,11 @@ func (r *run) object(ctx context.Context, key string, st FileStatus) ObjectRepor
 // WriteText prints the per-target results and every published URL.
 func (rep *Report) WriteText(w io.Writer) {
 	for _, p := range rep.Products {
-		fmt.Fprintf(w, "\n%s %s (commit %s)\n", p.Product, p.Version, short(rep.Commit))
+		fmt.Fprintf(w, "\n%s %s", p.Product, p.Version)
+		if rep.Commit != "" {
+			fmt.Fprintf(w, " (commit %s)", short(rep.Commit))
+		}
+		fmt.Fprintln(w)
 		for _, a := range p.Artifacts {
 			fmt.Fprintf(w, "  %-13s %-58s %9s  %-9s signatures: %s\n", a.Target, a.Name, humanSize(a.Size), a.Status, sigSummary(a.Signatures))
 		}
