@@ -34,6 +34,9 @@ type Options struct {
 	Synchronous string
 	// Readers is the size of the read connection pool. Default: 4.
 	Readers int
+	// CacheKB is SQLite's page cache per connection, in KiB. Default: 2000
+	// (SQLite's own default).
+	CacheKB int
 }
 
 // Store is the SQLite implementation of store.Store.
@@ -58,6 +61,9 @@ func Open(ctx context.Context, path string, opts Options) (*Store, error) {
 	if opts.Readers <= 0 {
 		opts.Readers = 4
 	}
+	if opts.CacheKB <= 0 {
+		opts.CacheKB = 2000
+	}
 	// Create the file 0600 first: SQLite gives -wal and -shm the same mode,
 	// and the database holds the session signing keys.
 	if f, err := os.OpenFile(path, os.O_RDWR|os.O_CREATE, 0o600); err != nil {
@@ -68,7 +74,7 @@ func Open(ctx context.Context, path string, opts Options) (*Store, error) {
 	q := url.Values{}
 	for _, p := range []string{
 		"journal_mode(WAL)", "busy_timeout(10000)", "foreign_keys(ON)",
-		"synchronous(" + opts.Synchronous + ")",
+		"synchronous(" + opts.Synchronous + ")", fmt.Sprintf("cache_size(-%d)", opts.CacheKB),
 	} {
 		q.Add("_pragma", p)
 	}
