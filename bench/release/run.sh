@@ -59,7 +59,7 @@ ROOT_ACCESS_KEY=$AWS_ACCESS_KEY_ID ROOT_SECRET_KEY=$AWS_SECRET_ACCESS_KEY \
   versitygw --port "127.0.0.1:$port" --region us-east-1 --health /health --quiet posix "$work/s3" >"$work/vgw.log" 2>&1 &
 vgw_pid=$!
 for _ in $(seq 100); do curl -fs "http://127.0.0.1:$port/health" >/dev/null && break; sleep 0.1; done
-curl -fs -X PUT --aws-sigv4 "aws:amz:us-east-1:s3" --user "$AWS_ACCESS_KEY_ID:$AWS_SECRET_ACCESS_KEY" "http://127.0.0.1:$port/bench" >/dev/null
+curl -fsS -X PUT -H "x-amz-content-sha256: $(printf '' | sha256sum | cut -d' ' -f1)" --aws-sigv4 "aws:amz:us-east-1:s3" --user "$AWS_ACCESS_KEY_ID:$AWS_SECRET_ACCESS_KEY" "http://127.0.0.1:$port/bench" >/dev/null
 store() { echo "s3://bench/$1?endpoint=127.0.0.1:$port&region=us-east-1&path-style=true&insecure=true"; }
 
 # --- measured commands -----------------------------------------------------
