@@ -243,6 +243,7 @@ func tufCmd() *cobra.Command {
 		}
 		return repo.Open(ctx, cfg.Store, cfg.Prefix, repo.Options{})
 	}
+	var ropts repo.Options
 	initCmd := &cobra.Command{
 		Use:   "init",
 		Short: "Create the repository (and dev keys in the keys directory when absent); prints root.json for clients",
@@ -252,7 +253,7 @@ func tufCmd() *cobra.Command {
 			if err != nil {
 				return err
 			}
-			r, _, err := repo.Init(cmd.Context(), cfg.Store, cfg.Prefix, o.keysDir(), time.Now(), repo.Options{})
+			r, _, err := repo.Init(cmd.Context(), cfg.Store, cfg.Prefix, o.keysDir(), time.Now(), ropts)
 			if err != nil {
 				return err
 			}
@@ -280,6 +281,8 @@ func tufCmd() *cobra.Command {
 			return nil
 		},
 	}
+	initCmd.Flags().IntVar(&ropts.RootKeys, "root-keys", 1, "number of root keys to generate (keep them offline)")
+	initCmd.Flags().IntVar(&ropts.RootThreshold, "root-threshold", 0, "root keys that must sign a root (default: all)")
 	for _, c := range []*cobra.Command{initCmd, rotate} {
 		o.flags(c)
 		tuf.AddCommand(c)

@@ -41,6 +41,9 @@ type Options struct {
 	SnapshotExpiry time.Duration
 	// TimestampExpiry (short: a frozen client notices within this time). Default: 24 hours.
 	TimestampExpiry time.Duration
+	// RootKeys is how many root keys Init generates into the keys
+	// directory (tuf-root-1.key ...). Default: 1.
+	RootKeys int
 	// RootThreshold is how many root keys must sign a root. Default: all root keys given.
 	RootThreshold int
 }
@@ -85,7 +88,11 @@ func (r *Repo) key(name string) string { return Dir(r.prefix) + "/" + name }
 // of every role, signed. It is idempotent: an existing repository is
 // opened as is.
 func Init(ctx context.Context, st storage.Store, prefix, keysDir string, now time.Time, opts Options) (*Repo, *Keys, error) {
-	keys, err := EnsureKeys(keysDir, 1)
+	n := opts.RootKeys
+	if n == 0 {
+		n = 1
+	}
+	keys, err := EnsureKeys(keysDir, n)
 	if err != nil {
 		return nil, nil, err
 	}

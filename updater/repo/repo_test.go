@@ -154,3 +154,37 @@ func TestIsMetadataName(t *testing.T) {
 		}
 	}
 }
+
+// TestRootThreshold: a 2-of-3 root verifies for clients, and a root
+// signed by only one of the three keys is refused.
+func TestRootThreshold(t *testing.T) {
+	ctx := t.Context()
+	st := memstore.New()
+	keysDir := filepath.Join(t.TempDir(), "keys")
+	r, keys, err := Init(ctx, st, "", keysDir, now, Options{RootKeys: 3, RootThreshold: 2})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(keys.Root) != 3 || r.Root.Signed.Roles[metadata.ROOT].Threshold != 2 || len(r.Root.Signatures) != 3 {
+		t.Fatalf("root: %d keys, threshold %d, %d signatures", len(keys.Root), r.Root.Signed.Roles[metadata.ROOT].Threshold, len(r.Root.Signatures))
+	}
+	root, _ := r.RootJSON()
+	if _, err := refresh(t, st, root, t.TempDir(), now); err != nil {
+		t.Fatal(err)
+	}
+	// Root v2 signed by one key only: clients must refuse it.
+	r.Root.Signed.Version = 2
+	r.Root.ClearSignatures()
+	if _, err := r.Root.Sign(keys.Root[0]); err != nil {
+		t.Fatal(err)
+	}
+	if err := r.putRoot(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := refresh(t, st, root, t.TempDir(), now); !errors.Is(err, &metadata.ErrUnsignedMetadata{}) {
+		t.Fatalf("under-signed root: %v", err)
+	}
+	if _, _, err := Init(ctx, memstore.New(), "", t.TempDir(), now, Options{RootKeys: 1, RootThreshold: 2}); err == nil {
+		t.Fatal("threshold above the number of keys accepted")
+	}
+}
