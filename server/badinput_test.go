@@ -82,6 +82,46 @@ func roundTrip(t *testing.T, v any) map[string]any {
 	return m
 }
 
+// endpoint says how to reach a route and what a valid body looks like.
+type endpoint struct {
+	auth, hdrK, hdrV string
+	valid            map[string]any // a valid body, mutated into bad ones; nil: only garbage
+	unknownOK        bool           // Fleet payloads accept unknown keys
+}
+
+// badBodies are the refused bodies for an endpoint: garbage, truncated,
+// oversized, wrong-typed and with unknown fields.
+func badBodies(t *testing.T, ep endpoint) map[string]any {
+	bodies := map[string]any{
+		"binary":      "\x00\xff\xfe garbage",
+		"xml":         "<register/>",
+		"open brace":  "{",
+		"truncated":   `{"hostname": "x", "os": {"name": "li`,
+		"array":       "[1, 2]",
+		"number":      "42",
+		"null":        "null",
+		"string":      `"hello"`,
+		"two objects": `{} {}`,
+		"bad utf8":    "{\"hostname\": \"\xc3\x28\"}",
+		"oversized":   `{"hostname": "` + strings.Repeat("a", 17<<20) + `"}`,
+	}
+	if ep.valid == nil {
+		bodies["unknown field"] = map[string]any{"unexpectedField": 1}
+		return bodies
+	}
+	vb, _ := json.Marshal(ep.valid)
+	bodies["truncated valid"] = string(vb[:len(vb)/2])
+	for name, b := range wrongTyped(ep.valid) {
+		bodies["wrong type "+name] = b
+	}
+	if !ep.unknownOK {
+		c := roundTrip(t, ep.valid)
+		c["unexpectedField"] = 1
+		bodies["unknown field"] = c
+	}
+	return bodies
+}
+
 // TestBadInputChangesNothing feeds garbage, truncated, oversized, wrong-typed
 // and unknown-field bodies to every route and checks each is refused with a
 // JSON error and leaves the store exactly as it was.
@@ -92,11 +132,6 @@ func TestBadInputChangesNothing(t *testing.T) {
 	secrets, _ := e.st.ListSecrets(t.Context(), "default")
 	secretID := secrets[0].ID
 
-	type endpoint struct {
-		auth, hdrK, hdrV string
-		valid            map[string]any // a valid body, mutated into bad ones; nil: only garbage
-		unknownOK        bool           // Fleet payloads accept unknown keys
-	}
 	fleetBody := fleetHost(t, map[string]any{"hardware_serial": "NEW1"})
 	// The Fleet fields Slipway reads must be well typed; the rest is Fleet's business.
 	fleetKnown := map[string]any{}
@@ -134,33 +169,7 @@ func TestBadInputChangesNothing(t *testing.T) {
 			ep = endpoint{auth: e.admin}
 		}
 		path := fill.Replace(route)
-		bodies := map[string]any{
-			"binary":      "\x00\xff\xfe garbage",
-			"xml":         "<register/>",
-			"open brace":  "{",
-			"truncated":   `{"hostname": "x", "os": {"name": "li`,
-			"array":       "[1, 2]",
-			"number":      "42",
-			"null":        "null",
-			"string":      `"hello"`,
-			"two objects": `{} {}`,
-			"bad utf8":    "{\"hostname\": \"\xc3\x28\"}",
-			"oversized":   `{"hostname": "` + strings.Repeat("a", 17<<20) + `"}`,
-		}
-		if ep.valid != nil {
-			vb, _ := json.Marshal(ep.valid)
-			bodies["truncated valid"] = string(vb[:len(vb)/2])
-			for name, b := range wrongTyped(ep.valid) {
-				bodies["wrong type "+name] = b
-			}
-			if !ep.unknownOK {
-				c := roundTrip(t, ep.valid)
-				c["unexpectedField"] = 1
-				bodies["unknown field"] = c
-			}
-		} else {
-			bodies["unknown field"] = map[string]any{"unexpectedField": 1}
-		}
+		bodies := badBodies(t, ep)
 		if method == "GET" {
 			// GET bodies are ignored; garbage must not change anything either.
 			bodies = map[string]any{"binary": bodies["binary"]}
@@ -191,7 +200,15 @@ func TestBadInputChangesNothing(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	// Field-level messages name the field.
+}
+
+// TestFieldErrors: 400s name the offending field, and a partly bad Fleet
+// payload stores nothing.
+func TestFieldErrors(t *testing.T) {
+	e := newEnv(t)
+	m := e.register(e.secret, "victim", "V1")
+	fleetBody := fleetHost(t, map[string]any{"hardware_serial": "NEW1"})
+	before := e.dump(m.Token)
 	r := expect(t, e.do("POST", "/api/machines/register", "", map[string]any{"provisioningSecret": e.secret, "hostname": 5, "os": map[string]any{"name": "x"}}), http.StatusBadRequest)
 	if f := r.JSON(t)["field"]; f != "hostname" {
 		t.Errorf("field = %v", f)

@@ -78,8 +78,21 @@ func Run(ctx context.Context, cfg Config, opts RunOptions) error {
 		return err
 	}
 	defer srv.Close()
+	log.Info("server listening", "addr", ln.Addr().String(), "url", cfg.PublicURL, "data", cfg.DataDir)
+	if opts.Ready != nil {
+		opts.Ready(Info{URL: cfg.PublicURL, Addr: ln.Addr().String(), DataDir: cfg.DataDir, Bootstrap: boot})
+	}
+	if err := serve(ctx, ln, srv, log, opts.ShutdownTimeout); err != nil {
+		return err
+	}
+	return srv.Close()
+}
+
+// serve runs an http.Server with explicit timeouts on ln until ctx ends,
+// then shuts it down gracefully within timeout (default 15s).
+func serve(ctx context.Context, ln net.Listener, h http.Handler, log *slog.Logger, timeout time.Duration) error {
 	hs := &http.Server{
-		Handler:           srv,
+		Handler:           h,
 		ReadHeaderTimeout: 5 * time.Second,
 		ReadTimeout:       30 * time.Second,
 		WriteTimeout:      30 * time.Second,
@@ -88,10 +101,6 @@ func Run(ctx context.Context, cfg Config, opts RunOptions) error {
 		ErrorLog:          slog.NewLogLogger(log.Handler(), slog.LevelWarn),
 		BaseContext:       func(net.Listener) context.Context { return context.WithoutCancel(ctx) },
 	}
-	log.Info("server listening", "addr", ln.Addr().String(), "url", cfg.PublicURL, "data", cfg.DataDir)
-	if opts.Ready != nil {
-		opts.Ready(Info{URL: cfg.PublicURL, Addr: ln.Addr().String(), DataDir: cfg.DataDir, Bootstrap: boot})
-	}
 	errc := make(chan error, 1)
 	go func() { errc <- hs.Serve(ln) }()
 	select {
@@ -99,7 +108,6 @@ func Run(ctx context.Context, cfg Config, opts RunOptions) error {
 		return fmt.Errorf("server: %w", err)
 	case <-ctx.Done():
 	}
-	timeout := opts.ShutdownTimeout
 	if timeout <= 0 {
 		timeout = 15 * time.Second
 	}
@@ -112,5 +120,5 @@ func Run(ctx context.Context, cfg Config, opts RunOptions) error {
 	if err := <-errc; err != nil && !errors.Is(err, http.ErrServerClosed) {
 		return fmt.Errorf("server: %w", err)
 	}
-	return srv.Close()
+	return nil
 }
