@@ -1,0 +1,207 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"os"
+	"path/filepath"
+	"strings"
+	"time"
+
+	"github.com/go-chi/chi/v5"
+	"github.com/spf13/cobra"
+
+	"github.com/slipwayhq/slipway/release"
+	"github.com/slipwayhq/slipway/server"
+	"github.com/slipwayhq/slipway/signing/keyring"
+	"github.com/slipwayhq/slipway/signing/minisign"
+	"github.com/slipwayhq/slipway/storage"
+	"github.com/slipwayhq/slipway/updater/catalog"
+	"github.com/slipwayhq/slipway/updater/channel"
+	"github.com/slipwayhq/slipway/updater/publish"
+	"github.com/slipwayhq/slipway/updater/repo"
+)
+
+func init() { register(newUpCmd) }
+
+// upProducts are the programs `up` builds, publishes and promotes.
+var upProducts = []string{"agent", "desktop"}
+
+// upChannel is the channel `up` promotes the snapshot to.
+const upChannel = "stable"
+
+func newUpCmd() *cobra.Command {
+	var addr, data string
+	var noBuild bool
+	cmd := &cobra.Command{
+		Use:   "up",
+		Short: "The whole loop on one machine: dev keys, snapshot release, promote to stable, serve",
+		Long: `Run the whole Slipway loop on this machine, with nothing but Go installed:
+
+  1. generate dev signing keys (cosign, minisign, TUF) under <data>/keys;
+  2. build a snapshot release of agent and desktop for six targets with
+     GoReleaser (fetched and built through Go on first use), sign it and
+     publish it to the local store <data>/artifacts;
+  3. promote it to the stable channel (channels file <data>/channels.yaml)
+     and apply it (signed TUF metadata);
+  4. serve the machine API, the update endpoints and the admin page.
+
+Run it from a Slipway checkout. A second run reuses what exists: an unchanged
+commit is not rebuilt, and the server starts in seconds.`,
+		Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			return runUp(cmd.Context(), cmd.OutOrStdout(), cmd.ErrOrStderr(), addr, data, noBuild)
+		},
+	}
+	cmd.Flags().StringVar(&addr, "addr", "127.0.0.1:8080", "listen address HOST:PORT")
+	cmd.Flags().StringVar(&data, "data", "./data", "data directory (keys, artifacts, database, channels)")
+	cmd.Flags().BoolVar(&noBuild, "no-build", false, "skip the release step and serve what the store already has")
+	return cmd
+}
+
+func runUp(ctx context.Context, out, errOut io.Writer, addr, data string, noBuild bool) error {
+	log := slog.New(slog.NewTextHandler(errOut, &slog.HandlerOptions{Level: logLevel()}))
+	t0 := time.Now()
+	step := func(name string, f func() error) error {
+		s := time.Now()
+		fmt.Fprintf(out, "==> %s\n", name)
+		if err := f(); err != nil {
+			return fmt.Errorf("%s: %w", name, err)
+		}
+		fmt.Fprintf(out, "    done in %s\n", time.Since(s).Round(time.Millisecond))
+		return nil
+	}
+	keysDir := filepath.Join(data, "keys")
+	var st storage.Store
+	var version string
+	err := step("dev keys in "+keysDir, func() error {
+		if _, err := keyring.EnsureDevKeys(keysDir); err != nil {
+			return err
+		}
+		if _, err := repo.EnsureKeys(keysDir, 1); err != nil {
+			return err
+		}
+		var err error
+		st, err = storage.Open(ctx, filepath.Join(data, "artifacts"))
+		return err
+	})
+	if err != nil {
+		return err
+	}
+	if !noBuild {
+		err = step("snapshot release of agent and desktop (six targets each)", func() error {
+			if _, err := os.Stat(".goreleaser.yaml"); err != nil {
+				return errors.New("no .goreleaser.yaml here: run `slipway up` from a Slipway checkout (or pass --no-build)")
+			}
+			self, err := os.Executable()
+			if err != nil {
+				return err
+			}
+			rep, err := release.Run(ctx, release.Options{
+				Snapshot: true, Store: st, DataDir: data, SlipwayBin: self, Out: out, Logger: log, Verbose: true,
+			})
+			if err != nil {
+				return err
+			}
+			version = rep.Version
+			return nil
+		})
+		if err != nil {
+			return err
+		}
+		err = step("promote "+version+" to "+upChannel+" and apply", func() error {
+			return upPromote(ctx, st, data, keysDir, version, out)
+		})
+		if err != nil {
+			return err
+		}
+	}
+	u, err := newUpdates(ctx, data, updateOptions{keysDir: keysDir}, log)
+	if err != nil {
+		return err
+	}
+	go u.run(ctx)
+	cfg, boot, err := server.FromEnv(os.Getenv)
+	if err != nil {
+		return err
+	}
+	cfg.Addr, cfg.DataDir = addr, data
+	return server.Run(ctx, cfg, server.RunOptions{
+		Options:   server.Options{Logger: log, Mount: []func(chi.Router){u.mount()}},
+		Bootstrap: boot,
+		Ready: func(info server.Info) {
+			printUpURLs(out, info, version, time.Since(t0))
+		},
+	})
+}
+
+// upPromote points every product's stable channel at version in the data
+// directory's channels file and applies it to the store.
+func upPromote(ctx context.Context, st storage.Store, data, keysDir, version string, out io.Writer) error {
+	pubText, err := os.ReadFile(filepath.Join(keysDir, "minisign.pub"))
+	if err != nil {
+		return fmt.Errorf("minisign public key: %w", err)
+	}
+	pk, err := minisign.ParsePublicKey(pubText)
+	if err != nil {
+		return err
+	}
+	cfg := publish.Config{Store: st, Verifier: catalog.Minisign{Key: pk}}
+	path := filepath.Join(data, "channels.yaml")
+	f, err := channel.Load(path)
+	if err != nil {
+		return err
+	}
+	for _, p := range upProducts {
+		if c, err := f.Channel(p, upChannel); err == nil && c.Version == version {
+			continue
+		}
+		if err := publish.Promote(ctx, cfg, f, p, upChannel, version, 100); err != nil {
+			return err
+		}
+	}
+	if err := f.Save(path); err != nil {
+		return err
+	}
+	now := time.Now()
+	keys, err := repo.LoadKeys(keysDir)
+	if err != nil {
+		return err
+	}
+	if _, _, err := repo.Init(ctx, st, "", keysDir, now, repo.Options{}); err != nil {
+		return err
+	}
+	plan, err := publish.Apply(ctx, cfg, f, keys, now)
+	if err != nil {
+		return err
+	}
+	fmt.Fprint(out, indent(plan.String()))
+	return nil
+}
+
+func printUpURLs(out io.Writer, info server.Info, version string, took time.Duration) {
+	u := info.URL
+	fmt.Fprintf(out, "\nSlipway is up in %s: %s\n\n", took.Round(time.Millisecond), u)
+	if version != "" {
+		fmt.Fprintf(out, "  stable channel      agent and desktop %s\n", version)
+	}
+	fmt.Fprintf(out, "  admin page          %s/admin  (token in %s)\n", u, filepath.Join(info.DataDir, "admin-token"))
+	fmt.Fprintf(out, "  update check        %s/v1/updates/agent/stable?os=linux&arch=amd64&current=0.0.0&machine=demo\n", u)
+	fmt.Fprintf(out, "  Tauri manifest      %s/tauri/desktop/stable/latest.json\n", u)
+	fmt.Fprintf(out, "  TUF root            %s/tuf/root.json\n", u)
+	fmt.Fprintf(out, "  OpenAPI             %s/openapi.json\n", u)
+	fmt.Fprintf(out, "  provisioning secret %s\n", filepath.Join(info.DataDir, "provisioning-secret"))
+	fmt.Fprintf(out, "\n  try an agent:  ./dist/slipway-agent_linux_amd64*/slipway-agent enroll --server %s --code \"$(cat %s)\"\n\n",
+		u, filepath.Join(info.DataDir, "provisioning-secret"))
+}
+
+// indent indents every line of s by four spaces.
+func indent(s string) string {
+	if s == "" {
+		return s
+	}
+	return "    " + strings.ReplaceAll(strings.TrimSuffix(s, "\n"), "\n", "\n    ") + "\n"
+}
