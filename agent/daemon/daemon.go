@@ -62,6 +62,9 @@ func New(cfg Config) *Daemon {
 		cfg.ClientOptions.UserAgent = "slipway-agent/" + cfg.Version
 	}
 	cfg.Inventory.Logger = cfg.Logger
+	if cfg.ClientOptions.Logger == nil {
+		cfg.ClientOptions.Logger = cfg.Logger
+	}
 	store := identity.Store{Dir: cfg.Dir}
 	inv := inventory.New(cfg.Inventory)
 	return &Daemon{cfg: cfg, store: store, inv: inv, enr: enroll.New(store, inv, enroll.Options{
