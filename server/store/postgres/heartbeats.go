@@ -63,10 +63,10 @@ type machineLatest struct {
 	upd                agentUpdate
 }
 
-// RecordHeartbeats persists a batch in one transaction with three
-// set-based statements: the history rows, one update per machine (rows
-// locked in ID order, so concurrent batches from several replicas cannot
-// deadlock) and one token-expiry update per token.
+// RecordHeartbeats persists a batch in one transaction: one update per
+// machine (rows locked in ID order, so concurrent batches from several
+// replicas cannot deadlock), the history rows in one insert and one
+// token-expiry update per renewed token.
 func (s *Store) RecordHeartbeats(ctx context.Context, hbs []store.Heartbeat) error {
 	if len(hbs) == 0 {
 		return nil
@@ -100,48 +100,37 @@ func (s *Store) RecordHeartbeats(ctx context.Context, hbs []store.Heartbeat) err
 			tokens[string(h.TokenHash)] = max(tokens[string(h.TokenHash)], ms(h.TokenExpiresAt))
 		}
 	}
-	ms := make([]*machineLatest, 0, len(byMachine))
+	latest := make([]*machineLatest, 0, len(byMachine))
 	for _, m := range byMachine {
-		ms = append(ms, m)
+		latest = append(latest, m)
 	}
-	slices.SortFunc(ms, func(a, b *machineLatest) int { return compare(a.id, b.id) })
-	var (
-		mIDs, mStatus, mVersion, uResult, uVersion []string
-		mAt, uAt                                   []int64
-		mMetrics, mInv                             []*string
-		uKnown                                     []bool
-	)
-	for _, m := range ms {
-		mIDs, mAt, mStatus, mVersion = append(mIDs, m.id), append(mAt, m.at), append(mStatus, m.status), append(mVersion, m.version)
-		mMetrics, mInv = append(mMetrics, m.metrics), append(mInv, m.inventory)
-		uKnown, uResult, uVersion, uAt = append(uKnown, m.upd.Known), append(uResult, m.upd.Result), append(uVersion, m.upd.Version), append(uAt, m.upd.At)
-	}
-	hashes := make([][]byte, 0, len(tokens))
+	slices.SortFunc(latest, func(a, b *machineLatest) int { return compare(a.id, b.id) })
+	hashes := make([]string, 0, len(tokens))
 	for h := range tokens {
-		hashes = append(hashes, []byte(h))
+		hashes = append(hashes, h)
 	}
-	slices.SortFunc(hashes, func(a, b []byte) int { return compare(string(a), string(b)) })
-	exps := make([]int64, len(hashes))
-	for i, h := range hashes {
-		exps[i] = tokens[string(h)]
-	}
+	slices.Sort(hashes)
+	// One pipelined round trip of primary-key statements: the planner
+	// cannot misjudge them (a set-based UPDATE ... FROM unnest() may pick a
+	// sequential scan), and rows are locked in a fixed order.
 	b := &pgx.Batch{}
-	b.Queue(`UPDATE machines m SET last_seen_at = greatest(m.last_seen_at, u.at), status = u.status,
-		agent_version = CASE WHEN u.version = '' THEN m.agent_version ELSE u.version END,
-		metrics = coalesce(u.metrics, m.metrics), inventory = coalesce(u.inv, m.inventory),
-		update_result = CASE WHEN u.known THEN u.uresult ELSE m.update_result END,
-		update_version = CASE WHEN u.known THEN u.uversion ELSE m.update_version END,
-		update_at = CASE WHEN u.known THEN u.uat ELSE m.update_at END
-		FROM unnest($1::text[], $2::bigint[], $3::text[], $4::text[], $5::text[], $6::text[], $7::bool[], $8::text[], $9::text[], $10::bigint[])
-			AS u(id, at, status, version, metrics, inv, known, uresult, uversion, uat)
-		WHERE m.id = u.id`, mIDs, mAt, mStatus, mVersion, mMetrics, mInv, uKnown, uResult, uVersion, uAt)
+	for _, m := range latest {
+		b.Queue(`UPDATE machines SET last_seen_at = greatest(last_seen_at, $2), status = $3,
+			agent_version = CASE WHEN $4 = '' THEN agent_version ELSE $4 END,
+			metrics = coalesce($5, metrics), inventory = coalesce($6, inventory),
+			update_result = CASE WHEN $7 THEN $8 ELSE update_result END,
+			update_version = CASE WHEN $7 THEN $9 ELSE update_version END,
+			update_at = CASE WHEN $7 THEN $10 ELSE update_at END
+			WHERE id = $1`, m.id, m.at, m.status, m.version, m.metrics, m.inventory,
+			m.upd.Known, m.upd.Result, m.upd.Version, m.upd.At)
+	}
 	b.Queue(`INSERT INTO heartbeats (machine_id, at, status, agent_version, metrics)
 		SELECT u.id, u.at, u.status, u.version, u.metrics
 		FROM unnest($1::text[], $2::bigint[], $3::text[], $4::text[], $5::text[]) AS u(id, at, status, version, metrics)
-		WHERE EXISTS (SELECT 1 FROM machines WHERE id = u.id)`, ids, ats, statuses, versions, metrics)
-	if len(hashes) > 0 {
-		b.Queue(`UPDATE tokens t SET expires_at = greatest(t.expires_at, u.exp)
-			FROM unnest($1::bytea[], $2::bigint[]) AS u(hash, exp) WHERE t.hash = u.hash AND t.revoked_at = 0`, hashes, exps)
+		JOIN machines m ON m.id = u.id`, ids, ats, statuses, versions, metrics)
+	for _, h := range hashes {
+		b.Queue("UPDATE tokens SET expires_at = greatest(expires_at, $2) WHERE hash = $1 AND revoked_at = 0",
+			[]byte(h), tokens[h])
 	}
 	err := pgx.BeginFunc(ctx, s.pool, func(tx pgx.Tx) error { return tx.SendBatch(ctx, b).Close() })
 	return wrap("record heartbeats", err)

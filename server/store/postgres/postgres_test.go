@@ -123,3 +123,33 @@ func TestBadURL(t *testing.T) {
 		t.Fatalf("bad url: %v", err)
 	}
 }
+
+func TestBulkRegister(t *testing.T) {
+	s := open(t, pgtest.Start(t))
+	ctx := t.Context()
+	if err := s.CreateTenant(ctx, store.Tenant{ID: "t"}); err != nil {
+		t.Fatal(err)
+	}
+	ms := []store.Machine{{ID: "a", TenantID: "t", Source: "agent", SerialNumbers: []string{"S1", "S1"}}, {ID: "b", TenantID: "t", Source: "agent"}}
+	toks := []store.Token{{Hash: []byte("ha")}, {Hash: []byte("hb")}}
+	if err := s.BulkRegister(ctx, ms, toks[:1]); err == nil {
+		t.Fatal("accepted mismatched lengths")
+	}
+	if err := s.BulkRegister(ctx, ms, toks); err != nil {
+		t.Fatal(err)
+	}
+	tok, err := s.GetToken(ctx, []byte("hb"))
+	if err != nil || tok.MachineID != "b" || tok.TenantID != "t" {
+		t.Fatalf("token %+v %v", tok, err)
+	}
+	if m, err := s.FindMachine(ctx, "t", store.BySerial, "S1"); err != nil || m.ID != "a" {
+		t.Fatalf("serial: %v %v", m.ID, err)
+	}
+	if err := s.BulkRegister(ctx, ms[:1], toks[:1]); err == nil {
+		t.Fatal("duplicate machine accepted")
+	}
+}
+
+func TestStats(t *testing.T) {
+	storetest.RunStats(t, func(t *testing.T) store.Store { return open(t, pgtest.Start(t)) })
+}
