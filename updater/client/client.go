@@ -31,7 +31,6 @@ import (
 	"time"
 
 	"github.com/slipwayhq/slipway/signing/minisign"
-	"github.com/slipwayhq/slipway/updater/catalog"
 	"github.com/slipwayhq/slipway/updater/semver"
 )
 
@@ -193,7 +192,7 @@ func (c *Client) Check(ctx context.Context) (*Offer, error) {
 	if err != nil {
 		return nil, fmt.Errorf("%w: %w", ErrWrongTarget, err)
 	}
-	if custom.Product != c.cfg.Product || !catalog.ArchMatches(custom.OS, custom.Arch, c.cfg.OS, c.cfg.Arch) || custom.Version != offer.Version {
+	if custom.Product != c.cfg.Product || !archMatches(custom.OS, custom.Arch, c.cfg.OS, c.cfg.Arch) || custom.Version != offer.Version {
 		return nil, fmt.Errorf("%w: %s is %s %s %s/%s, want %s %s/%s", ErrWrongTarget, offer.Target,
 			custom.Product, custom.Version, custom.OS, custom.Arch, c.cfg.Product, c.cfg.OS, c.cfg.Arch)
 	}
@@ -326,4 +325,18 @@ func (c *Client) Run(ctx context.Context, interval time.Duration, report func(er
 		}
 		wait = interval + time.Duration(rand.Int64N(int64(interval)/10+1))
 	}
+}
+
+// archMatches reports whether an artifact of os/arch runs on goos/goarch
+// (darwin "universal" runs on both). It mirrors catalog.ArchMatches without
+// importing catalog: catalog pulls in the release pipeline (cosign, S3),
+// which more than doubles the agent's binary size and resident memory.
+func archMatches(os, arch, goos, goarch string) bool {
+	if os != goos {
+		return false
+	}
+	if os == "darwin" && arch == "universal" {
+		return goarch == "amd64" || goarch == "arm64"
+	}
+	return arch == goarch
 }
