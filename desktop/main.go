@@ -16,13 +16,18 @@ import (
 	"log/slog"
 	"os"
 	"os/signal"
+	"path/filepath"
 	"syscall"
+	"time"
 
+	"github.com/slipwayhq/slipway/agent/enroll"
 	"github.com/slipwayhq/slipway/agent/identity"
 	"github.com/slipwayhq/slipway/agent/inventory"
+	"github.com/slipwayhq/slipway/agent/selfupdate"
 	"github.com/slipwayhq/slipway/desktop/browser"
 	"github.com/slipwayhq/slipway/desktop/ui"
 	"github.com/slipwayhq/slipway/machineapi"
+	"github.com/slipwayhq/slipway/updater/client"
 )
 
 // Set by the linker (-X main.version=... -X main.commit=...).
@@ -79,6 +84,11 @@ func serve(ctx context.Context, server, dir string, noBrowser bool, stdout io.Wr
 	} else if d, err := identity.UserDir(); err == nil && os.Getenv(identity.EnvConfigDir) == "" {
 		opts.EnrollDir = d
 	}
+	updates, err := startUpdates(ctx, log)
+	if err != nil {
+		return err
+	}
+	opts.Updates = updates.status
 	s, err := ui.New(opts)
 	if err != nil {
 		return err
@@ -86,6 +96,7 @@ func serve(ctx context.Context, server, dir string, noBrowser bool, stdout io.Wr
 	if err := s.Listen(); err != nil {
 		return err
 	}
+	updates.run(ctx)
 	if noBrowser {
 		fmt.Fprintln(stdout, s.URL()) // the secret URL goes to this user's terminal only
 	} else if err := browser.OpenApp(ctx, s.URL()); err != nil {
@@ -94,4 +105,69 @@ func serve(ctx context.Context, server, dir string, noBrowser bool, stdout io.Wr
 	}
 	log.Info("desktop UI ready", "addr", "127.0.0.1", "version", version)
 	return s.Serve(ctx)
+}
+
+// desktopUpdates is the desktop client's own self-update: the same trust
+// material and agent.json "update" section as the agent (system config
+// dir), product "desktop", state and outcome in <user dir>/desktop.
+type desktopUpdates struct {
+	store identity.Store
+	mgr   *selfupdate.Manager
+	log   *slog.Logger
+}
+
+func startUpdates(ctx context.Context, log *slog.Logger) (*desktopUpdates, error) {
+	userDir, err := identity.UserDir()
+	if err != nil {
+		return &desktopUpdates{log: log}, nil
+	}
+	u := &desktopUpdates{store: identity.Store{Dir: filepath.Join(userDir, "desktop")}, log: log}
+	state := filepath.Join(u.store.Dir, "update-state")
+	if err := selfupdate.StartupState(state, u.store, time.Now()); err != nil {
+		if errors.Is(err, client.ErrUnhealthy) {
+			return nil, fmt.Errorf("the last update did not start correctly and was rolled back; start Slipway again: %w", err)
+		}
+		log.Warn("reading the update state", "err", err)
+	}
+	cfg, err := enroll.LoadConfig(identity.SystemDir(), enroll.Config{})
+	if err != nil {
+		log.Warn("reading agent.json", "err", err)
+	}
+	if cfg.Server == "" {
+		for _, d := range identity.Candidates() {
+			if st, err := (identity.Store{Dir: d}).Load(); err == nil {
+				cfg.Server = st.Server
+				break
+			}
+		}
+	}
+	u.mgr, err = selfupdate.NewFor(selfupdate.Options{Product: "desktop", TrustDir: identity.SystemDir(),
+		StateDir: state, Store: u.store, Config: cfg, Version: version, Logger: log})
+	if err != nil {
+		log.Info("self-update off", "reason", err)
+	}
+	return u, nil
+}
+
+func (u *desktopUpdates) status() *identity.UpdateStatus {
+	if u.store.Dir == "" {
+		return nil
+	}
+	return selfupdate.Status(u.store)
+}
+
+// run confirms this version healthy (the UI is up) and checks for updates
+// in the background; an installed update applies at the next start.
+func (u *desktopUpdates) run(ctx context.Context) {
+	if u.mgr == nil {
+		return
+	}
+	u.mgr.Healthy(ctx)
+	go func() {
+		if err := u.mgr.Run(ctx); errors.Is(err, selfupdate.ErrRestart) {
+			u.log.Info("update installed; it applies when Slipway starts next")
+		} else if err != nil {
+			u.log.Warn("self-update stopped", "err", err)
+		}
+	}()
 }

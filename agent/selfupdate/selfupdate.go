@@ -46,7 +46,6 @@ var ErrRestart = errors.New("new version installed; restart required")
 
 // Manager runs self-update for the agent.
 type Manager struct {
-	dir      string
 	store    identity.Store
 	cfg      client.Config
 	interval time.Duration
@@ -58,19 +57,43 @@ type Manager struct {
 // and health state.
 func StateDir(dir string) string { return filepath.Join(dir, "update", "state") }
 
-// New configures self-update from agent.json's "update" section and the
-// trust files in <dir>/update. It returns ErrDisabled (wrapped, with the
-// reason) when updates are off or not installable.
+// New configures the agent's self-update from agent.json's "update" section
+// and the trust files in <dir>/update. It returns ErrDisabled (wrapped, with
+// the reason) when updates are off or not installable.
 func New(dir string, store identity.Store, ec enroll.Config, version string, log *slog.Logger) (*Manager, error) {
-	uc := ec.Update
+	return NewFor(Options{Product: "agent", TrustDir: dir, StateDir: StateDir(dir), Store: store,
+		Config: ec, Version: version, Logger: log})
+}
+
+// Options configure a Manager for one product.
+type Options struct {
+	// Product is "agent" or "desktop".
+	Product string
+	// TrustDir holds update/root.json and update/minisign.pub.
+	TrustDir string
+	// StateDir is the updater client's state directory.
+	StateDir string
+	// Store receives the update outcome (identity.State.Update).
+	Store identity.Store
+	// Config is agent.json (server and "update" section).
+	Config enroll.Config
+	// Version is the running version.
+	Version string
+	// Logger. Default: discard.
+	Logger *slog.Logger
+}
+
+// NewFor configures self-update for any product.
+func NewFor(o Options) (*Manager, error) {
+	uc := o.Config.Update
 	if uc.Disabled {
 		return nil, fmt.Errorf("%w: disabled in %s", ErrDisabled, enroll.ConfigFileName)
 	}
-	root, err := readTrust(filepath.Join(dir, "update", RootFile))
+	root, err := readTrust(filepath.Join(o.TrustDir, "update", RootFile))
 	if err != nil {
 		return nil, err
 	}
-	keyText, err := readTrust(filepath.Join(dir, "update", MinisignFile))
+	keyText, err := readTrust(filepath.Join(o.TrustDir, "update", MinisignFile))
 	if err != nil {
 		return nil, err
 	}
@@ -78,15 +101,19 @@ func New(dir string, store identity.Store, ec enroll.Config, version string, log
 	if err != nil {
 		return nil, fmt.Errorf("self-update: %s: %w", MinisignFile, err)
 	}
-	server := firstNonEmpty(uc.Server, ec.Server)
+	server := firstNonEmpty(uc.Server, o.Config.Server)
 	if server == "" {
-		if st, err := store.Load(); err == nil {
+		if st, err := o.Store.Load(); err == nil {
 			server = st.Server
 		}
 	}
+	log := o.Logger
+	if log == nil {
+		log = slog.New(slog.DiscardHandler)
+	}
 	cfg := client.Config{
-		Product: "agent", Channel: firstNonEmpty(uc.Channel, "stable"), ServerURL: server,
-		TrustedRoot: root, MinisignKey: pk, StateDir: StateDir(dir), CurrentVersion: version,
+		Product: o.Product, Channel: firstNonEmpty(uc.Channel, "stable"), ServerURL: server,
+		TrustedRoot: root, MinisignKey: pk, StateDir: o.StateDir, CurrentVersion: o.Version,
 		HealthDeadline: time.Duration(uc.HealthDeadlineSeconds) * time.Second, Logger: log,
 	}
 	if err := cfg.Validate(); err != nil {
@@ -96,10 +123,7 @@ func New(dir string, store identity.Store, ec enroll.Config, version string, log
 	if interval <= 0 {
 		interval = 6 * time.Hour
 	}
-	if log == nil {
-		log = slog.New(slog.DiscardHandler)
-	}
-	return &Manager{dir: dir, store: store, cfg: cfg, interval: interval, log: log}, nil
+	return &Manager{store: o.Store, cfg: cfg, interval: interval, log: log}, nil
 }
 
 func readTrust(path string) ([]byte, error) {
@@ -125,7 +149,11 @@ func readTrust(path string) ([]byte, error) {
 // manager starts the restored binary). It also records a rollback done by a
 // previous start in the token store. Safe to call when updates are off.
 func Startup(dir string, store identity.Store, now time.Time) error {
-	state := StateDir(dir)
+	return StartupState(StateDir(dir), store, now)
+}
+
+// StartupState is Startup for an explicit updater state directory.
+func StartupState(state string, store identity.Store, now time.Time) error {
 	if err := client.Startup(state, now); err != nil {
 		return err
 	}
