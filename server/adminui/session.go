@@ -1,0 +1,246 @@
+package adminui
+
+import (
+	"context"
+	"crypto/hmac"
+	"crypto/sha256"
+	"encoding/base64"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"net/http"
+	"net/url"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/slipwayhq/slipway/server/store"
+	"github.com/slipwayhq/slipway/server/token"
+)
+
+// CookieName is the admin session cookie (HttpOnly, SameSite=Strict).
+const CookieName = "slipway_admin"
+
+// CSRFField is the form field (or X-CSRF-Token header) every state change needs.
+const CSRFField = "csrf"
+
+// maxCookie bounds the session cookie we parse.
+const maxCookie = 1024
+
+// session is the signed cookie payload.
+type session struct {
+	TokenHash []byte `json:"h"` // the admin token's hash: revocation is checked per request
+	TokenID   string `json:"i"`
+	Tenant    string `json:"t,omitempty"`
+	Nonce     []byte `json:"n"` // per session; the CSRF token is derived from it
+	Expires   int64  `json:"e"`
+	csrf      string
+}
+
+type ctxKey struct{}
+
+func sessionFrom(ctx context.Context) (session, bool) {
+	s, ok := ctx.Value(ctxKey{}).(session)
+	return s, ok
+}
+
+// sessionKeys derives the cookie MAC key from the server's oldest session
+// signing key, which every replica reads from the shared database.
+type sessionKeys struct {
+	st  store.SigningKeyStore
+	mu  sync.Mutex
+	key []byte
+}
+
+func (k *sessionKeys) get(ctx context.Context) ([]byte, error) {
+	k.mu.Lock()
+	defer k.mu.Unlock()
+	if k.key != nil {
+		return k.key, nil
+	}
+	keys, err := k.st.SigningKeys(ctx)
+	if err != nil {
+		return nil, fmt.Errorf("admin session key: %w", err)
+	}
+	if len(keys) == 0 {
+		return nil, errors.New("admin session key: the server has no signing key yet")
+	}
+	m := hmac.New(sha256.New, keys[len(keys)-1].Seed)
+	m.Write([]byte("slipway admin session v1"))
+	k.key = m.Sum(nil)
+	return k.key, nil
+}
+
+func mac(key []byte, parts ...[]byte) []byte {
+	m := hmac.New(sha256.New, key)
+	for _, p := range parts {
+		m.Write(p)
+		m.Write([]byte{0})
+	}
+	return m.Sum(nil)
+}
+
+var b64 = base64.RawURLEncoding
+
+func (u *UI) encodeSession(ctx context.Context, s session) (string, error) {
+	key, err := u.keys.get(ctx)
+	if err != nil {
+		return "", err
+	}
+	payload, err := json.Marshal(s)
+	if err != nil {
+		return "", err
+	}
+	p := b64.EncodeToString(payload)
+	return p + "." + b64.EncodeToString(mac(key, []byte("cookie"), []byte(p))), nil
+}
+
+var errNoSession = errors.New("no valid admin session")
+
+// decodeSession verifies the cookie's MAC and expiry and that the admin
+// token is still active.
+func (u *UI) decodeSession(r *http.Request) (session, error) {
+	var s session
+	c, err := r.Cookie(CookieName)
+	if err != nil || len(c.Value) > maxCookie {
+		return s, errNoSession
+	}
+	p, sig, ok := strings.Cut(c.Value, ".")
+	if !ok {
+		return s, errNoSession
+	}
+	key, err := u.keys.get(r.Context())
+	if err != nil {
+		return s, err
+	}
+	got, err := b64.DecodeString(sig)
+	if err != nil || !hmac.Equal(got, mac(key, []byte("cookie"), []byte(p))) {
+		return s, errNoSession
+	}
+	payload, err := b64.DecodeString(p)
+	if err != nil || json.Unmarshal(payload, &s) != nil || len(s.Nonce) != 16 {
+		return s, errNoSession
+	}
+	if u.opts.Now().Unix() >= s.Expires {
+		return s, errNoSession
+	}
+	t, err := u.st.GetAdminToken(r.Context(), s.TokenHash)
+	if errors.Is(err, store.ErrNotFound) || (err == nil && (!t.RevokedAt.IsZero() || !token.Equal(t.Hash, s.TokenHash))) {
+		return s, errNoSession
+	}
+	if err != nil {
+		return s, err
+	}
+	s.csrf = b64.EncodeToString(mac(key, []byte("csrf"), s.Nonce))
+	return s, nil
+}
+
+func (u *UI) requireSession(next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		s, err := u.decodeSession(r)
+		if errors.Is(err, errNoSession) {
+			if r.Method == http.MethodGet && r.Header.Get("Accept") != "text/event-stream" {
+				http.Redirect(w, r, "/admin/login?next="+url.QueryEscape(r.URL.RequestURI()), http.StatusSeeOther)
+				return
+			}
+			http.Error(w, "admin session required", http.StatusUnauthorized)
+			return
+		}
+		if err != nil {
+			u.fail(w, r, err)
+			return
+		}
+		next.ServeHTTP(w, r.WithContext(context.WithValue(r.Context(), ctxKey{}, s)))
+	})
+}
+
+// requireCSRF checks the session's CSRF token (form field or header) in
+// constant time, and the Origin header when the browser sends one.
+func (u *UI) requireCSRF(next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		s, _ := sessionFrom(r.Context())
+		r.Body = http.MaxBytesReader(w, r.Body, 16<<10)
+		got := r.Header.Get("X-CSRF-Token")
+		if got == "" {
+			got = r.PostFormValue(CSRFField)
+		}
+		if got == "" || !hmac.Equal([]byte(got), []byte(s.csrf)) || !sameOrigin(r) {
+			http.Error(w, "missing or invalid CSRF token", http.StatusForbidden)
+			return
+		}
+		next.ServeHTTP(w, r)
+	})
+}
+
+func sameOrigin(r *http.Request) bool {
+	o := r.Header.Get("Origin")
+	if o == "" || o == "null" {
+		return o == "" // no Origin: older clients; "null": never
+	}
+	ou, err := url.Parse(o)
+	return err == nil && ou.Host == r.Host
+}
+
+func (u *UI) loginPage(w http.ResponseWriter, r *http.Request) {
+	u.render(w, r, "login", http.StatusOK, page{Title: "Sign in", Data: loginData{Next: safeNext(r.URL.Query().Get("next"))}})
+}
+
+type loginData struct{ Next string }
+
+// safeNext keeps post-login redirects on this page (no open redirect).
+func safeNext(next string) string {
+	if !strings.HasPrefix(next, "/admin/") || strings.HasPrefix(next, "//") || strings.ContainsAny(next, "\\\r\n") {
+		return "/admin/"
+	}
+	return next
+}
+
+func (u *UI) login(w http.ResponseWriter, r *http.Request) {
+	r.Body = http.MaxBytesReader(w, r.Body, 4<<10)
+	value := strings.TrimSpace(r.PostFormValue("token"))
+	next := safeNext(r.PostFormValue("next"))
+	bad := func() {
+		u.render(w, r, "login", http.StatusUnauthorized, page{Title: "Sign in", Error: "That admin token is not valid.",
+			Data: loginData{Next: next}})
+	}
+	if !sameOrigin(r) || value == "" || len(value) > token.MaxLen || !strings.HasPrefix(value, token.Admin) {
+		bad()
+		return
+	}
+	h := token.Hash(value)
+	t, err := u.st.GetAdminToken(r.Context(), h)
+	if errors.Is(err, store.ErrNotFound) || (err == nil && (!t.RevokedAt.IsZero() || !token.Equal(t.Hash, h))) {
+		u.opts.Logger.WarnContext(r.Context(), "admin login refused", "remote", r.RemoteAddr)
+		bad()
+		return
+	}
+	if err != nil {
+		u.fail(w, r, err)
+		return
+	}
+	s := session{TokenHash: h, TokenID: t.ID, Tenant: t.TenantID, Nonce: randomBytes(16),
+		Expires: u.opts.Now().Add(u.opts.SessionTTL).Unix()}
+	v, err := u.encodeSession(r.Context(), s)
+	if err != nil {
+		u.fail(w, r, err)
+		return
+	}
+	http.SetCookie(w, &http.Cookie{Name: CookieName, Value: v, Path: "/admin", HttpOnly: true, Secure: u.opts.Secure,
+		SameSite: http.SameSiteStrictMode, MaxAge: int(u.opts.SessionTTL / time.Second)})
+	u.audit(r.Context(), s, "login")
+	http.Redirect(w, r, next, http.StatusSeeOther)
+}
+
+func (u *UI) logout(w http.ResponseWriter, r *http.Request) {
+	s, _ := sessionFrom(r.Context())
+	http.SetCookie(w, &http.Cookie{Name: CookieName, Value: "", Path: "/admin", HttpOnly: true, Secure: u.opts.Secure,
+		SameSite: http.SameSiteStrictMode, MaxAge: -1})
+	u.audit(r.Context(), s, "logout")
+	http.Redirect(w, r, "/admin/login", http.StatusSeeOther)
+}
+
+// audit records an admin action (slog, key "audit"=true).
+func (u *UI) audit(ctx context.Context, s session, action string, attrs ...any) {
+	u.opts.Logger.InfoContext(ctx, "admin action", append([]any{"audit", true, "action", action,
+		"admin_token_id", s.TokenID, "tenant", s.Tenant}, attrs...)...)
+}
