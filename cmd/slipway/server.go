@@ -39,8 +39,14 @@ SLIPWAY_DATA; every other setting is an environment variable (docs/server.md).`,
 			}
 			log := slog.New(slog.NewTextHandler(cmd.ErrOrStderr(), &slog.HandlerOptions{Level: logLevel()}))
 			out := cmd.OutOrStdout()
+			opts := server.Options{Logger: log}
+			st, err := withAdminUI(cmd.Context(), cfg, &opts, log) // the admin page at /admin
+			if err != nil {
+				return err
+			}
+			defer st.Close()
 			return server.Run(cmd.Context(), cfg, server.RunOptions{
-				Options:   server.Options{Logger: log},
+				Options:   opts,
 				Bootstrap: boot,
 				Ready: func(info server.Info) {
 					fmt.Fprintf(out, "slipway server listening on %s (data in %s)\n", info.URL, info.DataDir)

@@ -1,0 +1,45 @@
+package main
+
+import (
+	"context"
+	"log/slog"
+	"os"
+	"strings"
+
+	"github.com/go-chi/chi/v5"
+
+	"github.com/slipwayhq/slipway/server"
+	"github.com/slipwayhq/slipway/server/adminui"
+	"github.com/slipwayhq/slipway/server/store"
+	"github.com/slipwayhq/slipway/updater/channel"
+)
+
+// withAdminUI opens the server's store (so the admin page can share it) and
+// adds the admin page under /admin to opts. With SLIPWAY_CHANNELS set to the
+// channels file, the releases page shows its channels in GitOps mode: the
+// command to run, never an edit behind git's back. The caller closes the
+// returned store.
+func withAdminUI(ctx context.Context, cfg server.Config, opts *server.Options, log *slog.Logger) (store.Store, error) {
+	st, err := server.OpenStore(ctx, cfg)
+	if err != nil {
+		return nil, err
+	}
+	d := cfg.Default()
+	uo := adminui.Options{StaleAfter: d.StaleAfter, OfflineAfter: d.OfflineAfter, Logger: log,
+		Secure: strings.HasPrefix(d.PublicURL, "https://")}
+	if path := os.Getenv("SLIPWAY_CHANNELS"); path != "" {
+		if _, err := channel.Load(path); err != nil {
+			st.Close()
+			return nil, err
+		}
+		uo.Rollouts, uo.GitOps, uo.ChannelsFile = &adminui.ChannelsFile{Path: path}, true, path
+	}
+	ui, err := adminui.New(st, uo)
+	if err != nil {
+		st.Close()
+		return nil, err
+	}
+	opts.Store = st
+	opts.Mount = append(opts.Mount, func(r chi.Router) { ui.Routes(r) })
+	return st, nil
+}
