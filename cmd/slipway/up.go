@@ -190,11 +190,11 @@ func printUpURLs(out io.Writer, info server.Info, version string, took time.Dura
 	}
 	fmt.Fprintf(out, "  admin page          %s/admin  (token in %s)\n", u, filepath.Join(info.DataDir, "admin-token"))
 	fmt.Fprintf(out, "  update check        %s/v1/updates/agent/stable?os=linux&arch=amd64&current=0.0.0&machine=demo\n", u)
-	fmt.Fprintf(out, "  Tauri manifest      %s/tauri/desktop/stable/latest.json\n", u)
+	fmt.Fprintf(out, "  machine API         %s/api/machines/register  (docs/server.md)\n", u)
 	fmt.Fprintf(out, "  TUF root            %s/tuf/root.json\n", u)
 	fmt.Fprintf(out, "  OpenAPI             %s/openapi.json\n", u)
 	fmt.Fprintf(out, "  provisioning secret %s\n", filepath.Join(info.DataDir, "provisioning-secret"))
-	fmt.Fprintf(out, "\n  try an agent:  ./dist/slipway-agent_linux_amd64*/slipway-agent enroll --server %s --code \"$(cat %s)\"\n\n",
+	fmt.Fprintf(out, "\n  try an agent:  ./dist/agent_linux_amd64_v1/slipway-agent enroll --server %s --code \"$(cat %s)\"\n\n",
 		u, filepath.Join(info.DataDir, "provisioning-secret"))
 }
 
