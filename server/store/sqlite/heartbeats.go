@@ -14,8 +14,8 @@ func (s *Store) RecordHeartbeats(ctx context.Context, hbs []store.Heartbeat) err
 		return nil
 	}
 	err := s.tx(ctx, func(tx *sql.Tx) error {
-		ins, err := tx.PrepareContext(ctx, `INSERT INTO heartbeats (machine_id, at, status, agent_version, metrics)
-			SELECT ?1, ?2, ?3, ?4, ?5 WHERE EXISTS (SELECT 1 FROM machines WHERE id = ?1)`)
+		ins, err := tx.PrepareContext(ctx,
+			"INSERT INTO heartbeats (machine_id, at, status, agent_version, metrics) VALUES (?, ?, ?, ?, ?)")
 		if err != nil {
 			return err
 		}
@@ -35,11 +35,18 @@ func (s *Store) RecordHeartbeats(ctx context.Context, hbs []store.Heartbeat) err
 		defer tok.Close()
 		for _, h := range hbs {
 			metrics := nullJSON(h.Metrics)
-			if _, err := ins.ExecContext(ctx, h.MachineID, ms(h.At), h.Status, h.AgentVersion, metrics); err != nil {
+			// The machine row first: it says whether the machine still exists
+			// (a deleted machine's heartbeat is dropped) without a separate lookup.
+			res, err := upd.ExecContext(ctx, h.MachineID, ms(h.At), h.Status, h.AgentVersion, metrics, nullJSON(h.Inventory))
+			if err != nil {
 				return err
 			}
-			if _, err := upd.ExecContext(ctx, h.MachineID, ms(h.At), h.Status, h.AgentVersion, metrics,
-				nullJSON(h.Inventory)); err != nil {
+			if n, err := res.RowsAffected(); err != nil {
+				return err
+			} else if n == 0 {
+				continue
+			}
+			if _, err := ins.ExecContext(ctx, h.MachineID, ms(h.At), h.Status, h.AgentVersion, metrics); err != nil {
 				return err
 			}
 			if len(h.TokenHash) > 0 && !h.TokenExpiresAt.IsZero() {
