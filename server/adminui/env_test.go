@@ -28,7 +28,6 @@ type env struct {
 	srv   *server.Server
 	ts    *httptest.Server
 	admin string // bootstrap admin token
-	mount []func(chi.Router)
 }
 
 func newEnv(t *testing.T, opts adminui.Options, mounts ...func(chi.Router)) *env {

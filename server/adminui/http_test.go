@@ -14,7 +14,9 @@ import (
 	"github.com/slipwayhq/slipway/server/token"
 )
 
-func bufCopy(w io.Writer, res *http.Response) (int64, error) { return io.Copy(w, io.LimitReader(res.Body, 4<<20)) }
+func bufCopy(w io.Writer, res *http.Response) (int64, error) {
+	return io.Copy(w, io.LimitReader(res.Body, 4<<20))
+}
 
 func TestLoginSessionCookie(t *testing.T) {
 	e := newEnv(t, adminui.Options{})
@@ -225,4 +227,29 @@ func TestEventsStream(t *testing.T) {
 		}
 	}
 	t.Fatalf("no event: %v", sc.Err())
+}
+
+// With GitOps on, the page shows the command and refuses to edit channels.
+func TestGitOpsShowsCommands(t *testing.T) {
+	_, chans := updater(t)
+	e := newEnv(t, adminui.Options{Rollouts: chans, GitOps: true, ChannelsFile: "release/channels.yaml"})
+	c := e.client()
+	csrf := e.login(t, c)
+	res, body := get(t, c, e.ts.URL+"/admin/releases")
+	want := "slipway pause agent stable --channels release/channels.yaml"
+	if res.StatusCode != http.StatusOK || !strings.Contains(body, want) || strings.Contains(body, `class="act"`) {
+		t.Fatalf("releases page: %d, command shown: %v", res.StatusCode, strings.Contains(body, want))
+	}
+	res, err := c.PostForm(e.ts.URL+"/admin/releases/agent/stable/pause", url.Values{"csrf": {csrf}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	res.Body.Close()
+	if res.StatusCode != http.StatusConflict {
+		t.Fatalf("pause with GitOps on: %d, want 409", res.StatusCode)
+	}
+	list, err := chans.Channels(t.Context())
+	if err != nil || len(list) != 1 || list[0].Paused {
+		t.Fatalf("channels changed behind git's back: %+v %v", list, err)
+	}
 }
