@@ -10,6 +10,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"log/slog"
 	"os"
 	"path/filepath"
@@ -135,12 +136,14 @@ func readTrust(path string) ([]byte, error) {
 		return nil, fmt.Errorf("self-update: %w", err)
 	}
 	defer f.Close()
-	b := make([]byte, maxTrustFile+1)
-	n, _ := f.Read(b)
-	if n > maxTrustFile {
+	b, err := io.ReadAll(io.LimitReader(f, maxTrustFile+1))
+	if err != nil {
+		return nil, fmt.Errorf("self-update: %w", err)
+	}
+	if len(b) > maxTrustFile {
 		return nil, fmt.Errorf("self-update: %s over %d bytes", path, maxTrustFile)
 	}
-	return b[:n], nil
+	return b, nil
 }
 
 // Startup must run first when the agent starts: while an update is pending

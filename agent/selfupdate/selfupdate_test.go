@@ -1,0 +1,85 @@
+package selfupdate
+
+import (
+	"errors"
+	"os"
+	"path/filepath"
+	"testing"
+	"time"
+
+	"github.com/slipwayhq/slipway/agent/enroll"
+	"github.com/slipwayhq/slipway/agent/identity"
+	"github.com/slipwayhq/slipway/signing/minisign"
+)
+
+// The end-to-end update and rollback run in agent/update_test.go with real
+// binaries; these cover configuration.
+func TestNewDisabled(t *testing.T) {
+	_, pk, err := minisign.GenerateKey(nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	cfg := enroll.Config{Server: "http://127.0.0.1:9"}
+	tests := []struct {
+		name    string
+		files   map[string][]byte
+		cfg     enroll.Config
+		version string
+		want    error
+	}{
+		{"no trust files", nil, cfg, "1.0.0", ErrDisabled},
+		{"disabled", map[string][]byte{RootFile: []byte("{}"), MinisignFile: pk.Encode()}, enroll.Config{Update: enroll.UpdateConfig{Disabled: true}}, "1.0.0", ErrDisabled},
+		{"dev build", map[string][]byte{RootFile: []byte("{}"), MinisignFile: pk.Encode()}, cfg, "dev", ErrDisabled},
+		{"garbage key", map[string][]byte{RootFile: []byte("{}"), MinisignFile: []byte("not a key")}, cfg, "1.0.0", nil},
+		{"oversize root", map[string][]byte{RootFile: make([]byte, maxTrustFile+1), MinisignFile: pk.Encode()}, cfg, "1.0.0", nil},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			dir := t.TempDir()
+			if err := os.MkdirAll(filepath.Join(dir, "update"), 0o700); err != nil {
+				t.Fatal(err)
+			}
+			for name, data := range tc.files {
+				if err := os.WriteFile(filepath.Join(dir, "update", name), data, 0o600); err != nil {
+					t.Fatal(err)
+				}
+			}
+			m, err := New(dir, identity.Store{Dir: dir}, tc.cfg, tc.version, nil)
+			if m != nil || err == nil {
+				t.Fatalf("manager created: %v", err)
+			}
+			if tc.want != nil && !errors.Is(err, tc.want) {
+				t.Fatalf("want %v, got %v", tc.want, err)
+			}
+		})
+	}
+}
+
+func TestNewEnabled(t *testing.T) {
+	_, pk, err := minisign.GenerateKey(nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	dir := t.TempDir()
+	_ = os.MkdirAll(filepath.Join(dir, "update"), 0o700)
+	_ = os.WriteFile(filepath.Join(dir, "update", RootFile), []byte("{}"), 0o600)
+	_ = os.WriteFile(filepath.Join(dir, "update", MinisignFile), pk.Encode(), 0o600)
+	m, err := New(dir, identity.Store{Dir: dir}, enroll.Config{Server: "http://127.0.0.1:9"}, "1.2.3", nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if m.cfg.Channel != "stable" || m.cfg.Product != "agent" || m.interval != 6*time.Hour || m.cfg.StateDir != StateDir(dir) {
+		t.Fatalf("defaults: %+v interval %s", m.cfg, m.interval)
+	}
+}
+
+func TestStartupWithNothingPending(t *testing.T) {
+	dir := t.TempDir()
+	store := identity.Store{Dir: dir}
+	if err := Startup(dir, store, time.Now()); err != nil {
+		t.Fatal(err)
+	}
+	if Status(store) != nil {
+		t.Fatal("status recorded without an update")
+	}
+}
