@@ -72,7 +72,7 @@ func (e *env) client() *http.Client {
 	return &http.Client{Jar: jar, CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}
 }
 
-func (e *env) login(t *testing.T, c *http.Client) string {
+func (e *env) login(t testing.TB, c *http.Client) string {
 	t.Helper()
 	res, err := c.PostForm(e.ts.URL+"/admin/login", url.Values{"token": {e.admin}})
 	if err != nil {
@@ -90,7 +90,7 @@ func (e *env) login(t *testing.T, c *http.Client) string {
 	return m[1]
 }
 
-func get(t *testing.T, c *http.Client, u string) (*http.Response, string) {
+func get(t testing.TB, c *http.Client, u string) (*http.Response, string) {
 	t.Helper()
 	res, err := c.Get(u)
 	if err != nil {

@@ -2,7 +2,6 @@ package adminui
 
 import (
 	"bytes"
-	"context"
 	"crypto/rand"
 	"encoding/base64"
 	"encoding/json"
@@ -135,21 +134,12 @@ func (u *UI) machinesPage(w http.ResponseWriter, r *http.Request) {
 	for _, m := range ms {
 		d.Rows = append(d.Rows, u.rowOf(m, now))
 	}
-	if d.Stats, err = u.fleetStats(r.Context(), f.TenantID, now); err != nil {
+	if d.Stats, err = u.fleetStats(r.Context(), f.TenantID, false, now); err != nil {
 		u.fail(w, r, err)
 		return
 	}
 	d.LiveURL = "/admin/events?" + ff.query(ff.Cursor)
 	u.render(w, r, "machines", http.StatusOK, page{Title: "Machines", Nav: "machines", Data: d})
-}
-
-func (u *UI) fleetStats(ctx context.Context, tenant string, now time.Time) (*store.FleetStats, error) {
-	if u.stats == nil {
-		return nil, nil
-	}
-	st, err := u.stats.FleetStats(ctx, store.StatsQuery{TenantID: tenant, OnlineAfter: now.Add(-u.opts.StaleAfter),
-		OfflineBefore: now.Add(-u.opts.OfflineAfter), UpdatedAfter: now.Add(-time.Hour)})
-	return &st, err
 }
 
 // liveUpdate is one Server-Sent Event: the current page's rows, machines
@@ -202,10 +192,9 @@ func (u *UI) sendUpdate(w http.ResponseWriter, r *http.Request) error {
 			up.Rows = append(up.Rows, u.rowOf(m, now))
 		}
 	}
-	if up.Counts, err = u.fleetStats(r.Context(), f.TenantID, now); err != nil {
+	if up.Counts, err = u.fleetStats(r.Context(), f.TenantID, false, now); err != nil {
 		return err
 	}
-	up.Counts.Versions = nil
 	data, err := json.Marshal(up)
 	if err != nil {
 		return err

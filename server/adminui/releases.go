@@ -62,7 +62,7 @@ func (u *UI) releasesPage(w http.ResponseWriter, r *http.Request) {
 		d.Message = ""
 	}
 	var err error
-	if d.Stats, err = u.fleetStats(r.Context(), s.Tenant, now); err != nil {
+	if d.Stats, err = u.fleetStats(r.Context(), s.Tenant, true, now); err != nil {
 		u.fail(w, r, err)
 		return
 	}

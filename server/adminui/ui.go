@@ -52,6 +52,9 @@ type Options struct {
 	Secure bool
 	// LiveInterval is how often the live view refreshes. Default: 2s.
 	LiveInterval time.Duration
+	// StatsTTL is how long fleet counts and rollout health are cached.
+	// Default: 5s.
+	StatsTTL time.Duration
 	// Logger receives audit records and errors. Default: discard.
 	Logger *slog.Logger
 	// Now is the clock. Default: time.Now.
@@ -65,6 +68,7 @@ type UI struct {
 	opts  Options
 	tmpl  map[string]*template.Template
 	keys  *sessionKeys
+	cache statsCache
 }
 
 // New returns the admin page for st.
@@ -80,6 +84,9 @@ func New(st store.Store, opts Options) (*UI, error) {
 	}
 	if opts.LiveInterval <= 0 {
 		opts.LiveInterval = 2 * time.Second
+	}
+	if opts.StatsTTL <= 0 {
+		opts.StatsTTL = 5 * time.Second
 	}
 	if opts.ChannelsFile == "" {
 		opts.ChannelsFile = "release/channels.yaml"

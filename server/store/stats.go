@@ -19,6 +19,7 @@ type StatsQuery struct {
 	OnlineAfter   time.Time // LastSeenAt > OnlineAfter is online
 	OfflineBefore time.Time // LastSeenAt <= OfflineBefore (or never seen) is offline; between is stale
 	UpdatedAfter  time.Time // an installed/healthy update reported after this counts as "updated recently"
+	Versions      bool      // also compute FleetStats.Versions (costlier: it reads every machine's update fields)
 }
 
 // FleetStats summarises the fleet for dashboards, computed by the database

@@ -22,6 +22,9 @@ func (s *Store) FleetStats(ctx context.Context, q store.StatsQuery) (store.Fleet
 	if err != nil {
 		return st, wrap("fleet stats", err)
 	}
+	if !q.Versions {
+		return st, nil
+	}
 	rows, _ := s.pool.Query(ctx, `SELECT agent_version, count(*),
 			count(*) FILTER (WHERE update_result IN ('installed', 'healthy') AND update_at > $2 AND update_version = agent_version), 0, 0
 			FROM machines WHERE ($1 = '' OR tenant_id = $1) AND agent_version <> '' GROUP BY agent_version

@@ -38,7 +38,7 @@ func RunStats(t *testing.T, newStore func(t *testing.T) store.Store) {
 		{MachineID: "x1", At: now, Status: "ok", AgentVersion: "9.9.9"},
 	}))
 	got, err := ss.FleetStats(ctx, store.StatsQuery{TenantID: "a", OnlineAfter: now.Add(-5 * time.Minute),
-		OfflineBefore: now.Add(-24 * time.Hour), UpdatedAfter: now.Add(-time.Hour)})
+		OfflineBefore: now.Add(-24 * time.Hour), UpdatedAfter: now.Add(-time.Hour), Versions: true})
 	must(t, err)
 	want := store.FleetStats{Machines: 4, Online: 2, Stale: 1, Offline: 1, Versions: []store.VersionStats{
 		{Version: "1.0.0", Machines: 3},
@@ -47,7 +47,12 @@ func RunStats(t *testing.T, newStore func(t *testing.T) store.Store) {
 	if fmt.Sprint(got) != fmt.Sprint(want) {
 		t.Fatalf("FleetStats(a):\n got %+v\nwant %+v", got, want)
 	}
-	all, err := ss.FleetStats(ctx, store.StatsQuery{OnlineAfter: now.Add(-5 * time.Minute), OfflineBefore: now.Add(-24 * time.Hour)})
+	counts, err := ss.FleetStats(ctx, store.StatsQuery{TenantID: "a", OnlineAfter: now.Add(-5 * time.Minute), OfflineBefore: now.Add(-24 * time.Hour)})
+	must(t, err)
+	if counts.Machines != 4 || counts.Online != 2 || counts.Versions != nil {
+		t.Fatalf("FleetStats without versions = %+v", counts)
+	}
+	all, err := ss.FleetStats(ctx, store.StatsQuery{OnlineAfter: now.Add(-5 * time.Minute), OfflineBefore: now.Add(-24 * time.Hour), Versions: true})
 	must(t, err)
 	if all.Machines != 5 || all.Online != 3 || len(all.Versions) != 3 || all.Versions[1].Updated != 1 {
 		t.Fatalf("FleetStats(all) = %+v", all)
