@@ -1,0 +1,19 @@
+package service
+
+import (
+	"slices"
+	"testing"
+)
+
+func TestConfigRunsTheAgent(t *testing.T) {
+	c := Config("--config-dir", "/etc/slipway")
+	if c.Name != Name || !slices.Equal(c.Arguments, []string{"run", "--config-dir", "/etc/slipway"}) {
+		t.Fatalf("%+v", c)
+	}
+	if c.Option["Restart"] != "always" || c.Option["RunAtLoad"] != true || c.Option["OnFailure"] != "restart" {
+		t.Fatalf("restart policy: %v", c.Option)
+	}
+	if ExitRestart == 0 {
+		t.Fatal("a restart must exit non-zero so every service manager restarts it")
+	}
+}
