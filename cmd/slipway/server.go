@@ -45,6 +45,17 @@ SLIPWAY_DATA; every other setting is an environment variable (docs/server.md).`,
 				return err
 			}
 			defer st.Close()
+			// The update endpoints, from the release store (SLIPWAY_STORE,
+			// default <data>/artifacts) and TUF keys (<data>/keys).
+			u, err := newUpdates(cmd.Context(), cfg.DataDir, updateOptions{
+				store: os.Getenv("SLIPWAY_STORE"), prefix: os.Getenv("SLIPWAY_STORE_PREFIX"),
+				keysDir: os.Getenv("SLIPWAY_TUF_KEYS"), baseURL: cfg.PublicURL,
+			}, log)
+			if err != nil {
+				return err
+			}
+			go u.run(cmd.Context())
+			opts.Mount = append(opts.Mount, u.mount())
 			return server.Run(cmd.Context(), cfg, server.RunOptions{
 				Options:   opts,
 				Bootstrap: boot,
