@@ -164,6 +164,9 @@ func (l *Loop) send(ctx context.Context, st identity.State) (*machineapi.Heartbe
 	upd := l.updateStatus()
 	if l.lastInv.IsZero() || l.opts.Now().Sub(l.lastInv) >= l.opts.InventoryEvery || (upd != nil && upd.At.After(l.lastUpdateAt)) {
 		inv := rep.Map()
+		if inv == nil {
+			inv = map[string]any{}
+		}
 		inv["agent"] = agentInfo(l.opts.AgentVersion, upd)
 		req.Inventory = inv
 	}
