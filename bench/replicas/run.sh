@@ -19,9 +19,12 @@ bin=${SLIPWAY_PG_BIN:-/usr/lib/postgresql/15/bin}
 work=$(mktemp -d /tmp/slipway-replicas-XXXXXX)
 as_pg=()
 if [[ $(id -u) == 0 ]]; then chown postgres: "$work"; as_pg=(runuser -u postgres --); fi
-pgpid=""
 cleanup() {
-  if [[ -n $pgpid ]]; then kill -INT "$pgpid" 2>/dev/null || true; wait "$pgpid" 2>/dev/null || true; fi
+  # Stop the server by the PID in its postmaster.pid (runuser does not pass signals on).
+  if [[ -f $work/data/postmaster.pid ]]; then
+    kill -INT "$(head -1 "$work/data/postmaster.pid")" 2>/dev/null || true
+    for _ in $(seq 100); do [[ -f $work/data/postmaster.pid ]] || break; sleep 0.1; done
+  fi
   rm -rf "$work"
 }
 trap cleanup EXIT
@@ -31,7 +34,6 @@ port=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); pr
 "${as_pg[@]}" "$bin/postgres" -D "$work/data" -h 127.0.0.1 -p "$port" -k "$work" \
   -c fsync=on -c synchronous_commit=on -c shared_buffers=256MB -c max_connections=200 \
   -c log_min_messages=fatal >"$work/pg.log" 2>&1 &
-pgpid=$!
 for _ in $(seq 100); do "$bin/pg_isready" -q -h 127.0.0.1 -p "$port" && break; sleep 0.1; done
 url() { echo "postgres://slipway@127.0.0.1:$port/$1?sslmode=disable"; }
 for db in one two; do "$bin/psql" -q -h 127.0.0.1 -p "$port" -U slipway -d postgres -c "CREATE DATABASE $db"; done
