@@ -1,10 +1,14 @@
 package adminui_test
 
 import (
+	"bufio"
 	"bytes"
+	"encoding/json"
+	"html"
 	"log/slog"
 	"net/http"
 	"net/url"
+	"regexp"
 	"strings"
 	"sync"
 	"testing"
@@ -98,4 +102,39 @@ func TestGarbageQueries(t *testing.T) {
 	if res, _ := get(t, c, e.ts.URL+"/admin/releases"); res.StatusCode != http.StatusOK {
 		t.Errorf("releases without updater: %d", res.StatusCode)
 	}
+}
+
+// A machine registered after the page opened is streamed as fresh even
+// when it does not sort onto the page (IDs are UUIDv7, by creation time).
+func TestEventsStreamFreshMachines(t *testing.T) {
+	e := newEnv(t, adminui.Options{})
+	c := e.client()
+	e.login(t, c)
+	_, page := get(t, c, e.ts.URL+"/admin/?cursor=enp6")
+	m := regexp.MustCompile(`data-live="([^"]+)"`).FindStringSubmatch(page)
+	if m == nil {
+		t.Fatal("no live URL")
+	}
+	live := html.UnescapeString(m[1])
+	register(t, e.ts.URL, "fresh-host", "SN-FRESH")
+	req, _ := http.NewRequestWithContext(t.Context(), "GET", e.ts.URL+live, nil)
+	res, err := c.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer res.Body.Close()
+	sc := bufio.NewScanner(res.Body)
+	for sc.Scan() {
+		if data, ok := strings.CutPrefix(sc.Text(), "data: "); ok {
+			var up struct{ Rows, Fresh []struct{ Hostname string } }
+			if err := json.Unmarshal([]byte(data), &up); err != nil {
+				t.Fatal(err)
+			}
+			if len(up.Rows) != 0 || len(up.Fresh) != 1 || up.Fresh[0].Hostname != "fresh-host" {
+				t.Fatalf("update %s", data)
+			}
+			return
+		}
+	}
+	t.Fatal("no event")
 }

@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/go-chi/chi/v5"
+	"github.com/google/uuid"
 
 	"github.com/slipwayhq/slipway/server/store"
 )
@@ -138,7 +139,8 @@ func (u *UI) machinesPage(w http.ResponseWriter, r *http.Request) {
 		u.fail(w, r, err)
 		return
 	}
-	d.LiveURL = "/admin/events?" + ff.query(ff.Cursor)
+	live := url.Values{"since": {v7Floor(now)}}
+	d.LiveURL = "/admin/events?" + ff.query(ff.Cursor) + "&" + live.Encode()
 	u.render(w, r, "machines", http.StatusOK, page{Title: "Machines", Nav: "machines", Data: d})
 }
 
@@ -146,6 +148,7 @@ func (u *UI) machinesPage(w http.ResponseWriter, r *http.Request) {
 // registered since the page was opened, and the fleet counts.
 type liveUpdate struct {
 	Rows   []row             `json:"rows"`
+	Fresh  []row             `json:"fresh"` // matching machines registered since the page was opened
 	Counts *store.FleetStats `json:"counts,omitempty"`
 }
 
@@ -194,6 +197,20 @@ func (u *UI) sendUpdate(w http.ResponseWriter, r *http.Request) error {
 	}
 	if up.Counts, err = u.fleetStats(r.Context(), f.TenantID, false, now); err != nil {
 		return err
+	}
+	// Machine IDs are UUIDv7, ordered by creation time: the machines after
+	// the page's "since" ID registered after it was opened, wherever they
+	// fall in the table's order.
+	up.Fresh = []row{}
+	if since := r.URL.Query().Get("since"); since != "" && len(since) <= 64 {
+		f.After, f.Limit = since, 20
+		fresh, err := u.st.ListMachines(r.Context(), f)
+		if err != nil {
+			return err
+		}
+		for _, m := range fresh {
+			up.Fresh = append(up.Fresh, u.rowOf(m, now))
+		}
 	}
 	data, err := json.Marshal(up)
 	if err != nil {
@@ -255,6 +272,18 @@ func (u *UI) revokeMachine(w http.ResponseWriter, r *http.Request) {
 	s, _ := sessionFrom(r.Context())
 	u.audit(r.Context(), s, "revoke machine token", "machine_id", m.ID, "tokens", n)
 	http.Redirect(w, r, "/admin/machines/"+url.PathEscape(m.ID), http.StatusSeeOther)
+}
+
+// v7Floor is the smallest UUIDv7 of the millisecond t: every machine
+// registered from t on has a greater ID.
+func v7Floor(t time.Time) string {
+	var id uuid.UUID
+	ms := uint64(t.UnixMilli())
+	for i := range 6 {
+		id[i] = byte(ms >> (40 - 8*i))
+	}
+	id[6], id[8] = 0x70, 0x80
+	return id.String()
 }
 
 // ago renders a time relative to now ("never" for the zero time).

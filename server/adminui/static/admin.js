@@ -33,8 +33,14 @@
     var known = {};
     Array.prototype.forEach.call(body.rows, function (tr) { if (tr.dataset.id) known[tr.dataset.id] = true; });
     var rows = document.createDocumentFragment();
-    u.rows.forEach(function (r) { rows.appendChild(render(r, known[r.id])); });
-    if (u.rows.length) { body.replaceChildren(rows); }
+    var shown = {};
+    // Machines registered since the page opened come first, then the page.
+    u.fresh.concat(u.rows).forEach(function (r) {
+      if (shown[r.id]) return;
+      shown[r.id] = true;
+      rows.appendChild(render(r, known[r.id]));
+    });
+    if (u.rows.length || u.fresh.length) { body.replaceChildren(rows); }
     if (u.counts) {
       ["Online", "Stale", "Offline"].forEach(function (k) {
         var el = document.getElementById("count-" + k.toLowerCase());
