@@ -7,20 +7,14 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+
+	"github.com/slipwayhq/slipway/internal/testenv"
 )
 
-const fixtureDist = "../../shared/interop/goreleaser/dist"
-
-// fixtureDir returns the shared GoReleaser fixture dist/ (SPEC §6).
+// fixtureDir returns the GoReleaser fixture dist/ (SPEC §6).
 func fixtureDir(t *testing.T) string {
 	t.Helper()
-	for _, d := range []string{fixtureDist, "/work/shared/interop/goreleaser/dist"} {
-		if _, err := os.Stat(filepath.Join(d, "artifacts.json")); err == nil {
-			return d
-		}
-	}
-	t.Skip("shared GoReleaser fixtures not found")
-	return ""
+	return testenv.Interop(t, "goreleaser", "dist")
 }
 
 // copyDir copies the fixture into a writable temp dir.

@@ -14,29 +14,11 @@ import (
 
 var update = flag.Bool("update", false, "rewrite golden files in testdata/")
 
-// interop returns a path under ../shared/interop (beside the repository),
-// where the signed reference fixtures live.
+// interop returns a path under the repository's copy of the interop
+// fixtures (testdata/interop), where the signed reference files live.
 func interop(t testing.TB, rel ...string) string {
 	t.Helper()
-	dir, err := os.Getwd()
-	if err != nil {
-		t.Fatal(err)
-	}
-	for {
-		if _, err := os.Stat(filepath.Join(dir, "go.mod")); err == nil {
-			break
-		}
-		parent := filepath.Dir(dir)
-		if parent == dir {
-			t.Fatal("go.mod not found above the test directory")
-		}
-		dir = parent
-	}
-	p := filepath.Join(append([]string{dir, "..", "shared", "interop"}, rel...)...)
-	if _, err := os.Stat(p); err != nil {
-		testenv.Missing(t, "interop fixtures: "+err.Error())
-	}
-	return p
+	return testenv.Interop(t, rel...)
 }
 
 func readFile(t testing.TB, path string) []byte {
