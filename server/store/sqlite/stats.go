@@ -2,21 +2,13 @@ package sqlite
 
 import (
 	"context"
+	"encoding/json"
+	"time"
 
 	"github.com/slipwayhq/slipway/server/store"
 )
 
 var _ store.StatsStore = (*Store)(nil)
-
-// updSQL reads the agent's last self-update outcome from
-// inventory.agent.update with one JSON parse per machine (json_extract
-// with several paths returns an array), as (r, v, at) columns.
-const updSQL = `SELECT agent_version, tenant_id, coalesce(u ->> 0, '') AS r,
-		coalesce(nullif(u ->> 1, ''), u ->> 2, '') AS v,
-		coalesce(CAST(round((julianday(u ->> 3) - 2440587.5) * 86400000) AS INTEGER), 0) AS at
-	FROM (SELECT agent_version, tenant_id, json_extract(inventory, '$.agent.update.result', '$.agent.update.installed',
-		'$.agent.update.available', '$.agent.update.at') AS u
-		FROM machines WHERE (?1 = '' OR tenant_id = ?1) AND inventory LIKE '%"update"%')`
 
 // FleetStats counts machines by status and rollout health by version.
 func (s *Store) FleetStats(ctx context.Context, q store.StatsQuery) (store.FleetStats, error) {
@@ -26,33 +18,68 @@ func (s *Store) FleetStats(ctx context.Context, q store.StatsQuery) (store.Fleet
 		coalesce(sum(last_seen_at <= ?3), 0)
 		FROM machines WHERE (?1 = '' OR tenant_id = ?1)`, q.TenantID, ms(q.OnlineAfter), ms(q.OfflineBefore)).
 		Scan(&st.Machines, &st.Online, &st.Stale, &st.Offline)
-	if err != nil {
+	if err != nil || !q.Versions {
 		return st, wrap("fleet stats", err)
 	}
-	if !q.Versions {
-		return st, nil
-	}
-	rows, err := s.r.QueryContext(ctx, `WITH u AS MATERIALIZED (`+updSQL+`)
-		SELECT agent_version, count(*), 0, 0, 0
-			FROM machines WHERE (?1 = '' OR tenant_id = ?1) AND agent_version <> '' GROUP BY agent_version
-		UNION ALL
-		SELECT agent_version, 0, count(*), 0, 0 FROM u
-			WHERE r IN ('installed', 'healthy') AND at > ?2 AND v = agent_version AND agent_version <> '' GROUP BY agent_version
-		UNION ALL
-		SELECT v, 0, 0, sum(r = 'failed'), sum(r = 'rolled-back') FROM u
-			WHERE r IN ('failed', 'rolled-back') AND v <> '' GROUP BY v`, q.TenantID, ms(q.UpdatedAfter))
+	vs, err := s.versionStats(ctx, q)
+	st.Versions = store.MergeVersionStats(vs)
+	return st, wrap("fleet stats", err)
+}
+
+// versionStats reads each machine's agent version and its last self-update
+// (inventory.agent.update) with one JSON extraction per machine and
+// aggregates in Go: SQLite would parse the inventory once per expression.
+func (s *Store) versionStats(ctx context.Context, q store.StatsQuery) ([]store.VersionStats, error) {
+	rows, err := s.r.QueryContext(ctx, `SELECT agent_version, json_extract(inventory, '$.agent.update')
+		FROM machines WHERE (?1 = '' OR tenant_id = ?1)`, q.TenantID)
 	if err != nil {
-		return st, wrap("fleet stats", err)
+		return nil, err
 	}
 	defer rows.Close()
-	var vs []store.VersionStats
-	for rows.Next() {
-		var v store.VersionStats
-		if err := rows.Scan(&v.Version, &v.Machines, &v.Updated, &v.Failed, &v.RolledBack); err != nil {
-			return st, wrap("fleet stats", err)
+	by := map[string]*store.VersionStats{}
+	get := func(v string) *store.VersionStats {
+		if by[v] == nil {
+			by[v] = &store.VersionStats{Version: v}
 		}
-		vs = append(vs, v)
+		return by[v]
 	}
-	st.Versions = store.MergeVersionStats(vs)
-	return st, wrap("fleet stats", rows.Err())
+	var version string
+	var raw []byte
+	for rows.Next() {
+		if err := rows.Scan(&version, &raw); err != nil {
+			return nil, err
+		}
+		if version != "" {
+			get(version).Machines++
+		}
+		if len(raw) == 0 {
+			continue
+		}
+		var u struct {
+			Available, Installed, Result string
+			At                           time.Time
+		}
+		if json.Unmarshal(raw, &u) != nil {
+			continue
+		}
+		target := u.Installed
+		if target == "" {
+			target = u.Available
+		}
+		switch {
+		case target == "":
+		case u.Result == store.UpdateFailed:
+			get(target).Failed++
+		case u.Result == store.UpdateRolledBack:
+			get(target).RolledBack++
+		case (u.Result == store.UpdateInstalled || u.Result == store.UpdateHealthy) && target == version &&
+			u.At.After(q.UpdatedAfter):
+			get(target).Updated++
+		}
+	}
+	out := make([]store.VersionStats, 0, len(by))
+	for _, v := range by {
+		out = append(out, *v)
+	}
+	return out, rows.Err()
 }
