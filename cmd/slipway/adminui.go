@@ -17,9 +17,10 @@ import (
 // withAdminUI opens the server's store (so the admin page can share it) and
 // adds the admin page under /admin to opts. With SLIPWAY_CHANNELS set to the
 // channels file, the releases page shows its channels in GitOps mode: the
-// command to run, never an edit behind git's back. The caller closes the
-// returned store.
-func withAdminUI(ctx context.Context, cfg server.Config, opts *server.Options, log *slog.Logger) (store.Store, error) {
+// command to run, never an edit behind git's back. A non-nil local channels
+// file (`slipway up`'s, outside git) is edited and applied from the page
+// instead. The caller closes the returned store.
+func withAdminUI(ctx context.Context, cfg server.Config, opts *server.Options, log *slog.Logger, local *adminui.ChannelsFile) (store.Store, error) {
 	st, err := server.OpenStore(ctx, cfg)
 	if err != nil {
 		return nil, err
@@ -33,6 +34,8 @@ func withAdminUI(ctx context.Context, cfg server.Config, opts *server.Options, l
 			return nil, err
 		}
 		uo.Rollouts, uo.GitOps, uo.ChannelsFile = &adminui.ChannelsFile{Path: path}, true, path
+	} else if local != nil {
+		uo.Rollouts, uo.ChannelsFile = local, local.Path
 	}
 	ui, err := adminui.New(st, uo)
 	if err != nil {

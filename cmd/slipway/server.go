@@ -40,7 +40,7 @@ SLIPWAY_DATA; every other setting is an environment variable (docs/server.md).`,
 			log := slog.New(slog.NewTextHandler(cmd.ErrOrStderr(), &slog.HandlerOptions{Level: logLevel()}))
 			out := cmd.OutOrStdout()
 			opts := server.Options{Logger: log}
-			st, err := withAdminUI(cmd.Context(), cfg, &opts, log) // the admin page at /admin
+			st, err := withAdminUI(cmd.Context(), cfg, &opts, log, nil) // the admin page at /admin
 			if err != nil {
 				return err
 			}

@@ -16,6 +16,7 @@ import (
 
 	"github.com/slipwayhq/slipway/release"
 	"github.com/slipwayhq/slipway/server"
+	"github.com/slipwayhq/slipway/server/adminui"
 	"github.com/slipwayhq/slipway/signing/keyring"
 	"github.com/slipwayhq/slipway/signing/minisign"
 	"github.com/slipwayhq/slipway/storage"
@@ -129,8 +130,20 @@ func runUp(ctx context.Context, out, errOut io.Writer, addr, data string, noBuil
 		return err
 	}
 	cfg.Addr, cfg.DataDir = addr, data
+	opts := server.Options{Logger: log, Mount: []func(chi.Router){u.mount()}}
+	// The admin page pauses, resumes and rolls back the data directory's
+	// channels file (not in git) and applies it at once.
+	local, err := upChannelsFile(st, data, keysDir)
+	if err != nil {
+		return err
+	}
+	db, err := withAdminUI(ctx, cfg, &opts, log, local)
+	if err != nil {
+		return err
+	}
+	defer db.Close()
 	return server.Run(ctx, cfg, server.RunOptions{
-		Options:   server.Options{Logger: log, Mount: []func(chi.Router){u.mount()}},
+		Options:   opts,
 		Bootstrap: boot,
 		Ready: func(info server.Info) {
 			printUpURLs(out, info, version, time.Since(t0))
@@ -138,19 +151,36 @@ func runUp(ctx context.Context, out, errOut io.Writer, addr, data string, noBuil
 	})
 }
 
-// upPromote points every product's stable channel at version in the data
-// directory's channels file and applies it to the store.
-func upPromote(ctx context.Context, st storage.Store, data, keysDir, version string, out io.Writer) error {
+// upChannelsFile is the data directory's channels file with what it takes
+// to verify releases and sign TUF metadata when it is applied.
+func upChannelsFile(st storage.Store, data, keysDir string) (*adminui.ChannelsFile, error) {
 	pubText, err := os.ReadFile(filepath.Join(keysDir, "minisign.pub"))
 	if err != nil {
-		return fmt.Errorf("minisign public key: %w", err)
+		return nil, fmt.Errorf("minisign public key: %w", err)
 	}
 	pk, err := minisign.ParsePublicKey(pubText)
 	if err != nil {
+		return nil, err
+	}
+	keys, err := repo.LoadKeys(keysDir)
+	if err != nil {
+		return nil, err
+	}
+	return &adminui.ChannelsFile{
+		Path:    filepath.Join(data, "channels.yaml"),
+		Publish: publish.Config{Store: st, Verifier: catalog.Minisign{Key: pk}},
+		Keys:    keys,
+	}, nil
+}
+
+// upPromote points every product's stable channel at version in the data
+// directory's channels file and applies it to the store.
+func upPromote(ctx context.Context, st storage.Store, data, keysDir, version string, out io.Writer) error {
+	cf, err := upChannelsFile(st, data, keysDir)
+	if err != nil {
 		return err
 	}
-	cfg := publish.Config{Store: st, Verifier: catalog.Minisign{Key: pk}}
-	path := filepath.Join(data, "channels.yaml")
+	cfg, path, keys := cf.Publish, cf.Path, cf.Keys
 	f, err := channel.Load(path)
 	if err != nil {
 		return err
@@ -167,10 +197,6 @@ func upPromote(ctx context.Context, st storage.Store, data, keysDir, version str
 		return err
 	}
 	now := time.Now()
-	keys, err := repo.LoadKeys(keysDir)
-	if err != nil {
-		return err
-	}
 	if _, _, err := repo.Init(ctx, st, "", keysDir, now, repo.Options{}); err != nil {
 		return err
 	}
