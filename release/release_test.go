@@ -471,3 +471,48 @@ func mustPutFile(t *testing.T, st storage.Store, path, key string) {
 		t.Fatal(err)
 	}
 }
+
+// TestTaggedRelease releases a tag (not a snapshot): the version comes from
+// --version, and a second run, with --version or from the tag at HEAD,
+// finds the commit published and builds nothing.
+func TestTaggedRelease(t *testing.T) {
+	sharedBuild(t)
+	clone := filepath.Join(t.TempDir(), "clone")
+	if _, err := gitOut("", "clone", "-q", shared.repo, clone); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := gitOut(clone, "tag", "v1.2.3"); err != nil {
+		t.Fatal(err)
+	}
+	st, err := fs.New(t.TempDir(), fs.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	opts := Options{Dir: clone, Version: "v1.2.3", Store: st, Signers: shared.signers, SlipwayBin: shared.hookBin}
+	rep, err := Run(t.Context(), opts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if rep.Version != "1.2.3" || len(rep.Products) != 2 {
+		t.Fatalf("report version %q, %d products", rep.Version, len(rep.Products))
+	}
+	for _, p := range rep.Products {
+		checkStatuses(t, p, StatusUploaded)
+	}
+	bin := filepath.Join(clone, "dist", "desktop_linux_"+runtimeArch()+"_"+map[string]string{"amd64": "v1", "arm64": "v8.0"}[runtimeArch()], "slipway-desktop")
+	if out, err := exec.Command(bin, "version").Output(); err != nil || !strings.HasPrefix(string(out), "slipway-desktop 1.2.3 ") {
+		t.Errorf("desktop version = %q, %v", out, err)
+	}
+	for _, version := range []string{"v1.2.3", ""} {
+		opts.Version = version
+		var out bytes.Buffer
+		opts.Out = &out
+		again, err := Run(t.Context(), opts)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if !hasLinePrefix(out.String(), "  ok    published") || again.Version != "1.2.3" {
+			t.Errorf("version %q: the published tag was built again:\n%s", version, out.String())
+		}
+	}
+}
