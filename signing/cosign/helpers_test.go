@@ -12,10 +12,11 @@ import (
 	"github.com/slipwayhq/slipway/internal/testenv"
 )
 
-// Fixture files: copies of shared/interop/cosign (SPEC.md §3.6), a
+// fixtureDir holds the interop cosign fixtures (SPEC.md §3.6), a
 // throw-away key with the password below.
+var fixtureDir = filepath.Join(testenv.RepoRoot(), "testdata", "interop", "cosign")
+
 const (
-	fixtureDir      = "testdata/interop"
 	fixturePassword = "fixture-password"
 	testPassword    = "correct horse battery staple"
 )

@@ -15,6 +15,7 @@ import (
 
 	"github.com/go-chi/chi/v5"
 
+	"github.com/slipwayhq/slipway/internal/testenv"
 	"github.com/slipwayhq/slipway/release"
 	"github.com/slipwayhq/slipway/signing/minisign"
 	"github.com/slipwayhq/slipway/updater/catalog"
@@ -25,9 +26,9 @@ import (
 	"github.com/slipwayhq/slipway/updater/tauri"
 )
 
-// interopDir holds copies of shared/interop/tauri: bundles signed the way
+// interopDir holds the interop Tauri fixtures: bundles signed the way
 // the Tauri CLI signs them (trusted comment with version:1.2.3).
-const interopDir = "../tauri/testdata/interop"
+var interopDir = filepath.Join(testenv.RepoRoot(), "testdata", "interop", "tauri")
 
 // TestTauriInteropBundles publishes the interop fixture bundles with their
 // own .minisig/.sig files, serves them, and checks what a Tauri app

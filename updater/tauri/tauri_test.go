@@ -8,11 +8,12 @@ import (
 	"path/filepath"
 	"testing"
 
+	"github.com/slipwayhq/slipway/internal/testenv"
 	"github.com/slipwayhq/slipway/signing/minisign"
 )
 
-// fixtures are copies of shared/interop/tauri (SPEC.md §1.6).
-const fixtures = "testdata/interop"
+// fixtures are the interop Tauri fixtures (SPEC.md §1.6).
+var fixtures = filepath.Join(testenv.RepoRoot(), "testdata", "interop", "tauri")
 
 func readFixture(t *testing.T, name string) []byte {
 	t.Helper()
