@@ -13,6 +13,12 @@ func (s *Store) RecordHeartbeats(ctx context.Context, hbs []store.Heartbeat) err
 	if len(hbs) == 0 {
 		return nil
 	}
+	// Decode the self-update outside the write lock; most heartbeats carry
+	// no inventory and keep the short statement.
+	upds := make([]agentUpdate, len(hbs))
+	for i, h := range hbs {
+		upds[i] = agentUpdateOf(h.Inventory)
+	}
 	err := s.tx(ctx, func(tx *sql.Tx) error {
 		ins, err := tx.PrepareContext(ctx,
 			"INSERT INTO heartbeats (machine_id, at, status, agent_version, metrics) VALUES (?, ?, ?, ?, ?)")
@@ -27,17 +33,31 @@ func (s *Store) RecordHeartbeats(ctx context.Context, hbs []store.Heartbeat) err
 			return err
 		}
 		defer upd.Close()
+		updInv, err := tx.PrepareContext(ctx, `UPDATE machines SET last_seen_at = max(last_seen_at, ?2), status = ?3,
+			agent_version = CASE WHEN ?4 = '' THEN agent_version ELSE ?4 END,
+			metrics = coalesce(?5, metrics), inventory = ?6,
+			update_result = ?7, update_version = ?8, update_at = ?9 WHERE id = ?1`)
+		if err != nil {
+			return err
+		}
+		defer updInv.Close()
 		tok, err := tx.PrepareContext(ctx,
 			"UPDATE tokens SET expires_at = max(expires_at, ?) WHERE hash = ? AND revoked_at = 0")
 		if err != nil {
 			return err
 		}
 		defer tok.Close()
-		for _, h := range hbs {
+		for i, h := range hbs {
 			metrics := nullJSON(h.Metrics)
 			// The machine row first: it says whether the machine still exists
 			// (a deleted machine's heartbeat is dropped) without a separate lookup.
-			res, err := upd.ExecContext(ctx, h.MachineID, ms(h.At), h.Status, h.AgentVersion, metrics, nullJSON(h.Inventory))
+			var res sql.Result
+			if u := upds[i]; u.known {
+				res, err = updInv.ExecContext(ctx, h.MachineID, ms(h.At), h.Status, h.AgentVersion, metrics,
+					string(h.Inventory), u.result, u.version, u.at)
+			} else {
+				res, err = upd.ExecContext(ctx, h.MachineID, ms(h.At), h.Status, h.AgentVersion, metrics, nullJSON(h.Inventory))
+			}
 			if err != nil {
 				return err
 			}

@@ -44,12 +44,13 @@ func list(v []string) string {
 }
 
 func insertMachine(ctx context.Context, tx *sql.Tx, m store.Machine) error {
-	_, err := tx.ExecContext(ctx, "INSERT INTO machines ("+machineCols+`) VALUES
-		(?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+	u := agentUpdateOf(m.Inventory)
+	_, err := tx.ExecContext(ctx, "INSERT INTO machines ("+machineCols+`, update_result, update_version, update_at)
+		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
 		m.ID, m.TenantID, m.Fingerprint, m.Hostname, m.OS.Name, m.OS.Version, m.OS.Architecture,
 		list(m.MACAddresses), list(m.SerialNumbers), m.HardwareUUID, m.Source, nullJSON(m.Fleet),
 		m.AgentVersion, m.Status, nullJSON(m.Inventory), nullJSON(m.Metrics),
-		ms(m.LastSeenAt), ms(m.CreatedAt), ms(m.UpdatedAt))
+		ms(m.LastSeenAt), ms(m.CreatedAt), ms(m.UpdatedAt), u.result, u.version, u.at)
 	if err != nil {
 		return err
 	}
@@ -108,8 +109,12 @@ func (s *Store) RegisterMachine(ctx context.Context, m store.Machine, tok store.
 			}
 			if m.Inventory != nil {
 				existing.Inventory = m.Inventory
-				if _, err := tx.ExecContext(ctx, "UPDATE machines SET inventory = ? WHERE id = ?",
-					nullJSON(m.Inventory), existing.ID); err != nil {
+				u := agentUpdateOf(m.Inventory)
+				if _, err := tx.ExecContext(ctx, `UPDATE machines SET inventory = ?2,
+					update_result = CASE WHEN ?3 THEN ?4 ELSE update_result END,
+					update_version = CASE WHEN ?3 THEN ?5 ELSE update_version END,
+					update_at = CASE WHEN ?3 THEN ?6 ELSE update_at END WHERE id = ?1`,
+					existing.ID, nullJSON(m.Inventory), u.known, u.result, u.version, u.at); err != nil {
 					return err
 				}
 			}

@@ -2,8 +2,6 @@ package sqlite
 
 import (
 	"context"
-	"encoding/json"
-	"time"
 
 	"github.com/slipwayhq/slipway/server/store"
 )
@@ -12,74 +10,63 @@ var _ store.StatsStore = (*Store)(nil)
 
 // FleetStats counts machines by status and rollout health by version.
 func (s *Store) FleetStats(ctx context.Context, q store.StatsQuery) (store.FleetStats, error) {
+	if q.Versions {
+		st, err := s.versionStats(ctx, q)
+		return st, wrap("fleet stats", err)
+	}
 	var st store.FleetStats
 	err := s.r.QueryRowContext(ctx, `SELECT count(*),
 		coalesce(sum(last_seen_at > ?2), 0), coalesce(sum(last_seen_at > ?3 AND last_seen_at <= ?2), 0),
 		coalesce(sum(last_seen_at <= ?3), 0)
 		FROM machines WHERE (?1 = '' OR tenant_id = ?1)`, q.TenantID, ms(q.OnlineAfter), ms(q.OfflineBefore)).
 		Scan(&st.Machines, &st.Online, &st.Stale, &st.Offline)
-	if err != nil || !q.Versions {
-		return st, wrap("fleet stats", err)
-	}
-	vs, err := s.versionStats(ctx, q)
-	st.Versions = store.MergeVersionStats(vs)
 	return st, wrap("fleet stats", err)
 }
 
-// versionStats reads each machine's agent version and its last self-update
-// (inventory.agent.update) with one JSON extraction per machine and
-// aggregates in Go: SQLite would parse the inventory once per expression.
-func (s *Store) versionStats(ctx context.Context, q store.StatsQuery) ([]store.VersionStats, error) {
-	rows, err := s.r.QueryContext(ctx, `SELECT agent_version, json_extract(inventory, '$.agent.update')
-		FROM machines WHERE (?1 = '' OR tenant_id = ?1)`, q.TenantID)
+// versionStats computes the status counts and the rollout health in one
+// scan of the machines table, grouped by agent version, the version of the
+// last self-update and its result (the update_* columns); the few groups
+// are folded into per-version rows in Go.
+func (s *Store) versionStats(ctx context.Context, q store.StatsQuery) (store.FleetStats, error) {
+	var st store.FleetStats
+	rows, err := s.r.QueryContext(ctx, `SELECT agent_version, update_version,
+		CASE WHEN update_result IN ('installed', 'healthy', 'failed', 'rolled-back') THEN update_result ELSE '' END,
+		count(*), sum(last_seen_at > ?2), sum(last_seen_at > ?3 AND last_seen_at <= ?2), sum(last_seen_at <= ?3),
+		sum(update_at > ?4 AND update_version = agent_version)
+		FROM machines WHERE (?1 = '' OR tenant_id = ?1) GROUP BY 1, 2, 3`,
+		q.TenantID, ms(q.OnlineAfter), ms(q.OfflineBefore), ms(q.UpdatedAfter))
 	if err != nil {
-		return nil, err
+		return st, err
 	}
 	defer rows.Close()
-	by := map[string]*store.VersionStats{}
-	get := func(v string) *store.VersionStats {
-		if by[v] == nil {
-			by[v] = &store.VersionStats{Version: v}
-		}
-		return by[v]
-	}
-	var version string
-	var raw []byte
+	var vs []store.VersionStats
 	for rows.Next() {
-		if err := rows.Scan(&version, &raw); err != nil {
-			return nil, err
+		var version, target, result string
+		var n, online, stale, offline, recent int64
+		if err := rows.Scan(&version, &target, &result, &n, &online, &stale, &offline, &recent); err != nil {
+			return st, err
 		}
+		st.Machines, st.Online, st.Stale, st.Offline = st.Machines+n, st.Online+online, st.Stale+stale, st.Offline+offline
 		if version != "" {
-			get(version).Machines++
+			vs = append(vs, store.VersionStats{Version: version, Machines: n})
 		}
-		if len(raw) == 0 {
-			continue
-		}
-		var u struct {
-			Available, Installed, Result string
-			At                           time.Time
-		}
-		if json.Unmarshal(raw, &u) != nil {
-			continue
-		}
-		target := u.Installed
 		if target == "" {
-			target = u.Available
+			continue
 		}
-		switch {
-		case target == "":
-		case u.Result == store.UpdateFailed:
-			get(target).Failed++
-		case u.Result == store.UpdateRolledBack:
-			get(target).RolledBack++
-		case (u.Result == store.UpdateInstalled || u.Result == store.UpdateHealthy) && target == version &&
-			u.At.After(q.UpdatedAfter):
-			get(target).Updated++
+		switch result {
+		case store.UpdateFailed:
+			vs = append(vs, store.VersionStats{Version: target, Failed: n})
+		case store.UpdateRolledBack:
+			vs = append(vs, store.VersionStats{Version: target, RolledBack: n})
+		case store.UpdateInstalled, store.UpdateHealthy:
+			if recent > 0 {
+				vs = append(vs, store.VersionStats{Version: target, Updated: recent})
+			}
 		}
 	}
-	out := make([]store.VersionStats, 0, len(by))
-	for _, v := range by {
-		out = append(out, *v)
+	if err := rows.Err(); err != nil {
+		return st, err
 	}
-	return out, rows.Err()
+	st.Versions = store.MergeVersionStats(vs)
+	return st, nil
 }

@@ -37,24 +37,37 @@ func RunStats(t *testing.T, newStore func(t *testing.T) store.Store) {
 			Inventory: upd(store.UpdateFailed, "1.1.0", now.Add(-49*time.Hour))},
 		{MachineID: "x1", At: now, Status: "ok", AgentVersion: "9.9.9"},
 	}))
+	// The self-update also arrives with a registration (a new machine, and
+	// an existing one re-registering), and an inventory without
+	// agent.update keeps the last one known.
+	m5 := machine("a", "m5", "fpm5")
+	m5.Inventory = upd(store.UpdateFailed, "1.2.0", now.Add(-time.Minute))
+	register(t, s, m5, "tm5")
+	m3 := machine("a", "m3-again", "fpm3")
+	m3.Inventory = upd(store.UpdateRolledBack, "1.2.0", now.Add(-time.Minute))
+	register(t, s, m3, "tm3b")
+	must(t, s.RecordHeartbeats(ctx, []store.Heartbeat{
+		{MachineID: "m2", At: now.Add(-2 * time.Minute), Status: "ok", Inventory: []byte(`{"os":"linux"}`)},
+	}))
 	got, err := ss.FleetStats(ctx, store.StatsQuery{TenantID: "a", OnlineAfter: now.Add(-5 * time.Minute),
 		OfflineBefore: now.Add(-24 * time.Hour), UpdatedAfter: now.Add(-time.Hour), Versions: true})
 	must(t, err)
-	want := store.FleetStats{Machines: 4, Online: 2, Stale: 1, Offline: 1, Versions: []store.VersionStats{
+	want := store.FleetStats{Machines: 5, Online: 2, Stale: 1, Offline: 2, Versions: []store.VersionStats{
 		{Version: "1.0.0", Machines: 3},
-		{Version: "1.1.0", Machines: 1, Updated: 1, Failed: 1, RolledBack: 1},
+		{Version: "1.1.0", Machines: 1, Updated: 1, Failed: 1},
+		{Version: "1.2.0", Failed: 1, RolledBack: 1},
 	}}
 	if fmt.Sprint(got) != fmt.Sprint(want) {
 		t.Fatalf("FleetStats(a):\n got %+v\nwant %+v", got, want)
 	}
 	counts, err := ss.FleetStats(ctx, store.StatsQuery{TenantID: "a", OnlineAfter: now.Add(-5 * time.Minute), OfflineBefore: now.Add(-24 * time.Hour)})
 	must(t, err)
-	if counts.Machines != 4 || counts.Online != 2 || counts.Versions != nil {
+	if counts.Machines != 5 || counts.Online != 2 || counts.Offline != 2 || counts.Versions != nil {
 		t.Fatalf("FleetStats without versions = %+v", counts)
 	}
 	all, err := ss.FleetStats(ctx, store.StatsQuery{OnlineAfter: now.Add(-5 * time.Minute), OfflineBefore: now.Add(-24 * time.Hour), Versions: true})
 	must(t, err)
-	if all.Machines != 5 || all.Online != 3 || len(all.Versions) != 3 || all.Versions[1].Updated != 1 {
+	if all.Machines != 6 || all.Online != 3 || len(all.Versions) != 4 || all.Versions[1].Updated != 1 {
 		t.Fatalf("FleetStats(all) = %+v", all)
 	}
 }
