@@ -26,7 +26,7 @@ func (keysStep) Run(ctx context.Context, r *run) error {
 		return skip("nothing to sign")
 	}
 	if r.signers == nil {
-		s, err := defaultSigners(r.opts)
+		s, err := defaultSigners(r.opts, r.report.Version)
 		if err != nil {
 			return err
 		}
@@ -65,7 +65,9 @@ func signatureKinds(signers []signing.Backend) ([]string, error) {
 // defaultSigners loads the keyring's artifact signers: dev keys generated
 // (once) under <DataDir>/keys for a snapshot, else keys from the
 // environment (SLIPWAY_COSIGN_KEY, SLIPWAY_MINISIGN_KEY / TAURI_SIGNING_PRIVATE_KEY...).
-func defaultSigners(o Options) ([]signing.Backend, error) {
+// Minisign signatures carry version:<version> in their trusted comment, as
+// current Tauri updaters require (SignedVersionMismatch/MissingSignedVersion).
+func defaultSigners(o Options, version string) ([]signing.Backend, error) {
 	cfg := keyring.FromEnv()
 	if o.Snapshot {
 		var err error
@@ -73,5 +75,6 @@ func defaultSigners(o Options) ([]signing.Backend, error) {
 			return nil, fmt.Errorf("dev keys: %w", err)
 		}
 	}
+	cfg.Version = version
 	return cfg.ArtifactSigners()
 }
