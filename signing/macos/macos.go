@@ -131,7 +131,7 @@ func (s *Signer) Sign(ctx context.Context, path string) ([]string, error) {
 		}
 	}
 	cfg.Path = tmp
-	if err := quill.Sign(*cfg); err != nil {
+	if err := s.sign(cfg, format); err != nil {
 		return nil, fmt.Errorf("macos sign %s: %w", path, err)
 	}
 	// quill ignores some of its own patching errors: never replace a good
@@ -149,6 +149,19 @@ func (s *Signer) Sign(ctx context.Context, path string) ([]string, error) {
 		}
 	}
 	return nil, nil
+}
+
+// sign signs the private copy cfg.Path: thin binaries in one streaming
+// pass (signThin), universal ones and layouts signThin does not handle
+// through quill.Sign.
+func (s *Signer) sign(cfg *quill.SigningConfig, format binfmt.Format) error {
+	if format == binfmt.MachO {
+		err := signThin(cfg)
+		if !errors.Is(err, errNotStripped) {
+			return err
+		}
+	}
+	return quill.Sign(*cfg)
 }
 
 // signingConfig builds quill's config: ad hoc, or from the decoded P12.
