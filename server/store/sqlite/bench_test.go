@@ -34,7 +34,7 @@ func BenchmarkRecordHeartbeats(b *testing.B) {
 	toks := make([]store.Token, n)
 	for i := range ms {
 		ms[i] = store.Machine{ID: fmt.Sprintf("m%07d", i), TenantID: "t", Fingerprint: fmt.Sprint(i), Hostname: "h",
-			Source: "agent", SerialNumbers: []string{fmt.Sprint("S", i)}, CreatedAt: now, UpdatedAt: now}
+			Source: "agent", AgentVersion: "1.4.0", SerialNumbers: []string{fmt.Sprint("S", i)}, CreatedAt: now, UpdatedAt: now}
 		toks[i] = store.Token{Hash: []byte(fmt.Sprintf("%032d", i)), CreatedAt: now, ExpiresAt: now.Add(time.Hour)}
 	}
 	if err := seed.BulkRegister(b.Context(), ms, toks); err != nil {

@@ -27,20 +27,26 @@ func (s *Store) RecordHeartbeats(ctx context.Context, hbs []store.Heartbeat) err
 		}
 		defer ins.Close()
 		upd, err := tx.PrepareContext(ctx, `UPDATE machines SET last_seen_at = max(last_seen_at, ?2), status = ?3,
-			agent_version = CASE WHEN ?4 = '' THEN agent_version ELSE ?4 END,
-			metrics = coalesce(?5, metrics), inventory = coalesce(?6, inventory) WHERE id = ?1`)
+			metrics = coalesce(?4, metrics), inventory = coalesce(?5, inventory) WHERE id = ?1`)
 		if err != nil {
 			return err
 		}
 		defer upd.Close()
 		updInv, err := tx.PrepareContext(ctx, `UPDATE machines SET last_seen_at = max(last_seen_at, ?2), status = ?3,
-			agent_version = CASE WHEN ?4 = '' THEN agent_version ELSE ?4 END,
-			metrics = coalesce(?5, metrics), inventory = ?6,
-			update_result = ?7, update_version = ?8, update_at = ?9 WHERE id = ?1`)
+			metrics = coalesce(?4, metrics), inventory = ?5,
+			update_result = ?6, update_version = ?7, update_at = ?8 WHERE id = ?1`)
 		if err != nil {
 			return err
 		}
 		defer updInv.Close()
+		// A statement of its own, so that the machines_rollout index entry is
+		// only rewritten when the version really changes.
+		updVersion, err := tx.PrepareContext(ctx,
+			"UPDATE machines SET agent_version = ?2 WHERE id = ?1 AND agent_version <> ?2")
+		if err != nil {
+			return err
+		}
+		defer updVersion.Close()
 		tok, err := tx.PrepareContext(ctx,
 			"UPDATE tokens SET expires_at = max(expires_at, ?) WHERE hash = ? AND revoked_at = 0")
 		if err != nil {
@@ -53,10 +59,10 @@ func (s *Store) RecordHeartbeats(ctx context.Context, hbs []store.Heartbeat) err
 			// (a deleted machine's heartbeat is dropped) without a separate lookup.
 			var res sql.Result
 			if u := upds[i]; u.known {
-				res, err = updInv.ExecContext(ctx, h.MachineID, ms(h.At), h.Status, h.AgentVersion, metrics,
+				res, err = updInv.ExecContext(ctx, h.MachineID, ms(h.At), h.Status, metrics,
 					string(h.Inventory), u.result, u.version, u.at)
 			} else {
-				res, err = upd.ExecContext(ctx, h.MachineID, ms(h.At), h.Status, h.AgentVersion, metrics, nullJSON(h.Inventory))
+				res, err = upd.ExecContext(ctx, h.MachineID, ms(h.At), h.Status, metrics, nullJSON(h.Inventory))
 			}
 			if err != nil {
 				return err
@@ -65,6 +71,11 @@ func (s *Store) RecordHeartbeats(ctx context.Context, hbs []store.Heartbeat) err
 				return err
 			} else if n == 0 {
 				continue
+			}
+			if h.AgentVersion != "" {
+				if _, err := updVersion.ExecContext(ctx, h.MachineID, h.AgentVersion); err != nil {
+					return err
+				}
 			}
 			if _, err := ins.ExecContext(ctx, h.MachineID, ms(h.At), h.Status, h.AgentVersion, metrics); err != nil {
 				return err

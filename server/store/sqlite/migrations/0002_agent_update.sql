@@ -21,3 +21,8 @@ WHERE json_valid(inventory)
 	AND coalesce(json_type(inventory, '$.agent.update.available'), 'null') IN ('text', 'null')
 	AND (coalesce(json_type(inventory, '$.agent.update.at'), 'null') = 'null'
 		OR unixepoch(json_extract(inventory, '$.agent.update.at'), 'subsec') IS NOT NULL);
+
+-- Rollout health reads this index alone, in GROUP BY order (no table rows,
+-- no sort). Heartbeats rewrite its entry only when the agent version or
+-- the self-update changes.
+CREATE INDEX machines_rollout ON machines(tenant_id, agent_version, update_version, update_result, update_at);
