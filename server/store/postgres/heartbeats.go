@@ -2,7 +2,6 @@ package postgres
 
 import (
 	"context"
-	"encoding/json"
 	"slices"
 	"time"
 
@@ -22,35 +21,8 @@ type agentUpdate struct {
 
 // updateOf extracts inventory.agent.update; an inventory without it yields Known=false.
 func updateOf(inv []byte) agentUpdate {
-	if len(inv) == 0 {
-		return agentUpdate{}
-	}
-	var doc struct {
-		Agent *struct {
-			Update *struct {
-				Available string    `json:"available"`
-				Installed string    `json:"installed"`
-				Result    string    `json:"result"`
-				At        time.Time `json:"at"`
-			} `json:"update"`
-		} `json:"agent"`
-	}
-	if json.Unmarshal(inv, &doc) != nil || doc.Agent == nil || doc.Agent.Update == nil {
-		return agentUpdate{}
-	}
-	u := doc.Agent.Update
-	v := u.Installed
-	if v == "" {
-		v = u.Available
-	}
-	return agentUpdate{Known: true, Result: truncate(u.Result, 32), Version: truncate(v, 64), At: ms(u.At)}
-}
-
-func truncate(s string, n int) string {
-	if len(s) > n {
-		return s[:n]
-	}
-	return s
+	u, ok := store.AgentUpdateOf(inv)
+	return agentUpdate{Known: ok, Result: u.Result, Version: u.Version, At: ms(u.At)}
 }
 
 // machineLatest is the fold of a batch's heartbeats for one machine, in
