@@ -23,6 +23,6 @@ WHERE json_valid(inventory)
 		OR unixepoch(json_extract(inventory, '$.agent.update.at'), 'subsec') IS NOT NULL);
 
 -- Rollout health reads this index alone, in GROUP BY order (no table rows,
--- no sort). Heartbeats rewrite its entry only when the agent version or
--- the self-update changes.
+-- no sort). Heartbeats rewrite its entry only when the agent version changes
+-- or a self-update is reported.
 CREATE INDEX machines_rollout ON machines(tenant_id, agent_version, update_version, update_result, update_at);
