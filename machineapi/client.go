@@ -98,8 +98,14 @@ func (c *Client) HandshakeURL(code string) string {
 	return u.String()
 }
 
-// Register enrolls this machine with a provisioning secret.
+// Register enrolls this machine with a provisioning secret, for the client
+// kind req.Client ("" is ClientAgent).
 func (c *Client) Register(ctx context.Context, req RegisterRequest) (*RegisterResponse, error) {
+	switch req.Client {
+	case "", ClientAgent, ClientDesktop:
+	default:
+		return nil, fmt.Errorf("register: unknown client kind %q", req.Client)
+	}
 	var out RegisterResponse
 	if err := c.do(ctx, http.MethodPost, PathRegister, "", req, &out); err != nil {
 		return nil, err

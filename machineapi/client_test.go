@@ -1,6 +1,7 @@
 package machineapi
 
 import (
+	"encoding/json"
 	"errors"
 	"net/http"
 	"net/http/httptest"
@@ -103,5 +104,54 @@ func TestUnreachableIsUnavailable(t *testing.T) {
 	c, _ := New(url, Options{})
 	if _, err := c.Me(t.Context(), "tok"); !errors.Is(err, ErrUnavailable) {
 		t.Fatalf("want ErrUnavailable, got %v", err)
+	}
+}
+
+// TestRegisterClientKind: the kind travels in the body ("" stays out of it,
+// for servers from before client kinds) and an unknown kind is refused
+// before anything is sent.
+func TestRegisterClientKind(t *testing.T) {
+	var bodies []map[string]any
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		var b map[string]any
+		if err := json.NewDecoder(r.Body).Decode(&b); err != nil {
+			t.Error(err)
+		}
+		bodies = append(bodies, b)
+		w.Header().Set("Content-Type", "application/json")
+		_, _ = w.Write([]byte(`{"machineId":"m1","machineToken":"tok"}`))
+	}))
+	defer srv.Close()
+	c, err := New(srv.URL, Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, tc := range []struct {
+		client string
+		want   any // the body's client value; nil: absent
+		ok     bool
+	}{
+		{"", nil, true},
+		{ClientAgent, "agent", true},
+		{ClientDesktop, "desktop", true},
+		{"Desktop", nil, false},
+		{"browser", nil, false},
+	} {
+		n := len(bodies)
+		_, err := c.Register(t.Context(), RegisterRequest{ProvisioningSecret: "s", Hostname: "h", Client: tc.client})
+		if (err == nil) != tc.ok {
+			t.Errorf("client %q: err %v, want ok %v", tc.client, err, tc.ok)
+			continue
+		}
+		if !tc.ok {
+			if len(bodies) != n {
+				t.Errorf("client %q: a request was sent", tc.client)
+			}
+			continue
+		}
+		got, present := bodies[len(bodies)-1]["client"]
+		if (tc.want == nil && present) || (tc.want != nil && got != tc.want) {
+			t.Errorf("client %q: body client = %v (present %v), want %v", tc.client, got, present, tc.want)
+		}
 	}
 }

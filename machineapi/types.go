@@ -25,7 +25,19 @@ type RegisterRequest struct {
 	AgentVersion       string         `json:"agentVersion,omitempty"`
 	Inventory          map[string]any `json:"inventory,omitempty"`
 	Metrics            map[string]any `json:"metrics,omitempty"`
+	// Client is the kind of program registering: ClientAgent (also "") or
+	// ClientDesktop. Re-registering revokes only the earlier tokens of the
+	// same kind, so the agent's and the desktop client's tokens coexist.
+	// Empty is left out of the body, which servers from before client
+	// kinds accept.
+	Client string `json:"client,omitempty"`
 }
+
+// Client kinds of RegisterRequest.Client.
+const (
+	ClientAgent   = "agent"
+	ClientDesktop = "desktop"
+)
 
 // RegisterResponse is the answer to a registration. MachineToken is shown
 // only here; the caller must store it.

@@ -141,7 +141,7 @@ func TestBadInputChangesNothing(t *testing.T) {
 		fleetKnown[k] = fleetBody[k]
 	}
 	eps := map[string]endpoint{
-		"POST /api/machines/register":  {valid: roundTrip(t, registerBody(e.secret, "new", "NEWSERIAL"))},
+		"POST /api/machines/register":  {valid: roundTrip(t, registerAs(registerBody(e.secret, "new", "NEWSERIAL"), "desktop"))},
 		"POST /api/machines/heartbeat": {auth: m.Token, valid: map[string]any{"status": "ok", "agentVersion": "9", "metrics": map[string]any{"cpu": 1.0}, "inventory": map[string]any{"a": "b"}}},
 		"POST /api/machines/sessions":  {auth: m.Token},
 		"POST /api/machines/handshake": {auth: m.Token, valid: map[string]any{"redirect": "https://help.example.com/x"}},

@@ -36,6 +36,20 @@ type registerRequest struct {
 	AgentVersion       string          `json:"agentVersion"`
 	Inventory          json.RawMessage `json:"inventory"`
 	Metrics            json.RawMessage `json:"metrics"`
+	// Client is the kind of program registering: "agent" (the default) or
+	// "desktop". Re-registering revokes only the tokens of the same kind.
+	Client string `json:"client"`
+}
+
+// clientKind checks the optional client field and returns the token's kind.
+func clientKind(v string) (string, error) {
+	switch v {
+	case "", store.ClientAgent:
+		return store.ClientAgent, nil
+	case store.ClientDesktop:
+		return store.ClientDesktop, nil
+	}
+	return "", badRequest("client", "must be %q or %q", store.ClientAgent, store.ClientDesktop)
 }
 
 // Validate checks the request fields.
@@ -52,6 +66,7 @@ func (q *registerRequest) Validate() error {
 		text("agentVersion", q.AgentVersion, false, 64),
 		object("inventory", q.Inventory, maxInventory),
 		metricsObject(q.Metrics),
+		func() error { _, err := clientKind(q.Client); return err }(),
 	)
 }
 
@@ -90,8 +105,9 @@ func (s *Server) handleRegister(w http.ResponseWriter, r *http.Request) error {
 		MACAddresses: ids.MACAddresses, SerialNumbers: ids.SerialNumbers, HardwareUUID: ids.MachineID,
 		Source: "agent", Inventory: nonNull(req.Inventory), CreatedAt: now, UpdatedAt: now,
 	}
+	client, _ := clientKind(req.Client) // validated above
 	value, hash := token.New(token.Machine)
-	tok := store.Token{Hash: hash, CreatedAt: now, ExpiresAt: now.Add(s.cfg.TokenTTL)}
+	tok := store.Token{Hash: hash, Client: client, CreatedAt: now, ExpiresAt: now.Add(s.cfg.TokenTTL)}
 	stored, created, err := s.st.RegisterMachine(ctx, m, tok)
 	if err != nil {
 		return err
@@ -102,7 +118,8 @@ func (s *Server) handleRegister(w http.ResponseWriter, r *http.Request) error {
 	if err := s.batcher.Submit(ctx, hb); err != nil {
 		return err
 	}
-	s.log.InfoContext(ctx, "machine registered", "machine_id", stored.ID, "tenant_id", stored.TenantID, "created", created)
+	s.log.InfoContext(ctx, "machine registered", "machine_id", stored.ID, "tenant_id", stored.TenantID,
+		"client", client, "created", created)
 	status := http.StatusOK
 	if created {
 		status = http.StatusCreated

@@ -15,6 +15,10 @@ import (
 type Options struct {
 	// AgentVersion is recorded in the state file.
 	AgentVersion string
+	// Client is the client kind registered (machineapi.ClientAgent or
+	// machineapi.ClientDesktop); "" is the agent and is left out of the
+	// request.
+	Client string
 	// HTTPClient is passed to the machine API client. Default: machineapi's.
 	ClientOptions machineapi.Options
 	// Now returns the current time. Default: time.Now.
@@ -57,7 +61,9 @@ func (e *Enroller) Enroll(ctx context.Context, cfg Config) (identity.State, erro
 		return identity.State{}, err
 	}
 	rep := e.inv.Collect(ctx)
-	resp, err := c.Register(ctx, rep.Register(cfg.ProvisioningSecret, e.opts.AgentVersion))
+	req := rep.Register(cfg.ProvisioningSecret, e.opts.AgentVersion)
+	req.Client = e.opts.Client
+	resp, err := c.Register(ctx, req)
 	if err != nil {
 		return identity.State{}, fmt.Errorf("enroll: %w", err)
 	}

@@ -3,7 +3,6 @@ package ui
 import (
 	"context"
 	"errors"
-	"io/fs"
 	"net/http"
 	"strings"
 	"time"
@@ -30,10 +29,9 @@ type page struct {
 
 type enrollPage struct {
 	page
-	Server       string
-	Report       *inventory.Report
-	MACs         []string
-	AgentBlocked string // the agent's store exists but this user cannot read it
+	Server string
+	Report *inventory.Report
+	MACs   []string
 }
 
 type statusPage struct {
@@ -58,25 +56,21 @@ func (s *Server) base() page {
 	return page{Base: "/" + s.secret, CSRF: s.csrf, Version: s.opts.Version}
 }
 
-// active returns the first readable enrollment among the candidate stores,
-// and a note when the agent's store exists but is not readable by this user.
-func (s *Server) active() (identity.Store, identity.State, string, bool) {
-	var blocked string
+// active returns the first readable enrollment among the candidate stores.
+// An agent store this user cannot read is skipped: the desktop then enrolls
+// on its own as the "desktop" client, which leaves the agent's token valid.
+func (s *Server) active() (identity.Store, identity.State, bool) {
 	for _, d := range s.opts.Dirs {
 		st := identity.Store{Dir: d}
-		state, err := st.Load()
-		if err == nil {
-			return st, state, "", true
-		}
-		if errors.Is(err, fs.ErrPermission) {
-			blocked = st.Path()
+		if state, err := st.Load(); err == nil {
+			return st, state, true
 		}
 	}
-	return identity.Store{}, identity.State{}, blocked, false
+	return identity.Store{}, identity.State{}, false
 }
 
 func (s *Server) handleHome(w http.ResponseWriter, r *http.Request) {
-	store, st, _, ok := s.active()
+	store, st, ok := s.active()
 	if !ok {
 		s.renderEnroll(w, r, "", "", http.StatusOK)
 		return
@@ -120,12 +114,11 @@ func (s *Server) renderEnroll(w http.ResponseWriter, r *http.Request, server, ms
 	rep := s.opts.Collector.Collect(ctx)
 	if server == "" {
 		server = s.opts.Server
-		if _, st, _, ok := s.active(); ok {
+		if _, st, ok := s.active(); ok {
 			server = st.Server
 		}
 	}
-	_, _, blocked, _ := s.active()
-	p := enrollPage{page: s.base(), Server: server, Report: rep, MACs: rep.MACAddresses(), AgentBlocked: blocked}
+	p := enrollPage{page: s.base(), Server: server, Report: rep, MACs: rep.MACAddresses()}
 	p.Error = msg
 	s.render(w, "enroll", code, p)
 }
@@ -147,8 +140,10 @@ func (s *Server) handleEnroll(w http.ResponseWriter, r *http.Request) {
 	}
 	ctx, cancel := context.WithTimeout(r.Context(), apiTimeout)
 	defer cancel()
+	// As "desktop", so the server keeps the agent service's token (in a
+	// store this user may not read) valid instead of replacing it.
 	e := enroll.New(identity.Store{Dir: s.opts.EnrollDir}, s.opts.Collector, enroll.Options{
-		ClientOptions: s.opts.ClientOptions, Logger: s.opts.Logger,
+		ClientOptions: s.opts.ClientOptions, Logger: s.opts.Logger, Client: machineapi.ClientDesktop,
 	})
 	st, err := e.Enroll(ctx, enroll.Config{Server: server, ProvisioningSecret: code})
 	if err != nil {
@@ -161,7 +156,7 @@ func (s *Server) handleEnroll(w http.ResponseWriter, r *http.Request) {
 }
 
 func (s *Server) handlePortal(w http.ResponseWriter, r *http.Request) {
-	_, st, _, ok := s.active()
+	_, st, ok := s.active()
 	if !ok {
 		http.Redirect(w, r, "/"+s.secret+"/", http.StatusSeeOther)
 		return

@@ -13,10 +13,12 @@ import (
 	"github.com/chromedp/chromedp"
 
 	"github.com/slipwayhq/slipway/agent/agenttest"
+	"github.com/slipwayhq/slipway/agent/enroll"
 	"github.com/slipwayhq/slipway/agent/identity"
 	"github.com/slipwayhq/slipway/agent/inventory"
 	"github.com/slipwayhq/slipway/desktop/ui"
 	"github.com/slipwayhq/slipway/internal/testenv"
+	"github.com/slipwayhq/slipway/machineapi"
 	"github.com/slipwayhq/slipway/server"
 )
 
@@ -82,10 +84,17 @@ func TestDesktopInChromium(t *testing.T) {
 	portal.setServer(srv.URL)
 	dir := t.TempDir()
 	s := startUI(t, srv.URL, dir)
+	// The agent service of this machine enrolled first, in a store the UI
+	// does not read (as for a root-only store).
+	agent, err := enroll.New(identity.Store{Dir: t.TempDir()}, inventory.New(inventory.Options{Osquery: "off"}),
+		enroll.Options{}).Enroll(t.Context(), enroll.Config{Server: srv.URL, ProvisioningSecret: srv.Secret})
+	if err != nil {
+		t.Fatal(err)
+	}
 
 	var mu sync.Mutex
 	var urls []string
-	if err := chromedp.Listen(ctx, func(ev any) {
+	if err = chromedp.Listen(ctx, func(ev any) {
 		if e, ok := ev.(*network.EventRequestWillBeSent); ok {
 			mu.Lock()
 			urls = append(urls, e.Request.URL)
@@ -95,7 +104,7 @@ func TestDesktopInChromium(t *testing.T) {
 		t.Fatal(err)
 	}
 
-	err := chromedp.Do(ctx,
+	err = chromedp.Do(ctx,
 		chromedp.Navigate(s.URL()),
 		chromedp.WaitVisible(chromedp.ID("enroll-form")),
 	)
@@ -121,6 +130,7 @@ func TestDesktopInChromium(t *testing.T) {
 	if got := text(t, ctx, "machine-id"); got != st.MachineID {
 		t.Fatalf("status page shows machine %q; stored %s", got, st.MachineID)
 	}
+	checkCoexists(t, srv.URL, agent, st)
 	if got := text(t, ctx, "tenant"); got == "" {
 		t.Error("status page shows no tenant")
 	}
@@ -177,4 +187,22 @@ func shot(t *testing.T, ctx context.Context, name string) {
 		t.Fatal(err)
 	}
 	t.Logf("screenshot: %s", path)
+}
+
+// checkCoexists: the desktop enrolled the agent's machine as the "desktop"
+// client, so the agent's token still works beside the desktop's.
+func checkCoexists(t *testing.T, serverURL string, agent, desktop identity.State) {
+	t.Helper()
+	if desktop.MachineID != agent.MachineID || desktop.MachineToken == agent.MachineToken {
+		t.Fatalf("desktop machine %s, agent machine %s: want one machine, two tokens", desktop.MachineID, agent.MachineID)
+	}
+	c, err := machineapi.New(serverURL, machineapi.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for name, tok := range map[string]string{"agent": agent.MachineToken, "desktop": desktop.MachineToken} {
+		if _, err := c.Heartbeat(t.Context(), tok, machineapi.HeartbeatRequest{Status: "ok"}); err != nil {
+			t.Errorf("%s token after the desktop enrolled: %v", name, err)
+		}
+	}
 }

@@ -144,9 +144,11 @@ type MachineStore interface {
 	// RegisterMachine inserts m, or, when a machine with the same TenantID and
 	// non-empty Fingerprint exists, refreshes its descriptive fields (hostname,
 	// OS, identifiers, inventory) keeping its ID. In both cases every active
-	// token of the machine is revoked at tok.CreatedAt and tok is stored for
-	// it, in one transaction. It returns the stored machine and whether it was
-	// created.
+	// token of the machine of the same client kind as tok (see Token.Client)
+	// is revoked at tok.CreatedAt and tok is stored for it, in one
+	// transaction; tokens of the other kind stay valid, so the agent and the
+	// desktop client of one machine do not revoke each other. It returns the
+	// stored machine and whether it was created.
 	RegisterMachine(ctx context.Context, m Machine, tok Token) (Machine, bool, error)
 	// CreateMachine inserts a machine without a token (Fleet inventory-only).
 	CreateMachine(ctx context.Context, m Machine) error
@@ -163,11 +165,29 @@ type MachineStore interface {
 	DeleteMachine(ctx context.Context, id string) error
 }
 
+// Client kinds of machine tokens: the program that enrolled with the token.
+// A machine has at most one active token per kind.
+const (
+	ClientAgent   = "agent"   // the machine agent (slipway-agent); the default
+	ClientDesktop = "desktop" // the desktop client (slipway-desktop)
+)
+
+// ClientOf returns the client kind of a token, "" reading as ClientAgent.
+func ClientOf(t Token) string {
+	if t.Client == "" {
+		return ClientAgent
+	}
+	return t.Client
+}
+
 // Token is a machine token, stored only as the SHA-256 hash of its value.
 type Token struct {
 	Hash      []byte
 	MachineID string
 	TenantID  string
+	// Client is the client kind (ClientAgent or ClientDesktop); "" is
+	// stored as ClientAgent.
+	Client    string
 	CreatedAt time.Time
 	ExpiresAt time.Time
 	RevokedAt time.Time
@@ -177,11 +197,12 @@ type Token struct {
 type TokenStore interface {
 	// GetToken returns the token with this hash, whatever its state.
 	GetToken(ctx context.Context, hash []byte) (Token, error)
-	// ReplaceToken revokes every active token of tok.MachineID at
-	// tok.CreatedAt and stores tok, atomically. ErrNotFound if the machine
-	// does not exist.
+	// ReplaceToken revokes every active token of tok.MachineID, of every
+	// client kind, at tok.CreatedAt and stores tok, atomically (the admin
+	// rotation). ErrNotFound if the machine does not exist.
 	ReplaceToken(ctx context.Context, tok Token) error
-	// RevokeTokens revokes every active token of the machine and returns how many.
+	// RevokeTokens revokes every active token of the machine, of every
+	// client kind, and returns how many.
 	RevokeTokens(ctx context.Context, machineID string, at time.Time) (int, error)
 }
 

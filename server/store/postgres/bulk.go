@@ -33,7 +33,7 @@ func (s *Store) BulkRegister(ctx context.Context, machinesIn []store.Machine, to
 			}
 		}
 		t := toks[i]
-		tokens[i] = []any{t.Hash, m.ID, m.TenantID, ms(t.CreatedAt), ms(t.ExpiresAt), ms(t.RevokedAt)}
+		tokens[i] = []any{t.Hash, m.ID, m.TenantID, store.ClientOf(t), ms(t.CreatedAt), ms(t.ExpiresAt), ms(t.RevokedAt)}
 	}
 	err := pgx.BeginFunc(ctx, s.pool, func(tx pgx.Tx) error {
 		cols := []string{"id", "tenant_id", "fingerprint", "hostname", "os_name", "os_version", "os_arch", "macs", "serials",
@@ -47,7 +47,7 @@ func (s *Store) BulkRegister(ctx context.Context, machinesIn []store.Machine, to
 			return err
 		}
 		_, err := tx.CopyFrom(ctx, pgx.Identifier{"tokens"},
-			[]string{"hash", "machine_id", "tenant_id", "created_at", "expires_at", "revoked_at"}, pgx.CopyFromRows(tokens))
+			[]string{"hash", "machine_id", "tenant_id", "client", "created_at", "expires_at", "revoked_at"}, pgx.CopyFromRows(tokens))
 		return err
 	})
 	if err == nil {

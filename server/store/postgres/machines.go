@@ -118,7 +118,7 @@ func (s *Store) RegisterMachine(ctx context.Context, m store.Machine, tok store.
 			}
 		}
 		tok.MachineID, tok.TenantID = out.ID, out.TenantID
-		return replaceToken(ctx, tx, tok)
+		return replaceToken(ctx, tx, tok, true)
 	})
 	return out, created, wrap("register machine", err)
 }

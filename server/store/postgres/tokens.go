@@ -15,23 +15,27 @@ func (s *Store) GetToken(ctx context.Context, hash []byte) (store.Token, error) 
 	var t store.Token
 	var created, expires, revoked int64
 	err := s.pool.QueryRow(ctx,
-		"SELECT hash, machine_id, tenant_id, created_at, expires_at, revoked_at FROM tokens WHERE hash = $1", hash).
-		Scan(&t.Hash, &t.MachineID, &t.TenantID, &created, &expires, &revoked)
+		"SELECT hash, machine_id, tenant_id, client, created_at, expires_at, revoked_at FROM tokens WHERE hash = $1", hash).
+		Scan(&t.Hash, &t.MachineID, &t.TenantID, &t.Client, &created, &expires, &revoked)
 	t.CreatedAt, t.ExpiresAt, t.RevokedAt = tm(created), tm(expires), tm(revoked)
 	return t, wrap("get token", err)
 }
 
-func replaceToken(ctx context.Context, tx pgx.Tx, tok store.Token) error {
-	if _, err := tx.Exec(ctx, "UPDATE tokens SET revoked_at = $1 WHERE machine_id = $2 AND revoked_at = 0",
-		ms(tok.CreatedAt), tok.MachineID); err != nil {
+// replaceToken revokes the machine's active tokens (only those of tok's
+// client kind when sameClient) and stores tok.
+func replaceToken(ctx context.Context, tx pgx.Tx, tok store.Token, sameClient bool) error {
+	client := store.ClientOf(tok)
+	if _, err := tx.Exec(ctx, `UPDATE tokens SET revoked_at = $1
+		WHERE machine_id = $2 AND revoked_at = 0 AND (NOT $3::boolean OR client = $4)`,
+		ms(tok.CreatedAt), tok.MachineID, sameClient, client); err != nil {
 		return err
 	}
-	_, err := tx.Exec(ctx, `INSERT INTO tokens (hash, machine_id, tenant_id, created_at, expires_at, revoked_at)
-		VALUES ($1, $2, $3, $4, $5, 0)`, tok.Hash, tok.MachineID, tok.TenantID, ms(tok.CreatedAt), ms(tok.ExpiresAt))
+	_, err := tx.Exec(ctx, `INSERT INTO tokens (hash, machine_id, tenant_id, client, created_at, expires_at, revoked_at)
+		VALUES ($1, $2, $3, $4, $5, $6, 0)`, tok.Hash, tok.MachineID, tok.TenantID, client, ms(tok.CreatedAt), ms(tok.ExpiresAt))
 	return err
 }
 
-// ReplaceToken revokes the machine's active tokens and stores tok.
+// ReplaceToken revokes the machine's active tokens of every client kind and stores tok.
 func (s *Store) ReplaceToken(ctx context.Context, tok store.Token) error {
 	err := pgx.BeginFunc(ctx, s.pool, func(tx pgx.Tx) error {
 		var id string
@@ -39,7 +43,7 @@ func (s *Store) ReplaceToken(ctx context.Context, tok store.Token) error {
 		if err := tx.QueryRow(ctx, "SELECT id FROM machines WHERE id = $1 FOR UPDATE", tok.MachineID).Scan(&id); err != nil {
 			return err
 		}
-		return replaceToken(ctx, tx, tok)
+		return replaceToken(ctx, tx, tok, false)
 	})
 	return wrap("replace token", err)
 }

@@ -22,7 +22,7 @@ func (s *Store) BulkRegister(ctx context.Context, ms []store.Machine, toks []sto
 			}
 			tok := toks[i]
 			tok.MachineID, tok.TenantID = m.ID, m.TenantID
-			if err := replaceToken(ctx, tx, tok); err != nil {
+			if err := replaceToken(ctx, tx, tok, false); err != nil {
 				return err
 			}
 		}

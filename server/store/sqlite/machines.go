@@ -121,7 +121,7 @@ func (s *Store) RegisterMachine(ctx context.Context, m store.Machine, tok store.
 			out = existing
 		}
 		tok.MachineID, tok.TenantID = out.ID, out.TenantID
-		return replaceToken(ctx, tx, tok)
+		return replaceToken(ctx, tx, tok, true)
 	})
 	if out.ID != "" {
 		s.tokens.forget(out.ID)

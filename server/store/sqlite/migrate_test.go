@@ -118,4 +118,31 @@ func writeOldSchema(t *testing.T, path string) {
 			hardware_uuid, source, agent_version, inventory, created_at, updated_at)
 			VALUES (?, 't', '', '', '', '', '', '[]', '[]', '', 'agent', ?, ?, 0, 0)`, fmt.Sprint("m", i), c.version, inv)
 	}
+	exec(`INSERT INTO tokens (hash, machine_id, tenant_id, created_at, expires_at, revoked_at)
+		VALUES (?, 'm0', 't', 0, ?, 0)`, oldTokenHash, time.Date(2099, 1, 1, 0, 0, 0, 0, time.UTC).UnixMilli())
+}
+
+// oldTokenHash is the hash of the machine token writeOldSchema stores.
+var oldTokenHash = []byte("old-token-hash-0123456789abcdef!")
+
+// TestMigrationTokensBecomeAgent checks that migration 0003 gives tokens
+// from before client kinds the kind "agent", so a desktop registration of
+// the machine leaves them valid.
+func TestMigrationTokensBecomeAgent(t *testing.T) {
+	ctx := t.Context()
+	path := filepath.Join(t.TempDir(), "old.db")
+	writeOldSchema(t, path)
+	s := open(t, path)
+	got, err := s.GetToken(ctx, oldTokenHash)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got.Client != store.ClientAgent || got.MachineID != "m0" || !got.RevokedAt.IsZero() {
+		t.Fatalf("migrated token = %+v, want an active agent token of m0", got)
+	}
+	at := time.Date(2026, 3, 2, 12, 0, 0, 0, time.UTC)
+	if err := s.ReplaceToken(ctx, store.Token{Hash: []byte("new"), MachineID: "m0", TenantID: "t", Client: "bogus",
+		CreatedAt: at, ExpiresAt: at.Add(time.Hour)}); err == nil {
+		t.Fatal("a token of an unknown client kind was stored")
+	}
 }

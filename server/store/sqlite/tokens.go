@@ -8,7 +8,7 @@ import (
 	"github.com/slipwayhq/slipway/server/store"
 )
 
-const getTokenSQL = "SELECT hash, machine_id, tenant_id, created_at, expires_at, revoked_at FROM tokens WHERE hash = ?"
+const getTokenSQL = "SELECT hash, machine_id, tenant_id, client, created_at, expires_at, revoked_at FROM tokens WHERE hash = ?"
 
 // GetToken looks a machine token up by hash.
 func (s *Store) GetToken(ctx context.Context, hash []byte) (store.Token, error) {
@@ -17,7 +17,7 @@ func (s *Store) GetToken(ctx context.Context, hash []byte) (store.Token, error) 
 		return t, nil
 	}
 	var created, expires, revoked int64
-	err := s.getToken.QueryRowContext(ctx, hash).Scan(&t.Hash, &t.MachineID, &t.TenantID, &created, &expires, &revoked)
+	err := s.getToken.QueryRowContext(ctx, hash).Scan(&t.Hash, &t.MachineID, &t.TenantID, &t.Client, &created, &expires, &revoked)
 	t.CreatedAt, t.ExpiresAt, t.RevokedAt = tm(created), tm(expires), tm(revoked)
 	if err == nil {
 		s.tokens.put(t, gen)
@@ -25,17 +25,21 @@ func (s *Store) GetToken(ctx context.Context, hash []byte) (store.Token, error) 
 	return t, wrap("get token", err)
 }
 
-func replaceToken(ctx context.Context, tx *sql.Tx, tok store.Token) error {
-	if _, err := tx.ExecContext(ctx, "UPDATE tokens SET revoked_at = ? WHERE machine_id = ? AND revoked_at = 0",
-		ms(tok.CreatedAt), tok.MachineID); err != nil {
+// replaceToken revokes the machine's active tokens (only those of tok's
+// client kind when sameClient) and stores tok.
+func replaceToken(ctx context.Context, tx *sql.Tx, tok store.Token, sameClient bool) error {
+	client := store.ClientOf(tok)
+	if _, err := tx.ExecContext(ctx, `UPDATE tokens SET revoked_at = ?1
+		WHERE machine_id = ?2 AND revoked_at = 0 AND (NOT ?3 OR client = ?4)`,
+		ms(tok.CreatedAt), tok.MachineID, sameClient, client); err != nil {
 		return err
 	}
-	_, err := tx.ExecContext(ctx, `INSERT INTO tokens (hash, machine_id, tenant_id, created_at, expires_at, revoked_at)
-		VALUES (?, ?, ?, ?, ?, 0)`, tok.Hash, tok.MachineID, tok.TenantID, ms(tok.CreatedAt), ms(tok.ExpiresAt))
+	_, err := tx.ExecContext(ctx, `INSERT INTO tokens (hash, machine_id, tenant_id, client, created_at, expires_at, revoked_at)
+		VALUES (?, ?, ?, ?, ?, ?, 0)`, tok.Hash, tok.MachineID, tok.TenantID, client, ms(tok.CreatedAt), ms(tok.ExpiresAt))
 	return err
 }
 
-// ReplaceToken revokes the machine's active tokens and stores tok.
+// ReplaceToken revokes the machine's active tokens of every client kind and stores tok.
 func (s *Store) ReplaceToken(ctx context.Context, tok store.Token) error {
 	err := s.tx(ctx, func(tx *sql.Tx) error {
 		var n int
@@ -45,7 +49,7 @@ func (s *Store) ReplaceToken(ctx context.Context, tok store.Token) error {
 		if n == 0 {
 			return sql.ErrNoRows
 		}
-		return replaceToken(ctx, tx, tok)
+		return replaceToken(ctx, tx, tok, false)
 	})
 	s.tokens.forget(tok.MachineID)
 	return wrap("replace token", err)

@@ -29,6 +29,7 @@ func Run(t *testing.T, newStore func(t *testing.T) store.Store) {
 		{"ListMachines", testListMachines},
 		{"DeleteMachine", testDeleteMachine},
 		{"Tokens", testTokens},
+		{"TokenClients", testTokenClients},
 		{"Heartbeats", testHeartbeats},
 		{"Handshakes", testHandshakes},
 		{"AdminTokens", testAdminTokens},
