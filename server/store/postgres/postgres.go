@@ -22,6 +22,7 @@ import (
 	"github.com/jackc/pgx/v5/pgxpool"
 
 	"github.com/slipwayhq/slipway/server/store"
+	"github.com/slipwayhq/slipway/server/store/sqlcol"
 )
 
 //go:embed migrations/*.sql
@@ -181,21 +182,11 @@ func (s *Store) apply(ctx context.Context, version int, name string) (bool, erro
 	return done, err
 }
 
-// ms converts a time to stored milliseconds (0 for the zero time).
-func ms(t time.Time) int64 {
-	if t.IsZero() {
-		return 0
-	}
-	return t.UnixMilli()
-}
-
-// tm converts stored milliseconds back (0 is the zero time).
-func tm(v int64) time.Time {
-	if v == 0 {
-		return time.Time{}
-	}
-	return time.UnixMilli(v).UTC()
-}
+// ms and tm store times as Unix milliseconds (0 is the zero time).
+var (
+	ms = sqlcol.Millis
+	tm = sqlcol.Time
+)
 
 // wrap maps driver errors to the store's errors.
 func wrap(op string, err error) error {
@@ -222,9 +213,4 @@ func nullJSON(b []byte) *string {
 }
 
 // rawJSON reads a nullable JSON column.
-func rawJSON(v *string) []byte {
-	if v == nil || *v == "" {
-		return nil
-	}
-	return []byte(*v)
-}
+var rawJSON = sqlcol.RawJSON

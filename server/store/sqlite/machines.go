@@ -3,45 +3,20 @@ package sqlite
 import (
 	"context"
 	"database/sql"
-	"encoding/json"
 	"fmt"
 	"strings"
 
 	"github.com/slipwayhq/slipway/server/store"
+	"github.com/slipwayhq/slipway/server/store/sqlcol"
 )
 
-const machineCols = `id, tenant_id, fingerprint, hostname, os_name, os_version, os_arch, macs, serials,
-	hardware_uuid, source, fleet, agent_version, status, inventory, metrics, last_seen_at, created_at, updated_at`
+const machineCols = sqlcol.MachineColumns
 
-func scanMachine(row scanner) (store.Machine, error) {
-	var m store.Machine
-	var macs, serials string
-	var fleet, inv, metrics sql.NullString
-	var seen, created, updated int64
-	err := row.Scan(&m.ID, &m.TenantID, &m.Fingerprint, &m.Hostname, &m.OS.Name, &m.OS.Version, &m.OS.Architecture,
-		&macs, &serials, &m.HardwareUUID, &m.Source, &fleet, &m.AgentVersion, &m.Status, &inv, &metrics,
-		&seen, &created, &updated)
-	if err != nil {
-		return m, err
-	}
-	if err := json.Unmarshal([]byte(macs), &m.MACAddresses); err != nil {
-		return m, fmt.Errorf("macs: %w", err)
-	}
-	if err := json.Unmarshal([]byte(serials), &m.SerialNumbers); err != nil {
-		return m, fmt.Errorf("serials: %w", err)
-	}
-	m.Fleet, m.Inventory, m.Metrics = rawJSON(fleet), rawJSON(inv), rawJSON(metrics)
-	m.LastSeenAt, m.CreatedAt, m.UpdatedAt = tm(seen), tm(created), tm(updated)
-	return m, nil
-}
-
-func list(v []string) string {
-	if v == nil {
-		v = []string{}
-	}
-	b, _ := json.Marshal(v)
-	return string(b)
-}
+// scanMachine and list are the codecs both SQL stores share.
+var (
+	scanMachine = sqlcol.ScanMachine
+	list        = sqlcol.List
+)
 
 func insertMachine(ctx context.Context, tx *sql.Tx, m store.Machine) error {
 	u := agentUpdateOf(m.Inventory)

@@ -18,6 +18,7 @@ import (
 	"time"
 
 	"github.com/slipwayhq/slipway/server/store"
+	"github.com/slipwayhq/slipway/server/store/sqlcol"
 	sqlite3 "modernc.org/sqlite"
 	sqlite3lib "modernc.org/sqlite/lib"
 )
@@ -181,21 +182,11 @@ func (s *Store) tx(ctx context.Context, f func(*sql.Tx) error) error {
 	return tx.Commit()
 }
 
-// ms converts a time to stored milliseconds (0 for the zero time).
-func ms(t time.Time) int64 {
-	if t.IsZero() {
-		return 0
-	}
-	return t.UnixMilli()
-}
-
-// tm converts stored milliseconds back (0 is the zero time).
-func tm(v int64) time.Time {
-	if v == 0 {
-		return time.Time{}
-	}
-	return time.UnixMilli(v).UTC()
-}
+// ms and tm store times as Unix milliseconds (0 is the zero time).
+var (
+	ms = sqlcol.Millis
+	tm = sqlcol.Time
+)
 
 // wrap maps driver errors to the store's errors.
 func wrap(op string, err error) error {
