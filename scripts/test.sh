@@ -27,7 +27,7 @@ staticcheck ./...
 step "go test -race"
 # The PostgreSQL cluster and the S3 server are started by the tests
 # themselves (see internal/testenv), each on a free loopback port.
-go test -race -count=1 -timeout 25m ${SLIPWAY_TEST_FLAGS:-} ./... 2>&1 | tee /tmp/slipway-test.log
+go test -race -count=1 -timeout 45m ${SLIPWAY_TEST_FLAGS:-} ./... 2>&1 | tee /tmp/slipway-test.log
 rc=${PIPESTATUS[0]}
 
 step "done (rc=$rc)"
