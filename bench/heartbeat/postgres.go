@@ -91,7 +91,12 @@ func runPostgres(ctx context.Context, o options, out io.Writer) (result, error) 
 		urls = append(urls, url)
 		fmt.Fprintf(out, "replica %d at %s\n", i+1, url)
 	}
+	stopProfile, err := startProfile(o.cpuProfile)
+	if err != nil {
+		return result{}, err
+	}
 	res := loadReplicas(ctx, urls, tokens, o.concurrency, o.duration)
+	stopProfile()
 	res.name = fmt.Sprintf("slipway server (PostgreSQL, %d replica(s))", n)
 	res.verified, res.verifyErr = verify(ctx, verifyStore, res)
 	return res, nil

@@ -151,18 +151,12 @@ func runServer(ctx context.Context, o options, out io.Writer) (result, error) {
 	if err != nil {
 		return result{}, err
 	}
-	if o.cpuProfile != "" {
-		f, err := os.Create(o.cpuProfile)
-		if err != nil {
-			return result{}, err
-		}
-		defer f.Close()
-		if err := pprof.StartCPUProfile(f); err != nil {
-			return result{}, err
-		}
+	stopProfile, err := startProfile(o.cpuProfile)
+	if err != nil {
+		return result{}, err
 	}
 	res := load(ctx, url, tokens, o.concurrency, o.duration)
-	pprof.StopCPUProfile()
+	stopProfile()
 	stop()
 	if err := srv.Close(); err != nil {
 		return result{}, err
@@ -252,3 +246,20 @@ func printResults(out io.Writer, o options, rs []result) {
 }
 
 func ms(d time.Duration) string { return fmt.Sprintf("%.2f ms", float64(d.Microseconds())/1000) }
+
+// startProfile starts a CPU profile into path ("" profiles nothing); the
+// returned function stops it.
+func startProfile(path string) (func(), error) {
+	if path == "" {
+		return func() {}, nil
+	}
+	f, err := os.Create(path)
+	if err != nil {
+		return nil, err
+	}
+	if err := pprof.StartCPUProfile(f); err != nil {
+		f.Close()
+		return nil, err
+	}
+	return func() { pprof.StopCPUProfile(); f.Close() }, nil
+}

@@ -2,10 +2,12 @@ package postgres
 
 import (
 	"context"
+	"errors"
 	"slices"
 	"time"
 
 	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgconn"
 
 	"github.com/slipwayhq/slipway/server/store"
 )
@@ -35,10 +37,9 @@ type machineLatest struct {
 	upd                agentUpdate
 }
 
-// RecordHeartbeats persists a batch in one transaction: one update per
-// machine (rows locked in ID order, so concurrent batches from several
-// replicas cannot deadlock), the history rows in one insert and one
-// token-expiry update per renewed token.
+// RecordHeartbeats persists a batch in one transaction and one round trip:
+// one set-based update of the machine rows, the history rows in one insert
+// and one token-expiry update per renewed token.
 func (s *Store) RecordHeartbeats(ctx context.Context, hbs []store.Heartbeat) error {
 	if len(hbs) == 0 {
 		return nil
@@ -82,20 +83,29 @@ func (s *Store) RecordHeartbeats(ctx context.Context, hbs []store.Heartbeat) err
 		hashes = append(hashes, h)
 	}
 	slices.Sort(hashes)
-	// One pipelined round trip of primary-key statements: the planner
-	// cannot misjudge them (a set-based UPDATE ... FROM unnest() may pick a
-	// sequential scan), and rows are locked in a fixed order.
-	b := &pgx.Batch{}
-	for _, m := range latest {
-		b.Queue(`UPDATE machines SET last_seen_at = greatest(last_seen_at, $2), status = $3,
-			agent_version = CASE WHEN $4 = '' THEN agent_version ELSE $4 END,
-			metrics = coalesce($5, metrics), inventory = coalesce($6, inventory),
-			update_result = CASE WHEN $7 THEN $8 ELSE update_result END,
-			update_version = CASE WHEN $7 THEN $9 ELSE update_version END,
-			update_at = CASE WHEN $7 THEN $10 ELSE update_at END
-			WHERE id = $1`, m.id, m.at, m.status, m.version, m.metrics, m.inventory,
-			m.upd.Known, m.upd.Result, m.upd.Version, m.upd.At)
+	// One round trip: the statements go out as one pipeline with a single
+	// Sync, which PostgreSQL runs as one implicit transaction (all or
+	// nothing) — no BEGIN and COMMIT round trips. The machine rows are
+	// updated by one set-based statement instead of one per machine.
+	n = len(latest)
+	lids, lats, lstatus, lversion := make([]string, n), make([]int64, n), make([]string, n), make([]string, n)
+	lmetrics, linv := make([]*string, n), make([]*string, n)
+	known, results, uversions, uats := make([]bool, n), make([]string, n), make([]string, n), make([]int64, n)
+	for i, m := range latest {
+		lids[i], lats[i], lstatus[i], lversion[i], lmetrics[i], linv[i] = m.id, m.at, m.status, m.version, m.metrics, m.inventory
+		known[i], results[i], uversions[i], uats[i] = m.upd.Known, m.upd.Result, m.upd.Version, m.upd.At
 	}
+	b := &pgx.Batch{}
+	b.Queue(`UPDATE machines m SET last_seen_at = greatest(m.last_seen_at, u.at), status = u.status,
+			agent_version = CASE WHEN u.version = '' THEN m.agent_version ELSE u.version END,
+			metrics = coalesce(u.metrics, m.metrics), inventory = coalesce(u.inventory, m.inventory),
+			update_result = CASE WHEN u.known THEN u.result ELSE m.update_result END,
+			update_version = CASE WHEN u.known THEN u.uversion ELSE m.update_version END,
+			update_at = CASE WHEN u.known THEN u.uat ELSE m.update_at END
+		FROM unnest($1::text[], $2::bigint[], $3::text[], $4::text[], $5::text[], $6::text[],
+			$7::boolean[], $8::text[], $9::text[], $10::bigint[])
+			AS u(id, at, status, version, metrics, inventory, known, result, uversion, uat)
+		WHERE m.id = u.id`, lids, lats, lstatus, lversion, lmetrics, linv, known, results, uversions, uats)
 	b.Queue(`INSERT INTO heartbeats (machine_id, at, status, agent_version, metrics)
 		SELECT u.id, u.at, u.status, u.version, u.metrics
 		FROM unnest($1::text[], $2::bigint[], $3::text[], $4::text[], $5::text[]) AS u(id, at, status, version, metrics)
@@ -104,8 +114,21 @@ func (s *Store) RecordHeartbeats(ctx context.Context, hbs []store.Heartbeat) err
 		b.Queue("UPDATE tokens SET expires_at = greatest(expires_at, $2) WHERE hash = $1 AND revoked_at = 0",
 			[]byte(h), tokens[h])
 	}
-	err := pgx.BeginFunc(ctx, s.pool, func(tx pgx.Tx) error { return tx.SendBatch(ctx, b).Close() })
+	// Two replicas updating the same machines in different orders can
+	// deadlock; PostgreSQL then aborts one batch, which is safe to retry.
+	var err error
+	for range 3 {
+		if err = s.pool.SendBatch(ctx, b).Close(); !isDeadlock(err) {
+			break
+		}
+	}
 	return wrap("record heartbeats", err)
+}
+
+// isDeadlock reports a transaction PostgreSQL aborted to break a deadlock.
+func isDeadlock(err error) bool {
+	var pe *pgconn.PgError
+	return errors.As(err, &pe) && pe.Code == "40P01"
 }
 
 func compare(a, b string) int {

@@ -40,8 +40,12 @@ type Options struct {
 
 // Store is the PostgreSQL implementation of store.Store.
 type Store struct {
-	pool *pgxpool.Pool
+	pool   *pgxpool.Pool
+	tokens *tokenReader
 }
+
+// errStoreClosed answers calls made after Close.
+var errStoreClosed = errors.New("postgres: store closed")
 
 // IsURL reports whether a database URL names PostgreSQL.
 func IsURL(u string) bool {
@@ -62,10 +66,10 @@ func Open(ctx context.Context, url string, opts Options) (*Store, error) {
 	if err != nil {
 		return nil, fmt.Errorf("postgres: connect: %w", err)
 	}
-	s := &Store{pool: pool}
+	s := &Store{pool: pool, tokens: newTokenReader(pool)}
 	if !opts.SkipMigrate {
 		if _, err := s.Migrate(ctx); err != nil {
-			pool.Close()
+			s.Close()
 			return nil, err
 		}
 	}
@@ -81,8 +85,12 @@ func redact(err error) error {
 	return err
 }
 
-// Close closes the pool.
-func (s *Store) Close() error { s.pool.Close(); return nil }
+// Close stops the token reader and closes the pool.
+func (s *Store) Close() error {
+	s.tokens.close()
+	s.pool.Close()
+	return nil
+}
 
 // Ping checks that the database answers.
 func (s *Store) Ping(ctx context.Context) error {

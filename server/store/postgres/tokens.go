@@ -10,15 +10,10 @@ import (
 )
 
 // GetToken looks a machine token up by hash. There is deliberately no
-// cache: another replica may have revoked the token a moment ago.
+// cache (another replica may have revoked the token a moment ago);
+// concurrent lookups share one query instead (tokenreader.go).
 func (s *Store) GetToken(ctx context.Context, hash []byte) (store.Token, error) {
-	var t store.Token
-	var created, expires, revoked int64
-	err := s.pool.QueryRow(ctx,
-		"SELECT hash, machine_id, tenant_id, client, created_at, expires_at, revoked_at FROM tokens WHERE hash = $1", hash).
-		Scan(&t.Hash, &t.MachineID, &t.TenantID, &t.Client, &created, &expires, &revoked)
-	t.CreatedAt, t.ExpiresAt, t.RevokedAt = tm(created), tm(expires), tm(revoked)
-	return t, wrap("get token", err)
+	return s.tokens.get(ctx, hash)
 }
 
 // replaceToken revokes the machine's active tokens (only those of tok's
