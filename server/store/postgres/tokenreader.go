@@ -80,6 +80,8 @@ func (r *tokenReader) get(ctx context.Context, hash []byte) (store.Token, error)
 	select {
 	case res := <-l.done:
 		return res.tok, res.err
+	case <-r.quit: // closing: the workers may be gone before they see l
+		return store.Token{}, errStoreClosed
 	case <-ctx.Done():
 		return store.Token{}, wrap("get token", ctx.Err())
 	}
