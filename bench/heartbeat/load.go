@@ -54,6 +54,12 @@ func body(rng *rand.Rand) []byte {
 // load sends heartbeats for duration from concurrency workers, spreading
 // them over all tokens.
 func load(ctx context.Context, baseURL string, tokens []string, concurrency int, duration time.Duration) result {
+	return loadN(ctx, baseURL, tokens, concurrency, duration, 0)
+}
+
+// loadN is load that stops after limit heartbeats (0: no limit) or
+// duration, whichever comes first.
+func loadN(ctx context.Context, baseURL string, tokens []string, concurrency int, duration time.Duration, limit int64) result {
 	tr := &http.Transport{MaxIdleConns: concurrency, MaxIdleConnsPerHost: concurrency, DisableCompression: true}
 	defer tr.CloseIdleConnections()
 	client := &http.Client{Transport: tr, Timeout: 10 * time.Second}
@@ -71,7 +77,11 @@ func load(ctx context.Context, baseURL string, tokens []string, concurrency int,
 			rng := rand.New(rand.NewPCG(uint64(w), 42))
 			lat := make([]time.Duration, 0, 1<<14)
 			for ctx.Err() == nil {
-				i := int(next.Add(1)-1) % len(tokens)
+				n := next.Add(1) - 1
+				if limit > 0 && n >= limit {
+					break
+				}
+				i := int(n % int64(len(tokens)))
 				req, _ := http.NewRequest(http.MethodPost, url, bytes.NewReader(body(rng)))
 				req.Header.Set("Authorization", "Bearer "+tokens[i])
 				req.Header.Set("Content-Type", "application/json")

@@ -7,6 +7,11 @@
 // 204 without storage (the ceiling of this machine).
 //
 //	go run ./bench/heartbeat -machines 100000 -duration 20s -concurrency 64
+//
+// It can also seed a store for servers run elsewhere (-seed DIR, with
+// -database-url for PostgreSQL) and load them (-target URL[,URL...]),
+// checking persistence afterwards against -data DIR or -database-url;
+// bench/replicas/slices.sh does that with each server in a CPU slice.
 package main
 
 import (
@@ -20,9 +25,12 @@ import (
 
 type options struct {
 	mode        string // both, server, baseline
-	target      string // external server URL (no seeding, no verification)
+	target      string // external server URLs, comma-separated (no seeding)
 	tokensFile  string // tokens for -target, or output of -seed
-	seedDir     string // seed this data directory, write -tokens, exit
+	seedDir     string // seed this data directory (or -database-url), write -tokens, exit
+	warm        bool   // -target: one heartbeat per token and target before the measured load
+	slices      string // -target: label=cgroup,... whose CPU use to report
+	cgroupRoot  string // where the cgroup v1 cpu and cpuacct hierarchies are mounted
 	machines    int
 	duration    time.Duration
 	concurrency int
@@ -37,9 +45,12 @@ type options struct {
 func main() {
 	var o options
 	flag.StringVar(&o.mode, "mode", "both", "both | server | baseline")
-	flag.StringVar(&o.target, "target", "", "URL of a running server to load instead of an in-process one (needs -tokens)")
+	flag.StringVar(&o.target, "target", "", "URLs of running servers, comma-separated, to load round-robin instead of an in-process one (needs -tokens; verifies against -data or -database-url when given)")
 	flag.StringVar(&o.tokensFile, "tokens", "", "file of machine tokens, one per line (read with -target, written with -seed)")
-	flag.StringVar(&o.seedDir, "seed", "", "only seed this data directory with -machines machines and write -tokens")
+	flag.StringVar(&o.seedDir, "seed", "", "only seed this data directory (with -database-url: that PostgreSQL database, bootstrap files here) with -machines machines and write -tokens")
+	flag.BoolVar(&o.warm, "warm", false, "with -target: first send one heartbeat per token to every target (warm token caches), not measured")
+	flag.StringVar(&o.slices, "slices", "", "with -target: label=cgroup,... cgroup v1 CPU groups whose use during the load to report")
+	flag.StringVar(&o.cgroupRoot, "cgroup-root", "/sys/fs/cgroup", "where the cgroup v1 cpu and cpuacct hierarchies are mounted")
 	flag.IntVar(&o.machines, "machines", 100000, "registered machines")
 	flag.DurationVar(&o.duration, "duration", 20*time.Second, "load duration per mode")
 	flag.IntVar(&o.concurrency, "concurrency", 64, "concurrent clients")
@@ -68,14 +79,7 @@ func run(ctx context.Context, o options, out io.Writer) error {
 	case o.seedDir != "":
 		return seedOnly(ctx, o, out)
 	case o.target != "":
-		tokens, err := readTokens(o.tokensFile)
-		if err != nil {
-			return err
-		}
-		res := load(ctx, o.target, tokens, o.concurrency, o.duration)
-		res.name = "external " + o.target
-		printResults(out, o, []result{res})
-		return nil
+		return runTarget(ctx, o, out)
 	}
 	var results []result
 	if o.mode == "both" || o.mode == "baseline" {

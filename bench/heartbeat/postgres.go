@@ -16,18 +16,26 @@ import (
 	"github.com/slipwayhq/slipway/server/token"
 )
 
-// seedPostgres writes n machines with tokens into an empty PostgreSQL database.
-func seedPostgres(ctx context.Context, url string, n int) ([]string, error) {
+// seedPostgres writes n machines with tokens into an empty PostgreSQL
+// database. The bootstrap secret files go to bootDir ("": a temporary
+// directory, removed).
+func seedPostgres(ctx context.Context, url string, n int, bootDir string) ([]string, error) {
 	st, err := postgres.Open(ctx, url, postgres.Options{})
 	if err != nil {
 		return nil, err
 	}
 	defer st.Close()
-	dir, err := os.MkdirTemp("", "slipway-bench-boot-")
-	if err != nil {
+	dir := bootDir
+	if dir == "" {
+		tmp, err := os.MkdirTemp("", "slipway-bench-boot-")
+		if err != nil {
+			return nil, err
+		}
+		defer os.RemoveAll(tmp)
+		dir = tmp
+	} else if err := os.MkdirAll(dir, 0o700); err != nil {
 		return nil, err
 	}
-	defer os.RemoveAll(dir)
 	now := time.Now().UTC()
 	if _, err := server.EnsureBootstrap(ctx, st, dir, server.Bootstrap{}, now); err != nil {
 		return nil, err
@@ -64,7 +72,7 @@ func benchMachine(i int, now time.Time) store.Machine {
 // processes would have), loads them round-robin and verifies persistence.
 func runPostgres(ctx context.Context, o options, out io.Writer) (result, error) {
 	t0 := time.Now()
-	tokens, err := seedPostgres(ctx, o.databaseURL, o.machines)
+	tokens, err := seedPostgres(ctx, o.databaseURL, o.machines, "")
 	if err != nil {
 		return result{}, fmt.Errorf("seed: %w", err)
 	}

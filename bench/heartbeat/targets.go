@@ -62,14 +62,22 @@ func seedOnly(ctx context.Context, o options, out io.Writer) error {
 	if o.tokensFile == "" {
 		return fmt.Errorf("-seed needs -tokens FILE")
 	}
-	tokens, err := seed(ctx, o.seedDir, o.machines)
+	var tokens []string
+	var err error
+	into := o.seedDir
+	if o.databaseURL != "" {
+		tokens, err = seedPostgres(ctx, o.databaseURL, o.machines, o.seedDir)
+		into = "PostgreSQL (bootstrap files in " + o.seedDir + ")"
+	} else {
+		tokens, err = seed(ctx, o.seedDir, o.machines)
+	}
 	if err != nil {
-		return err
+		return fmt.Errorf("seed: %w", err)
 	}
 	if err := os.WriteFile(o.tokensFile, []byte(strings.Join(tokens, "\n")+"\n"), 0o600); err != nil {
 		return err
 	}
-	fmt.Fprintf(out, "seeded %d machines into %s; tokens in %s\n", len(tokens), o.seedDir, o.tokensFile)
+	fmt.Fprintf(out, "seeded %d machines into %s; tokens in %s\n", len(tokens), into, o.tokensFile)
 	return nil
 }
 
