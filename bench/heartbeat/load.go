@@ -71,6 +71,10 @@ func loadN(ctx context.Context, baseURL string, tokens []string, concurrency int
 	ctx, cancel := context.WithTimeout(ctx, duration)
 	defer cancel()
 	start, cpu0 := time.Now(), cpuTime()
+	// Machines beat in an order unrelated to the order they registered in
+	// (which is the order their rows were written): visit them in a fixed
+	// pseudo-random permutation, not in seed order.
+	order := rand.New(rand.NewPCG(7, 7)).Perm(len(tokens))
 	var wg sync.WaitGroup
 	for w := range concurrency {
 		wg.Go(func() {
@@ -81,7 +85,7 @@ func loadN(ctx context.Context, baseURL string, tokens []string, concurrency int
 				if limit > 0 && n >= limit {
 					break
 				}
-				i := int(n % int64(len(tokens)))
+				i := order[n%int64(len(tokens))]
 				req, _ := http.NewRequest(http.MethodPost, url, bytes.NewReader(body(rng)))
 				req.Header.Set("Authorization", "Bearer "+tokens[i])
 				req.Header.Set("Content-Type", "application/json")

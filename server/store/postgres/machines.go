@@ -216,10 +216,22 @@ func (s *Store) ListMachines(ctx context.Context, f store.MachineFilter) ([]stor
 }
 
 // DeleteMachine removes a machine and everything that belongs to it.
+// Tokens and serials go by foreign-key cascade; the heartbeat history has
+// no foreign key (migration 0003), so it is deleted here, after the machine
+// row: that DELETE waits for a heartbeat batch holding the row, and the
+// second statement's snapshot then sees the batch's history rows, while
+// later batches find no machine to join and insert nothing.
 func (s *Store) DeleteMachine(ctx context.Context, id string) error {
-	tag, err := s.pool.Exec(ctx, "DELETE FROM machines WHERE id = $1", id)
-	if err == nil && tag.RowsAffected() == 0 {
-		err = pgx.ErrNoRows
-	}
+	err := pgx.BeginFunc(ctx, s.pool, func(tx pgx.Tx) error {
+		tag, err := tx.Exec(ctx, "DELETE FROM machines WHERE id = $1", id)
+		if err != nil {
+			return err
+		}
+		if tag.RowsAffected() == 0 {
+			return pgx.ErrNoRows
+		}
+		_, err = tx.Exec(ctx, "DELETE FROM heartbeats WHERE machine_id = $1", id)
+		return err
+	})
 	return wrap("delete machine", err)
 }

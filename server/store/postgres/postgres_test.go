@@ -153,3 +153,45 @@ func TestBulkRegister(t *testing.T) {
 func TestStats(t *testing.T) {
 	storetest.RunStats(t, func(t *testing.T) store.Store { return open(t, pgtest.Start(t)) })
 }
+
+// TestDeleteMachineDuringHeartbeats: the heartbeat history has no foreign
+// key (migration 0003), so deleting a machine while batches for it are in
+// flight must still leave no history rows behind.
+func TestDeleteMachineDuringHeartbeats(t *testing.T) {
+	url := pgtest.Start(t)
+	s, w := open(t, url), open(t, url)
+	ctx := t.Context()
+	if err := s.CreateTenant(ctx, store.Tenant{ID: "t"}); err != nil {
+		t.Fatal(err)
+	}
+	for round := range 5 {
+		id := fmt.Sprintf("m%d", round)
+		if err := s.BulkRegister(ctx, []store.Machine{{ID: id, TenantID: "t", Source: "agent"}},
+			[]store.Token{{Hash: []byte(id)}}); err != nil {
+			t.Fatal(err)
+		}
+		var wg sync.WaitGroup
+		var stop atomic.Bool
+		for range 4 {
+			wg.Go(func() {
+				for !stop.Load() {
+					hb := store.Heartbeat{MachineID: id, At: time.Now(), Status: "ok"}
+					if err := w.RecordHeartbeats(ctx, []store.Heartbeat{hb, hb}); err != nil {
+						t.Error(err)
+						return
+					}
+				}
+			})
+		}
+		time.Sleep(20 * time.Millisecond)
+		if err := s.DeleteMachine(ctx, id); err != nil {
+			t.Fatal(err)
+		}
+		time.Sleep(20 * time.Millisecond)
+		stop.Store(true)
+		wg.Wait()
+		if hbs, err := s.ListHeartbeats(ctx, id, 10); err != nil || len(hbs) != 0 {
+			t.Fatalf("round %d: %d history rows outlived their machine (%v)", round, len(hbs), err)
+		}
+	}
+}
