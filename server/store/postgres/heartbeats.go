@@ -38,8 +38,8 @@ type machineLatest struct {
 }
 
 // RecordHeartbeats persists a batch in one transaction and one round trip:
-// one set-based update of the machine rows, the history rows in one insert
-// and one token-expiry update per renewed token.
+// one statement updates the machine rows and inserts the history rows, then
+// one token-expiry update per renewed token.
 func (s *Store) RecordHeartbeats(ctx context.Context, hbs []store.Heartbeat) error {
 	if len(hbs) == 0 {
 		return nil
@@ -95,21 +95,28 @@ func (s *Store) RecordHeartbeats(ctx context.Context, hbs []store.Heartbeat) err
 		lids[i], lats[i], lstatus[i], lversion[i], lmetrics[i], linv[i] = m.id, m.at, m.status, m.version, m.metrics, m.inventory
 		known[i], results[i], uversions[i], uats[i] = m.upd.Known, m.upd.Result, m.upd.Version, m.upd.At
 	}
+	// The history rows are inserted only for machines the update found
+	// (a machine deleted meanwhile gets none), without probing machines
+	// again: the update's RETURNING feeds the insert in the same statement.
 	b := &pgx.Batch{}
-	b.Queue(`UPDATE machines m SET last_seen_at = greatest(m.last_seen_at, u.at), status = u.status,
-			agent_version = CASE WHEN u.version = '' THEN m.agent_version ELSE u.version END,
-			metrics = coalesce(u.metrics, m.metrics), inventory = coalesce(u.inventory, m.inventory),
-			update_result = CASE WHEN u.known THEN u.result ELSE m.update_result END,
-			update_version = CASE WHEN u.known THEN u.uversion ELSE m.update_version END,
-			update_at = CASE WHEN u.known THEN u.uat ELSE m.update_at END
-		FROM unnest($1::text[], $2::bigint[], $3::text[], $4::text[], $5::text[], $6::text[],
-			$7::boolean[], $8::text[], $9::text[], $10::bigint[])
-			AS u(id, at, status, version, metrics, inventory, known, result, uversion, uat)
-		WHERE m.id = u.id`, lids, lats, lstatus, lversion, lmetrics, linv, known, results, uversions, uats)
-	b.Queue(`INSERT INTO heartbeats (machine_id, at, status, agent_version, metrics)
-		SELECT u.id, u.at, u.status, u.version, u.metrics
-		FROM unnest($1::text[], $2::bigint[], $3::text[], $4::text[], $5::text[]) AS u(id, at, status, version, metrics)
-		JOIN machines m ON m.id = u.id`, ids, ats, statuses, versions, metrics)
+	b.Queue(`WITH upd AS (
+			UPDATE machines m SET last_seen_at = greatest(m.last_seen_at, u.at), status = u.status,
+				agent_version = CASE WHEN u.version = '' THEN m.agent_version ELSE u.version END,
+				metrics = coalesce(u.metrics, m.metrics), inventory = coalesce(u.inventory, m.inventory),
+				update_result = CASE WHEN u.known THEN u.result ELSE m.update_result END,
+				update_version = CASE WHEN u.known THEN u.uversion ELSE m.update_version END,
+				update_at = CASE WHEN u.known THEN u.uat ELSE m.update_at END
+			FROM unnest($1::text[], $2::bigint[], $3::text[], $4::text[], $5::text[], $6::text[],
+				$7::boolean[], $8::text[], $9::text[], $10::bigint[])
+				AS u(id, at, status, version, metrics, inventory, known, result, uversion, uat)
+			WHERE m.id = u.id
+			RETURNING m.id)
+		INSERT INTO heartbeats (machine_id, at, status, agent_version, metrics)
+		SELECT h.id, h.at, h.status, h.version, h.metrics
+		FROM unnest($11::text[], $12::bigint[], $13::text[], $14::text[], $15::text[]) AS h(id, at, status, version, metrics)
+		WHERE h.id IN (SELECT id FROM upd)`,
+		lids, lats, lstatus, lversion, lmetrics, linv, known, results, uversions, uats,
+		ids, ats, statuses, versions, metrics)
 	for _, h := range hashes {
 		b.Queue("UPDATE tokens SET expires_at = greatest(expires_at, $2) WHERE hash = $1 AND revoked_at = 0",
 			[]byte(h), tokens[h])
