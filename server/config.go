@@ -3,6 +3,7 @@ package server
 import (
 	"errors"
 	"fmt"
+	"net/netip"
 	"net/url"
 	"strings"
 	"time"
@@ -56,6 +57,12 @@ type Config struct {
 	RateLimit float64 `json:"rateLimit"`
 	// RateBurst is the burst allowed on top of RateLimit. Default: 20.
 	RateBurst int `json:"rateBurst"`
+	// TrustedProxies are the load balancers and reverse proxies in front of
+	// the server. A request from one of them is rate-limited by the client
+	// address it reports in X-Forwarded-For; without this, every client
+	// behind a load balancer shares the load balancer's limit. Default: none
+	// (the header is ignored).
+	TrustedProxies []netip.Prefix `json:"trustedProxies,omitempty"`
 }
 
 // Desktop client origins, always allowed by CORS.

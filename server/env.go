@@ -3,6 +3,7 @@ package server
 import (
 	"errors"
 	"fmt"
+	"net/netip"
 	"strconv"
 	"strings"
 	"time"
@@ -66,9 +67,31 @@ func FromEnv(getenv func(string) string) (Config, Bootstrap, error) {
 		}
 		c.RateBurst = n
 	}
+	for _, v := range list("SLIPWAY_TRUSTED_PROXIES") {
+		p, err := parsePrefix(v)
+		if err != nil {
+			errs = append(errs, fmt.Errorf("SLIPWAY_TRUSTED_PROXIES: %q: want an IP address or CIDR prefix such as 10.0.0.0/8", v))
+			continue
+		}
+		c.TrustedProxies = append(c.TrustedProxies, p)
+	}
 	b := Bootstrap{
 		ProvisioningSecret: strings.TrimSpace(getenv("MACHINE_PROVISIONING_SECRET")),
 		FleetSecret:        strings.TrimSpace(getenv("FLEET_SYNC_SECRET")),
 	}
 	return c, b, errors.Join(errs...)
+}
+
+// parsePrefix reads a CIDR prefix or a single address (a /32 or /128).
+func parsePrefix(v string) (netip.Prefix, error) {
+	if strings.Contains(v, "/") {
+		p, err := netip.ParsePrefix(v)
+		return p.Masked(), err
+	}
+	a, err := netip.ParseAddr(v)
+	if err != nil {
+		return netip.Prefix{}, err
+	}
+	a = a.Unmap()
+	return netip.PrefixFrom(a, a.BitLen()), nil
 }

@@ -4,7 +4,9 @@ import (
 	"crypto/ed25519"
 	"encoding/base64"
 	"encoding/json"
+	"fmt"
 	"net/http"
+	"net/netip"
 	"net/url"
 	"strings"
 	"testing"
@@ -322,4 +324,26 @@ func TestRateLimits(t *testing.T) {
 	for range 10 {
 		expect(t, e.do("POST", "/api/machines/heartbeat", val, map[string]any{}), http.StatusOK)
 	}
+}
+
+// TestRateLimitBehindProxy: behind a trusted load balancer each client gets
+// its own bucket (by X-Forwarded-For); from an untrusted peer the header is
+// ignored, so rotating it does not escape the limit.
+func TestRateLimitBehindProxy(t *testing.T) {
+	lb := netip.MustParsePrefix("127.0.0.0/8")
+	trusted := newEnv(t, func(c *server.Config) {
+		c.RateLimit, c.RateBurst, c.TrustedProxies = 0.001, 1, []netip.Prefix{lb, netip.MustParsePrefix("::1/128")}
+	})
+	untrusted := newEnv(t, func(c *server.Config) { c.RateLimit, c.RateBurst = 0.001, 1 })
+	for i := range 3 {
+		xff := fmt.Sprintf("203.0.113.%d", i+1)
+		expect(t, trusted.do("POST", "/api/machines/register", "", registerBody(trusted.secret, "h", "LB"+xff), "X-Forwarded-For", xff), http.StatusCreated)
+		want := http.StatusCreated
+		if i > 0 {
+			want = http.StatusTooManyRequests
+		}
+		expect(t, untrusted.do("POST", "/api/machines/register", "", registerBody(untrusted.secret, "h", "UT"+xff), "X-Forwarded-For", xff), want)
+	}
+	// The same client again through the balancer: its own bucket is empty.
+	expect(t, trusted.do("POST", "/api/machines/register", "", registerBody(trusted.secret, "h", "LBagain"), "X-Forwarded-For", "203.0.113.1"), http.StatusTooManyRequests)
 }

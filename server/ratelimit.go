@@ -3,6 +3,8 @@ package server
 import (
 	"net"
 	"net/http"
+	"net/netip"
+	"strings"
 	"sync"
 	"time"
 
@@ -51,19 +53,63 @@ func (l *limiter) allow(addr string, now time.Time) bool {
 	return c.lim.AllowN(now, 1)
 }
 
-// clientAddr is the peer IP; proxies' forwarding headers are not trusted.
-func clientAddr(r *http.Request) string {
-	host, _, err := net.SplitHostPort(r.RemoteAddr)
+// maxForwardedHops bounds how many X-Forwarded-For entries are examined.
+const maxForwardedHops = 16
+
+// clientAddr is the address a request is rate-limited by: the peer IP,
+// unless the peer is a trusted proxy (Config.TrustedProxies), in which case
+// the X-Forwarded-For chain is read from the right, skipping trusted
+// proxies, and the first address that is not one is the client. Entries a
+// client put there itself are to the left of that and never reached, so
+// they cannot be used to dodge the limit. A chain that does not parse
+// counts as the proxy itself (the strictest choice).
+func clientAddr(r *http.Request, trusted []netip.Prefix) string {
+	peer, err := netip.ParseAddrPort(r.RemoteAddr)
 	if err != nil {
-		return r.RemoteAddr
+		host, _, err := net.SplitHostPort(r.RemoteAddr)
+		if err != nil {
+			return r.RemoteAddr
+		}
+		return host
 	}
-	return host
+	addr := peer.Addr().Unmap()
+	if !isTrusted(addr, trusted) {
+		return addr.String()
+	}
+	hops := 0
+	values := r.Header.Values("X-Forwarded-For")
+	for i := len(values) - 1; i >= 0; i-- {
+		parts := strings.Split(values[i], ",")
+		for j := len(parts) - 1; j >= 0; j-- {
+			if hops++; hops > maxForwardedHops {
+				return addr.String()
+			}
+			a, err := netip.ParseAddr(strings.TrimSpace(parts[j]))
+			if err != nil {
+				return addr.String()
+			}
+			if a = a.Unmap(); !isTrusted(a, trusted) {
+				return a.String()
+			}
+			addr = a
+		}
+	}
+	return addr.String()
+}
+
+func isTrusted(a netip.Addr, trusted []netip.Prefix) bool {
+	for _, p := range trusted {
+		if p.Contains(a) {
+			return true
+		}
+	}
+	return false
 }
 
 func (s *Server) rateLimit(l *limiter) func(http.Handler) http.Handler {
 	return func(next http.Handler) http.Handler {
 		return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-			if !l.allow(clientAddr(r), s.now()) {
+			if !l.allow(clientAddr(r, s.cfg.TrustedProxies), s.now()) {
 				s.metrics.limited.Inc()
 				s.renderError(w, r, errLimited)
 				return
