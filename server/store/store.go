@@ -1,6 +1,7 @@
 // Package store defines the storage the machine API server needs: tenants,
 // their provisioning and Fleet secrets, machines, machine tokens, heartbeats,
-// browser handshake codes, admin tokens and the keys that sign sessions.
+// browser handshake codes, admin tokens, the keys that sign sessions and the
+// audit log of admin actions.
 //
 // The interface is database-agnostic. Secrets and tokens only ever reach it as
 // SHA-256 hashes. Implementations live in subpackages (sqlite) and are all
@@ -34,6 +35,7 @@ type Store interface {
 	HandshakeStore
 	AdminTokenStore
 	SigningKeyStore
+	AuditStore
 
 	// Ping reports whether the database answers (used by /readyz).
 	Ping(ctx context.Context) error

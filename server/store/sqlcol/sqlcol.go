@@ -7,6 +7,7 @@ package sqlcol
 import (
 	"encoding/json"
 	"fmt"
+	"strings"
 	"time"
 
 	"github.com/slipwayhq/slipway/server/store"
@@ -73,4 +74,40 @@ func ScanMachine(row Scanner) (store.Machine, error) {
 	m.Fleet, m.Inventory, m.Metrics = RawJSON(fleet), RawJSON(inv), RawJSON(metrics)
 	m.LastSeenAt, m.CreatedAt, m.UpdatedAt = Time(seen), Time(created), Time(updated)
 	return m, nil
+}
+
+// AuditColumns lists the audit log columns ScanAudit reads, in order.
+const AuditColumns = "id, at, tenant_id, actor_id, actor_name, action, target, detail, result"
+
+// ScanAudit reads one row of AuditColumns.
+func ScanAudit(row Scanner) (store.AuditEntry, error) {
+	var e store.AuditEntry
+	var at int64
+	err := row.Scan(&e.ID, &at, &e.TenantID, &e.ActorID, &e.ActorName, &e.Action, &e.Target, &e.Detail, &e.Result)
+	e.At = Time(at)
+	return e, err
+}
+
+// ListAuditSQL builds the query of one ListAudit page (newest first, on
+// the table audit_log) for q, already validated; param renders the n-th
+// placeholder ("?" or "$n"). The tenant filter and the cursor use the
+// (tenant_id, id) index, walked backwards.
+func ListAuditSQL(q store.AuditQuery, param func(n int) string) (string, []any) {
+	var where []string
+	var args []any
+	add := func(cond string, a any) {
+		args = append(args, a)
+		where = append(where, cond+param(len(args)))
+	}
+	if q.TenantID != "" {
+		add("tenant_id = ", q.TenantID)
+	}
+	if q.Before > 0 {
+		add("id < ", q.Before)
+	}
+	sql := "SELECT " + AuditColumns + " FROM audit_log"
+	if len(where) > 0 {
+		sql += " WHERE " + strings.Join(where, " AND ")
+	}
+	return sql + fmt.Sprintf(" ORDER BY id DESC LIMIT %d", q.PageLimit()), args
 }

@@ -34,6 +34,7 @@ func Run(t *testing.T, newStore func(t *testing.T) store.Store) {
 		{"Handshakes", testHandshakes},
 		{"AdminTokens", testAdminTokens},
 		{"SigningKeys", testSigningKeys},
+		{"Audit", testAudit},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
