@@ -146,7 +146,12 @@ func (s *Server) handleDeleteMachine(w http.ResponseWriter, r *http.Request) err
 	if err != nil {
 		return err
 	}
-	if err := s.st.DeleteMachine(r.Context(), m.ID); err != nil && !errors.Is(err, store.ErrNotFound) {
+	err = s.st.DeleteMachine(r.Context(), m.ID)
+	if errors.Is(err, store.ErrNotFound) {
+		err = nil // deleted meanwhile: the result the admin asked for
+	}
+	s.audit(r, auditDeleteMachine, m.TenantID, m.ID, map[string]any{"hostname": m.Hostname}, err)
+	if err != nil {
 		return err
 	}
 	s.log.InfoContext(r.Context(), "machine deleted", "machine_id", m.ID, "tenant_id", m.TenantID)
@@ -163,6 +168,7 @@ func (s *Server) handleRevokeToken(w http.ResponseWriter, r *http.Request) error
 		return err
 	}
 	n, err := s.st.RevokeTokens(r.Context(), m.ID, s.now())
+	s.audit(r, auditRevokeToken, m.TenantID, m.ID, map[string]any{"tokens": n}, err)
 	if err != nil {
 		return err
 	}
@@ -188,7 +194,9 @@ func (s *Server) handleRotateToken(w http.ResponseWriter, r *http.Request) error
 	value, hash := token.New(token.Machine)
 	now := s.now().UTC()
 	tok := store.Token{Hash: hash, MachineID: m.ID, TenantID: m.TenantID, CreatedAt: now, ExpiresAt: now.Add(s.cfg.TokenTTL)}
-	if err := s.st.ReplaceToken(r.Context(), tok); err != nil {
+	err = s.st.ReplaceToken(r.Context(), tok)
+	s.audit(r, auditRotateToken, m.TenantID, m.ID, nil, err)
+	if err != nil {
 		return err
 	}
 	s.log.InfoContext(r.Context(), "machine token rotated", "machine_id", m.ID)

@@ -91,12 +91,13 @@ func (s *Server) handleCreateTenant(w http.ResponseWriter, r *http.Request) erro
 	t := store.Tenant{ID: req.ID, Name: req.Name, CreatedAt: s.now().UTC()}
 	err := s.st.CreateTenant(r.Context(), t)
 	if errors.Is(err, store.ErrConflict) {
-		return &Error{Status: http.StatusConflict, Code: "conflict", Field: "id", Message: "tenant already exists"}
+		err = &Error{Status: http.StatusConflict, Code: "conflict", Field: "id", Message: "tenant already exists"}
 	}
-	if err != nil {
-		return err
+	var sec secretView
+	if err == nil {
+		sec, err = s.createSecret(r.Context(), t.ID, store.SecretProvisioning)
 	}
-	sec, err := s.createSecret(r.Context(), t.ID, store.SecretProvisioning)
+	s.audit(r, auditCreateTenant, t.ID, t.ID, map[string]any{"name": t.Name, "provisioningSecretId": sec.ID}, err)
 	if err != nil {
 		return err
 	}
@@ -191,6 +192,7 @@ func (s *Server) handleCreateSecret(w http.ResponseWriter, r *http.Request) erro
 		return err
 	}
 	sec, err := s.createSecret(r.Context(), t.ID, kind)
+	s.audit(r, auditCreateSecret, t.ID, sec.ID, map[string]any{"kind": kind}, err)
 	if err != nil {
 		return err
 	}
@@ -228,10 +230,11 @@ func (s *Server) handleRotateSecret(w http.ResponseWriter, r *http.Request) erro
 		return err
 	}
 	sec, err := s.createSecret(r.Context(), old.TenantID, old.Kind)
-	if err != nil {
-		return err
+	if err == nil {
+		err = s.st.RevokeSecret(r.Context(), old.TenantID, old.ID, s.now().UTC())
 	}
-	if err := s.st.RevokeSecret(r.Context(), old.TenantID, old.ID, s.now().UTC()); err != nil {
+	s.audit(r, auditRotateSecret, old.TenantID, old.ID, map[string]any{"kind": old.Kind, "newSecretId": sec.ID}, err)
+	if err != nil {
 		return err
 	}
 	s.log.InfoContext(r.Context(), "secret rotated", "tenant_id", old.TenantID, "secret_id", old.ID, "new_secret_id", sec.ID)
@@ -244,7 +247,9 @@ func (s *Server) handleRevokeSecret(w http.ResponseWriter, r *http.Request) erro
 	if err != nil {
 		return err
 	}
-	if err := s.st.RevokeSecret(r.Context(), old.TenantID, old.ID, s.now().UTC()); err != nil {
+	err = s.st.RevokeSecret(r.Context(), old.TenantID, old.ID, s.now().UTC())
+	s.audit(r, auditRevokeSecret, old.TenantID, old.ID, map[string]any{"kind": old.Kind}, err)
+	if err != nil {
 		return err
 	}
 	s.log.InfoContext(r.Context(), "secret revoked", "tenant_id", old.TenantID, "secret_id", old.ID)

@@ -219,6 +219,7 @@ func (s *Server) routes(mounts []func(chi.Router)) chi.Router {
 		r.Post("/tenants/{tenantID}/secrets", s.h(s.handleCreateSecret))
 		r.Post("/tenants/{tenantID}/secrets/{secretID}/rotate", s.h(s.handleRotateSecret))
 		r.Delete("/tenants/{tenantID}/secrets/{secretID}", s.h(s.handleRevokeSecret))
+		r.Get("/audit", s.h(s.handleListAudit))
 	})
 
 	// Other packages' routes, with the calling machine identified if possible.
