@@ -4,6 +4,7 @@ import (
 	"bufio"
 	"bytes"
 	"encoding/json"
+	"fmt"
 	"html"
 	"log/slog"
 	"net/http"
@@ -12,8 +13,11 @@ import (
 	"strings"
 	"sync"
 	"testing"
+	"time"
 
 	"github.com/slipwayhq/slipway/server/adminui"
+	"github.com/slipwayhq/slipway/server/store"
+	"github.com/slipwayhq/slipway/server/token"
 )
 
 // syncBuffer is a goroutine-safe log sink.
@@ -72,6 +76,79 @@ func TestChannelActionsAudited(t *testing.T) {
 	}
 	if strings.Contains(logs.String(), e.admin) || strings.Contains(logs.String(), csrf) {
 		t.Fatal("a secret reached the log")
+	}
+	// The audit log keeps the same actions, failed ones included; requests
+	// that name no action (unknown verb, bad names) are not recorded.
+	entries, err := e.st.ListAudit(t.Context(), store.AuditQuery{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var got []string
+	for _, en := range entries {
+		if en.ActorName != "bootstrap" || en.ActorID == "" || en.TenantID != "" {
+			t.Errorf("entry %+v: want the bootstrap token, global", en)
+		}
+		got = append(got, en.Action+" "+en.Target+" "+strings.SplitN(en.Result, ":", 2)[0])
+	}
+	want := "pause agent/nightly unknown channel agent/nightly; resume agent/stable ok; pause agent/stable ok; login  ok"
+	if strings.Join(got, "; ") != want {
+		t.Fatalf("audit log:\n got %s\nwant %s", strings.Join(got, "; "), want)
+	}
+	res, body := get(t, c, e.ts.URL+"/admin/audit")
+	if res.StatusCode != http.StatusOK || strings.Count(body, `data-action="pause"`) != 2 || !strings.Contains(body, "agent/nightly") ||
+		!strings.Contains(body, `aria-current="page">Audit log`) {
+		t.Fatalf("audit page: %d\n%s", res.StatusCode, body)
+	}
+}
+
+// TestAuditPage: the page pages through the log, newest first, and a
+// tenant-scoped admin sees only its tenant's entries.
+func TestAuditPage(t *testing.T) {
+	e := newEnv(t, adminui.Options{})
+	at := time.Now().UTC()
+	for i := range 55 {
+		tenant := "default"
+		if i%5 == 0 {
+			tenant = ""
+		}
+		if err := e.st.AppendAudit(t.Context(), store.AuditEntry{At: at, TenantID: tenant, ActorID: "a1", ActorName: "ops",
+			Action: "revoke-token", Target: fmt.Sprintf("machine-%02d", i), Result: store.AuditOK}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	c := e.client()
+	e.login(t, c) // entry 56: login
+	targets := regexp.MustCompile(`<code>(machine-\d\d)</code>`)
+	res, body := get(t, c, e.ts.URL+"/admin/audit")
+	first := targets.FindAllStringSubmatch(body, -1)
+	older := regexp.MustCompile(`id="older" href="/admin/audit\?cursor=([^"]+)"`).FindStringSubmatch(body)
+	if res.StatusCode != http.StatusOK || len(first) != 49 || first[0][1] != "machine-54" || older == nil ||
+		!strings.Contains(body, `data-action="login"`) {
+		t.Fatalf("first page: %d, %d machine rows, older %v", res.StatusCode, len(first), older)
+	}
+	_, body = get(t, c, e.ts.URL+"/admin/audit?cursor="+older[1])
+	second := targets.FindAllStringSubmatch(body, -1)
+	if len(second) != 6 || second[0][1] != "machine-05" || second[5][1] != "machine-00" || strings.Contains(body, `id="older"`) {
+		t.Fatalf("second page: %v", second)
+	}
+	for _, bad := range []string{"!!!", "MA", strings.Repeat("x", 200)} {
+		if res, _ := get(t, c, e.ts.URL+"/admin/audit?cursor="+url.QueryEscape(bad)); res.StatusCode != http.StatusBadRequest {
+			t.Errorf("cursor %.20q: %d, want 400", bad, res.StatusCode)
+		}
+	}
+	value, hash := token.New(token.Admin)
+	if err := e.st.CreateTenant(t.Context(), store.Tenant{ID: "other", Name: "Other"}); err != nil {
+		t.Fatal(err)
+	}
+	if err := e.st.CreateAdminToken(t.Context(), store.AdminToken{ID: "scoped", Name: "other-ops", TenantID: "other", Hash: hash, CreatedAt: at}); err != nil {
+		t.Fatal(err)
+	}
+	e.admin = value
+	sc := e.client()
+	e.login(t, sc)
+	_, body = get(t, sc, e.ts.URL+"/admin/audit")
+	if strings.Contains(body, "machine-") || strings.Count(body, `data-action="login"`) != 1 || !strings.Contains(body, "other-ops") {
+		t.Fatalf("scoped admin's audit page shows other tenants' entries:\n%s", body)
 	}
 }
 

@@ -196,6 +196,9 @@ func TestBrowserJourney(t *testing.T) {
 		chromedp.WaitVisible(chromedp.ID("done")),
 		chromedp.WaitVisible(chromedp.CSS(`tr[data-channel="agent/stable"] .badge.paused`)),
 		shot(t, "5-paused"),
+		chromedp.Click(chromedp.Search(`//nav/a[text()="Audit log"]`)),
+		chromedp.WaitVisible(chromedp.Search(`//table[@id="audit"]//tr[@data-action="pause"]/td[contains(., "agent/stable")]`)),
+		shot(t, "6-audit"),
 	)
 	if err != nil {
 		t.Fatal(err)

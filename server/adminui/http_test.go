@@ -76,7 +76,7 @@ func TestWrongSessionRefused(t *testing.T) {
 		"oversize":      strings.Repeat("a", 5000),
 	}
 	for name, v := range cases {
-		for _, path := range []string{"/admin/", "/admin/releases", "/admin/machines/x"} {
+		for _, path := range []string{"/admin/", "/admin/releases", "/admin/machines/x", "/admin/audit"} {
 			req, _ := http.NewRequest("GET", e.ts.URL+path, nil)
 			req.AddCookie(&http.Cookie{Name: adminui.CookieName, Value: v})
 			res, err := e.client().Do(req)

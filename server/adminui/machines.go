@@ -265,12 +265,13 @@ func (u *UI) revokeMachine(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	n, err := u.st.RevokeTokens(r.Context(), m.ID, u.opts.Now().UTC())
+	s, _ := sessionFrom(r.Context())
+	u.audit(r.Context(), s, auditEvent{action: auditRevokeToken, tenant: m.TenantID, target: m.ID, err: err,
+		attrs: []any{"machine_id", m.ID, "tokens", n}})
 	if err != nil {
 		u.fail(w, r, err)
 		return
 	}
-	s, _ := sessionFrom(r.Context())
-	u.audit(r.Context(), s, "revoke machine token", "machine_id", m.ID, "tokens", n)
 	http.Redirect(w, r, "/admin/machines/"+url.PathEscape(m.ID), http.StatusSeeOther)
 }
 

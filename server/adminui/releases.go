@@ -136,6 +136,7 @@ func (u *UI) channelAction(w http.ResponseWriter, r *http.Request) {
 	}
 	var err error
 	msg := fmt.Sprintf("%s/%s: %s", product, name, action)
+	ev := auditEvent{action: action, target: product + "/" + name, attrs: []any{"product", product, "channel", name}}
 	switch action {
 	case actionPause, actionResume:
 		err = u.opts.Rollouts.SetPaused(r.Context(), product, name, action == actionPause)
@@ -143,17 +144,19 @@ func (u *UI) channelAction(w http.ResponseWriter, r *http.Request) {
 		var v string
 		v, err = u.opts.Rollouts.Rollback(r.Context(), product, name)
 		msg = fmt.Sprintf("%s/%s rolled back to %s", product, name, v)
-	default:
-		err = badRequest("unknown action " + action)
-	}
-	if err != nil {
-		u.audit(r.Context(), s, action+" failed", "product", product, "channel", name, "err", err.Error())
-		if _, ok := err.(*httpError); !ok {
-			err = &httpError{http.StatusConflict, fmt.Sprintf("%s/%s: %s failed: %v", product, name, action, err)}
+		if err == nil {
+			ev.attrs = append(ev.attrs, "version", v)
 		}
+	default:
+		u.fail(w, r, badRequest("unknown action "+action)) // not an action: nothing to record
+		return
+	}
+	ev.err = err
+	u.audit(r.Context(), s, ev) // channels are global: no tenant
+	if err != nil {
+		err = &httpError{http.StatusConflict, fmt.Sprintf("%s/%s: %s failed: %v", product, name, action, err)}
 		u.fail(w, r, err)
 		return
 	}
-	u.audit(r.Context(), s, action, "product", product, "channel", name)
 	http.Redirect(w, r, "/admin/releases?done="+urlQueryEscape(msg), http.StatusSeeOther)
 }

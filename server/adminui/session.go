@@ -35,6 +35,7 @@ type session struct {
 	Nonce     []byte `json:"n"` // per session; the CSRF token is derived from it
 	Expires   int64  `json:"e"`
 	csrf      string
+	name      string // the admin token's name, read with the token on every request
 }
 
 type ctxKey struct{}
@@ -132,6 +133,7 @@ func (u *UI) decodeSession(r *http.Request) (session, error) {
 		return s, err
 	}
 	s.csrf = b64.EncodeToString(mac(key, []byte("csrf"), s.Nonce))
+	s.name = t.Name
 	return s, nil
 }
 
@@ -219,7 +221,7 @@ func (u *UI) login(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	s := session{TokenHash: h, TokenID: t.ID, Tenant: t.TenantID, Nonce: randomBytes(16),
-		Expires: u.opts.Now().Add(u.opts.SessionTTL).Unix()}
+		Expires: u.opts.Now().Add(u.opts.SessionTTL).Unix(), name: t.Name}
 	v, err := u.encodeSession(r.Context(), s)
 	if err != nil {
 		u.fail(w, r, err)
@@ -227,7 +229,7 @@ func (u *UI) login(w http.ResponseWriter, r *http.Request) {
 	}
 	http.SetCookie(w, &http.Cookie{Name: CookieName, Value: v, Path: "/admin", HttpOnly: true, Secure: u.opts.Secure,
 		SameSite: http.SameSiteStrictMode, MaxAge: int(u.opts.SessionTTL / time.Second)})
-	u.audit(r.Context(), s, "login")
+	u.audit(r.Context(), s, auditEvent{action: auditLogin, tenant: s.Tenant})
 	http.Redirect(w, r, next, http.StatusSeeOther)
 }
 
@@ -235,12 +237,6 @@ func (u *UI) logout(w http.ResponseWriter, r *http.Request) {
 	s, _ := sessionFrom(r.Context())
 	http.SetCookie(w, &http.Cookie{Name: CookieName, Value: "", Path: "/admin", HttpOnly: true, Secure: u.opts.Secure,
 		SameSite: http.SameSiteStrictMode, MaxAge: -1})
-	u.audit(r.Context(), s, "logout")
+	u.audit(r.Context(), s, auditEvent{action: auditLogout, tenant: s.Tenant})
 	http.Redirect(w, r, "/admin/login", http.StatusSeeOther)
-}
-
-// audit records an admin action (slog, key "audit"=true).
-func (u *UI) audit(ctx context.Context, s session, action string, attrs ...any) {
-	u.opts.Logger.InfoContext(ctx, "admin action", append([]any{"audit", true, "action", action,
-		"admin_token_id", s.TokenID, "tenant", s.Tenant}, attrs...)...)
 }

@@ -2,7 +2,8 @@
 // /admin: a login that exchanges an admin token for an HttpOnly session
 // cookie, the machines table with live status (Server-Sent Events), a
 // machine page with inventory and a metrics chart, and releases with
-// rollout health and pause / resume / roll back.
+// rollout health and pause / resume / roll back, and the audit log of admin
+// actions.
 //
 // Pages are server-rendered html/template with a little JavaScript, all
 // embedded; there is no build step. Sessions are stateless signed cookies
@@ -55,7 +56,8 @@ type Options struct {
 	// StatsTTL is how long fleet counts and rollout health are cached.
 	// Default: 5s.
 	StatsTTL time.Duration
-	// Logger receives audit records and errors. Default: discard.
+	// Logger receives audit records (also kept in the store's audit log)
+	// and errors. Default: discard.
 	Logger *slog.Logger
 	// Now is the clock. Default: time.Now.
 	Now func() time.Time
@@ -113,7 +115,7 @@ func parseTemplates() (map[string]*template.Template, error) {
 		"json": prettyJSON,
 	}
 	out := map[string]*template.Template{}
-	for _, page := range []string{"login", "machines", "machine", "releases"} {
+	for _, page := range []string{"login", "machines", "machine", "releases", "audit"} {
 		t, err := template.New("layout.html").Funcs(funcs).ParseFS(templateFS, "templates/layout.html", "templates/"+page+".html")
 		if err != nil {
 			return nil, err
@@ -137,6 +139,7 @@ func (u *UI) Routes(r chi.Router) {
 			r.Get("/events", u.events)
 			r.Get("/machines/{machineID}", u.machinePage)
 			r.Get("/releases", u.releasesPage)
+			r.Get("/audit", u.auditPage)
 			r.Group(func(r chi.Router) {
 				r.Use(u.requireCSRF)
 				r.Post("/logout", u.logout)

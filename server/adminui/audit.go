@@ -1,0 +1,93 @@
+package adminui
+
+import (
+	"context"
+	"encoding/json"
+	"net/http"
+	"time"
+
+	"github.com/slipwayhq/slipway/server/store"
+)
+
+// Audit actions of the admin page (the admin API records its own).
+const (
+	auditLogin       = "login"
+	auditLogout      = "logout"
+	auditRevokeToken = "revoke-token"
+)
+
+// auditPageSize is the audit page's page size.
+const auditPageSize = 50
+
+// auditEvent is an admin action to record.
+type auditEvent struct {
+	action string
+	tenant string // the tenant acted on; "" for global actions (channels)
+	target string
+	err    error // nil: the action succeeded
+	attrs  []any // key-value pairs: slog attributes and the entry's JSON detail; no secrets
+}
+
+// audit records an admin action: a slog line (key "audit"=true) and an
+// entry in the audit log, failed actions included (their error text as the
+// result).
+//
+// The action has already happened (or failed) when it is recorded, so a
+// failed audit write does not fail the request: reporting an error for an
+// action that took effect invites a retry that repeats it. The failure is
+// logged at error level instead, next to the slog record of the action.
+func (u *UI) audit(ctx context.Context, s session, ev auditEvent) {
+	e := store.AuditEntry{At: u.opts.Now().UTC(), TenantID: ev.tenant, ActorID: s.TokenID, ActorName: s.name,
+		Action: ev.action, Target: ev.target, Result: store.AuditResult(ev.err)}
+	detail := map[string]any{}
+	for i := 0; i+1 < len(ev.attrs); i += 2 {
+		if k, ok := ev.attrs[i].(string); ok {
+			detail[k] = ev.attrs[i+1]
+		}
+	}
+	if len(detail) > 0 {
+		b, _ := json.Marshal(detail)
+		e.Detail = store.Truncate(string(b), store.MaxAuditDetail)
+	}
+	u.opts.Logger.InfoContext(ctx, "admin action", append([]any{"audit", true, "action", e.Action,
+		"admin_token_id", e.ActorID, "tenant", e.TenantID, "target", e.Target, "result", e.Result}, ev.attrs...)...)
+	// The request may be cancelled now that the action is done; the record is still due.
+	wctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 5*time.Second)
+	defer cancel()
+	if err := u.st.AppendAudit(wctx, e); err != nil {
+		u.opts.Logger.ErrorContext(ctx, "audit log write failed", "err", err, "action", e.Action,
+			"admin_token_id", e.ActorID, "target", e.Target)
+	}
+}
+
+type auditData struct {
+	Entries []store.AuditEntry
+	Older   string // cursor of the next (older) page, "" on the last
+	Paged   bool   // not the newest page
+}
+
+// auditPage lists the audit log, newest first, in keyset pages; a
+// tenant-scoped admin sees only its tenant's entries.
+func (u *UI) auditPage(w http.ResponseWriter, r *http.Request) {
+	s, _ := sessionFrom(r.Context())
+	q := store.AuditQuery{TenantID: s.Tenant, Limit: auditPageSize + 1}
+	c := r.URL.Query().Get("cursor")
+	if c != "" {
+		var err error
+		if q.Before, err = store.ParseAuditCursor(c); err != nil {
+			u.fail(w, r, badRequest("invalid cursor"))
+			return
+		}
+	}
+	entries, err := u.st.ListAudit(r.Context(), q)
+	if err != nil {
+		u.fail(w, r, err)
+		return
+	}
+	d := auditData{Entries: entries, Paged: c != ""}
+	if len(entries) > auditPageSize {
+		d.Entries = entries[:auditPageSize]
+		d.Older = store.AuditCursor(d.Entries[auditPageSize-1].ID)
+	}
+	u.render(w, r, "audit", http.StatusOK, page{Title: "Audit log", Nav: "audit", Data: d})
+}
