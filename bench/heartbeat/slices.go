@@ -83,14 +83,18 @@ func printSlices(out io.Writer, sl []cpuSlice, before, after []sliceSample, res 
 	fmt.Fprintln(out, "\n| slice | quota | CPU used | of quota | CPU/heartbeat | throttled periods | throttled time |")
 	fmt.Fprintln(out, "|---|---:|---:|---:|---:|---:|---:|")
 	var total time.Duration
+	var full []string
 	busy := 0
 	for i, s := range sl {
 		used := after[i].usage - before[i].usage
 		total += used
 		quota, share := "none", "n/a"
 		if s.cores > 0 {
-			quota = fmt.Sprintf("%.2f cores", s.cores)
-			share = fmt.Sprintf("%.0f%%", 100*used.Seconds()/(s.cores*res.elapsed.Seconds()))
+			f := used.Seconds() / (s.cores * res.elapsed.Seconds())
+			quota, share = fmt.Sprintf("%.2f cores", s.cores), fmt.Sprintf("%.0f%%", 100*f)
+			if f >= fullShare {
+				full = append(full, s.label)
+			}
 		}
 		thr := after[i].throttled - before[i].throttled
 		if thr > 0 {
@@ -99,8 +103,17 @@ func printSlices(out io.Writer, sl []cpuSlice, before, after []sliceSample, res 
 		fmt.Fprintf(out, "| %s (%s) | %s | %.2f s | %s | %.1f µs | %d | %s |\n", s.label, s.name, quota, used.Seconds(), share,
 			perBeat(used, res.acked), thr, (after[i].throttledTime - before[i].throttledTime).Round(time.Millisecond))
 	}
-	fmt.Fprintf(out, "\nslices: %.1f µs CPU per heartbeat in all; %d of %d slices throttled\n", perBeat(total, res.acked), busy, len(sl))
+	limit := "at quota: " + strings.Join(full, ", ")
+	if len(full) == 0 {
+		limit = "none at quota (the limit is elsewhere: load generator or shared cores)"
+	}
+	fmt.Fprintf(out, "\nslices: %.1f µs CPU per heartbeat in all; %d of %d slices throttled; %s\n",
+		perBeat(total, res.acked), busy, len(sl), limit)
 }
+
+// fullShare is the share of its quota above which a slice counts as the
+// bottleneck (CFS accounting lets a saturated slice read 97-100%).
+const fullShare = 0.95
 
 func perBeat(d time.Duration, n int64) float64 {
 	if n == 0 {

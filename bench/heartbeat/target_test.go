@@ -84,7 +84,7 @@ func TestTargetSQLite(t *testing.T) {
 	}
 	s := out.String()
 	for _, want := range []string{"warm-up: 400 of 400", "external " + url + " + " + url, "acknowledged,", "(incl. 400 warm-up)",
-		"| server (g1) | 0.40 cores | 0.00 s | 0% | 0.0 µs | 0 | 0s |", "0 of 1 slices throttled"} {
+		"| server (g1) | 0.40 cores | 0.00 s | 0% | 0.0 µs | 0 | 0s |", "0 of 1 slices throttled; none at quota"} {
 		if !strings.Contains(s, want) {
 			t.Errorf("output lacks %q:\n%s", want, s)
 		}

@@ -220,18 +220,18 @@ row() {
   local t s
   t=$(awk -F'|' '/^\| external /{gsub(/^ +| +$/, "", $5); gsub(/^ +| +$/, "", $6); gsub(/^ +| +$/, "", $8);
         p = ($11 ~ /FAILED/) ? "FAILED" : "ok"; print $5 "|" $6 "|" $8 "|" p}' "$f")
-  s=$(sed -n 's/^slices: \([0-9.]*\) µs CPU per heartbeat in all; \([0-9]*\) of \([0-9]*\) slices throttled$/\1|\2 of \3/p' "$f")
+  s=$(sed -n 's/^slices: \([0-9.]*\) µs CPU per heartbeat in all; \([0-9]*\) of \([0-9]*\) slices throttled; \(at quota: \)\{0,1\}\([^(]*\).*$/\1|\2 of \3|\5/p' "$f")
   echo "$t|$s"
 }
 echo
 echo "## Summary (server slices $slice cores, database slice $dbslice; CPU = all slices of the run, load generator excluded)"
 echo
-echo "| setup | slices | heartbeats/s | p50 | p99 | persistence | CPU/heartbeat | slices throttled |"
-echo "|---|---:|---:|---:|---:|---|---:|---:|"
+echo "| setup | slices | heartbeats/s | p50 | p99 | persistence | CPU/heartbeat | slices throttled | slices at quota (bottleneck) |"
+echo "|---|---:|---:|---:|---:|---|---:|---:|---|"
 for r in "sqlite|SQLite, 1 server|$slice" "pg1|PostgreSQL, 1 replica|$dbslice + $slice" "pg2|PostgreSQL, 2 replicas|$dbslice + 2 × $slice"; do
   IFS='|' read -r id name n <<<"$r"
-  IFS='|' read -r rate p50 p99 ok us thr <<<"$(row "$id")"
-  echo "| $name | $n | ${rate:-n/a} | ${p50:-n/a} | ${p99:-n/a} | ${ok:-n/a} | ${us:-n/a} µs | ${thr:-n/a} |"
+  IFS='|' read -r rate p50 p99 ok us thr full <<<"$(row "$id")"
+  echo "| $name | $n | ${rate:-n/a} | ${p50:-n/a} | ${p99:-n/a} | ${ok:-n/a} | ${us:-n/a} µs | ${thr:-n/a} | ${full:-n/a} |"
 done
 sq=$(row sqlite | cut -d'|' -f1)
 p2=$(row pg2 | cut -d'|' -f1)
