@@ -44,11 +44,7 @@ func seed(ctx context.Context, dir string, n int) ([]string, error) {
 		for i := lo; i < hi; i++ {
 			value, hash := token.New(token.Machine)
 			tokens = append(tokens, value)
-			ms = append(ms, store.Machine{
-				ID: fmt.Sprintf("bench-%07d", i), TenantID: server.DefaultTenant, Fingerprint: fmt.Sprintf("fp-%07d", i),
-				Hostname: fmt.Sprintf("host-%07d", i), OS: store.OS{Name: "linux", Version: "12", Architecture: "amd64"},
-				SerialNumbers: []string{fmt.Sprintf("SN%07d", i)}, Source: "agent", CreatedAt: now, UpdatedAt: now,
-			})
+			ms = append(ms, benchMachine(i, now))
 			toks = append(toks, store.Token{Hash: hash, CreatedAt: now, ExpiresAt: now.Add(30 * 24 * time.Hour)})
 		}
 		if err := st.BulkRegister(ctx, ms, toks); err != nil {
