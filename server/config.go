@@ -35,6 +35,10 @@ type Config struct {
 	CORSOrigins []string `json:"corsOrigins"`
 	// TokenTTL is the sliding lifetime of machine tokens. Default: 30 days.
 	TokenTTL time.Duration `json:"tokenTtl"`
+	// HeartbeatBatchWait holds each heartbeat batch open this long to gather
+	// more heartbeats per database transaction. Zero: the store's default
+	// (1ms on PostgreSQL, none on SQLite); negative: commit at once.
+	HeartbeatBatchWait time.Duration `json:"heartbeatBatchWait"`
 	// HeartbeatInterval is what machines are told to use. Default: 60s.
 	HeartbeatInterval time.Duration `json:"heartbeatInterval"`
 	// StaleAfter: a machine not seen for this long is "stale" (before, "online").
@@ -131,6 +135,9 @@ func (c Config) Validate() error {
 		if d <= 0 {
 			errs = append(errs, fmt.Errorf("%s must be positive", name))
 		}
+	}
+	if c.HeartbeatBatchWait > time.Second {
+		errs = append(errs, errors.New("heartbeatBatchWait must not exceed 1s"))
 	}
 	if c.StaleAfter > c.OfflineAfter {
 		errs = append(errs, errors.New("staleAfter must not exceed offlineAfter"))

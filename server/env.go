@@ -46,6 +46,17 @@ func FromEnv(getenv func(string) string) (Config, Bootstrap, error) {
 	dur("SLIPWAY_OFFLINE_AFTER", &c.OfflineAfter)
 	dur("SLIPWAY_SESSION_TTL", &c.SessionTTL)
 	dur("SLIPWAY_HEARTBEAT_RETENTION", &c.HeartbeatRetention)
+	if v := getenv("SLIPWAY_HEARTBEAT_BATCH_WAIT"); v != "" {
+		d, err := time.ParseDuration(v)
+		switch {
+		case err != nil || d < 0 || d > time.Second:
+			errs = append(errs, errors.New("SLIPWAY_HEARTBEAT_BATCH_WAIT: want a duration from 0 (commit at once) to 1s, like 1ms"))
+		case d == 0:
+			c.HeartbeatBatchWait = -1
+		default:
+			c.HeartbeatBatchWait = d
+		}
+	}
 	if v := getenv("MACHINE_TOKEN_TTL_MS"); v != "" {
 		n, err := strconv.ParseInt(v, 10, 64)
 		if err != nil || n <= 0 {

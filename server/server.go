@@ -95,7 +95,8 @@ func New(cfg Config, opts Options) (*Server, error) {
 	s.register = newLimiter(cfg.RateLimit, cfg.RateBurst)
 	s.handshake = newLimiter(cfg.RateLimit, cfg.RateBurst)
 	s.metrics = newMetrics(opts.Registry)
-	s.batcher = heartbeat.New(s.st, heartbeat.Options{Logger: s.log, OnCommit: s.metrics.observeBatch})
+	s.batcher = heartbeat.New(s.st, heartbeat.Options{Logger: s.log, OnCommit: s.metrics.observeBatch,
+		MaxWait: batchWait(cfg.HeartbeatBatchWait, s.st)})
 	runCtx, stop := context.WithCancel(ctx)
 	s.stop = stop
 	s.wg.Add(2)
@@ -244,4 +245,16 @@ func (s *Server) recoverer(next http.Handler) http.Handler {
 		}()
 		next.ServeHTTP(w, r)
 	})
+}
+
+// batchWait is the heartbeat batch's MaxWait: the configured one, else the
+// store's preference.
+func batchWait(configured time.Duration, st store.Store) time.Duration {
+	if configured != 0 {
+		return max(0, configured)
+	}
+	if w, ok := st.(store.HeartbeatBatchWaiter); ok {
+		return w.HeartbeatBatchWait()
+	}
+	return 0
 }

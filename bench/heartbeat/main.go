@@ -40,6 +40,7 @@ type options struct {
 	cold        bool   // skip warming the server's token cache
 	databaseURL string // PostgreSQL instead of SQLite (bench/heartbeat/postgres.go)
 	replicas    int    // server replicas on the PostgreSQL database
+	batchWait   time.Duration
 }
 
 func main() {
@@ -59,6 +60,7 @@ func main() {
 	flag.BoolVar(&o.cold, "cold", false, "do not warm the server's token cache first (as right after a restart)")
 	flag.StringVar(&o.databaseURL, "database-url", "", "PostgreSQL URL of an empty database: seed and load the server on PostgreSQL instead of SQLite")
 	flag.IntVar(&o.replicas, "replicas", 1, "server replicas sharing the -database-url database (each its own pool and listener)")
+	flag.DurationVar(&o.batchWait, "batch-wait", 0, "in-process servers' HeartbeatBatchWait (0: the store's default, 1ms on PostgreSQL; negative: commit at once)")
 	flag.StringVar(&o.cpuProfile, "cpuprofile", "", "write a CPU profile of the server run to this file")
 	flag.Parse()
 	ctx := context.Background()

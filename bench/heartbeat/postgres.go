@@ -87,7 +87,7 @@ func runPostgres(ctx context.Context, o options, out io.Writer) (result, error) 
 		}
 		defer st.Close()
 		verifyStore = st
-		srv, err := server.New(server.Config{DataDir: os.TempDir()}, server.Options{Store: st, Logger: slog.New(slog.DiscardHandler)})
+		srv, err := server.New(server.Config{DataDir: os.TempDir(), HeartbeatBatchWait: o.batchWait}, server.Options{Store: st, Logger: slog.New(slog.DiscardHandler)})
 		if err != nil {
 			return result{}, err
 		}

@@ -147,7 +147,7 @@ func runServer(ctx context.Context, o options, out io.Writer) (result, error) {
 		}
 		state = "warm"
 	}
-	srv, err := server.New(server.Config{DataDir: dir}, server.Options{Store: st, Logger: slog.New(slog.DiscardHandler)})
+	srv, err := server.New(server.Config{DataDir: dir, HeartbeatBatchWait: o.batchWait}, server.Options{Store: st, Logger: slog.New(slog.DiscardHandler)})
 	if err != nil {
 		return result{}, err
 	}

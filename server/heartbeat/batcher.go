@@ -22,6 +22,13 @@ type Options struct {
 	MaxBatch int
 	// Queue is the pending-heartbeat buffer. Default: 4 × MaxBatch.
 	Queue int
+	// MaxWait, when positive, holds a batch open for up to this long after
+	// its first heartbeat (or until MaxBatch), so more heartbeats share the
+	// commit. Zero commits at once with whatever is already queued, which
+	// is best when the database is in process (SQLite); a shared database
+	// server that is the bottleneck does more with fewer, larger
+	// transactions (docs/benchmarks/postgres.md).
+	MaxWait time.Duration
 	// Logger for commit failures. Default: discard.
 	Logger *slog.Logger
 	// OnCommit, if set, observes each committed batch (for metrics).
@@ -93,7 +100,7 @@ func (b *Batcher) Run(ctx context.Context) error {
 			return nil
 		case req := <-b.in:
 			// Take whatever else is already waiting: this is the group commit.
-			b.commit(b.fill(append(batch[:0], req)))
+			b.commit(b.gather(ctx, b.fill(append(batch[:0], req))))
 		}
 	}
 }
@@ -105,6 +112,26 @@ func (b *Batcher) fill(batch []request) []request {
 		case req := <-b.in:
 			batch = append(batch, req)
 		default:
+			return batch
+		}
+	}
+	return batch
+}
+
+// gather waits up to MaxWait for more requests to join batch.
+func (b *Batcher) gather(ctx context.Context, batch []request) []request {
+	if b.opts.MaxWait <= 0 || len(batch) >= b.opts.MaxBatch {
+		return batch
+	}
+	t := time.NewTimer(b.opts.MaxWait)
+	defer t.Stop()
+	for len(batch) < b.opts.MaxBatch {
+		select {
+		case req := <-b.in:
+			batch = append(batch, req)
+		case <-t.C:
+			return batch
+		case <-ctx.Done():
 			return batch
 		}
 	}

@@ -93,3 +93,47 @@ func TestSubmitHonoursContext(t *testing.T) {
 		t.Fatalf("Submit = %v", err)
 	}
 }
+
+// TestMaxWaitGathers: with MaxWait, heartbeats submitted one after another
+// share one commit; a full batch commits without waiting out MaxWait.
+func TestMaxWaitGathers(t *testing.T) {
+	rec := &recorder{}
+	b, cancel, done := start(t, rec, Options{MaxBatch: 3, MaxWait: time.Hour})
+	var wg sync.WaitGroup
+	for i := range 3 {
+		wg.Go(func() {
+			if err := b.Submit(t.Context(), store.Heartbeat{MachineID: fmt.Sprint(i)}); err != nil {
+				t.Errorf("submit %d: %v", i, err)
+			}
+		})
+		time.Sleep(5 * time.Millisecond) // arrive one by one, not queued together
+	}
+	wg.Wait() // returns only because the third heartbeat filled the batch
+	cancel()
+	if err := <-done; err != nil {
+		t.Fatal(err)
+	}
+	if len(rec.batches) != 1 || len(rec.batches[0]) != 3 {
+		t.Fatalf("batches %v, want one of 3", rec.batches)
+	}
+}
+
+// TestMaxWaitEndsAtShutdown: a batch held open by MaxWait is committed when
+// the batcher stops, not abandoned.
+func TestMaxWaitEndsAtShutdown(t *testing.T) {
+	rec := &recorder{}
+	b, cancel, done := start(t, rec, Options{MaxBatch: 10, MaxWait: time.Hour})
+	errc := make(chan error, 1)
+	go func() { errc <- b.Submit(t.Context(), store.Heartbeat{MachineID: "m"}) }()
+	time.Sleep(20 * time.Millisecond) // let Run take it into the held batch
+	cancel()
+	if err := <-errc; err != nil {
+		t.Fatalf("held heartbeat: %v", err)
+	}
+	if err := <-done; err != nil {
+		t.Fatal(err)
+	}
+	if len(rec.batches) != 1 || len(rec.batches[0]) != 1 {
+		t.Fatalf("batches %v, want the held heartbeat committed", rec.batches)
+	}
+}

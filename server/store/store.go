@@ -237,6 +237,15 @@ type HeartbeatStore interface {
 	PruneHeartbeats(ctx context.Context, before time.Time) (int64, error)
 }
 
+// HeartbeatBatchWaiter is implemented by stores whose heartbeat batches
+// should be held open for a moment to gather more heartbeats per
+// transaction (heartbeat.Options.MaxWait): a database server shared by
+// several replicas spends much of its CPU per transaction, not per row.
+// The server's HeartbeatBatchWait setting overrides it.
+type HeartbeatBatchWaiter interface {
+	HeartbeatBatchWait() time.Duration
+}
+
 // Handshake is a one-time browser sign-in code, stored as its hash.
 type Handshake struct {
 	CodeHash  []byte

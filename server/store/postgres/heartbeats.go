@@ -132,6 +132,16 @@ func (s *Store) RecordHeartbeats(ctx context.Context, hbs []store.Heartbeat) err
 	return wrap("record heartbeats", err)
 }
 
+// heartbeatBatchWait is how long a heartbeat batch is held open for more
+// heartbeats. Measured (docs/benchmarks/postgres.md): with two replicas,
+// 1 ms cut PostgreSQL's CPU per heartbeat from ~59 to ~45 µs, and raised
+// throughput 25 % when the database is the bottleneck, for ≤ 1 ms more
+// latency; when CPU is idle it costs a little throughput instead.
+const heartbeatBatchWait = time.Millisecond
+
+// HeartbeatBatchWait implements store.HeartbeatBatchWaiter.
+func (s *Store) HeartbeatBatchWait() time.Duration { return heartbeatBatchWait }
+
 // isDeadlock reports a transaction PostgreSQL aborted to break a deadlock.
 func isDeadlock(err error) bool {
 	var pe *pgconn.PgError
