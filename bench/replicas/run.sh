@@ -48,6 +48,5 @@ echo "## PostgreSQL, one server"
 echo "## PostgreSQL, two server replicas (round-robin, no sticky sessions)"
 "$work/heartbeat" -mode server -database-url "$(url two)" -replicas 2 -machines "$machines" -duration "$duration" -concurrency "$concurrency"
 echo "## PostgreSQL, two server replicas, batches committed at once (SLIPWAY_HEARTBEAT_BATCH_WAIT=0)"
-
 "$bin/psql" -q -h 127.0.0.1 -p "$port" -U slipway -d postgres -c "CREATE DATABASE three"
 "$work/heartbeat" -mode server -database-url "$(url three)" -replicas 2 -batch-wait -1ns -machines "$machines" -duration "$duration" -concurrency "$concurrency"
