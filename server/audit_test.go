@@ -5,6 +5,7 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"log/slog"
 	"net/http"
 	"net/http/httptest"
@@ -185,5 +186,46 @@ func TestAuditWriteFailureIsLoggedNotFatal(t *testing.T) {
 	}
 	if strings.Contains(logs.String(), e.admin) {
 		t.Fatal("the admin token reached the log")
+	}
+}
+
+// TestRetentionPrunesAuditAndHistory: the hourly pass deletes audit entries
+// and heartbeat history past their retention, and keeps the rest.
+func TestRetentionPrunesAuditAndHistory(t *testing.T) {
+	e := newEnv(t, func(c *server.Config) { c.AuditRetention, c.HeartbeatRetention = 30*24*time.Hour, 24*time.Hour })
+	ctx := t.Context()
+	now := e.clock.Now()
+	for i, age := range []time.Duration{40 * 24 * time.Hour, 10 * 24 * time.Hour, time.Hour} {
+		if err := e.st.AppendAudit(ctx, store.AuditEntry{At: now.Add(-age), ActorID: "a", ActorName: "ops",
+			Action: "pause", Target: fmt.Sprintf("agent/%d", i), Result: store.AuditOK}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	m := e.register(e.secret, "retention", "SN-RET")
+	if err := e.st.RecordHeartbeats(ctx, []store.Heartbeat{
+		{MachineID: m.ID, At: now.Add(-48 * time.Hour), Status: "ok"},
+		{MachineID: m.ID, At: now.Add(-time.Hour), Status: "ok"},
+	}); err != nil {
+		t.Fatal(err)
+	}
+	e.srv.PruneOld(ctx)
+	left, err := e.st.ListAudit(ctx, store.AuditQuery{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(left) != 2 || left[0].Target != "agent/2" || left[1].Target != "agent/1" {
+		t.Fatalf("audit after pruning: %+v", left)
+	}
+	hbs, err := e.st.ListHeartbeats(ctx, m.ID, 10)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, h := range hbs {
+		if now.Sub(h.At) > 24*time.Hour {
+			t.Fatalf("heartbeat from %v survived a 24h retention", h.At)
+		}
+	}
+	if len(hbs) == 0 {
+		t.Fatal("recent heartbeats were pruned too")
 	}
 }

@@ -52,6 +52,9 @@ type Config struct {
 	HandshakeTTL time.Duration `json:"handshakeTtl"`
 	// HeartbeatRetention: history rows older than this are pruned hourly. Default: 7 days.
 	HeartbeatRetention time.Duration `json:"heartbeatRetention"`
+	// AuditRetention: audit log entries older than this are pruned hourly.
+	// Default: 365 days.
+	AuditRetention time.Duration `json:"auditRetention"`
 	// MaxBodyBytes limits machine and admin request bodies. Default: 1 MiB.
 	MaxBodyBytes int64 `json:"maxBodyBytes"`
 	// MaxFleetBodyBytes limits Fleet webhook bodies. Default: 16 MiB.
@@ -99,6 +102,7 @@ func (c Config) Default() Config {
 	set(&c.SessionTTL, 15*time.Minute)
 	set(&c.HandshakeTTL, 60*time.Second)
 	set(&c.HeartbeatRetention, 7*24*time.Hour)
+	set(&c.AuditRetention, 365*24*time.Hour)
 	if c.MaxBodyBytes == 0 {
 		c.MaxBodyBytes = 1 << 20
 	}
@@ -131,7 +135,7 @@ func (c Config) Validate() error {
 	}
 	for name, d := range map[string]time.Duration{"tokenTtl": c.TokenTTL, "heartbeatInterval": c.HeartbeatInterval,
 		"staleAfter": c.StaleAfter, "offlineAfter": c.OfflineAfter, "sessionTtl": c.SessionTTL,
-		"handshakeTtl": c.HandshakeTTL, "heartbeatRetention": c.HeartbeatRetention} {
+		"handshakeTtl": c.HandshakeTTL, "heartbeatRetention": c.HeartbeatRetention, "auditRetention": c.AuditRetention} {
 		if d <= 0 {
 			errs = append(errs, fmt.Errorf("%s must be positive", name))
 		}

@@ -142,12 +142,27 @@ func (s *Server) prune(ctx context.Context) {
 		case <-ctx.Done():
 			return
 		case <-t.C:
-			n, err := s.st.PruneHeartbeats(ctx, s.now().Add(-s.cfg.HeartbeatRetention))
-			if err != nil && !errors.Is(err, context.Canceled) {
-				s.log.Error("prune heartbeats", "err", err)
-			} else if n > 0 {
-				s.log.Info("pruned heartbeats", "rows", n)
-			}
+			s.pruneOld(ctx)
+		}
+	}
+}
+
+// pruneOld deletes heartbeat history and audit entries past their retention.
+func (s *Server) pruneOld(ctx context.Context) {
+	now := s.now()
+	for _, p := range []struct {
+		what  string
+		prune func(context.Context, time.Time) (int64, error)
+		keep  time.Duration
+	}{
+		{"heartbeats", s.st.PruneHeartbeats, s.cfg.HeartbeatRetention},
+		{"audit entries", s.st.PruneAudit, s.cfg.AuditRetention},
+	} {
+		n, err := p.prune(ctx, now.Add(-p.keep))
+		if err != nil && !errors.Is(err, context.Canceled) {
+			s.log.Error("prune "+p.what, "err", err)
+		} else if n > 0 {
+			s.log.Info("pruned "+p.what, "rows", n)
 		}
 	}
 }

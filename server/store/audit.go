@@ -112,12 +112,15 @@ func (q AuditQuery) PageLimit() int {
 }
 
 // AuditStore keeps the audit log of admin actions. Entries are never
-// changed or deleted by the server.
+// changed; the server deletes them only when they outlive the configured
+// retention (Config.AuditRetention).
 type AuditStore interface {
 	// AppendAudit validates and stores e (its ID is assigned).
 	AppendAudit(ctx context.Context, e AuditEntry) error
 	// ListAudit returns entries newest first (by ID); see AuditQuery.
 	ListAudit(ctx context.Context, q AuditQuery) ([]AuditEntry, error)
+	// PruneAudit deletes entries whose At is before before.
+	PruneAudit(ctx context.Context, before time.Time) (int64, error)
 }
 
 // AuditResult is the Result text of an action's outcome: AuditOK for nil,

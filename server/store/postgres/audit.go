@@ -3,6 +3,7 @@ package postgres
 import (
 	"context"
 	"fmt"
+	"time"
 
 	"github.com/jackc/pgx/v5"
 
@@ -30,4 +31,13 @@ func (s *Store) ListAudit(ctx context.Context, q store.AuditQuery) ([]store.Audi
 	rows, _ := s.pool.Query(ctx, query, args...)
 	out, err := pgx.CollectRows(rows, func(row pgx.CollectableRow) (store.AuditEntry, error) { return sqlcol.ScanAudit(row) })
 	return out, wrap("list audit", err)
+}
+
+// PruneAudit deletes entries older than before.
+func (s *Store) PruneAudit(ctx context.Context, before time.Time) (int64, error) {
+	tag, err := s.pool.Exec(ctx, "DELETE FROM audit_log WHERE at < $1", ms(before))
+	if err != nil {
+		return 0, wrap("prune audit", err)
+	}
+	return tag.RowsAffected(), nil
 }

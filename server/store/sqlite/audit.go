@@ -2,6 +2,7 @@ package sqlite
 
 import (
 	"context"
+	"time"
 
 	"github.com/slipwayhq/slipway/server/store"
 	"github.com/slipwayhq/slipway/server/store/sqlcol"
@@ -38,4 +39,14 @@ func (s *Store) ListAudit(ctx context.Context, q store.AuditQuery) ([]store.Audi
 		out = append(out, e)
 	}
 	return out, wrap("list audit", rows.Err())
+}
+
+// PruneAudit deletes entries older than before.
+func (s *Store) PruneAudit(ctx context.Context, before time.Time) (int64, error) {
+	res, err := s.w.ExecContext(ctx, "DELETE FROM audit_log WHERE at < ?", ms(before))
+	if err != nil {
+		return 0, wrap("prune audit", err)
+	}
+	n, err := res.RowsAffected()
+	return n, wrap("prune audit", err)
 }

@@ -77,6 +77,26 @@ func testAudit(t *testing.T, s store.Store) {
 	walkAudit(t, s, "", 3, "m9@a m8@ m7@b m6@a m5@ m4@b m3@a m2@ m1@b m0@a")
 	walkAudit(t, s, "a", 2, "m9@a m6@a m3@a m0@a")
 	testAuditInvalid(t, s)
+
+	// Pruning deletes exactly the entries older than the cut-off (entry i
+	// is at t0+i s), across tenants.
+	cut := t0.Add(4 * time.Second)
+	before, _ := auditTargets(t, s, store.AuditQuery{Limit: store.MaxAuditLimit})
+	var old int64
+	for _, e := range before {
+		if e.At.Before(cut) {
+			old++
+		}
+	}
+	n, err := s.PruneAudit(ctx, cut)
+	must(t, err)
+	after, words := auditTargets(t, s, store.AuditQuery{Limit: store.MaxAuditLimit})
+	if n != 4 || old != 4 || len(after) != len(before)-4 || !strings.HasSuffix(words, "m9@a m8@ m7@b m6@a m5@ m4@b") {
+		t.Fatalf("pruned %d of %d old entries: %s", n, old, words)
+	}
+	if n, err := s.PruneAudit(ctx, t0); err != nil || n != 0 {
+		t.Fatalf("second prune: %d, %v", n, err)
+	}
 }
 
 // walkAudit pages through the tenant's entries with the cursor, as the
