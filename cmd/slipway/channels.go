@@ -191,6 +191,7 @@ func pinCmd() *cobra.Command {
 
 func planApplyCmd(apply bool) *cobra.Command {
 	o := &channelOpts{}
+	var detailed bool
 	use, short := "plan", "Show how storage differs from the channels file"
 	if apply {
 		use, short = "apply", "Make storage match the channels file (verifies releases, signs TUF metadata); idempotent"
@@ -226,10 +227,17 @@ func planApplyCmd(apply bool) *cobra.Command {
 			if apply && !p.Empty() {
 				fmt.Fprintln(cmd.OutOrStdout(), "Applied.")
 			}
+			if detailed && !p.Empty() {
+				return exitStatus(2)
+			}
 			return nil
 		},
 	}
 	o.flags(cmd)
+	if !apply {
+		cmd.Flags().BoolVar(&detailed, "detailed-exitcode", false,
+			"exit 2 when storage differs from the channels file (0: in sync, 1: error), for CI drift checks")
+	}
 	return cmd
 }
 

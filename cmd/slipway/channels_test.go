@@ -36,6 +36,7 @@ func TestChannelCommands(t *testing.T) {
 		{[]string{"promote", "agent", "1.0.0", "--to", "stable"}, "agent/stable -> 1.0.0 at 100%", false},
 		{[]string{"tuf", "init"}, `"_type":"root"`, false},
 		{[]string{"plan"}, "+ channel agent/stable: 1.0.0 at 100%", false},
+		{[]string{"plan", "--detailed-exitcode"}, "exit status 2", true}, // changes pending
 		{[]string{"apply"}, "Applied.", false},
 		{[]string{"apply"}, "No changes", false},
 		{[]string{"promote", "agent", "1.1.0", "--to", "stable", "--rollout", "10"}, "1.1.0 at 10%", false},
@@ -51,6 +52,8 @@ func TestChannelCommands(t *testing.T) {
 		{[]string{"tuf", "rotate", "targets"}, "root is now version 2", false},
 		{[]string{"apply"}, "Applied.", false},
 		{[]string{"plan"}, "No changes", false},
+		{[]string{"plan", "--detailed-exitcode"}, "No changes", false}, // in sync: exit 0
+		{[]string{"apply", "--detailed-exitcode"}, "unknown flag", true},
 	}
 	for _, s := range steps {
 		out, err := runSlipway(t, append(s.args, common...)...)
