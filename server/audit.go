@@ -94,6 +94,17 @@ func auditQuery(r *http.Request) (store.AuditQuery, error) {
 		}
 		q.TenantID = scope
 	}
+	q.Action = v.Get("action")
+	if q.Action != "" && !store.ValidAuditAction(q.Action) {
+		return q, badRequest("action", "must be an action word such as pause or revoke-token")
+	}
+	switch v.Get("failed") {
+	case "", "false":
+	case "true":
+		q.Failed = true
+	default:
+		return q, badRequest("failed", "must be true or false")
+	}
 	if l := v.Get("limit"); l != "" {
 		n, err := strconv.Atoi(l)
 		if err != nil || n < 1 || n > store.MaxAuditLimit {

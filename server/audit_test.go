@@ -108,6 +108,13 @@ func TestAdminAuditLog(t *testing.T) {
 	if got, _ := e.auditPage(e.admin, "?tenant=default"); summary(got) != "delete-machine default ok; revoke-token default ok" {
 		t.Fatalf("tenant filter: %s", summary(got))
 	}
+	// Action and failure filters.
+	if got, _ := e.auditPage(e.admin, "?action=create-tenant"); summary(got) != "create-tenant acme conflict: tenant already exists; create-tenant acme ok" {
+		t.Fatalf("action filter: %s", summary(got))
+	}
+	if got, _ := e.auditPage(e.admin, "?failed=true"); summary(got) != "create-tenant acme conflict: tenant already exists" {
+		t.Fatalf("failed filter: %s", summary(got))
+	}
 	scoped := e.scopedAdmin("acme")
 	if got, _ := e.auditPage(scoped, ""); len(got) != 4 || got[0].TenantID != "acme" || got[3].TenantID != "acme" {
 		t.Fatalf("scoped list: %s", summary(got))
@@ -126,6 +133,7 @@ func TestAdminAuditAuthAndBadQueries(t *testing.T) {
 	}
 	tests := []struct{ query, field string }{
 		{"?limit=0", "limit"}, {"?limit=501", "limit"}, {"?limit=x", "limit"}, {"?limit=-1", "limit"},
+		{"?action=Pause", "action"}, {"?action=" + strings.Repeat("a", 33), "action"}, {"?failed=yes", "failed"},
 		{"?cursor=!!!", "cursor"}, {"?cursor=MA", "cursor"}, {"?cursor=" + strings.Repeat("MTIz", 20), "cursor"},
 		{"?tenant=" + strings.Repeat("t", 65), "tenant"}, {"?tenant=a%00b", "tenant"},
 	}

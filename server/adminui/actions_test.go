@@ -136,6 +136,30 @@ func TestAuditPage(t *testing.T) {
 			t.Errorf("cursor %.20q: %d, want 400", bad, res.StatusCode)
 		}
 	}
+	// Filters: the older link keeps them; bad ones are refused.
+	_, body = get(t, c, e.ts.URL+"/admin/audit?action=revoke-token&tenant=default")
+	rows := targets.FindAllStringSubmatch(body, -1)
+	olderF := regexp.MustCompile(`id="older" href="(/admin/audit\?[^"]+)"`).FindStringSubmatch(body)
+	if len(rows) != 44 || strings.Contains(body, `data-action="login"`) || olderF != nil {
+		t.Fatalf("tenant+action filter: %d rows, older %v", len(rows), olderF)
+	}
+	_, body = get(t, c, e.ts.URL+"/admin/audit?action=revoke-token")
+	olderF = regexp.MustCompile(`id="older" href="(/admin/audit\?[^"]+)"`).FindStringSubmatch(body)
+	if olderF == nil || !strings.Contains(olderF[1], "action=revoke-token") {
+		t.Fatalf("older link drops the filter: %v", olderF)
+	}
+	_, body = get(t, c, e.ts.URL+strings.ReplaceAll(olderF[1], "&amp;", "&"))
+	if rows := targets.FindAllStringSubmatch(body, -1); len(rows) != 5 || rows[4][1] != "machine-00" {
+		t.Fatalf("filtered second page: %v", rows)
+	}
+	if _, body = get(t, c, e.ts.URL+"/admin/audit?failed=1"); targets.MatchString(body) || !strings.Contains(body, "match the filter") {
+		t.Fatal("failed-only filter shows successful entries")
+	}
+	for _, bad := range []string{"action=Pause", "action=" + strings.Repeat("a", 40), "failed=maybe", "tenant=" + strings.Repeat("t", 70)} {
+		if res, _ := get(t, c, e.ts.URL+"/admin/audit?"+bad); res.StatusCode != http.StatusBadRequest {
+			t.Errorf("%.30s: %d, want 400", bad, res.StatusCode)
+		}
+	}
 	value, hash := token.New(token.Admin)
 	if err := e.st.CreateTenant(t.Context(), store.Tenant{ID: "other", Name: "Other"}); err != nil {
 		t.Fatal(err)

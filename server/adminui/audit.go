@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"net/http"
+	"net/url"
 	"time"
 
 	"github.com/slipwayhq/slipway/server/store"
@@ -62,16 +63,67 @@ func (u *UI) audit(ctx context.Context, s session, ev auditEvent) {
 
 type auditData struct {
 	Entries []store.AuditEntry
-	Older   string // cursor of the next (older) page, "" on the last
-	Paged   bool   // not the newest page
+	Filter  auditFilter
+	Actions []string // known actions, for the filter's suggestions
+	Newest  string   // URL of the newest page with the same filters
+	Older   string   // URL of the next (older) page, "" on the last
+	Paged   bool     // not the newest page
 }
 
-// auditPage lists the audit log, newest first, in keyset pages; a
-// tenant-scoped admin sees only its tenant's entries.
+// auditFilter is the page's filter form.
+type auditFilter struct {
+	Tenant string
+	Action string
+	Failed bool
+	Scoped bool // a tenant-scoped admin: no tenant field
+}
+
+func (f auditFilter) values() url.Values {
+	v := url.Values{}
+	if f.Tenant != "" && !f.Scoped {
+		v.Set("tenant", f.Tenant)
+	}
+	if f.Action != "" {
+		v.Set("action", f.Action)
+	}
+	if f.Failed {
+		v.Set("failed", "1")
+	}
+	return v
+}
+
+// auditActions are the actions the server records, suggested in the filter.
+var auditActions = []string{"create-secret", "create-tenant", "delete-machine", "login", "logout", "pause",
+	"resume", "revoke-secret", "revoke-token", "rollback", "rotate-secret", "rotate-token"}
+
+// auditPage lists the audit log, newest first, in keyset pages, filtered
+// by tenant, action and failure; a tenant-scoped admin sees only its
+// tenant's entries.
 func (u *UI) auditPage(w http.ResponseWriter, r *http.Request) {
 	s, _ := sessionFrom(r.Context())
-	q := store.AuditQuery{TenantID: s.Tenant, Limit: auditPageSize + 1}
-	c := r.URL.Query().Get("cursor")
+	v := r.URL.Query()
+	f := auditFilter{Tenant: v.Get("tenant"), Action: v.Get("action"), Scoped: s.Tenant != ""}
+	switch v.Get("failed") {
+	case "", "0":
+	case "1", "on", "true":
+		f.Failed = true
+	default:
+		u.fail(w, r, badRequest("failed must be 1 or empty"))
+		return
+	}
+	if f.Scoped {
+		f.Tenant = s.Tenant
+	}
+	if f.Action != "" && !store.ValidAuditAction(f.Action) {
+		u.fail(w, r, badRequest("invalid action"))
+		return
+	}
+	if len(f.Tenant) > store.MaxAuditTenant {
+		u.fail(w, r, badRequest("invalid tenant"))
+		return
+	}
+	q := store.AuditQuery{TenantID: f.Tenant, Action: f.Action, Failed: f.Failed, Limit: auditPageSize + 1}
+	c := v.Get("cursor")
 	if c != "" {
 		var err error
 		if q.Before, err = store.ParseAuditCursor(c); err != nil {
@@ -84,10 +136,13 @@ func (u *UI) auditPage(w http.ResponseWriter, r *http.Request) {
 		u.fail(w, r, err)
 		return
 	}
-	d := auditData{Entries: entries, Paged: c != ""}
+	d := auditData{Entries: entries, Filter: f, Actions: auditActions, Paged: c != "",
+		Newest: "/admin/audit?" + f.values().Encode()}
 	if len(entries) > auditPageSize {
 		d.Entries = entries[:auditPageSize]
-		d.Older = store.AuditCursor(d.Entries[auditPageSize-1].ID)
+		older := f.values()
+		older.Set("cursor", store.AuditCursor(d.Entries[auditPageSize-1].ID))
+		d.Older = "/admin/audit?" + older.Encode()
 	}
 	u.render(w, r, "audit", http.StatusOK, page{Title: "Audit log", Nav: "audit", Data: d})
 }

@@ -52,6 +52,12 @@ type AuditEntry struct {
 
 var auditActionRE = regexp.MustCompile(`^[a-z][a-z0-9-]*$`)
 
+// ValidAuditAction reports whether a is an action word (lower case, digits,
+// dashes; at most MaxAuditAction bytes).
+func ValidAuditAction(a string) bool {
+	return len(a) <= MaxAuditAction && auditActionRE.MatchString(a)
+}
+
 // Validate checks the entry's fields against the limits above; the error
 // wraps ErrInvalid and names the field.
 func (e AuditEntry) Validate() error {
@@ -86,6 +92,8 @@ func (e AuditEntry) Validate() error {
 // AuditQuery selects a page of the audit log, newest first.
 type AuditQuery struct {
 	TenantID string // "" = every tenant (and global entries)
+	Action   string // "" = every action
+	Failed   bool   // only entries whose Result is not AuditOK
 	Before   int64  // keyset cursor: only IDs less than this; 0 = from the newest
 	Limit    int    // 1 to MaxAuditLimit; 0 = DefaultAuditLimit
 }
@@ -99,6 +107,8 @@ func (q AuditQuery) Validate() error {
 		return fmt.Errorf("audit query: limit must be 1-%d: %w", MaxAuditLimit, ErrInvalid)
 	case len(q.TenantID) > MaxAuditTenant:
 		return fmt.Errorf("audit query: tenant longer than %d bytes: %w", MaxAuditTenant, ErrInvalid)
+	case q.Action != "" && !ValidAuditAction(q.Action):
+		return fmt.Errorf("audit query: action must be a short lower-case word: %w", ErrInvalid)
 	}
 	return nil
 }

@@ -102,6 +102,12 @@ func ListAuditSQL(q store.AuditQuery, param func(n int) string) (string, []any) 
 	if q.TenantID != "" {
 		add("tenant_id = ", q.TenantID)
 	}
+	if q.Action != "" {
+		add("action = ", q.Action)
+	}
+	if q.Failed {
+		add("result <> ", store.AuditOK)
+	}
 	if q.Before > 0 {
 		add("id < ", q.Before)
 	}

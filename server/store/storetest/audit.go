@@ -68,6 +68,10 @@ func testAudit(t *testing.T, s store.Store) {
 		{"before", store.AuditQuery{Before: all[2].ID, Limit: 3}, "m6@a m5@ m4@b"},
 		{"tenant before", store.AuditQuery{TenantID: "a", Before: all[0].ID}, "m6@a m3@a m0@a"},
 		{"before oldest", store.AuditQuery{Before: all[len(all)-1].ID}, ""},
+		{"action", store.AuditQuery{Action: "revoke-token", Limit: 3}, "m8@ m7@b m6@a"},
+		{"failed", store.AuditQuery{Failed: true}, "m9@a"},
+		{"failed pause in a", store.AuditQuery{TenantID: "a", Action: "pause", Failed: true}, "m9@a"},
+		{"action elsewhere", store.AuditQuery{TenantID: "b", Action: "pause"}, ""},
 	}
 	for _, tc := range tests {
 		if _, got := auditTargets(t, s, tc.q); got != tc.want {
@@ -162,7 +166,8 @@ func testAuditInvalid(t *testing.T, s store.Store) {
 		t.Fatalf("rejected entries were stored, or the one at the limits was not: %d -> %d", len(before), len(after))
 	}
 	for _, q := range []store.AuditQuery{{Limit: -1}, {Limit: store.MaxAuditLimit + 1}, {Before: -5},
-		{TenantID: strings.Repeat("t", store.MaxAuditTenant+1)}} {
+		{TenantID: strings.Repeat("t", store.MaxAuditTenant+1)}, {Action: "Pause"}, {Action: "x' OR '1'='1"},
+		{Action: strings.Repeat("a", store.MaxAuditAction+1)}} {
 		if _, err := s.ListAudit(ctx, q); !errors.Is(err, store.ErrInvalid) {
 			t.Errorf("query %+v: got %v, want ErrInvalid", q, err)
 		}
