@@ -35,6 +35,12 @@ type Config struct {
 	CORSOrigins []string `json:"corsOrigins"`
 	// TokenTTL is the sliding lifetime of machine tokens. Default: 30 days.
 	TokenTTL time.Duration `json:"tokenTtl"`
+	// SecretKeyFile is the key-encryption key that seals the session
+	// signing keys in the database (32 random bytes, raw or hex). Every
+	// replica must be given the same file. Default with SQLite:
+	// DataDir/secret.key, created on first start; with PostgreSQL there is
+	// no default (and the keys stay unsealed, with a warning at start).
+	SecretKeyFile string `json:"secretKeyFile"`
 	// HeartbeatBatchWait holds each heartbeat batch open this long to gather
 	// more heartbeats per database transaction. Zero: the store's default
 	// (1ms on PostgreSQL, none on SQLite); negative: commit at once.

@@ -3,9 +3,11 @@ package server
 import (
 	"context"
 	"fmt"
+	"log/slog"
 	"os"
 	"path/filepath"
 
+	"github.com/slipwayhq/slipway/server/keyseal"
 	"github.com/slipwayhq/slipway/server/store"
 	"github.com/slipwayhq/slipway/server/store/postgres"
 	"github.com/slipwayhq/slipway/server/store/sqlite"
@@ -49,4 +51,36 @@ func withLock(ctx context.Context, st store.Store, name string, f func(ctx conte
 		return l.WithLock(ctx, name, f)
 	}
 	return f(ctx)
+}
+
+// SigningKeys returns st's session signing keys sealed at rest with the
+// key-encryption key of cfg.SecretKeyFile (server/keyseal). Without one,
+// a single server (SQLite) creates DataDir/secret.key; a store shared by
+// replicas (PostgreSQL) keeps the keys unsealed and logs a warning, since
+// a key generated here would differ from the other replicas'.
+func SigningKeys(cfg Config, st store.Store, log *slog.Logger) (store.SigningKeyStore, error) {
+	path, create := cfg.SecretKeyFile, false
+	if path == "" {
+		if _, shared := st.(locker); shared {
+			log.Warn("session signing keys are stored unencrypted in the database; set SLIPWAY_SECRET_KEY_FILE to a file of 32 random bytes (the same on every replica) to seal them")
+			return st, nil
+		}
+		dir := cfg.DataDir
+		if dir == "" {
+			dir = Config{}.Default().DataDir
+		}
+		if err := os.MkdirAll(dir, 0o700); err != nil {
+			return nil, fmt.Errorf("server: data dir: %w", err)
+		}
+		path, create = filepath.Join(dir, "secret.key"), true
+	}
+	kek, err := keyseal.LoadOrCreate(path, create)
+	if err != nil {
+		return nil, fmt.Errorf("server: %w", err)
+	}
+	ks, err := keyseal.New(st, kek)
+	if err != nil {
+		return nil, fmt.Errorf("server: %w", err)
+	}
+	return ks, nil
 }

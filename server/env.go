@@ -38,6 +38,7 @@ func FromEnv(getenv func(string) string) (Config, Bootstrap, error) {
 	c.DataDir = getenv("SLIPWAY_DATA")
 	c.DatabaseURL = getenv("SLIPWAY_DATABASE_URL")
 	c.PublicURL = getenv("SLIPWAY_PUBLIC_URL")
+	c.SecretKeyFile = getenv("SLIPWAY_SECRET_KEY_FILE")
 	c.PortalURL = getenv("SLIPWAY_PORTAL_URL")
 	c.RedirectOrigins = list("SLIPWAY_REDIRECT_ORIGINS")
 	c.CORSOrigins = list("SLIPWAY_CORS_ORIGINS")

@@ -82,8 +82,13 @@ func New(cfg Config, opts Options) (*Server, error) {
 		}
 		s.st, s.ownsStore = st, true
 	}
-	err := withLock(ctx, s.st, "session-keys", func(ctx context.Context) (err error) {
-		s.sessions, err = session.Load(ctx, s.st, cfg.PublicURL, s.now())
+	keys, err := SigningKeys(cfg, s.st, s.log)
+	if err != nil {
+		s.closeStore()
+		return nil, err
+	}
+	err = withLock(ctx, s.st, "session-keys", func(ctx context.Context) (err error) {
+		s.sessions, err = session.Load(ctx, keys, cfg.PublicURL, s.now())
 		return err
 	})
 	if err != nil {

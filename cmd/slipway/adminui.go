@@ -37,6 +37,10 @@ func withAdminUI(ctx context.Context, cfg server.Config, opts *server.Options, l
 	} else if local != nil {
 		uo.Rollouts, uo.ChannelsFile = local, local.Path
 	}
+	if uo.SigningKeys, err = server.SigningKeys(cfg, st, log); err != nil {
+		st.Close()
+		return nil, err
+	}
 	ui, err := adminui.New(st, uo)
 	if err != nil {
 		st.Close()

@@ -61,6 +61,10 @@ type Options struct {
 	Logger *slog.Logger
 	// Now is the clock. Default: time.Now.
 	Now func() time.Time
+	// SigningKeys is where the session signing keys are read (the admin
+	// cookie key derives from the oldest); the server passes the store
+	// wrapped by server.SigningKeys so sealed seeds are opened. Default: st.
+	SigningKeys store.SigningKeyStore
 }
 
 // UI is the admin web page.
@@ -99,7 +103,11 @@ func New(st store.Store, opts Options) (*UI, error) {
 	if opts.Now == nil {
 		opts.Now = time.Now
 	}
-	u := &UI{st: st, opts: opts, keys: &sessionKeys{st: st}}
+	ks := opts.SigningKeys
+	if ks == nil {
+		ks = st
+	}
+	u := &UI{st: st, opts: opts, keys: &sessionKeys{st: ks}}
 	u.stats, _ = st.(store.StatsStore)
 	var err error
 	if u.tmpl, err = parseTemplates(); err != nil {

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
 	"net/http"
@@ -18,6 +19,7 @@ import (
 
 	"github.com/slipwayhq/slipway/internal/pgtest"
 	"github.com/slipwayhq/slipway/server"
+	"github.com/slipwayhq/slipway/server/keyseal"
 	"github.com/slipwayhq/slipway/server/store/postgres"
 )
 
@@ -31,12 +33,18 @@ func replicas(t *testing.T, n int) (urls []string, admin, dbURL string) {
 	t.Helper()
 	dbURL = pgtest.Start(t)
 	dir := t.TempDir()
+	// The deployment docs/admin.md recommends: one secret key file for all
+	// replicas, so the session signing keys are sealed in the database.
+	keyFile := filepath.Join(dir, "secret.key")
+	if err := os.WriteFile(keyFile, []byte(strings.Repeat("5a", keyseal.KeySize)+"\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
 	urls = make([]string, n)
 	var wg sync.WaitGroup
 	for i := range n {
 		wg.Go(func() {
 			st := open(t, dbURL)
-			cfg := server.Config{DataDir: dir, PublicURL: "http://slipway.test", RateLimit: 1000, RateBurst: 1000}
+			cfg := server.Config{DataDir: dir, PublicURL: "http://slipway.test", RateLimit: 1000, RateBurst: 1000, SecretKeyFile: keyFile}
 			err := st.WithLock(t.Context(), "bootstrap", func(ctx context.Context) error { // as server.Run does
 				_, err := server.EnsureBootstrap(ctx, st, cfg.DataDir, server.Bootstrap{ProvisioningSecret: provisioning}, time.Now())
 				return err
@@ -191,5 +199,29 @@ func TestServerSelectsPostgresByURL(t *testing.T) {
 	}
 	if _, err := server.New(server.Config{DatabaseURL: "mysql://x"}, server.Options{}); err == nil {
 		t.Fatal("accepted a non-PostgreSQL database URL")
+	}
+}
+
+// TestReplicaWithAnotherSecretKeyRefusesToStart: the signing keys in the
+// database are sealed; a replica given a different secret key file cannot
+// open them and says so, instead of minting sessions nobody else accepts.
+func TestReplicaWithAnotherSecretKeyRefusesToStart(t *testing.T) {
+	_, _, dbURL := replicas(t, 1)
+	st := open(t, dbURL)
+	keys, err := st.SigningKeys(t.Context())
+	if err != nil || len(keys) == 0 || !keyseal.Sealed(keys[0].Seed) {
+		t.Fatalf("stored signing keys are not sealed: %d keys, %v", len(keys), err)
+	}
+	other := filepath.Join(t.TempDir(), "other.key")
+	if err := os.WriteFile(other, []byte(strings.Repeat("77", keyseal.KeySize)), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	_, err = server.New(server.Config{DataDir: t.TempDir(), SecretKeyFile: other}, server.Options{Store: st})
+	if !errors.Is(err, keyseal.ErrWrongKey) {
+		t.Fatalf("replica with another key file: %v", err)
+	}
+	_, err = server.New(server.Config{DataDir: t.TempDir(), SecretKeyFile: filepath.Join(t.TempDir(), "missing.key")}, server.Options{Store: st})
+	if !errors.Is(err, os.ErrNotExist) {
+		t.Fatalf("replica with a missing key file: %v", err)
 	}
 }

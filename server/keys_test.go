@@ -1,0 +1,58 @@
+package server_test
+
+import (
+	"errors"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/slipwayhq/slipway/server"
+	"github.com/slipwayhq/slipway/server/keyseal"
+	"github.com/slipwayhq/slipway/server/store/sqlite"
+)
+
+// TestSigningKeysSealedAtRest: a single server creates DataDir/secret.key
+// (0600) and keeps the session signing key sealed in SQLite; the same
+// database with another key file does not start.
+func TestSigningKeysSealedAtRest(t *testing.T) {
+	dir := t.TempDir()
+	st, err := sqlite.Open(t.Context(), filepath.Join(dir, "slipway.db"), sqlite.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { st.Close() })
+	srv, err := server.New(server.Config{DataDir: dir}, server.Options{Store: st})
+	if err != nil {
+		t.Fatal(err)
+	}
+	srv.Close()
+	fi, err := os.Stat(filepath.Join(dir, "secret.key"))
+	if err != nil || fi.Mode().Perm() != 0o600 {
+		t.Fatalf("secret.key: %v %v", fi, err)
+	}
+	keys, err := st.SigningKeys(t.Context())
+	if err != nil || len(keys) != 1 || !keyseal.Sealed(keys[0].Seed) {
+		t.Fatalf("stored keys not sealed: %+v %v", keys, err)
+	}
+	// A restart with the same file opens them.
+	srv, err = server.New(server.Config{DataDir: dir}, server.Options{Store: st})
+	if err != nil {
+		t.Fatalf("restart: %v", err)
+	}
+	srv.Close()
+	other := filepath.Join(t.TempDir(), "other.key")
+	if err := os.WriteFile(other, []byte(strings.Repeat("ab", keyseal.KeySize)), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := server.New(server.Config{DataDir: dir, SecretKeyFile: other}, server.Options{Store: st}); !errors.Is(err, keyseal.ErrWrongKey) {
+		t.Fatalf("another key file: %v", err)
+	}
+	garbage := filepath.Join(t.TempDir(), "garbage.key")
+	if err := os.WriteFile(garbage, []byte("not a key"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := server.New(server.Config{DataDir: dir, SecretKeyFile: garbage}, server.Options{Store: st}); err == nil || !strings.Contains(err.Error(), "secret key file") {
+		t.Fatalf("garbage key file: %v", err)
+	}
+}
