@@ -220,8 +220,13 @@ func printUpURLs(out io.Writer, info server.Info, version string, took time.Dura
 	fmt.Fprintf(out, "  TUF root            %s/tuf/root.json\n", u)
 	fmt.Fprintf(out, "  OpenAPI             %s/openapi.json\n", u)
 	fmt.Fprintf(out, "  provisioning secret %s\n", filepath.Join(info.DataDir, "provisioning-secret"))
-	fmt.Fprintf(out, "\n  try an agent:  ./dist/agent_linux_amd64_v1/slipway-agent enroll --server %s --code \"$(cat %s)\"\n\n",
-		u, filepath.Join(info.DataDir, "provisioning-secret"))
+	agent := "./dist/agent_linux_amd64_v1/slipway-agent"
+	fmt.Fprintf(out, "\n  try an agent (as root):\n")
+	fmt.Fprintf(out, "    %s enroll --server %s --code \"$(cat %s)\"\n", agent, u, filepath.Join(info.DataDir, "provisioning-secret"))
+	fmt.Fprintf(out, "    %s run          # heartbeats: watch the machine appear on the admin page\n", agent)
+	fmt.Fprintf(out, "  let it update itself (the trust files it checks releases against):\n")
+	fmt.Fprintf(out, "    mkdir -p /etc/slipway/update && curl -sf %s/tuf/root.json -o /etc/slipway/update/root.json && cp %s /etc/slipway/update/\n\n",
+		u, filepath.Join(info.DataDir, "keys", "minisign.pub"))
 }
 
 // indent indents every line of s by four spaces.
