@@ -197,8 +197,9 @@ func TestAuditWriteFailureIsLoggedNotFatal(t *testing.T) {
 	}
 }
 
-// TestRetentionPrunesAuditAndHistory: the hourly pass deletes audit entries
-// and heartbeat history past their retention, and keeps the rest.
+// TestRetentionPrunesAuditAndHistory: the hourly pass deletes audit entries,
+// heartbeat history and admin session revocations past their retention,
+// and keeps the rest.
 func TestRetentionPrunesAuditAndHistory(t *testing.T) {
 	e := newEnv(t, func(c *server.Config) { c.AuditRetention, c.HeartbeatRetention = 30*24*time.Hour, 24*time.Hour })
 	ctx := t.Context()
@@ -216,7 +217,19 @@ func TestRetentionPrunesAuditAndHistory(t *testing.T) {
 	}); err != nil {
 		t.Fatal(err)
 	}
+	if err := e.st.RevokeAdminSession(ctx, []byte("ended"), now.Add(-time.Minute)); err != nil {
+		t.Fatal(err)
+	}
+	if err := e.st.RevokeAdminSession(ctx, []byte("live"), now.Add(time.Hour)); err != nil {
+		t.Fatal(err)
+	}
 	e.srv.PruneOld(ctx)
+	if ended, _ := e.st.AdminSessionRevoked(ctx, []byte("ended")); ended {
+		t.Error("the revocation of an expired admin session was kept")
+	}
+	if live, _ := e.st.AdminSessionRevoked(ctx, []byte("live")); !live {
+		t.Error("the revocation of a still valid admin session was pruned")
+	}
 	left, err := e.st.ListAudit(ctx, store.AuditQuery{})
 	if err != nil {
 		t.Fatal(err)

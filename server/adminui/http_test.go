@@ -253,3 +253,38 @@ func TestGitOpsShowsCommands(t *testing.T) {
 		t.Fatalf("channels changed behind git's back: %+v %v", list, err)
 	}
 }
+
+// TestLogoutRevokesCopiedCookie: signing out ends the session itself, not
+// just this browser's cookie: a copy of the cookie (stolen, or another tab
+// of a shared machine) is refused afterwards; other sessions of the same
+// admin token carry on.
+func TestLogoutRevokesCopiedCookie(t *testing.T) {
+	e := newEnv(t, adminui.Options{})
+	c := e.client()
+	csrf := e.login(t, c)
+	other := e.client()
+	e.login(t, other)
+	base, _ := url.Parse(e.ts.URL + "/admin/")
+	copied := e.client()
+	copied.Jar.SetCookies(base, c.Jar.Cookies(base))
+	if res, _ := get(t, copied, e.ts.URL+"/admin/"); res.StatusCode != http.StatusOK {
+		t.Fatalf("copied cookie before sign-out: %d", res.StatusCode)
+	}
+	req, _ := http.NewRequest("POST", e.ts.URL+"/admin/logout", strings.NewReader(url.Values{"csrf": {csrf}}.Encode()))
+	req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+	res, err := c.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	res.Body.Close()
+	if res.StatusCode != http.StatusSeeOther {
+		t.Fatalf("logout: %d", res.StatusCode)
+	}
+	if res, _ := get(t, copied, e.ts.URL+"/admin/"); res.StatusCode != http.StatusSeeOther ||
+		!strings.HasPrefix(res.Header.Get("Location"), "/admin/login") {
+		t.Fatalf("copied cookie after sign-out: %d %s", res.StatusCode, res.Header.Get("Location"))
+	}
+	if res, _ := get(t, other, e.ts.URL+"/admin/"); res.StatusCode != http.StatusOK {
+		t.Fatalf("the admin's other session was signed out too: %d", res.StatusCode)
+	}
+}

@@ -132,6 +132,14 @@ func (u *UI) decodeSession(r *http.Request) (session, error) {
 	if err != nil {
 		return s, err
 	}
+	// Signed out (on any replica) before it expired: refused, even if a
+	// copy of the cookie survives somewhere.
+	if revoked, err := u.st.AdminSessionRevoked(r.Context(), s.id()); err != nil || revoked {
+		if err == nil {
+			err = errNoSession
+		}
+		return s, err
+	}
 	s.csrf = b64.EncodeToString(mac(key, []byte("csrf"), s.Nonce))
 	s.name = t.Name
 	return s, nil
@@ -233,10 +241,24 @@ func (u *UI) login(w http.ResponseWriter, r *http.Request) {
 	http.Redirect(w, r, next, http.StatusSeeOther)
 }
 
+// logout ends the session: the cookie is cleared and the session is
+// recorded as signed out until it would have expired, so a copy of the
+// cookie stops working too.
 func (u *UI) logout(w http.ResponseWriter, r *http.Request) {
 	s, _ := sessionFrom(r.Context())
 	http.SetCookie(w, &http.Cookie{Name: CookieName, Value: "", Path: "/admin", HttpOnly: true, Secure: u.opts.Secure,
 		SameSite: http.SameSiteStrictMode, MaxAge: -1})
-	u.audit(r.Context(), s, auditEvent{action: auditLogout, tenant: s.Tenant})
+	err := u.st.RevokeAdminSession(r.Context(), s.id(), time.Unix(s.Expires, 0))
+	u.audit(r.Context(), s, auditEvent{action: auditLogout, tenant: s.Tenant, err: err})
+	if err != nil {
+		u.fail(w, r, fmt.Errorf("sign-out could not be recorded (the session stays valid until it expires): %w", err))
+		return
+	}
 	http.Redirect(w, r, "/admin/login", http.StatusSeeOther)
+}
+
+// id is the session's ID in the store: a hash of its nonce.
+func (s session) id() []byte {
+	h := sha256.Sum256(s.Nonce)
+	return h[:]
 }

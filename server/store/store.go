@@ -12,6 +12,7 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"time"
 )
 
@@ -36,6 +37,7 @@ type Store interface {
 	AdminTokenStore
 	SigningKeyStore
 	AuditStore
+	AdminSessionStore
 
 	// Ping reports whether the database answers (used by /readyz).
 	Ping(ctx context.Context) error
@@ -235,6 +237,31 @@ type HeartbeatStore interface {
 	CountHeartbeats(ctx context.Context) (int64, error)
 	// PruneHeartbeats deletes history rows older than before.
 	PruneHeartbeats(ctx context.Context, before time.Time) (int64, error)
+}
+
+// AdminSessionStore keeps the admin page sessions signed out before they
+// expired (the session cookie itself is signed, not stored). IDs are
+// hashes of the sessions' nonces, at most MaxAdminSessionID bytes.
+type AdminSessionStore interface {
+	// RevokeAdminSession records that session id is signed out; it is kept
+	// until expiresAt, when the session would have expired anyway.
+	// Revoking twice is not an error.
+	RevokeAdminSession(ctx context.Context, id []byte, expiresAt time.Time) error
+	// AdminSessionRevoked reports whether session id was signed out.
+	AdminSessionRevoked(ctx context.Context, id []byte) (bool, error)
+	// PruneAdminSessions forgets revocations that expired before before.
+	PruneAdminSessions(ctx context.Context, before time.Time) (int64, error)
+}
+
+// MaxAdminSessionID bounds an admin session ID (a SHA-256 hash).
+const MaxAdminSessionID = 64
+
+// CheckAdminSessionID validates an admin session ID; the error wraps ErrInvalid.
+func CheckAdminSessionID(id []byte) error {
+	if len(id) == 0 || len(id) > MaxAdminSessionID {
+		return fmt.Errorf("admin session id of %d bytes: %w", len(id), ErrInvalid)
+	}
+	return nil
 }
 
 // HeartbeatBatchWaiter is implemented by stores whose heartbeat batches

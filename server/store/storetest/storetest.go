@@ -35,6 +35,7 @@ func Run(t *testing.T, newStore func(t *testing.T) store.Store) {
 		{"AdminTokens", testAdminTokens},
 		{"SigningKeys", testSigningKeys},
 		{"Audit", testAudit},
+		{"AdminSessions", testAdminSessions},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
