@@ -5,6 +5,7 @@ import (
 	"encoding/base64"
 	"fmt"
 	"io"
+	"log/slog"
 	"net/http"
 	"net/http/httptest"
 	"net/url"
@@ -70,23 +71,29 @@ func benchPages(b *testing.B, st bulkStore) {
 	if err := st.CreateAdminToken(context.Background(), store.AdminToken{ID: "bench", Hash: hash, CreatedAt: time.Now()}); err != nil {
 		b.Fatal(err)
 	}
+	dir := b.TempDir() // one data dir (and secret key) for the runs on st
 	for _, mode := range []struct {
 		name string
 		ttl  time.Duration
 	}{{"uncached", time.Nanosecond}, {"cached", 0}} {
-		b.Run(mode.name, func(b *testing.B) { benchPaths(b, st, value, adminui.Options{StatsTTL: mode.ttl}) })
+		b.Run(mode.name, func(b *testing.B) { benchPaths(b, st, dir, value, adminui.Options{StatsTTL: mode.ttl}) })
 	}
 }
 
 // benchPaths renders each page with a fresh admin page and server on st.
 // "uncached" recomputes the fleet aggregates on every render; "cached"
 // is the default (aggregates reused for StatsTTL).
-func benchPaths(b *testing.B, st store.Store, admin string, opts adminui.Options) {
+func benchPaths(b *testing.B, st store.Store, dir, admin string, opts adminui.Options) {
+	cfg := server.Config{DataDir: dir}
+	var err error
+	if opts.SigningKeys, err = server.SigningKeys(cfg, st, slog.New(slog.DiscardHandler)); err != nil {
+		b.Fatal(err)
+	}
 	ui, err := adminui.New(st, opts)
 	if err != nil {
 		b.Fatal(err)
 	}
-	srv, err := server.New(server.Config{DataDir: b.TempDir()}, server.Options{Store: st, Mount: []func(chi.Router){ui.Routes}})
+	srv, err := server.New(cfg, server.Options{Store: st, Mount: []func(chi.Router){ui.Routes}})
 	if err != nil {
 		b.Fatal(err)
 	}

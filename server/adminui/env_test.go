@@ -1,6 +1,7 @@
 package adminui_test
 
 import (
+	"log/slog"
 	"net/http"
 	"net/http/cookiejar"
 	"net/http/httptest"
@@ -47,6 +48,10 @@ func newEnv(t *testing.T, opts adminui.Options, mounts ...func(chi.Router)) *env
 	}
 	if opts.LiveInterval == 0 {
 		opts.LiveInterval = 100 * time.Millisecond
+	}
+	// As `slipway server` wires it: the page reads the sealed signing keys opened.
+	if opts.SigningKeys, err = server.SigningKeys(server.Config{DataDir: dir}, st, slog.New(slog.DiscardHandler)); err != nil {
+		t.Fatal(err)
 	}
 	ui, err := adminui.New(st, opts)
 	if err != nil {
