@@ -40,7 +40,7 @@ var ErrWrongKey = errors.New("keyseal: session signing key does not decrypt with
 
 // Keys seals seeds on CreateSigningKey and opens them on SigningKeys.
 // Seeds stored before sealing was enabled (plain 32 bytes) are returned as
-// they are.
+// they are, until SealStored seals them.
 type Keys struct {
 	st   store.SigningKeyStore
 	aead cipher.AEAD
@@ -69,12 +69,11 @@ func (k *Keys) CreateSigningKey(ctx context.Context, sk store.SigningKey) error 
 	if len(sk.Seed) != ed25519.SeedSize {
 		return fmt.Errorf("keyseal: seed must be %d bytes", ed25519.SeedSize)
 	}
-	out := make([]byte, 1+nonceSize, sealedLen)
-	out[0] = v1
-	if _, err := io.ReadFull(rand.Reader, out[1:]); err != nil {
-		return fmt.Errorf("keyseal: %w", err)
+	sealed, err := k.seal(sk.ID, sk.Seed)
+	if err != nil {
+		return err
 	}
-	sk.Seed = k.aead.Seal(out, out[1:], sk.Seed, []byte(sk.ID))
+	sk.Seed = sealed
 	return k.st.CreateSigningKey(ctx, sk)
 }
 
@@ -98,6 +97,48 @@ func (k *Keys) SigningKeys(ctx context.Context) ([]store.SigningKey, error) {
 		}
 	}
 	return keys, nil
+}
+
+// ReplaceSigningKeySeed passes through to the wrapped store (stored values).
+func (k *Keys) ReplaceSigningKeySeed(ctx context.Context, id string, old, seed []byte) error {
+	return k.st.ReplaceSigningKeySeed(ctx, id, old, seed)
+}
+
+// SealStored seals the seeds stored before sealing was enabled, in place,
+// and returns how many it sealed. A seed another replica sealed meanwhile
+// is left to it (the store's compare-and-swap refuses the second write).
+func (k *Keys) SealStored(ctx context.Context) (int, error) {
+	keys, err := k.st.SigningKeys(ctx)
+	if err != nil {
+		return 0, err
+	}
+	n := 0
+	for _, sk := range keys {
+		if len(sk.Seed) != ed25519.SeedSize {
+			continue
+		}
+		sealed, err := k.seal(sk.ID, sk.Seed)
+		if err != nil {
+			return n, err
+		}
+		switch err := k.st.ReplaceSigningKeySeed(ctx, sk.ID, sk.Seed, sealed); {
+		case errors.Is(err, store.ErrConflict):
+		case err != nil:
+			return n, fmt.Errorf("keyseal: seal key %s: %w", sk.ID, err)
+		default:
+			n++
+		}
+	}
+	return n, nil
+}
+
+func (k *Keys) seal(id string, seed []byte) ([]byte, error) {
+	out := make([]byte, 1+nonceSize, sealedLen)
+	out[0] = v1
+	if _, err := io.ReadFull(rand.Reader, out[1:]); err != nil {
+		return nil, fmt.Errorf("keyseal: %w", err)
+	}
+	return k.aead.Seal(out, out[1:], seed, []byte(id)), nil
 }
 
 // Sealed reports whether a stored seed is sealed (for diagnostics).

@@ -41,6 +41,18 @@ func (m *memKeys) SigningKeys(context.Context) ([]store.SigningKey, error) {
 	return out, nil
 }
 
+func (m *memKeys) ReplaceSigningKeySeed(_ context.Context, id string, old, seed []byte) error {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	for i, k := range m.keys {
+		if k.ID == id && bytes.Equal(k.Seed, old) {
+			m.keys[i].Seed = append([]byte(nil), seed...)
+			return nil
+		}
+	}
+	return store.ErrConflict
+}
+
 func kek(b byte) []byte { return bytes.Repeat([]byte{b}, keyseal.KeySize) }
 
 func TestSealRoundTrip(t *testing.T) {
@@ -125,6 +137,42 @@ func TestLoadOrCreate(t *testing.T) {
 		_ = os.WriteFile(p, []byte(content), 0o600)
 		if _, err := keyseal.LoadOrCreate(p, true); err == nil {
 			t.Errorf("%s: accepted", name)
+		}
+	}
+}
+
+func TestSealStored(t *testing.T) {
+	ctx := t.Context()
+	raw := &memKeys{}
+	seeds := map[string][]byte{"a": bytes.Repeat([]byte{1}, ed25519.SeedSize), "b": bytes.Repeat([]byte{2}, ed25519.SeedSize)}
+	for id, seed := range seeds {
+		if err := raw.CreateSigningKey(ctx, store.SigningKey{ID: id, Seed: seed}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	k, _ := keyseal.New(raw, kek(4))
+	if err := k.CreateSigningKey(ctx, store.SigningKey{ID: "c", Seed: bytes.Repeat([]byte{3}, ed25519.SeedSize)}); err != nil {
+		t.Fatal(err)
+	}
+	if n, err := k.SealStored(ctx); err != nil || n != 2 {
+		t.Fatalf("sealed %d, %v; want the 2 plain ones", n, err)
+	}
+	if n, err := k.SealStored(ctx); err != nil || n != 0 {
+		t.Fatalf("second pass sealed %d, %v", n, err)
+	}
+	stored, _ := raw.SigningKeys(ctx)
+	for _, sk := range stored {
+		if !keyseal.Sealed(sk.Seed) {
+			t.Fatalf("key %s still plain", sk.ID)
+		}
+	}
+	opened, err := k.SigningKeys(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, sk := range opened {
+		if want, ok := seeds[sk.ID]; ok && !bytes.Equal(sk.Seed, want) {
+			t.Fatalf("key %s opened to another seed", sk.ID)
 		}
 	}
 }

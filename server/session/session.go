@@ -64,8 +64,14 @@ type Issuer struct {
 	issuer string
 }
 
+// KeyStore is the part of store.SigningKeyStore that Load needs.
+type KeyStore interface {
+	CreateSigningKey(ctx context.Context, k store.SigningKey) error
+	SigningKeys(ctx context.Context) ([]store.SigningKey, error)
+}
+
 // Load reads the signing keys from ks, creating one when there is none.
-func Load(ctx context.Context, ks store.SigningKeyStore, issuer string, now time.Time) (*Issuer, error) {
+func Load(ctx context.Context, ks KeyStore, issuer string, now time.Time) (*Issuer, error) {
 	stored, err := ks.SigningKeys(ctx)
 	if err != nil {
 		return nil, fmt.Errorf("session: load keys: %w", err)

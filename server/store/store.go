@@ -319,4 +319,9 @@ type SigningKey struct {
 type SigningKeyStore interface {
 	CreateSigningKey(ctx context.Context, k SigningKey) error
 	SigningKeys(ctx context.Context) ([]SigningKey, error) // newest first
+	// ReplaceSigningKeySeed swaps key id's stored seed from old to seed
+	// (sealing a key stored before sealing was enabled). It is a
+	// compare-and-swap: when the stored seed is no longer old (another
+	// replica got there first), nothing changes and it returns ErrConflict.
+	ReplaceSigningKeySeed(ctx context.Context, id string, old, seed []byte) error
 }

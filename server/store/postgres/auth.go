@@ -2,6 +2,7 @@ package postgres
 
 import (
 	"context"
+	"fmt"
 	"time"
 
 	"github.com/jackc/pgx/v5"
@@ -56,6 +57,18 @@ func (s *Store) CreateSigningKey(ctx context.Context, k store.SigningKey) error 
 	_, err := s.pool.Exec(ctx, "INSERT INTO signing_keys (id, seed, created_at) VALUES ($1, $2, $3)",
 		k.ID, k.Seed, ms(k.CreatedAt))
 	return wrap("create signing key", err)
+}
+
+// ReplaceSigningKeySeed swaps a key's seed if it is still old.
+func (s *Store) ReplaceSigningKeySeed(ctx context.Context, id string, old, seed []byte) error {
+	tag, err := s.pool.Exec(ctx, "UPDATE signing_keys SET seed = $1 WHERE id = $2 AND seed = $3", seed, id, old)
+	if err != nil {
+		return wrap("replace signing key seed", err)
+	}
+	if tag.RowsAffected() == 0 {
+		return fmt.Errorf("postgres: replace signing key seed: %w", store.ErrConflict)
+	}
+	return nil
 }
 
 // SigningKeys lists the signing keys, newest first.

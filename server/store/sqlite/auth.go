@@ -3,6 +3,7 @@ package sqlite
 import (
 	"context"
 	"database/sql"
+	"errors"
 	"time"
 
 	"github.com/slipwayhq/slipway/server/store"
@@ -56,6 +57,18 @@ func (s *Store) CreateSigningKey(ctx context.Context, k store.SigningKey) error 
 	_, err := s.w.ExecContext(ctx, "INSERT INTO signing_keys (id, seed, created_at) VALUES (?, ?, ?)",
 		k.ID, k.Seed, ms(k.CreatedAt))
 	return wrap("create signing key", err)
+}
+
+// ReplaceSigningKeySeed swaps a key's seed if it is still old.
+func (s *Store) ReplaceSigningKeySeed(ctx context.Context, id string, old, seed []byte) error {
+	res, err := s.w.ExecContext(ctx, "UPDATE signing_keys SET seed = ? WHERE id = ? AND seed = ?", seed, id, old)
+	if err != nil {
+		return wrap("replace signing key seed", err)
+	}
+	if n, err := res.RowsAffected(); err != nil || n == 0 {
+		return wrap("replace signing key seed", errors.Join(err, store.ErrConflict))
+	}
+	return nil
 }
 
 // SigningKeys lists the signing keys, newest first.

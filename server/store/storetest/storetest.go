@@ -489,4 +489,18 @@ func testSigningKeys(t *testing.T, s store.Store) {
 	if len(keys) != 2 || keys[0].ID != "k2" || keys[1].Seed[0] != 1 {
 		t.Fatalf("SigningKeys = %+v", keys)
 	}
+	// Compare-and-swap of a seed: only from the current value.
+	sealed := bytes.Repeat([]byte{9}, 61)
+	must(t, s.ReplaceSigningKeySeed(ctx, "k1", bytes.Repeat([]byte{1}, 32), sealed))
+	if err := s.ReplaceSigningKeySeed(ctx, "k1", bytes.Repeat([]byte{1}, 32), bytes.Repeat([]byte{8}, 61)); !errors.Is(err, store.ErrConflict) {
+		t.Fatalf("second swap from the old seed: %v, want ErrConflict", err)
+	}
+	if err := s.ReplaceSigningKeySeed(ctx, "nope", sealed, sealed); !errors.Is(err, store.ErrConflict) {
+		t.Fatalf("swap of a missing key: %v, want ErrConflict", err)
+	}
+	keys, err = s.SigningKeys(ctx)
+	must(t, err)
+	if !bytes.Equal(keys[1].Seed, sealed) || keys[0].Seed[0] != 2 {
+		t.Fatalf("after swap: %+v", keys)
+	}
 }
