@@ -53,6 +53,16 @@ func Run(ctx context.Context, cfg Config, opts RunOptions) error {
 		log = slog.New(slog.DiscardHandler)
 		opts.Logger = log
 	}
+	// One server process per SQLite database (server.lock in the data
+	// directory), taken before the database is opened.
+	_, shared := opts.Store.(locker)
+	if (opts.Store == nil && cfg.DatabaseURL == "") || (opts.Store != nil && !shared) {
+		unlock, err := lockDataDir(cfg.DataDir)
+		if err != nil {
+			return err
+		}
+		defer unlock()
+	}
 	if opts.Store == nil {
 		st, err := OpenStore(ctx, cfg)
 		if err != nil {
