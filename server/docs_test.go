@@ -70,7 +70,8 @@ func TestDocsCurlExamples(t *testing.T) {
 	}
 	for _, want := range []string{`"machineToken": "swm_`, `"heartbeatIntervalSeconds"`, `"keys"`, `"name": "laptop-42"`,
 		"HTTP/1.1 302", "Location: https://portal.example.com/", "Set-Cookie: slipway_session=",
-		`"matchedBy": "serial"`, `"matchedBy": "created"`, `"hostname": "laptop-42"`} {
+		`"matchedBy": "serial"`, `"matchedBy": "created"`, `"hostname": "laptop-42"`,
+		`"revoked": 1`, `"action": "revoke-token"`} {
 		if !strings.Contains(string(out), want) {
 			t.Errorf("output lacks %q:\n%s", want, out)
 		}
