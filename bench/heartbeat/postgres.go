@@ -13,7 +13,6 @@ import (
 	"github.com/slipwayhq/slipway/server"
 	"github.com/slipwayhq/slipway/server/store"
 	"github.com/slipwayhq/slipway/server/store/postgres"
-	"github.com/slipwayhq/slipway/server/token"
 )
 
 // seedPostgres writes n machines with tokens into an empty PostgreSQL
@@ -36,27 +35,7 @@ func seedPostgres(ctx context.Context, url string, n int, bootDir string) ([]str
 	} else if err := os.MkdirAll(dir, 0o700); err != nil {
 		return nil, err
 	}
-	now := time.Now().UTC()
-	if _, err := server.EnsureBootstrap(ctx, st, dir, server.Bootstrap{}, now); err != nil {
-		return nil, err
-	}
-	tokens := make([]string, 0, n)
-	const batch = 10000
-	for lo := 0; lo < n; lo += batch {
-		hi := min(n, lo+batch)
-		ms := make([]store.Machine, 0, hi-lo)
-		toks := make([]store.Token, 0, hi-lo)
-		for i := lo; i < hi; i++ {
-			value, hash := token.New(token.Machine)
-			tokens = append(tokens, value)
-			ms = append(ms, benchMachine(i, now))
-			toks = append(toks, store.Token{Hash: hash, CreatedAt: now, ExpiresAt: now.Add(30 * 24 * time.Hour)})
-		}
-		if err := st.BulkRegister(ctx, ms, toks); err != nil {
-			return nil, err
-		}
-	}
-	return tokens, nil
+	return seedStore(ctx, st, dir, n, 10000)
 }
 
 func benchMachine(i int, now time.Time) store.Machine {

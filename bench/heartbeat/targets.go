@@ -31,12 +31,23 @@ func seed(ctx context.Context, dir string, n int) ([]string, error) {
 		return nil, err
 	}
 	defer st.Close()
+	return seedStore(ctx, st, dir, n, 5000)
+}
+
+// bulkStore is a store that can register machines in bulk (both stores).
+type bulkStore interface {
+	store.Store
+	BulkRegister(ctx context.Context, ms []store.Machine, toks []store.Token) error
+}
+
+// seedStore bootstraps st (secret files in dir) and registers n machines,
+// batch at a time, each with its own token; it returns the token values.
+func seedStore(ctx context.Context, st bulkStore, dir string, n, batch int) ([]string, error) {
 	now := time.Now().UTC()
 	if _, err := server.EnsureBootstrap(ctx, st, dir, server.Bootstrap{}, now); err != nil {
 		return nil, err
 	}
 	tokens := make([]string, 0, n)
-	const batch = 5000
 	for lo := 0; lo < n; lo += batch {
 		hi := min(n, lo+batch)
 		ms := make([]store.Machine, 0, hi-lo)
