@@ -8,31 +8,19 @@ import (
 	"path/filepath"
 	"regexp"
 	"strings"
-	"sync"
 	"testing"
 	"time"
+
+	"github.com/slipwayhq/slipway/internal/testenv"
 )
-
-// syncBuffer is a bytes.Buffer safe for the command goroutine and the test.
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-func (s *syncBuffer) String() string { s.mu.Lock(); defer s.mu.Unlock(); return s.b.String() }
 
 // startServerCmd runs `slipway server` in-process until the test ends and
 // returns its base URL and output.
-func startServerCmd(t *testing.T, args ...string) (string, *syncBuffer) {
+func startServerCmd(t *testing.T, args ...string) (string, *testenv.SyncBuffer) {
 	t.Helper()
 	ctx, cancel := context.WithCancel(t.Context())
 	cmd := newServerCmd()
-	out := &syncBuffer{}
+	out := &testenv.SyncBuffer{}
 	cmd.SetOut(out)
 	cmd.SetErr(out)
 	cmd.SetArgs(append([]string{"--addr", "127.0.0.1:0"}, args...))

@@ -2,7 +2,6 @@ package adminui_test
 
 import (
 	"bufio"
-	"bytes"
 	"encoding/json"
 	"fmt"
 	"html"
@@ -11,31 +10,18 @@ import (
 	"net/url"
 	"regexp"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
+	"github.com/slipwayhq/slipway/internal/testenv"
 	"github.com/slipwayhq/slipway/server/adminui"
 	"github.com/slipwayhq/slipway/server/store"
 	"github.com/slipwayhq/slipway/server/token"
 )
 
-// syncBuffer is a goroutine-safe log sink.
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-func (s *syncBuffer) String() string { s.mu.Lock(); defer s.mu.Unlock(); return s.b.String() }
-
 func TestChannelActionsAudited(t *testing.T) {
 	_, chans := updater(t)
-	var logs syncBuffer
+	var logs testenv.SyncBuffer
 	e := newEnv(t, adminui.Options{Rollouts: chans, Logger: slog.New(slog.NewTextHandler(&logs, nil))})
 	c := e.client()
 	csrf := e.login(t, c)

@@ -1,9 +1,7 @@
 package adminui_test
 
 import (
-	"bytes"
 	"context"
-	"encoding/json"
 	"net/http"
 	"os"
 	"path/filepath"
@@ -111,27 +109,9 @@ func artifactsDir(t *testing.T) string {
 	return artifacts
 }
 
-func postJSON(t *testing.T, url, bearer string, body any) (int, map[string]any) {
-	t.Helper()
-	b, _ := json.Marshal(body)
-	req, _ := http.NewRequest("POST", url, bytes.NewReader(b))
-	req.Header.Set("Content-Type", "application/json")
-	if bearer != "" {
-		req.Header.Set("Authorization", "Bearer "+bearer)
-	}
-	res, err := http.DefaultClient.Do(req)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer res.Body.Close()
-	var out map[string]any
-	_ = json.NewDecoder(res.Body).Decode(&out)
-	return res.StatusCode, out
-}
-
 func register(t *testing.T, base, host, serial string) string {
 	t.Helper()
-	code, out := postJSON(t, base+"/api/machines/register", "", map[string]any{
+	code, out := testenv.CallJSON(t, "POST", base+"/api/machines/register", "", map[string]any{
 		"provisioningSecret": provisioning, "hostname": host, "serialNumbers": []string{serial}, "macAddresses": []string{},
 		"os": map[string]string{"name": "linux", "version": "12", "architecture": "amd64"},
 	})
@@ -170,7 +150,7 @@ func TestBrowserJourney(t *testing.T) {
 		func(context.Context, *chromedp.Target) (chromedp.Void, error) {
 			// A machine registers and heartbeats while the page is open.
 			tok := register(t, e.ts.URL, "live-host", "SN-LIVE")
-			code, _ := postJSON(t, e.ts.URL+"/api/machines/heartbeat", tok, map[string]any{"status": "ok", "agentVersion": "1.0.0",
+			code, _ := testenv.CallJSON(t, "POST", e.ts.URL+"/api/machines/heartbeat", tok, map[string]any{"status": "ok", "agentVersion": "1.0.0",
 				"metrics": map[string]any{"cpu": 21.5, "memory": 48}})
 			if code != http.StatusOK {
 				t.Errorf("heartbeat: %d", code)

@@ -1,12 +1,9 @@
 package postgres_test
 
 import (
-	"bytes"
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
-	"io"
 	"net/http"
 	"net/http/httptest"
 	"os"
@@ -18,6 +15,7 @@ import (
 	"time"
 
 	"github.com/slipwayhq/slipway/internal/pgtest"
+	"github.com/slipwayhq/slipway/internal/testenv"
 	"github.com/slipwayhq/slipway/server"
 	"github.com/slipwayhq/slipway/server/keyseal"
 	"github.com/slipwayhq/slipway/server/store/postgres"
@@ -74,31 +72,9 @@ func replicas(t *testing.T, n int) (urls []string, admin, dbURL string) {
 	return urls, strings.TrimSpace(string(tok)), dbURL
 }
 
-func call(t *testing.T, method, url, bearer string, body any) (int, map[string]any) {
-	t.Helper()
-	var rd io.Reader
-	if body != nil {
-		b, _ := json.Marshal(body)
-		rd = bytes.NewReader(b)
-	}
-	req, _ := http.NewRequestWithContext(t.Context(), method, url, rd)
-	req.Header.Set("Content-Type", "application/json")
-	if bearer != "" {
-		req.Header.Set("Authorization", "Bearer "+bearer)
-	}
-	res, err := http.DefaultClient.Do(req)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer res.Body.Close()
-	var out map[string]any
-	_ = json.NewDecoder(res.Body).Decode(&out)
-	return res.StatusCode, out
-}
-
 func registerAt(t *testing.T, base, serial string) (id, tok string) {
 	t.Helper()
-	code, out := call(t, "POST", base+"/api/machines/register", "", map[string]any{
+	code, out := testenv.CallJSON(t, "POST", base+"/api/machines/register", "", map[string]any{
 		"provisioningSecret": provisioning, "hostname": "host-" + serial,
 		"os":            map[string]string{"name": "linux", "version": "6.1", "architecture": "amd64"},
 		"serialNumbers": []string{serial}, "macAddresses": []string{},
@@ -111,7 +87,7 @@ func registerAt(t *testing.T, base, serial string) (id, tok string) {
 
 func heartbeat(t *testing.T, base, tok string) int {
 	t.Helper()
-	code, _ := call(t, "POST", base+"/api/machines/heartbeat", tok, map[string]any{"status": "ok", "agentVersion": "1.0.0"})
+	code, _ := testenv.CallJSON(t, "POST", base+"/api/machines/heartbeat", tok, map[string]any{"status": "ok", "agentVersion": "1.0.0"})
 	return code
 }
 
@@ -123,7 +99,7 @@ func TestReplicasShareTokensAndKeys(t *testing.T) {
 		t.Fatalf("heartbeat on the other replica: %d", code)
 	}
 	// Rotate on A; B refuses the old token at once and takes the new one.
-	code, out := call(t, "POST", a+"/api/admin/machines/"+id+"/token/rotate", admin, nil)
+	code, out := testenv.CallJSON(t, "POST", a+"/api/admin/machines/"+id+"/token/rotate", admin, nil)
 	if code != http.StatusOK {
 		t.Fatalf("rotate: %d %v", code, out)
 	}
@@ -135,7 +111,7 @@ func TestReplicasShareTokensAndKeys(t *testing.T) {
 		t.Fatalf("new token on B: %d", code)
 	}
 	// Revoke on B; A refuses.
-	if code, _ := call(t, "POST", b+"/api/admin/machines/"+id+"/token/revoke", admin, nil); code != http.StatusOK && code != http.StatusNoContent {
+	if code, _ := testenv.CallJSON(t, "POST", b+"/api/admin/machines/"+id+"/token/revoke", admin, nil); code != http.StatusOK && code != http.StatusNoContent {
 		t.Fatalf("revoke: %d", code)
 	}
 	if code := heartbeat(t, a, fresh); code != http.StatusUnauthorized {
@@ -143,16 +119,16 @@ func TestReplicasShareTokensAndKeys(t *testing.T) {
 	}
 	// A session issued by one replica verifies on the other: one signing key.
 	_, tok2 := registerAt(t, b, "SN-2")
-	code, sess := call(t, "POST", b+"/api/machines/sessions", tok2, nil)
+	code, sess := testenv.CallJSON(t, "POST", b+"/api/machines/sessions", tok2, nil)
 	if code != http.StatusOK {
 		t.Fatalf("session: %d %v", code, sess)
 	}
 	jwt, _ := sess["token"].(string)
-	if code, me := call(t, "GET", a+"/api/machines/me", jwt, nil); code != http.StatusOK {
+	if code, me := testenv.CallJSON(t, "GET", a+"/api/machines/me", jwt, nil); code != http.StatusOK {
 		t.Fatalf("session from B on A: %d %v", code, me)
 	}
-	_, ja := call(t, "GET", a+"/.well-known/jwks.json", "", nil)
-	_, jb := call(t, "GET", b+"/.well-known/jwks.json", "", nil)
+	_, ja := testenv.CallJSON(t, "GET", a+"/.well-known/jwks.json", "", nil)
+	_, jb := testenv.CallJSON(t, "GET", b+"/.well-known/jwks.json", "", nil)
 	if fmt.Sprint(ja) != fmt.Sprint(jb) || len(ja["keys"].([]any)) != 1 {
 		t.Fatalf("replicas publish different keys:\n%v\n%v", ja, jb)
 	}
