@@ -84,14 +84,10 @@ func SigningKeys(cfg Config, st store.Store, log *slog.Logger) (store.SigningKey
 	}
 	// Keys stored before sealing was enabled are sealed now; a key that
 	// does not open with this file fails here, before anything is served.
-	ctx := context.Background()
-	if n, err := ks.SealStored(ctx); err != nil {
+	if n, err := ks.SealStored(context.Background()); err != nil {
 		return nil, fmt.Errorf("server: %w", err)
 	} else if n > 0 {
 		log.Info("sealed session signing keys stored before SLIPWAY_SECRET_KEY_FILE was set", "keys", n)
-	}
-	if _, err := ks.SigningKeys(ctx); err != nil {
-		return nil, fmt.Errorf("server: %w", err)
 	}
 	return ks, nil
 }

@@ -36,6 +36,10 @@ type Options struct {
 	// Registry receives the server's Prometheus metrics and is served at
 	// /metrics. Default: a fresh registry with Go and process collectors.
 	Registry *prometheus.Registry
+	// SigningKeys reads and writes the session signing keys, when the
+	// caller already opened them with SigningKeys (to share them with the
+	// admin page). Default: SigningKeys(cfg, Store, Logger).
+	SigningKeys store.SigningKeyStore
 }
 
 // Server is the machine API; it is an http.Handler.
@@ -82,12 +86,15 @@ func New(cfg Config, opts Options) (*Server, error) {
 		}
 		s.st, s.ownsStore = st, true
 	}
-	keys, err := SigningKeys(cfg, s.st, s.log)
-	if err != nil {
-		s.closeStore()
-		return nil, err
+	keys := opts.SigningKeys
+	if keys == nil {
+		var err error
+		if keys, err = SigningKeys(cfg, s.st, s.log); err != nil {
+			s.closeStore()
+			return nil, err
+		}
 	}
-	err = withLock(ctx, s.st, "session-keys", func(ctx context.Context) (err error) {
+	err := withLock(ctx, s.st, "session-keys", func(ctx context.Context) (err error) {
 		s.sessions, err = session.Load(ctx, keys, cfg.PublicURL, s.now())
 		return err
 	})

@@ -46,7 +46,7 @@ func withAdminUI(ctx context.Context, cfg server.Config, opts *server.Options, l
 		st.Close()
 		return nil, err
 	}
-	opts.Store = st
+	opts.Store, opts.SigningKeys = st, uo.SigningKeys
 	opts.Mount = append(opts.Mount, func(r chi.Router) { ui.Routes(r) })
 	return st, nil
 }

@@ -93,7 +93,7 @@ func benchPaths(b *testing.B, st store.Store, dir, admin string, opts adminui.Op
 	if err != nil {
 		b.Fatal(err)
 	}
-	srv, err := server.New(cfg, server.Options{Store: st, Mount: []func(chi.Router){ui.Routes}})
+	srv, err := server.New(cfg, server.Options{Store: st, Mount: []func(chi.Router){ui.Routes}, SigningKeys: opts.SigningKeys})
 	if err != nil {
 		b.Fatal(err)
 	}

@@ -61,7 +61,7 @@ func newEnv(t *testing.T, opts adminui.Options, mounts ...func(chi.Router)) *env
 	e.ts = httptest.NewUnstartedServer(nil)
 	url := "http://" + e.ts.Listener.Addr().String()
 	e.srv, err = server.New(server.Config{DataDir: dir, PublicURL: url, RateLimit: 1000, RateBurst: 1000},
-		server.Options{Store: st, Mount: append(mounts, ui.Routes)})
+		server.Options{Store: st, Mount: append(mounts, ui.Routes), SigningKeys: opts.SigningKeys})
 	if err != nil {
 		t.Fatal(err)
 	}

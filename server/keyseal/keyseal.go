@@ -84,19 +84,26 @@ func (k *Keys) SigningKeys(ctx context.Context) ([]store.SigningKey, error) {
 		return nil, err
 	}
 	for i, sk := range keys {
-		switch {
-		case len(sk.Seed) == ed25519.SeedSize: // stored before sealing was enabled
-		case len(sk.Seed) == sealedLen && sk.Seed[0] == v1:
-			seed, err := k.aead.Open(nil, sk.Seed[1:1+nonceSize], sk.Seed[1+nonceSize:], []byte(sk.ID))
-			if err != nil {
-				return nil, fmt.Errorf("key %s: %w", sk.ID, ErrWrongKey)
-			}
-			keys[i].Seed = seed
-		default:
-			return nil, fmt.Errorf("keyseal: key %s: stored seed has an unknown format (%d bytes)", sk.ID, len(sk.Seed))
+		if keys[i].Seed, err = k.open(sk); err != nil {
+			return nil, err
 		}
 	}
 	return keys, nil
+}
+
+// open returns sk's seed: as stored when it predates sealing, else opened.
+func (k *Keys) open(sk store.SigningKey) ([]byte, error) {
+	switch {
+	case len(sk.Seed) == ed25519.SeedSize: // stored before sealing was enabled
+		return sk.Seed, nil
+	case len(sk.Seed) == sealedLen && sk.Seed[0] == v1:
+		seed, err := k.aead.Open(nil, sk.Seed[1:1+nonceSize], sk.Seed[1+nonceSize:], []byte(sk.ID))
+		if err != nil {
+			return nil, fmt.Errorf("key %s: %w", sk.ID, ErrWrongKey)
+		}
+		return seed, nil
+	}
+	return nil, fmt.Errorf("keyseal: key %s: stored seed has an unknown format (%d bytes)", sk.ID, len(sk.Seed))
 }
 
 // ReplaceSigningKeySeed passes through to the wrapped store (stored values).
@@ -105,8 +112,10 @@ func (k *Keys) ReplaceSigningKeySeed(ctx context.Context, id string, old, seed [
 }
 
 // SealStored seals the seeds stored before sealing was enabled, in place,
-// and returns how many it sealed. A seed another replica sealed meanwhile
-// is left to it (the store's compare-and-swap refuses the second write).
+// and returns how many it sealed; a sealed seed that does not open with
+// this KEK is an error (ErrWrongKey). A seed another replica sealed
+// meanwhile is left to it (the store's compare-and-swap refuses the second
+// write).
 func (k *Keys) SealStored(ctx context.Context) (int, error) {
 	keys, err := k.st.SigningKeys(ctx)
 	if err != nil {
@@ -115,6 +124,9 @@ func (k *Keys) SealStored(ctx context.Context) (int, error) {
 	n := 0
 	for _, sk := range keys {
 		if len(sk.Seed) != ed25519.SeedSize {
+			if _, err := k.open(sk); err != nil {
+				return n, err
+			}
 			continue
 		}
 		sealed, err := k.seal(sk.ID, sk.Seed)
