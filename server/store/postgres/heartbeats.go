@@ -66,7 +66,7 @@ func heartbeatBatch(hbs []store.Heartbeat) *pgx.Batch {
 	for i, h := range hbs {
 		ids[i], ats[i], statuses[i], versions[i], metrics[i] = h.MachineID, ms(h.At), h.Status, h.AgentVersion, nullJSON(h.Metrics)
 	}
-	latest, tokens := fold(hbs)
+	latest, tokens := fold(hbs, metrics)
 	n = len(latest)
 	lids, lats, lstatus, lversion := make([]string, n), make([]int64, n), make([]string, n), make([]string, n)
 	lmetrics, linv := make([]*string, n), make([]*string, n)
@@ -111,11 +111,11 @@ func heartbeatBatch(hbs []store.Heartbeat) *pgx.Batch {
 
 // fold folds a batch's heartbeats per machine in arrival order (as if they
 // were applied one by one), machines sorted by ID, and collects the latest
-// renewed expiry per token.
-func fold(hbs []store.Heartbeat) ([]*machineLatest, map[string]int64) {
+// renewed expiry per token. metrics[i] is hbs[i]'s metrics as stored.
+func fold(hbs []store.Heartbeat, metrics []*string) ([]*machineLatest, map[string]int64) {
 	byMachine := map[string]*machineLatest{}
 	tokens := map[string]int64{}
-	for _, h := range hbs {
+	for i, h := range hbs {
 		m := byMachine[h.MachineID]
 		if m == nil {
 			m = &machineLatest{id: h.MachineID}
@@ -125,8 +125,8 @@ func fold(hbs []store.Heartbeat) ([]*machineLatest, map[string]int64) {
 		if h.AgentVersion != "" {
 			m.version = h.AgentVersion
 		}
-		if mt := nullJSON(h.Metrics); mt != nil {
-			m.metrics = mt
+		if metrics[i] != nil {
+			m.metrics = metrics[i]
 		}
 		if h.Inventory != nil {
 			m.inventory = nullJSON(h.Inventory)
