@@ -10,6 +10,7 @@ import (
 	"log/slog"
 	"time"
 
+	batchpkg "github.com/slipwayhq/slipway/internal/batch"
 	"github.com/slipwayhq/slipway/server/store"
 )
 
@@ -100,48 +101,15 @@ func (b *Batcher) Run(ctx context.Context) error {
 			return nil
 		case req := <-b.in:
 			// Take whatever else is already waiting: this is the group commit.
-			b.commit(b.gather(ctx, b.fill(append(batch[:0], req))))
+			b.commit(batchpkg.Gather(b.in, append(batch[:0], req), b.opts.MaxBatch, b.opts.MaxWait, ctx.Done()))
 		}
 	}
-}
-
-// fill adds queued requests to batch, without waiting, up to MaxBatch.
-func (b *Batcher) fill(batch []request) []request {
-	for len(batch) < b.opts.MaxBatch {
-		select {
-		case req := <-b.in:
-			batch = append(batch, req)
-		default:
-			return batch
-		}
-	}
-	return batch
-}
-
-// gather waits up to MaxWait for more requests to join batch.
-func (b *Batcher) gather(ctx context.Context, batch []request) []request {
-	if b.opts.MaxWait <= 0 || len(batch) >= b.opts.MaxBatch {
-		return batch
-	}
-	t := time.NewTimer(b.opts.MaxWait)
-	defer t.Stop()
-	for len(batch) < b.opts.MaxBatch {
-		select {
-		case req := <-b.in:
-			batch = append(batch, req)
-		case <-t.C:
-			return batch
-		case <-ctx.Done():
-			return batch
-		}
-	}
-	return batch
 }
 
 // drain commits everything still queued.
 func (b *Batcher) drain(batch []request) {
 	for {
-		batch = b.fill(batch[:0])
+		batch = batchpkg.Take(b.in, batch[:0], b.opts.MaxBatch)
 		if len(batch) == 0 {
 			return
 		}

@@ -8,6 +8,7 @@ import (
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgxpool"
 
+	batchpkg "github.com/slipwayhq/slipway/internal/batch"
 	"github.com/slipwayhq/slipway/server/store"
 )
 
@@ -97,44 +98,15 @@ func (r *tokenReader) run() {
 	for {
 		select {
 		case l := <-r.in:
-			batch = append(batch[:0], l)
+			// Held open tokenBatchWait so more lookups share the query.
+			batch = batchpkg.Gather(r.in, append(batch[:0], l), maxTokenBatch, tokenBatchWait, r.quit)
 		case <-r.quit:
 			r.drain()
 			return
 		}
-	gather:
-		for len(batch) < maxTokenBatch {
-			select {
-			case l := <-r.in:
-				batch = append(batch, l)
-			default:
-				break gather
-			}
-		}
-		r.answer(r.gather(batch))
+		r.answer(batch)
 		clear(batch)
 	}
-}
-
-// gather holds the batch open for tokenBatchWait so more lookups share
-// the query (the heartbeat batcher does the same for writes).
-func (r *tokenReader) gather(batch []*tokenLookup) []*tokenLookup {
-	if tokenBatchWait <= 0 {
-		return batch
-	}
-	t := time.NewTimer(tokenBatchWait)
-	defer t.Stop()
-	for len(batch) < maxTokenBatch {
-		select {
-		case l := <-r.in:
-			batch = append(batch, l)
-		case <-t.C:
-			return batch
-		case <-r.quit:
-			return batch
-		}
-	}
-	return batch
 }
 
 // drain fails the lookups left in the queue after close.
