@@ -150,7 +150,7 @@ func (s *Server) handleDeleteMachine(w http.ResponseWriter, r *http.Request) err
 	if errors.Is(err, store.ErrNotFound) {
 		err = nil // deleted meanwhile: the result the admin asked for
 	}
-	s.audit(r, auditDeleteMachine, m.TenantID, m.ID, map[string]any{"hostname": m.Hostname}, err)
+	s.audit(r, store.AuditDeleteMachine, m.TenantID, m.ID, map[string]any{"hostname": m.Hostname}, err)
 	if err != nil {
 		return err
 	}
@@ -168,7 +168,7 @@ func (s *Server) handleRevokeToken(w http.ResponseWriter, r *http.Request) error
 		return err
 	}
 	n, err := s.st.RevokeTokens(r.Context(), m.ID, s.now())
-	s.audit(r, auditRevokeToken, m.TenantID, m.ID, map[string]any{"tokens": n}, err)
+	s.audit(r, store.AuditRevokeToken, m.TenantID, m.ID, map[string]any{"tokens": n}, err)
 	if err != nil {
 		return err
 	}
@@ -195,7 +195,7 @@ func (s *Server) handleRotateToken(w http.ResponseWriter, r *http.Request) error
 	now := s.now().UTC()
 	tok := store.Token{Hash: hash, MachineID: m.ID, TenantID: m.TenantID, CreatedAt: now, ExpiresAt: now.Add(s.cfg.TokenTTL)}
 	err = s.st.ReplaceToken(r.Context(), tok)
-	s.audit(r, auditRotateToken, m.TenantID, m.ID, nil, err)
+	s.audit(r, store.AuditRotateToken, m.TenantID, m.ID, nil, err)
 	if err != nil {
 		return err
 	}

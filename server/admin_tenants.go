@@ -97,7 +97,7 @@ func (s *Server) handleCreateTenant(w http.ResponseWriter, r *http.Request) erro
 	if err == nil {
 		sec, err = s.createSecret(r.Context(), t.ID, store.SecretProvisioning)
 	}
-	s.audit(r, auditCreateTenant, t.ID, t.ID, map[string]any{"name": t.Name, "provisioningSecretId": sec.ID}, err)
+	s.audit(r, store.AuditCreateTenant, t.ID, t.ID, map[string]any{"name": t.Name, "provisioningSecretId": sec.ID}, err)
 	if err != nil {
 		return err
 	}
@@ -192,7 +192,7 @@ func (s *Server) handleCreateSecret(w http.ResponseWriter, r *http.Request) erro
 		return err
 	}
 	sec, err := s.createSecret(r.Context(), t.ID, kind)
-	s.audit(r, auditCreateSecret, t.ID, sec.ID, map[string]any{"kind": kind}, err)
+	s.audit(r, store.AuditCreateSecret, t.ID, sec.ID, map[string]any{"kind": kind}, err)
 	if err != nil {
 		return err
 	}
@@ -233,7 +233,7 @@ func (s *Server) handleRotateSecret(w http.ResponseWriter, r *http.Request) erro
 	if err == nil {
 		err = s.st.RevokeSecret(r.Context(), old.TenantID, old.ID, s.now().UTC())
 	}
-	s.audit(r, auditRotateSecret, old.TenantID, old.ID, map[string]any{"kind": old.Kind, "newSecretId": sec.ID}, err)
+	s.audit(r, store.AuditRotateSecret, old.TenantID, old.ID, map[string]any{"kind": old.Kind, "newSecretId": sec.ID}, err)
 	if err != nil {
 		return err
 	}
@@ -248,7 +248,7 @@ func (s *Server) handleRevokeSecret(w http.ResponseWriter, r *http.Request) erro
 		return err
 	}
 	err = s.st.RevokeSecret(r.Context(), old.TenantID, old.ID, s.now().UTC())
-	s.audit(r, auditRevokeSecret, old.TenantID, old.ID, map[string]any{"kind": old.Kind}, err)
+	s.audit(r, store.AuditRevokeSecret, old.TenantID, old.ID, map[string]any{"kind": old.Kind}, err)
 	if err != nil {
 		return err
 	}

@@ -11,17 +11,6 @@ import (
 	"github.com/slipwayhq/slipway/server/store"
 )
 
-// Audit actions of the admin API.
-const (
-	auditDeleteMachine = "delete-machine"
-	auditRevokeToken   = "revoke-token"
-	auditRotateToken   = "rotate-token"
-	auditCreateTenant  = "create-tenant"
-	auditCreateSecret  = "create-secret"
-	auditRotateSecret  = "rotate-secret"
-	auditRevokeSecret  = "revoke-secret"
-)
-
 // audit records a state-changing admin API action in the audit log, with
 // the calling admin token as actor; cause is the action's error (nil when it
 // succeeded). detail is marshalled to a small JSON object; it must carry no

@@ -10,13 +10,6 @@ import (
 	"github.com/slipwayhq/slipway/server/store"
 )
 
-// Audit actions of the admin page (the admin API records its own).
-const (
-	auditLogin       = "login"
-	auditLogout      = "logout"
-	auditRevokeToken = "revoke-token"
-)
-
 // auditPageSize is the audit page's page size.
 const auditPageSize = 50
 
@@ -92,10 +85,6 @@ func (f auditFilter) values() url.Values {
 	return v
 }
 
-// auditActions are the actions the server records, suggested in the filter.
-var auditActions = []string{"create-secret", "create-tenant", "delete-machine", "login", "logout", "pause",
-	"resume", "revoke-secret", "revoke-token", "rollback", "rotate-secret", "rotate-token"}
-
 // auditPage lists the audit log, newest first, in keyset pages, filtered
 // by tenant, action and failure; a tenant-scoped admin sees only its
 // tenant's entries.
@@ -136,7 +125,7 @@ func (u *UI) auditPage(w http.ResponseWriter, r *http.Request) {
 		u.fail(w, r, err)
 		return
 	}
-	d := auditData{Entries: entries, Filter: f, Actions: auditActions, Paged: c != "",
+	d := auditData{Entries: entries, Filter: f, Actions: store.AuditActions, Paged: c != "",
 		Newest: "/admin/audit?" + f.values().Encode()}
 	if len(entries) > auditPageSize {
 		d.Entries = entries[:auditPageSize]

@@ -266,7 +266,7 @@ func (u *UI) revokeMachine(w http.ResponseWriter, r *http.Request) {
 	}
 	n, err := u.st.RevokeTokens(r.Context(), m.ID, u.opts.Now().UTC())
 	s, _ := sessionFrom(r.Context())
-	u.audit(r.Context(), s, auditEvent{action: auditRevokeToken, tenant: m.TenantID, target: m.ID, err: err,
+	u.audit(r.Context(), s, auditEvent{action: store.AuditRevokeToken, tenant: m.TenantID, target: m.ID, err: err,
 		attrs: []any{"machine_id", m.ID, "tokens", n}})
 	if err != nil {
 		u.fail(w, r, err)

@@ -32,9 +32,9 @@ type Rollouts interface {
 
 // Channel actions on the releases page.
 const (
-	actionPause    = "pause"
-	actionResume   = "resume"
-	actionRollback = "rollback"
+	actionPause    = store.AuditPause
+	actionResume   = store.AuditResume
+	actionRollback = store.AuditRollback
 )
 
 type channelView struct {

@@ -237,7 +237,7 @@ func (u *UI) login(w http.ResponseWriter, r *http.Request) {
 	}
 	http.SetCookie(w, &http.Cookie{Name: CookieName, Value: v, Path: "/admin", HttpOnly: true, Secure: u.opts.Secure,
 		SameSite: http.SameSiteStrictMode, MaxAge: int(u.opts.SessionTTL / time.Second)})
-	u.audit(r.Context(), s, auditEvent{action: auditLogin, tenant: s.Tenant})
+	u.audit(r.Context(), s, auditEvent{action: store.AuditLogin, tenant: s.Tenant})
 	http.Redirect(w, r, next, http.StatusSeeOther)
 }
 
@@ -249,7 +249,7 @@ func (u *UI) logout(w http.ResponseWriter, r *http.Request) {
 	http.SetCookie(w, &http.Cookie{Name: CookieName, Value: "", Path: "/admin", HttpOnly: true, Secure: u.opts.Secure,
 		SameSite: http.SameSiteStrictMode, MaxAge: -1})
 	err := u.st.RevokeAdminSession(r.Context(), s.id(), time.Unix(s.Expires, 0))
-	u.audit(r.Context(), s, auditEvent{action: auditLogout, tenant: s.Tenant, err: err})
+	u.audit(r.Context(), s, auditEvent{action: store.AuditLogout, tenant: s.Tenant, err: err})
 	if err != nil {
 		u.fail(w, r, fmt.Errorf("sign-out could not be recorded (the session stays valid until it expires): %w", err))
 		return

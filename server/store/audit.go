@@ -32,6 +32,27 @@ const (
 	MaxAuditLimit     = 500
 )
 
+// Actions the server records in the audit log.
+const (
+	AuditLogin         = "login"
+	AuditLogout        = "logout"
+	AuditPause         = "pause"
+	AuditResume        = "resume"
+	AuditRollback      = "rollback"
+	AuditRevokeToken   = "revoke-token"
+	AuditRotateToken   = "rotate-token"
+	AuditDeleteMachine = "delete-machine"
+	AuditCreateTenant  = "create-tenant"
+	AuditCreateSecret  = "create-secret"
+	AuditRotateSecret  = "rotate-secret"
+	AuditRevokeSecret  = "revoke-secret"
+)
+
+// AuditActions lists the actions above, sorted (the admin page suggests
+// them in its filter).
+var AuditActions = []string{AuditCreateSecret, AuditCreateTenant, AuditDeleteMachine, AuditLogin, AuditLogout,
+	AuditPause, AuditResume, AuditRevokeSecret, AuditRevokeToken, AuditRollback, AuditRotateSecret, AuditRotateToken}
+
 // AuditOK is the Result of an action that succeeded.
 const AuditOK = "ok"
 
