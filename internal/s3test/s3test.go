@@ -14,7 +14,6 @@
 package s3test
 
 import (
-	"bytes"
 	"context"
 	"crypto/rand"
 	"encoding/hex"
@@ -25,7 +24,6 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
-	"sync"
 	"testing"
 	"time"
 
@@ -55,7 +53,7 @@ type Server struct {
 	Dir string
 
 	cmd *exec.Cmd
-	log *lockedBuffer
+	log *testenv.SyncBuffer
 }
 
 // Start runs versitygw for the test and stops it (by PID) in t.Cleanup.
@@ -91,7 +89,7 @@ func start(t testing.TB, bin string) (*Server, error) {
 		AccessKey: "ak" + randHex(9),
 		SecretKey: randHex(20),
 		Dir:       root,
-		log:       &lockedBuffer{},
+		log:       &testenv.SyncBuffer{},
 	}
 	s.URL = "http://" + s.Endpoint
 	s.cmd = exec.Command(bin,
@@ -226,20 +224,3 @@ func randHex(n int) string {
 	return hex.EncodeToString(b)
 }
 
-// lockedBuffer collects the process output from two goroutines.
-type lockedBuffer struct {
-	mu  sync.Mutex
-	buf bytes.Buffer
-}
-
-func (b *lockedBuffer) Write(p []byte) (int, error) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.Write(p)
-}
-
-func (b *lockedBuffer) String() string {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.String()
-}
