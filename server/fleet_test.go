@@ -37,9 +37,9 @@ func TestFleetSyncMatching(t *testing.T) {
 
 	hosts := []any{
 		fleetHost(t, map[string]any{"id": 1}), // serial C02ZX1ABCDEF
-		fleetHost(t, map[string]any{"id": 2, "hardware_serial": "-1", "uuid": "1111aaaa-2222-3333-4444-555566667777", "hostname": "other", "platform": "windows"}),
-		fleetHost(t, map[string]any{"id": 3, "hardware_serial": "", "uuid": "", "hostname": "build-box"}),
-		fleetHost(t, map[string]any{"id": 4, "hardware_serial": "NEWSERIAL9", "uuid": "9999aaaa-0000-0000-0000-000000000001", "hostname": "unknown.local"}),
+		fleetHost(t, map[string]any{"id": 2, "hardware_serial": "-1", "uuid": "1111aaaa-2222-3333-4444-555566667777", "hostname": "other", "platform": "windows", "primary_mac": "00:15:5d:00:00:02"}),
+		fleetHost(t, map[string]any{"id": 3, "hardware_serial": "", "uuid": "", "hostname": "build-box", "primary_mac": ""}),
+		fleetHost(t, map[string]any{"id": 4, "hardware_serial": "NEWSERIAL9", "uuid": "9999aaaa-0000-0000-0000-000000000001", "hostname": "unknown.local", "primary_mac": "00:15:5d:00:00:04"}),
 	}
 	r := expect(t, e.do("POST", "/api/integrations/fleet/hosts", "", map[string]any{"hosts": hosts}, "x-fleet-secret", e.secret), http.StatusOK).JSON(t)
 	if r["received"].(float64) != 4 || r["matched"].(float64) != 3 || r["created"].(float64) != 1 {

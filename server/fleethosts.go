@@ -6,6 +6,7 @@ import (
 	"errors"
 	"net/http"
 	"slices"
+	"time"
 
 	"github.com/google/uuid"
 
@@ -18,14 +19,18 @@ type fleetResult struct {
 	MachineID string `json:"machineId"`
 	FleetID   int64  `json:"fleetId"`
 	Hostname  string `json:"hostname"`
-	MatchedBy string `json:"matchedBy"` // serial, uuid, hostname, or created
+	MatchedBy string `json:"matchedBy"` // serial, uuid, mac, hostname, bare-hostname or created
+	// Conflicts lists other machines that an identifier of the host also
+	// matched; they were left as they are (see docs/server.md, Fleet).
+	Conflicts []string `json:"conflicts,omitempty"`
 }
 
 type fleetResponse struct {
-	Received int           `json:"received"`
-	Matched  int           `json:"matched"`
-	Created  int           `json:"created"`
-	Hosts    []fleetResult `json:"hosts"`
+	Received  int           `json:"received"`
+	Matched   int           `json:"matched"`
+	Created   int           `json:"created"`
+	Conflicts int           `json:"conflicts"`
+	Hosts     []fleetResult `json:"hosts"`
 }
 
 // handleFleetHosts upserts Fleet host inventory onto the tenant's machines.
@@ -56,81 +61,93 @@ func (s *Server) handleFleetHosts(w http.ResponseWriter, r *http.Request) error 
 		} else {
 			resp.Matched++
 		}
+		if len(res.Conflicts) > 0 {
+			resp.Conflicts++
+			s.log.WarnContext(r.Context(), "fleet host matches several machines", "tenant_id", tenantID,
+				"fleet_id", res.FleetID, "machine_id", res.MachineID, "also_matched", res.Conflicts)
+		}
 		resp.Hosts = append(resp.Hosts, res)
 	}
-	s.log.InfoContext(r.Context(), "fleet sync", "tenant_id", tenantID, "matched", resp.Matched, "created", resp.Created)
+	s.log.InfoContext(r.Context(), "fleet sync", "tenant_id", tenantID, "matched", resp.Matched, "created", resp.Created,
+		"conflicts", resp.Conflicts)
 	writeJSON(w, http.StatusOK, resp)
 	return nil
 }
 
-// matchFleetHost finds the tenant's machine by serial, then UUID, then hostname.
-func (s *Server) matchFleetHost(ctx context.Context, tenantID string, h fleet.Host) (store.Machine, string, error) {
-	for _, try := range []struct {
-		kind  store.IdentifierKind
-		value string
-	}{
-		{store.BySerial, fingerprint.Serial(h.HardwareSerial)},
-		{store.ByUUID, fingerprint.UUID(h.UUID)},
-		{store.ByHostname, h.Hostname},
-	} {
-		if try.value == "" {
-			continue
-		}
-		m, err := s.st.FindMachine(ctx, tenantID, try.kind, try.value)
-		if err == nil {
-			return m, string(try.kind), nil
-		}
-		if !errors.Is(err, store.ErrNotFound) {
-			return m, "", err
-		}
+// fleetIdentity is what identifies the host's machine: serial, hardware
+// UUID, primary MAC, and the hostname as a last resort.
+func fleetIdentity(h fleet.Host) store.Identity {
+	id := store.Identity{HardwareUUID: fingerprint.UUID(h.UUID), Hostname: h.Hostname}
+	if sn := fingerprint.Serial(h.HardwareSerial); sn != "" {
+		id.Serials = []string{sn}
 	}
-	return store.Machine{}, "", store.ErrNotFound
+	if mac := fingerprint.MAC(h.PrimaryMAC); mac != "" {
+		id.MACs = []string{mac}
+	}
+	return id
 }
 
+// upsertFleetHost merges the host into the tenant's machine with its
+// identity (store.MatchIdentity), or creates an inventory-only machine that
+// the agent adopts when it registers.
 func (s *Server) upsertFleetHost(ctx context.Context, tenantID string, h fleet.Host) (fleetResult, error) {
 	now := s.now().UTC()
 	summary, err := json.Marshal(h.Summarize(now))
 	if err != nil {
 		return fleetResult{}, err
 	}
-	serial, hwUUID := fingerprint.Serial(h.HardwareSerial), fingerprint.UUID(h.UUID)
-	m, matchedBy, err := s.matchFleetHost(ctx, tenantID, h)
-	if errors.Is(err, store.ErrNotFound) {
-		m = store.Machine{
-			ID: uuid.Must(uuid.NewV7()).String(), TenantID: tenantID, Hostname: h.Hostname,
-			OS:     store.OS{Name: h.Platform, Version: h.OSVersion},
-			Source: "fleet", HardwareUUID: hwUUID, Fleet: summary, CreatedAt: now, UpdatedAt: now,
-		}
-		if serial != "" {
-			m.SerialNumbers = []string{serial}
-		}
-		if mac := fingerprint.MAC(h.PrimaryMAC); mac != "" {
-			m.MACAddresses = []string{mac}
-		}
-		if err := s.st.CreateMachine(ctx, m); err != nil {
-			return fleetResult{}, err
-		}
-		return fleetResult{MachineID: m.ID, FleetID: h.ID, Hostname: m.Hostname, MatchedBy: "created"}, nil
-	}
+	id := fleetIdentity(h)
+	m, match, err := s.st.MergeMachine(ctx, tenantID, uuid.Must(uuid.NewV7()).String(), id,
+		func(m *store.Machine, match store.Match) error {
+			mergeFleetHost(m, match, h, id, summary, now)
+			return nil
+		})
 	if err != nil {
 		return fleetResult{}, err
 	}
-	// Fill what the machine does not know; agent-reported data wins.
+	by := string(match.By)
+	if match.ID == "" {
+		by = "created"
+	}
+	return fleetResult{MachineID: m.ID, FleetID: h.ID, Hostname: m.Hostname, MatchedBy: by, Conflicts: match.Others}, nil
+}
+
+// Bounds of the identifier lists a Fleet sync may grow on a machine (the
+// registration limits).
+const (
+	maxSerials = 16
+	maxMACs    = 64
+)
+
+// mergeFleetHost writes the Fleet data onto m. A new machine takes the
+// host's description; an existing one keeps what it knows (agent-reported
+// data wins) and gains the identifiers it lacked, unless they also belong
+// to another machine (a conflict: copying them would spread it).
+func mergeFleetHost(m *store.Machine, match store.Match, h fleet.Host, id store.Identity, summary []byte, now time.Time) {
 	m.Fleet, m.UpdatedAt = summary, now
+	if match.ID == "" {
+		m.Source, m.CreatedAt = "fleet", now
+	}
 	if m.Hostname == "" {
 		m.Hostname = h.Hostname
-	}
-	if m.HardwareUUID == "" {
-		m.HardwareUUID = hwUUID
 	}
 	if m.OS.Name == "" {
 		m.OS = store.OS{Name: h.Platform, Version: h.OSVersion}
 	}
-	if serial != "" && !slices.Contains(m.SerialNumbers, serial) && len(m.SerialNumbers) < 16 {
-		m.SerialNumbers = append(m.SerialNumbers, serial)
+	if len(match.Others) > 0 {
+		return
 	}
-	if err := s.st.UpdateMachine(ctx, m); err != nil {
-		return fleetResult{}, err
+	if m.HardwareUUID == "" {
+		m.HardwareUUID = id.HardwareUUID
 	}
-	return fleetResult{MachineID: m.ID, FleetID: h.ID, Hostname: m.Hostname, MatchedBy: matchedBy}, nil
+	for _, sn := range id.Serials {
+		if !slices.Contains(m.SerialNumbers, sn) && len(m.SerialNumbers) < maxSerials {
+			m.SerialNumbers = append(m.SerialNumbers, sn)
+		}
+	}
+	for _, mac := range id.MACs {
+		if !slices.Contains(m.MACAddresses, mac) && len(m.MACAddresses) < maxMACs {
+			m.MACAddresses = append(m.MACAddresses, mac)
+		}
+	}
 }

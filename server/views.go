@@ -36,6 +36,7 @@ type machineView struct {
 	AgentVersion   string          `json:"agentVersion,omitempty"`
 	Source         string          `json:"source"`
 	Registered     bool            `json:"registered"`
+	Sources        []sourceView    `json:"sources"`
 	SerialNumbers  []string        `json:"serialNumbers"`
 	MACAddresses   []string        `json:"macAddresses"`
 	MachineUUID    string          `json:"machineUuid,omitempty"`
@@ -63,11 +64,42 @@ func (s *Server) view(m store.Machine, now time.Time, detail bool) machineView {
 		Source: m.Source, Registered: m.Fingerprint != "" || m.Source == "agent",
 		SerialNumbers: nonNil(m.SerialNumbers), MACAddresses: nonNil(m.MACAddresses), MachineUUID: m.HardwareUUID,
 		LastSeenAt: optTime(m.LastSeenAt), CreatedAt: m.CreatedAt, UpdatedAt: m.UpdatedAt, Metrics: m.Metrics,
+		Sources: sources(m),
 	}
 	if detail {
 		v.Inventory, v.Fleet = m.Inventory, m.Fleet
 	}
 	return v
+}
+
+// sourceView is one source that described a machine.
+type sourceView struct {
+	Name       string     `json:"name"` // "agent" or "fleet"
+	LastSeenAt *time.Time `json:"lastSeenAt"`
+}
+
+// sources lists who described the machine and when each last saw it: the
+// agent by its heartbeats, Fleet by the host's seen_time (else the sync).
+func sources(m store.Machine) []sourceView {
+	out := []sourceView{}
+	if m.Fingerprint != "" || m.Source == "agent" {
+		out = append(out, sourceView{Name: "agent", LastSeenAt: optTime(m.LastSeenAt)})
+	}
+	if len(m.Fleet) > 0 {
+		var f struct {
+			SeenTime *time.Time `json:"seenTime"`
+			SyncedAt time.Time  `json:"syncedAt"`
+		}
+		seen := (*time.Time)(nil)
+		if json.Unmarshal(m.Fleet, &f) == nil {
+			seen = optTime(f.SyncedAt)
+			if f.SeenTime != nil && !f.SeenTime.IsZero() {
+				seen = f.SeenTime
+			}
+		}
+		out = append(out, sourceView{Name: "fleet", LastSeenAt: seen})
+	}
+	return out
 }
 
 func nonNil(v []string) []string {

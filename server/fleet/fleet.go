@@ -27,12 +27,12 @@ type Host struct {
 	Build                     string     `json:"build"`
 	OsqueryVersion            string     `json:"osquery_version"`
 	OrbitVersion              *string    `json:"orbit_version"`
-	Uptime                    int64      `json:"uptime"` // nanoseconds
-	Memory                    int64      `json:"memory"` // bytes
+	Uptime                    Int        `json:"uptime"` // nanoseconds
+	Memory                    Int        `json:"memory"` // bytes
 	CPUType                   string     `json:"cpu_type"`
 	CPUBrand                  string     `json:"cpu_brand"`
-	CPUPhysicalCores          int        `json:"cpu_physical_cores"`
-	CPULogicalCores           int        `json:"cpu_logical_cores"`
+	CPUPhysicalCores          Int        `json:"cpu_physical_cores"`
+	CPULogicalCores           Int        `json:"cpu_logical_cores"`
 	HardwareVendor            string     `json:"hardware_vendor"`
 	HardwareModel             string     `json:"hardware_model"`
 	HardwareSerial            string     `json:"hardware_serial"`
@@ -43,9 +43,9 @@ type Host struct {
 	PrimaryMAC                string     `json:"primary_mac"`
 	TeamName                  *string    `json:"team_name"`
 	SeenTime                  *time.Time `json:"seen_time"`
-	GigsDiskSpaceAvailable    float64    `json:"gigs_disk_space_available"`
-	GigsTotalDiskSpace        float64    `json:"gigs_total_disk_space"`
-	PercentDiskSpaceAvailable float64    `json:"percent_disk_space_available"`
+	GigsDiskSpaceAvailable    Float      `json:"gigs_disk_space_available"`
+	GigsTotalDiskSpace        Float      `json:"gigs_total_disk_space"`
+	PercentDiskSpaceAvailable Float      `json:"percent_disk_space_available"`
 	DiskEncryptionEnabled     *bool      `json:"disk_encryption_enabled"`
 }
 
@@ -197,9 +197,9 @@ func (h Host) Summarize(now time.Time) Summary {
 		FleetID: h.ID, Hostname: h.Hostname, UUID: h.UUID, Platform: h.Platform, OSVersion: h.OSVersion,
 		HardwareSerial: h.HardwareSerial, HardwareVendor: h.HardwareVendor, HardwareModel: h.HardwareModel,
 		ComputerName: h.ComputerName, PrimaryIP: h.PrimaryIP, PrimaryMAC: h.PrimaryMAC, PublicIP: h.PublicIP,
-		CPUBrand: h.CPUBrand, CPULogicalCores: h.CPULogicalCores, MemoryBytes: h.Memory,
-		UptimeSeconds: h.Uptime / int64(time.Second), DiskAvailableGB: h.GigsDiskSpaceAvailable,
-		DiskTotalGB: h.GigsTotalDiskSpace, DiskPercentAvailable: h.PercentDiskSpaceAvailable,
+		CPUBrand: h.CPUBrand, CPULogicalCores: int(h.CPULogicalCores), MemoryBytes: int64(h.Memory),
+		UptimeSeconds: int64(h.Uptime) / int64(time.Second), DiskAvailableGB: float64(h.GigsDiskSpaceAvailable),
+		DiskTotalGB: float64(h.GigsTotalDiskSpace), DiskPercentAvailable: float64(h.PercentDiskSpaceAvailable),
 		DiskEncryptionEnabled: h.DiskEncryptionEnabled, OsqueryVersion: h.OsqueryVersion,
 		SeenTime: h.SeenTime, SyncedAt: now.UTC(),
 	}

@@ -153,7 +153,20 @@ type MachineStore interface {
 	// transaction; tokens of the other kind stay valid, so the agent and the
 	// desktop client of one machine do not revoke each other. It returns the
 	// stored machine and whether it was created.
+	//
+	// When no machine has the fingerprint, an inventory-only machine (empty
+	// Fingerprint, made by a Fleet sync) matching m's serials, hardware UUID
+	// or MACs (MatchIdentity, never the hostname) is adopted instead of
+	// inserting: it takes m's Fingerprint, Source and descriptive fields and
+	// keeps its ID, CreatedAt and Fleet data (created is false).
 	RegisterMachine(ctx context.Context, m Machine, tok Token) (Machine, bool, error)
+	// MergeMachine matches id to one of the tenant's machines with
+	// MatchIdentity, lets merge fill it and writes UpdateMachine's fields and
+	// Source; when none matches, merge fills a new inventory-only machine
+	// with ID newID, which is inserted. Matching and writing are one
+	// transaction, serialised with RegisterMachine's adoption for the tenant,
+	// so one physical machine stays one row whichever source comes first.
+	MergeMachine(ctx context.Context, tenantID, newID string, id Identity, merge MergeFunc) (Machine, Match, error)
 	// CreateMachine inserts a machine without a token (Fleet inventory-only).
 	CreateMachine(ctx context.Context, m Machine) error
 	GetMachine(ctx context.Context, id string) (Machine, error)

@@ -18,6 +18,7 @@ func (s *Store) BulkRegister(ctx context.Context, machinesIn []store.Machine, to
 	}
 	machines := make([][]any, len(machinesIn))
 	serials := make([][]any, 0, len(machinesIn))
+	var macs [][]any
 	tokens := make([][]any, len(machinesIn))
 	for i, m := range machinesIn {
 		u := updateOf(m.Inventory)
@@ -30,6 +31,13 @@ func (s *Store) BulkRegister(ctx context.Context, machinesIn []store.Machine, to
 			if !seen[sn] {
 				seen[sn] = true
 				serials = append(serials, []any{m.TenantID, sn, m.ID})
+			}
+		}
+		clear(seen)
+		for _, mac := range m.MACAddresses {
+			if !seen[mac] {
+				seen[mac] = true
+				macs = append(macs, []any{m.TenantID, mac, m.ID})
 			}
 		}
 		t := toks[i]
@@ -46,13 +54,17 @@ func (s *Store) BulkRegister(ctx context.Context, machinesIn []store.Machine, to
 			pgx.CopyFromRows(serials)); err != nil {
 			return err
 		}
+		if _, err := tx.CopyFrom(ctx, pgx.Identifier{"machine_macs"}, []string{"tenant_id", "mac", "machine_id"},
+			pgx.CopyFromRows(macs)); err != nil {
+			return err
+		}
 		_, err := tx.CopyFrom(ctx, pgx.Identifier{"tokens"},
 			[]string{"hash", "machine_id", "tenant_id", "client", "created_at", "expires_at", "revoked_at"}, pgx.CopyFromRows(tokens))
 		return err
 	})
 	if err == nil {
 		// Fresh statistics, so the planner uses the indexes right away.
-		_, err = s.pool.Exec(ctx, "ANALYZE machines, machine_serials, tokens")
+		_, err = s.pool.Exec(ctx, "ANALYZE machines, machine_serials, machine_macs, tokens")
 	}
 	return wrap("bulk register", err)
 }

@@ -38,16 +38,24 @@ func insertMachine(ctx context.Context, tx pgx.Tx, m store.Machine, onConflictNo
 	return true, writeSerials(ctx, tx, m)
 }
 
+// writeSerials keeps the serial and MAC indexes in step with the machine.
 func writeSerials(ctx context.Context, tx pgx.Tx, m store.Machine) error {
-	if _, err := tx.Exec(ctx, "DELETE FROM machine_serials WHERE machine_id = $1", m.ID); err != nil {
-		return err
+	for _, idx := range []struct {
+		table, col string
+		values     []string
+	}{{"machine_serials", "serial", m.SerialNumbers}, {"machine_macs", "mac", m.MACAddresses}} {
+		if _, err := tx.Exec(ctx, "DELETE FROM "+idx.table+" WHERE machine_id = $1", m.ID); err != nil {
+			return err
+		}
+		if len(idx.values) == 0 {
+			continue
+		}
+		if _, err := tx.Exec(ctx, "INSERT INTO "+idx.table+" (tenant_id, "+idx.col+`, machine_id)
+			SELECT $1, v, $3 FROM unnest($2::text[]) AS v ON CONFLICT DO NOTHING`, m.TenantID, idx.values, m.ID); err != nil {
+			return err
+		}
 	}
-	if len(m.SerialNumbers) == 0 {
-		return nil
-	}
-	_, err := tx.Exec(ctx, `INSERT INTO machine_serials (tenant_id, serial, machine_id)
-		SELECT $1, sn, $3 FROM unnest($2::text[]) AS sn ON CONFLICT DO NOTHING`, m.TenantID, m.SerialNumbers, m.ID)
-	return err
+	return nil
 }
 
 func updateDescriptive(ctx context.Context, tx pgx.Tx, m store.Machine) (int64, error) {
@@ -65,7 +73,8 @@ func updateDescriptive(ctx context.Context, tx pgx.Tx, m store.Machine) (int64, 
 	return n, err
 }
 
-// RegisterMachine inserts or refreshes a machine by fingerprint and gives it
+// RegisterMachine inserts or refreshes a machine by fingerprint (or adopts
+// the inventory-only machine with its hardware identifiers) and gives it
 // tok. Two replicas registering the same hardware at once end with one
 // machine: the loser of the insert race refreshes the winner's row.
 func (s *Store) RegisterMachine(ctx context.Context, m store.Machine, tok store.Token) (store.Machine, bool, error) {
@@ -74,6 +83,16 @@ func (s *Store) RegisterMachine(ctx context.Context, m store.Machine, tok store.
 	err := pgx.BeginFunc(ctx, s.pool, func(tx pgx.Tx) error {
 		out, created = store.Machine{}, false
 		existing, err := s.lockByFingerprint(ctx, tx, m)
+		if errors.Is(err, pgx.ErrNoRows) && m.Fingerprint != "" {
+			// New hardware: serialise with MergeMachine, look again (a
+			// replica may have just inserted it), then adopt a Fleet row.
+			if err = lockIdentities(ctx, tx, m.TenantID); err != nil {
+				return err
+			}
+			if existing, err = s.lockByFingerprint(ctx, tx, m); errors.Is(err, pgx.ErrNoRows) {
+				existing, err = adopt(ctx, tx, m)
+			}
+		}
 		if errors.Is(err, pgx.ErrNoRows) {
 			ins, err := insertMachine(ctx, tx, m, m.Fingerprint != "")
 			if err != nil {
@@ -142,24 +161,17 @@ func (s *Store) GetMachine(ctx context.Context, id string) (store.Machine, error
 	return m, wrap("get machine", err)
 }
 
-// FindMachine matches a machine of the tenant by serial, UUID or hostname.
+// FindMachine matches a machine of the tenant by one identifier.
 func (s *Store) FindMachine(ctx context.Context, tenantID string, kind store.IdentifierKind, value string) (store.Machine, error) {
-	var q string
-	switch kind {
-	case store.BySerial:
-		q = "SELECT " + machineCols + ` FROM machines WHERE tenant_id = $1 AND id IN
-			(SELECT machine_id FROM machine_serials WHERE tenant_id = $1 AND serial = $2)`
-	case store.ByUUID:
-		q = "SELECT " + machineCols + " FROM machines WHERE tenant_id = $1 AND lower(hardware_uuid) = lower($2)"
-	case store.ByHostname:
-		q = "SELECT " + machineCols + " FROM machines WHERE tenant_id = $1 AND lower(hostname) = lower($2)"
-	default:
-		return store.Machine{}, fmt.Errorf("postgres: find machine: unknown identifier kind %q", kind)
+	q, err := matchIDs(kind, false)
+	if err != nil {
+		return store.Machine{}, fmt.Errorf("postgres: find machine: %w", err)
 	}
 	if value == "" {
 		return store.Machine{}, wrap("find machine", pgx.ErrNoRows)
 	}
-	m, err := scanMachine(s.pool.QueryRow(ctx, q+" ORDER BY created_at, id LIMIT 1", tenantID, value))
+	m, err := scanMachine(s.pool.QueryRow(ctx, "SELECT "+machineCols+" FROM machines WHERE id IN ("+q+
+		") ORDER BY created_at, id LIMIT 1", tenantID, value))
 	return m, wrap("find machine", err)
 }
 

@@ -32,15 +32,20 @@ func insertMachine(ctx context.Context, tx *sql.Tx, m store.Machine) error {
 	return writeSerials(ctx, tx, m)
 }
 
+// writeSerials keeps the serial and MAC indexes in step with the machine.
 func writeSerials(ctx context.Context, tx *sql.Tx, m store.Machine) error {
-	if _, err := tx.ExecContext(ctx, "DELETE FROM machine_serials WHERE machine_id = ?", m.ID); err != nil {
-		return err
-	}
-	for _, sn := range m.SerialNumbers {
-		if _, err := tx.ExecContext(ctx,
-			"INSERT OR IGNORE INTO machine_serials (tenant_id, serial, machine_id) VALUES (?, ?, ?)",
-			m.TenantID, sn, m.ID); err != nil {
+	for _, idx := range []struct {
+		table, col string
+		values     []string
+	}{{"machine_serials", "serial", m.SerialNumbers}, {"machine_macs", "mac", m.MACAddresses}} {
+		if _, err := tx.ExecContext(ctx, "DELETE FROM "+idx.table+" WHERE machine_id = ?", m.ID); err != nil {
 			return err
+		}
+		for _, v := range idx.values {
+			if _, err := tx.ExecContext(ctx, "INSERT OR IGNORE INTO "+idx.table+" (tenant_id, "+idx.col+
+				", machine_id) VALUES (?, ?, ?)", m.TenantID, v, m.ID); err != nil {
+				return err
+			}
 		}
 	}
 	return nil
@@ -61,13 +66,17 @@ func updateDescriptive(ctx context.Context, tx *sql.Tx, m store.Machine) (int64,
 	return n, err
 }
 
-// RegisterMachine inserts or refreshes a machine by fingerprint and gives it tok.
+// RegisterMachine inserts or refreshes a machine by fingerprint (or adopts
+// the inventory-only machine with its hardware identifiers) and gives it tok.
 func (s *Store) RegisterMachine(ctx context.Context, m store.Machine, tok store.Token) (store.Machine, bool, error) {
 	var out store.Machine
 	created := false
 	err := s.tx(ctx, func(tx *sql.Tx) error {
 		existing, err := scanMachine(tx.QueryRowContext(ctx, "SELECT "+machineCols+
 			" FROM machines WHERE tenant_id = ? AND fingerprint = ? AND fingerprint <> ''", m.TenantID, m.Fingerprint))
+		if err == sql.ErrNoRows {
+			existing, err = adopt(ctx, tx, m)
+		}
 		switch {
 		case err == sql.ErrNoRows:
 			if err := insertMachine(ctx, tx, m); err != nil {
@@ -115,24 +124,17 @@ func (s *Store) GetMachine(ctx context.Context, id string) (store.Machine, error
 	return m, wrap("get machine", err)
 }
 
-// FindMachine matches a machine of the tenant by serial, UUID or hostname.
+// FindMachine matches a machine of the tenant by one identifier.
 func (s *Store) FindMachine(ctx context.Context, tenantID string, kind store.IdentifierKind, value string) (store.Machine, error) {
-	var q string
-	switch kind {
-	case store.BySerial:
-		q = "SELECT " + machineCols + ` FROM machines WHERE tenant_id = ?1 AND id IN
-			(SELECT machine_id FROM machine_serials WHERE tenant_id = ?1 AND serial = ?2)`
-	case store.ByUUID:
-		q = "SELECT " + machineCols + " FROM machines WHERE tenant_id = ?1 AND lower(hardware_uuid) = lower(?2)"
-	case store.ByHostname:
-		q = "SELECT " + machineCols + " FROM machines WHERE tenant_id = ?1 AND lower(hostname) = lower(?2)"
-	default:
-		return store.Machine{}, fmt.Errorf("sqlite: find machine: unknown identifier kind %q", kind)
+	q, err := sqlcol.MatchIDs(kind, false)
+	if err != nil {
+		return store.Machine{}, fmt.Errorf("sqlite: find machine: %w", err)
 	}
 	if value == "" {
 		return store.Machine{}, wrap("find machine", sql.ErrNoRows)
 	}
-	m, err := scanMachine(s.r.QueryRowContext(ctx, q+" ORDER BY created_at, id LIMIT 1", tenantID, value))
+	m, err := scanMachine(s.r.QueryRowContext(ctx, "SELECT "+machineCols+" FROM machines WHERE id IN ("+q+") ORDER BY created_at, id LIMIT 1",
+		tenantID, value))
 	return m, wrap("find machine", err)
 }
 

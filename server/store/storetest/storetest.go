@@ -36,6 +36,9 @@ func Run(t *testing.T, newStore func(t *testing.T) store.Store) {
 		{"SigningKeys", testSigningKeys},
 		{"Audit", testAudit},
 		{"AdminSessions", testAdminSessions},
+		{"MergeFleetFirst", testMergeFleetFirst},
+		{"MergeAgentFirst", testMergeAgentFirst},
+		{"MergeRace", testMergeRace},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {

@@ -1,0 +1,93 @@
+package sqlite
+
+import (
+	"context"
+	"database/sql"
+
+	"github.com/slipwayhq/slipway/server/store"
+	"github.com/slipwayhq/slipway/server/store/sqlcol"
+)
+
+// finder looks machine IDs up inside tx for store.MatchIdentity.
+func finder(tx *sql.Tx, tenantID string, unregistered bool) func(context.Context, store.IdentifierKind, string) ([]string, error) {
+	return func(ctx context.Context, kind store.IdentifierKind, value string) ([]string, error) {
+		q, err := sqlcol.MatchIDs(kind, unregistered)
+		if err != nil {
+			return nil, err
+		}
+		rows, err := tx.QueryContext(ctx, q, tenantID, value)
+		if err != nil {
+			return nil, err
+		}
+		defer rows.Close()
+		var ids []string
+		for rows.Next() {
+			var id string
+			if err := rows.Scan(&id); err != nil {
+				return nil, err
+			}
+			ids = append(ids, id)
+		}
+		return ids, rows.Err()
+	}
+}
+
+// adopt finds the inventory-only machine (from Fleet) with m's hardware
+// identifiers and gives it m's fingerprint and source, so the registering
+// machine continues that row. sql.ErrNoRows when there is none.
+func adopt(ctx context.Context, tx *sql.Tx, m store.Machine) (store.Machine, error) {
+	id := sqlcol.IdentityOf(m)
+	if m.Fingerprint == "" || !id.Hardware() {
+		return store.Machine{}, sql.ErrNoRows
+	}
+	match, err := store.MatchIdentity(ctx, id, finder(tx, m.TenantID, true))
+	if err != nil {
+		return store.Machine{}, err
+	}
+	if match.ID == "" {
+		return store.Machine{}, sql.ErrNoRows
+	}
+	if _, err := tx.ExecContext(ctx, "UPDATE machines SET fingerprint = ?, source = ? WHERE id = ?",
+		m.Fingerprint, m.Source, match.ID); err != nil {
+		return store.Machine{}, err
+	}
+	return scanMachine(tx.QueryRowContext(ctx, "SELECT "+machineCols+" FROM machines WHERE id = ?", match.ID))
+}
+
+// MergeMachine matches id to one of the tenant's machines and writes what
+// merge made of it, or a new inventory-only machine, in one transaction.
+func (s *Store) MergeMachine(ctx context.Context, tenantID, newID string, id store.Identity, merge store.MergeFunc) (store.Machine, store.Match, error) {
+	var out store.Machine
+	var match store.Match
+	err := s.tx(ctx, func(tx *sql.Tx) error {
+		var err error
+		if match, err = store.MatchIdentity(ctx, id, finder(tx, tenantID, false)); err != nil {
+			return err
+		}
+		if match.ID == "" {
+			m := store.Machine{ID: newID, TenantID: tenantID}
+			if err := merge(&m, match); err != nil {
+				return err
+			}
+			m.ID, m.TenantID, out = newID, tenantID, m
+			return insertMachine(ctx, tx, m)
+		}
+		m, err := scanMachine(tx.QueryRowContext(ctx, "SELECT "+machineCols+" FROM machines WHERE id = ?", match.ID))
+		if err != nil {
+			return err
+		}
+		source := m.Source
+		if err := merge(&m, match); err != nil {
+			return err
+		}
+		m.ID, m.TenantID, out = match.ID, tenantID, m
+		if m.Source != source {
+			if _, err := tx.ExecContext(ctx, "UPDATE machines SET source = ? WHERE id = ?", m.Source, m.ID); err != nil {
+				return err
+			}
+		}
+		_, err = updateDescriptive(ctx, tx, m)
+		return err
+	})
+	return out, match, wrap("merge machine", err)
+}
