@@ -54,6 +54,12 @@ func newEnv(t *testing.T, mod ...func(*server.Config)) *env {
 	if err != nil {
 		t.Fatal(err)
 	}
+	return newEnvStore(t, dir, st, mod...)
+}
+
+// newEnvStore is newEnv on the given store (closed by the test's cleanup).
+func newEnvStore(t *testing.T, dir string, st store.Store, mod ...func(*server.Config)) *env {
+	t.Helper()
 	clk := &clock{t: time.Date(2026, 5, 4, 10, 0, 0, 0, time.UTC)}
 	if _, err := server.EnsureBootstrap(t.Context(), st, dir, server.Bootstrap{}, clk.Now()); err != nil {
 		t.Fatal(err)

@@ -30,6 +30,17 @@ func (id Identity) Hardware() bool {
 	return len(id.Serials) > 0 || id.HardwareUUID != "" || len(id.MACs) > 0
 }
 
+// Lookup is one identifier to look up for MatchIdentity.
+type Lookup struct {
+	Kind  IdentifierKind
+	Value string
+	// NoSerial and NoUUID restrict a weaker identifier to machines without
+	// a serial number (or hardware UUID): a machine whose serial differs
+	// from the identity's is another machine, even if it shares a MAC (a
+	// docking station, a USB network adapter moved between laptops).
+	NoSerial, NoUUID bool
+}
+
 // Match is the outcome of matching an Identity against a tenant's machines.
 type Match struct {
 	// ID is the machine chosen, "" when none matched.
@@ -43,31 +54,33 @@ type Match struct {
 }
 
 // MatchIdentity applies the matching rule shared by every store. find
-// returns the IDs of the tenant's machines with the identifier, oldest
+// returns the IDs of the tenant's machines with one identifier, oldest
 // first. The rule:
 //
 //  1. every serial, then the hardware UUID, then every MAC is looked up; the
 //     first identifier (in that order) that matches decides, and its oldest
 //     machine wins;
-//  2. machines matched by any other identifier are returned in Others;
-//  3. only when no hardware identifier matched: with hardware identifiers,
+//  2. a UUID or MAC never matches a machine whose serial number (or, for a
+//     MAC, hardware UUID) contradicts the identity's;
+//  3. machines matched by any other identifier are returned in Others;
+//  4. only when no hardware identifier matched: with hardware identifiers,
 //     the hostname may match a machine that has none (ByBareHostname);
 //     without any, the hostname matches any machine (ByHostname).
-func MatchIdentity(ctx context.Context, id Identity, find func(ctx context.Context, kind IdentifierKind, value string) ([]string, error)) (Match, error) {
+func MatchIdentity(ctx context.Context, id Identity, find func(ctx context.Context, l Lookup) ([]string, error)) (Match, error) {
 	var m Match
 	seen := map[string]bool{}
-	try := func(kind IdentifierKind, value string) error {
-		if value == "" {
+	try := func(l Lookup) error {
+		if l.Value == "" {
 			return nil
 		}
-		ids, err := find(ctx, kind, value)
+		ids, err := find(ctx, l)
 		if err != nil {
 			return err
 		}
 		for _, got := range ids {
 			switch {
 			case m.ID == "":
-				m.ID, m.By = got, kind
+				m.ID, m.By = got, l.Kind
 			case got != m.ID && !seen[got]:
 				m.Others = append(m.Others, got)
 			}
@@ -75,16 +88,17 @@ func MatchIdentity(ctx context.Context, id Identity, find func(ctx context.Conte
 		}
 		return nil
 	}
+	hasSerial := len(id.Serials) > 0
 	for _, sn := range id.Serials {
-		if err := try(BySerial, sn); err != nil {
+		if err := try(Lookup{Kind: BySerial, Value: sn}); err != nil {
 			return Match{}, err
 		}
 	}
-	if err := try(ByUUID, id.HardwareUUID); err != nil {
+	if err := try(Lookup{Kind: ByUUID, Value: id.HardwareUUID, NoSerial: hasSerial}); err != nil {
 		return Match{}, err
 	}
 	for _, mac := range id.MACs {
-		if err := try(ByMAC, mac); err != nil {
+		if err := try(Lookup{Kind: ByMAC, Value: mac, NoSerial: hasSerial, NoUUID: id.HardwareUUID != ""}); err != nil {
 			return Match{}, err
 		}
 	}
@@ -96,7 +110,7 @@ func MatchIdentity(ctx context.Context, id Identity, find func(ctx context.Conte
 	if id.Hardware() {
 		kind = ByBareHostname
 	}
-	if err := try(kind, id.Hostname); err != nil {
+	if err := try(Lookup{Kind: kind, Value: id.Hostname}); err != nil {
 		return Match{}, err
 	}
 	m.Others = nil // several machines sharing a hostname is no conflict

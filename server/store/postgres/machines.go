@@ -163,7 +163,7 @@ func (s *Store) GetMachine(ctx context.Context, id string) (store.Machine, error
 
 // FindMachine matches a machine of the tenant by one identifier.
 func (s *Store) FindMachine(ctx context.Context, tenantID string, kind store.IdentifierKind, value string) (store.Machine, error) {
-	q, err := matchIDs(kind, false)
+	q, err := matchIDs(store.Lookup{Kind: kind}, false)
 	if err != nil {
 		return store.Machine{}, fmt.Errorf("postgres: find machine: %w", err)
 	}

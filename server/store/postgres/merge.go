@@ -13,8 +13,8 @@ import (
 var dollars = strings.NewReplacer("?1", "$1", "?2", "$2")
 
 // matchIDs is sqlcol.MatchIDs with PostgreSQL placeholders.
-func matchIDs(kind store.IdentifierKind, unregistered bool) (string, error) {
-	q, err := sqlcol.MatchIDs(kind, unregistered)
+func matchIDs(l store.Lookup, unregistered bool) (string, error) {
+	q, err := sqlcol.MatchIDs(l, unregistered)
 	return dollars.Replace(q), err
 }
 
@@ -27,13 +27,13 @@ func lockIdentities(ctx context.Context, tx pgx.Tx, tenantID string) error {
 }
 
 // finder looks machine IDs up inside tx for store.MatchIdentity.
-func finder(tx pgx.Tx, tenantID string, unregistered bool) func(context.Context, store.IdentifierKind, string) ([]string, error) {
-	return func(ctx context.Context, kind store.IdentifierKind, value string) ([]string, error) {
-		q, err := matchIDs(kind, unregistered)
+func finder(tx pgx.Tx, tenantID string, unregistered bool) func(context.Context, store.Lookup) ([]string, error) {
+	return func(ctx context.Context, l store.Lookup) ([]string, error) {
+		q, err := matchIDs(l, unregistered)
 		if err != nil {
 			return nil, err
 		}
-		rows, err := tx.Query(ctx, q, tenantID, value)
+		rows, err := tx.Query(ctx, q, tenantID, l.Value)
 		if err != nil {
 			return nil, err
 		}

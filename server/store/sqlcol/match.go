@@ -13,9 +13,9 @@ const maxMatches = 16
 // identifier, oldest first. Its parameters are ?1 (tenant) and ?2 (value),
 // which PostgreSQL callers rewrite to $1 and $2. With unregistered, only
 // inventory-only machines (no fingerprint) match.
-func MatchIDs(kind store.IdentifierKind, unregistered bool) (string, error) {
+func MatchIDs(l store.Lookup, unregistered bool) (string, error) {
 	var where string
-	switch kind {
+	switch l.Kind {
 	case store.BySerial:
 		where = "id IN (SELECT machine_id FROM machine_serials WHERE tenant_id = ?1 AND serial = ?2)"
 	case store.ByMAC:
@@ -27,9 +27,15 @@ func MatchIDs(kind store.IdentifierKind, unregistered bool) (string, error) {
 	case store.ByBareHostname:
 		where = "lower(hostname) = lower(?2) AND serials = '[]' AND macs = '[]' AND hardware_uuid = ''"
 	default:
-		return "", fmt.Errorf("unknown identifier kind %q", kind)
+		return "", fmt.Errorf("unknown identifier kind %q", l.Kind)
 	}
 	q := "SELECT id FROM machines WHERE tenant_id = ?1 AND " + where
+	if l.NoSerial {
+		q += " AND serials = '[]'"
+	}
+	if l.NoUUID {
+		q += " AND hardware_uuid = ''"
+	}
 	if unregistered {
 		q += " AND fingerprint = ''"
 	}

@@ -126,7 +126,7 @@ func (s *Store) GetMachine(ctx context.Context, id string) (store.Machine, error
 
 // FindMachine matches a machine of the tenant by one identifier.
 func (s *Store) FindMachine(ctx context.Context, tenantID string, kind store.IdentifierKind, value string) (store.Machine, error) {
-	q, err := sqlcol.MatchIDs(kind, false)
+	q, err := sqlcol.MatchIDs(store.Lookup{Kind: kind}, false)
 	if err != nil {
 		return store.Machine{}, fmt.Errorf("sqlite: find machine: %w", err)
 	}

@@ -9,13 +9,13 @@ import (
 )
 
 // finder looks machine IDs up inside tx for store.MatchIdentity.
-func finder(tx *sql.Tx, tenantID string, unregistered bool) func(context.Context, store.IdentifierKind, string) ([]string, error) {
-	return func(ctx context.Context, kind store.IdentifierKind, value string) ([]string, error) {
-		q, err := sqlcol.MatchIDs(kind, unregistered)
+func finder(tx *sql.Tx, tenantID string, unregistered bool) func(context.Context, store.Lookup) ([]string, error) {
+	return func(ctx context.Context, l store.Lookup) ([]string, error) {
+		q, err := sqlcol.MatchIDs(l, unregistered)
 		if err != nil {
 			return nil, err
 		}
-		rows, err := tx.QueryContext(ctx, q, tenantID, value)
+		rows, err := tx.QueryContext(ctx, q, tenantID, l.Value)
 		if err != nil {
 			return nil, err
 		}

@@ -120,7 +120,7 @@ func testMergeFleetFirst(t *testing.T, s store.Store) {
 func testMergeAgentFirst(t *testing.T, s store.Store) {
 	ctx := t.Context()
 	tenant(t, s, "a")
-	bySerial := register(t, s, agentMachine("a", "m-serial", "fp1", "C02ZX1", "", "", t0), "t1")
+	bySerial := register(t, s, agentMachine("a", "m-serial", "fp1", "C02ZX1", "", "00:15:5d:d0:c0:00", t0), "t1")
 	byUUID := register(t, s, agentMachine("a", "m-uuid", "fp2", "", "1111aaaa-0000-0000-0000-000000000001", "", t0.Add(time.Second)), "t2")
 	byMAC := register(t, s, agentMachine("a", "m-mac", "fp3", "", "", "00:15:5d:01:02:03", t0.Add(2*time.Second)), "t3")
 	for _, tc := range []struct {
@@ -138,6 +138,9 @@ func testMergeAgentFirst(t *testing.T, s store.Store) {
 		{store.Identity{HardwareUUID: "1111aaaa-0000-0000-0000-000000000001", MACs: []string{"00:15:5d:01:02:03"}}, byUUID.ID, store.ByUUID, []string{byMAC.ID}},
 	} {
 		got, match, err := s.MergeMachine(ctx, "a", "new", tc.id, fleetMerge(tc.id, `{"fleetId":7}`, t0.Add(time.Hour)))
+		if match.ID == "" {
+			t.Fatalf("merge %+v created a machine", tc.id)
+		}
 		must(t, err)
 		if got.ID != tc.want || match.By != tc.wantBy || fmt.Sprint(match.Others) != fmt.Sprint(tc.wantOthers) {
 			t.Errorf("merge %+v: got %s %+v, want %s by %s others %v", tc.id, got.ID, match, tc.want, tc.wantBy, tc.wantOthers)
@@ -156,6 +159,12 @@ func testMergeAgentFirst(t *testing.T, s store.Store) {
 		if got.Fingerprint != m.Fingerprint || got.Hostname != m.Hostname || len(got.Fleet) == 0 {
 			t.Errorf("machine %s after merges: %+v", m.ID, got)
 		}
+	}
+	// Another laptop on the same docking station (same MAC, other serial)
+	// is another machine.
+	docked := store.Identity{Serials: []string{"LAPTOP2"}, MACs: []string{"00:15:5d:d0:c0:00"}}
+	if _, match, err := s.MergeMachine(ctx, "a", "docked", docked, fleetMerge(docked, `{}`, t0.Add(2*time.Hour))); err != nil || match.ID != "" {
+		t.Errorf("a laptop sharing a dock's MAC matched %+v, %v", match, err)
 	}
 	// Hostname: only a last resort, and never onto a machine whose hardware
 	// identifiers say otherwise.
