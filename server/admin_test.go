@@ -152,7 +152,7 @@ func TestTenantIsolation(t *testing.T) {
 		t.Fatal("default machine got acme's fleet data")
 	}
 	// Fleet host matching default's hostname, synced to acme, becomes an acme inventory-only machine.
-	r = expect(t, e.do("POST", "/api/integrations/fleet/hosts", "", fleetHost(t, map[string]any{"hardware_serial": "", "uuid": "", "hostname": "default-1"}),
+	r = expect(t, e.do("POST", "/api/integrations/fleet/hosts", "", fleetHost(t, map[string]any{"hardware_serial": "", "uuid": "", "primary_mac": "", "hostname": "default-1"}),
 		"x-fleet-secret", acmeSecret), http.StatusOK).JSON(t)
 	if r["created"].(float64) != 1 {
 		t.Fatalf("hostname matched across tenants: %v", r)

@@ -24,7 +24,6 @@ func backends(t *testing.T, f func(t *testing.T, e *env)) {
 	})
 }
 
-
 // osqueryStrings is the host with every osquery-sourced value as a string
 // (what a relay built on osqueryi --json sends), nulls where Fleet has
 // none, and a software list of n entries.
@@ -191,4 +190,3 @@ func TestFleetNumbersAsStrings(t *testing.T) {
 		t.Fatalf("machine %+v %v", m, err)
 	}
 }
-

@@ -394,9 +394,45 @@ func TestTauriStatic(t *testing.T) {
 		e.verifyTauri(t, filepath.Base(pu.Path), sig, m.Version)
 	}
 	golden(t, "TestTauriStatic", body)
-	// Agent archives carry no Tauri bundle: no manifest.
-	if resp, _ := get(t, e.srv.URL+"/tauri/agent/stable/latest.json"); resp.StatusCode != 404 {
-		t.Fatalf("agent latest.json: %d", resp.StatusCode)
+	staticMatchesDynamic(t, e.srv.URL, "myapp")
+	staticMatchesDynamic(t, e.srv.URL, "agent")
+}
+
+// staticMatchesDynamic checks that latest.json offers each {os}-{arch} what
+// the dynamic endpoint serves it, also for a product without Tauri bundles
+// (issue 13: the README's latest.json curl answered 404 while the dynamic
+// endpoint served the desktop archive).
+func staticMatchesDynamic(t *testing.T, base, product string) {
+	t.Helper()
+	resp, body := get(t, base+"/tauri/"+product+"/stable/latest.json")
+	if resp.StatusCode != 200 {
+		t.Fatalf("%s latest.json: %d %s", product, resp.StatusCode, body)
+	}
+	var m tauri.Static
+	if err := json.Unmarshal(body, &m); err != nil {
+		t.Fatal(err)
+	}
+	plain := 0
+	for key, p := range m.Platforms {
+		parts := strings.Split(key, "-")
+		if len(parts) != 2 {
+			continue
+		}
+		plain++
+		if _, _, _, err := tauri.Validate(body, key); err != nil {
+			t.Fatalf("%s %s: %v", product, key, err)
+		}
+		resp, dyn := get(t, base+"/tauri/"+product+"/stable/"+parts[0]+"/"+parts[1]+"/0.0.1")
+		var d tauri.Dynamic
+		if resp.StatusCode != 200 || json.Unmarshal(dyn, &d) != nil {
+			t.Fatalf("%s dynamic %s: %d %s", product, key, resp.StatusCode, dyn)
+		}
+		if d.Version != m.Version || d.URL != p.URL || d.Signature != p.Signature {
+			t.Errorf("%s %s: static %s %s, dynamic %s %s", product, key, m.Version, p.URL, d.Version, d.URL)
+		}
+	}
+	if plain == 0 {
+		t.Fatalf("%s latest.json has no {os}-{arch} key: %s", product, body)
 	}
 }
 

@@ -88,8 +88,9 @@ func (h *Handler) tauriDynamic(w http.ResponseWriter, r *http.Request) {
 
 // tauriStatic answers GET /tauri/{product}/{channel}/latest.json: the
 // version every machine may run (the channel version at 100 % rollout,
-// else the previous one), with one entry per Tauri-signed artifact under
-// its {os}-{arch}-{bundle} key and the preferred one under {os}-{arch}.
+// else the previous one), with one entry per Tauri bundle under its
+// {os}-{arch}-{bundle} key and, under {os}-{arch}, the artifact the dynamic
+// endpoint would serve that platform.
 func (h *Handler) tauriStatic(w http.ResponseWriter, r *http.Request) {
 	product, chName := chi.URLParam(r, "product"), chi.URLParam(r, "channel")
 	s := h.snap.Load()
@@ -112,9 +113,10 @@ func (h *Handler) tauriStatic(w http.ResponseWriter, r *http.Request) {
 		m.Notes = ch.Notes
 	}
 	for _, a := range ri.artifacts {
-		if a.tauriSig == "" || !tauri.IsBundle(a.OS, a.Format) {
+		if a.tauriSig == "" || tauri.Bundles[a.OS] == nil {
 			continue
 		}
+		bundle := tauri.IsBundle(a.OS, a.Format)
 		u, err := h.artifactURL(r.Context(), r, product, version, a.Name, a.key)
 		if err != nil {
 			httpError(w, http.StatusServiceUnavailable, "download URL unavailable")
@@ -129,7 +131,12 @@ func (h *Handler) tauriStatic(w http.ResponseWriter, r *http.Request) {
 				continue
 			}
 			base := a.OS + "-" + arch
-			m.Platforms[base+"-"+a.Format] = p
+			if bundle {
+				m.Platforms[base+"-"+a.Format] = p
+			}
+			// The plain key carries what the dynamic endpoint serves the
+			// platform, a Tauri bundle or else any signed archive (such as
+			// Slipway's own desktop client).
 			if pref := ri.artifactFor(a.OS, goarch, "", tauri.Bundles[a.OS], true); pref == a {
 				m.Platforms[base] = p
 			}
