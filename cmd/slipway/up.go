@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -51,7 +52,9 @@ func newUpCmd() *cobra.Command {
   4. serve the machine API, the update endpoints and the admin page.
 
 Run it from a Slipway checkout. A second run reuses what exists: an unchanged
-commit is not rebuilt, and the server starts in seconds.`,
+commit is not rebuilt, and the server starts in seconds. It moves a stable
+channel to the new snapshot only if the channel still holds what the last
+run put there; a version you promoted since is kept (and the run says so).`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			return runUp(cmd.Context(), cmd.OutOrStdout(), cmd.ErrOrStderr(), addr, data, noBuild)
@@ -173,8 +176,14 @@ func upChannelsFile(st storage.Store, data, keysDir string) (*adminui.ChannelsFi
 	}, nil
 }
 
+// upPromotedFile records, per product, the version `up` last promoted, so a
+// rerun can tell its own promotions from the user's.
+const upPromotedFile = "up-promoted.json"
+
 // upPromote points every product's stable channel at version in the data
-// directory's channels file and applies it to the store.
+// directory's channels file and applies it to the store. A channel someone
+// moved since `up` last promoted it (slipway promote, the admin page) is
+// kept, and the output says so.
 func upPromote(ctx context.Context, st storage.Store, data, keysDir, version string, out io.Writer) error {
 	cf, err := upChannelsFile(st, data, keysDir)
 	if err != nil {
@@ -185,15 +194,29 @@ func upPromote(ctx context.Context, st storage.Store, data, keysDir, version str
 	if err != nil {
 		return err
 	}
+	mine, err := loadUpPromoted(data)
+	if err != nil {
+		return err
+	}
 	for _, p := range upProducts {
-		if c, err := f.Channel(p, upChannel); err == nil && c.Version == version {
+		c, err := f.Channel(p, upChannel)
+		switch {
+		case err == nil && c.Version == version:
+			continue
+		case err == nil && !upOwns(mine, p, c.Version):
+			fmt.Fprintf(out, "    keeping %s/%s at %s (promoted after `slipway up` put %s there); to serve this build: slipway promote %s %s --to %s\n",
+				p, upChannel, c.Version, orUnknown(mine[p]), p, version, upChannel)
 			continue
 		}
 		if err := publish.Promote(ctx, cfg, f, p, upChannel, version, 100); err != nil {
 			return err
 		}
+		mine[p] = version
 	}
 	if err := f.Save(path); err != nil {
+		return err
+	}
+	if err := saveUpPromoted(data, mine); err != nil {
 		return err
 	}
 	now := time.Now()
@@ -206,6 +229,46 @@ func upPromote(ctx context.Context, st storage.Store, data, keysDir, version str
 	}
 	fmt.Fprint(out, indent(plan.String()))
 	return nil
+}
+
+// upOwns reports whether the channel's version is the one `up` put there.
+// Without a record (data directories from before it was kept) a snapshot
+// version is taken for `up`'s.
+func upOwns(mine map[string]string, product, current string) bool {
+	if v, ok := mine[product]; ok {
+		return v == current
+	}
+	return strings.Contains(strings.ToLower(current), "snapshot")
+}
+
+func orUnknown(v string) string {
+	if v == "" {
+		return "a snapshot"
+	}
+	return v
+}
+
+func loadUpPromoted(data string) (map[string]string, error) {
+	m := map[string]string{}
+	b, err := os.ReadFile(filepath.Join(data, upPromotedFile))
+	if errors.Is(err, os.ErrNotExist) {
+		return m, nil
+	}
+	if err != nil {
+		return nil, err
+	}
+	if err := json.Unmarshal(b, &m); err != nil {
+		return nil, fmt.Errorf("%s: %w", upPromotedFile, err)
+	}
+	return m, nil
+}
+
+func saveUpPromoted(data string, m map[string]string) error {
+	b, err := json.MarshalIndent(m, "", "  ")
+	if err != nil {
+		return err
+	}
+	return os.WriteFile(filepath.Join(data, upPromotedFile), append(b, '\n'), 0o600)
 }
 
 func printUpURLs(out io.Writer, info server.Info, version string, took time.Duration) {

@@ -14,6 +14,8 @@ import (
 	"github.com/go-chi/chi/v5"
 
 	"github.com/slipwayhq/slipway/storage"
+	"github.com/slipwayhq/slipway/updater/channel"
+	"github.com/slipwayhq/slipway/updater/publish"
 	"github.com/slipwayhq/slipway/updater/repo"
 	"github.com/slipwayhq/slipway/updater/updatertest"
 )
@@ -126,5 +128,94 @@ func TestIndent(t *testing.T) {
 		if got := indent(in); got != want {
 			t.Errorf("indent(%q) = %q, want %q", in, got, want)
 		}
+	}
+}
+
+// TestUpRerunKeepsUserPromotion reproduces issue 13: after the user
+// promoted a version, rerunning `slipway up` moved the channel back to the
+// fresh snapshot. A rerun moves only what `up` itself put there, and says
+// what it kept.
+func TestUpRerunKeepsUserPromotion(t *testing.T) {
+	ctx := t.Context()
+	data := t.TempDir()
+	keysDir := filepath.Join(data, "keys")
+	if _, err := repo.EnsureKeys(keysDir, 1); err != nil {
+		t.Fatal(err)
+	}
+	st, err := storage.Open(ctx, filepath.Join(data, "artifacts"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	pub := updatertest.New(t, st, "", 7)
+	if err := os.WriteFile(filepath.Join(keysDir, "minisign.pub"), pub.PK.Encode(), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	versions := []string{"0.0.1-snapshot-aaa", "0.0.3", "0.0.4-snapshot-bbb", "0.0.5-snapshot-ccc"}
+	for _, p := range upProducts {
+		for _, v := range versions {
+			pub.Publish(t, p, v, updatertest.File{Name: "slipway-" + p + "_" + v + "_linux_amd64.tar.gz",
+				OS: "linux", Arch: "amd64", Format: "tar.gz", Data: []byte(p + v)})
+		}
+	}
+	stable := func(p string) string {
+		t.Helper()
+		cf, err := upChannelsFile(st, data, keysDir)
+		if err != nil {
+			t.Fatal(err)
+		}
+		f, err := channel.Load(cf.Path)
+		if err != nil {
+			t.Fatal(err)
+		}
+		c, err := f.Channel(p, upChannel)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return c.Version
+	}
+	var out bytes.Buffer
+	if err := upPromote(ctx, st, data, keysDir, versions[0], &out); err != nil {
+		t.Fatal(err)
+	}
+	// The user promotes 0.0.3 of the agent (what `slipway promote` does).
+	cf, err := upChannelsFile(st, data, keysDir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	f, err := channel.Load(cf.Path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := publish.Promote(ctx, cf.Publish, f, "agent", upChannel, "0.0.3", 100); err != nil {
+		t.Fatal(err)
+	}
+	if err := f.Save(cf.Path); err != nil {
+		t.Fatal(err)
+	}
+	// `up` again with a new snapshot: the agent stays, the desktop moves.
+	out.Reset()
+	if err := upPromote(ctx, st, data, keysDir, versions[2], &out); err != nil {
+		t.Fatal(err)
+	}
+	if got := stable("agent"); got != "0.0.3" {
+		t.Fatalf("agent/stable = %s after rerun, want the user's 0.0.3\n%s", got, out.String())
+	}
+	if got := stable("desktop"); got != versions[2] {
+		t.Fatalf("desktop/stable = %s, want the new snapshot %s", got, versions[2])
+	}
+	if !strings.Contains(out.String(), "keeping agent/stable at 0.0.3") ||
+		!strings.Contains(out.String(), "slipway promote agent "+versions[2]+" --to stable") {
+		t.Fatalf("rerun does not say what it kept:\n%s", out.String())
+	}
+	// A further rerun still keeps the user's choice and moves up's own.
+	out.Reset()
+	if err := upPromote(ctx, st, data, keysDir, versions[3], &out); err != nil {
+		t.Fatal(err)
+	}
+	if got := stable("agent"); got != "0.0.3" {
+		t.Fatalf("agent/stable = %s, want 0.0.3 kept", got)
+	}
+	if got := stable("desktop"); got != versions[3] {
+		t.Fatalf("desktop/stable = %s, want %s", got, versions[3])
 	}
 }
