@@ -8,7 +8,6 @@ import (
 	"io"
 	"os"
 	"path/filepath"
-	"sort"
 	"strings"
 
 	"github.com/slipwayhq/slipway/signing"
@@ -25,9 +24,12 @@ type ExternalOptions struct {
 	Options
 	// Product is the product name in every key. Required.
 	Product string
-	// Files are paths or globs. A file's existing Tauri signature
-	// (<file>.sig) is published as is (with its .minisig form) instead of a
-	// new minisign signature; the other signers (cosign) still sign it.
+	// Files are paths or globs, each optionally prefixed with the target
+	// its files are for, "TARGET=GLOB" (see ParseFileSpec), for names that
+	// do not say it (Tauri's MyApp.app.tar.gz). A file's existing Tauri
+	// signature (<file>.sig) is published as is (with its .minisig form)
+	// instead of a new minisign signature; the other signers (cosign) still
+	// sign it.
 	Files []string
 }
 
@@ -47,7 +49,7 @@ func PublishFiles(ctx context.Context, eo ExternalOptions) (*Report, error) {
 	files := &filesStep{product: eo.Product, version: version, globs: eo.Files}
 	steps := []Step{
 		keysStep{},    // the artifact signers (keys from the environment)
-		files,         // expand globs, classify bundles, stage them with their own signatures
+		files,         // expand globs, classify bundles (or take the stated target), stage them with their own signatures
 		checkStep{},   // compare with what is already published; refuse conflicts
 		signStep{},    // sign what is not published yet
 		publishStep{}, // upload, then release.json last
@@ -73,7 +75,7 @@ type filesStep struct {
 func (*filesStep) Name() string { return "files" }
 
 func (s *filesStep) Run(ctx context.Context, r *run) error {
-	paths, err := expandGlobs(s.globs)
+	inputs, err := expandFiles(s.globs)
 	if err != nil {
 		return err
 	}
@@ -82,18 +84,17 @@ func (s *filesStep) Run(ctx context.Context, r *run) error {
 	}
 	pp := &ProductPlan{Product: s.product, Record: Record{Product: s.product, Version: s.version, Date: r.now().UTC()}}
 	provided := map[string]bool{}
-	for _, p := range paths {
-		name := filepath.Base(p)
-		a := classify(name)
+	for _, in := range inputs {
+		a := in.artifact
 		pp.Record.Artifacts = append(pp.Record.Artifacts, a)
-		if err := copyFile(p, filepath.Join(s.staging, name)); err != nil {
+		if err := copyFile(in.path, filepath.Join(s.staging, a.Name)); err != nil {
 			return err
 		}
-		ok, err := stageTauriSig(p+signing.TauriSigExt, filepath.Join(s.staging, name))
+		ok, err := stageTauriSig(in.path+signing.TauriSigExt, filepath.Join(s.staging, a.Name))
 		if err != nil {
 			return err
 		}
-		provided[name] = ok
+		provided[a.Name] = ok
 	}
 	if err := pp.fill(ctx, s.staging, r.opts.Prefix, r.kinds, nil); err != nil {
 		return err
@@ -111,42 +112,6 @@ func (s *filesStep) Run(ctx context.Context, r *run) error {
 	}
 	r.plans = []*ProductPlan{pp}
 	return nil
-}
-
-// expandGlobs returns the sorted, de-duplicated files the patterns name,
-// leaving out signature files.
-func expandGlobs(globs []string) ([]string, error) {
-	seen := map[string]bool{}
-	var out []string
-	for _, g := range globs {
-		m, err := filepath.Glob(g)
-		if err != nil {
-			return nil, fmt.Errorf("--files %q: %w", g, err)
-		}
-		if len(m) == 0 {
-			return nil, fmt.Errorf("--files %q matches no file", g)
-		}
-		for _, p := range m {
-			st, err := os.Stat(p)
-			if err != nil {
-				return nil, err
-			}
-			n := filepath.Base(p)
-			if st.IsDir() || isSignatureFile(n) || seen[n] {
-				continue
-			}
-			if !nameRe.MatchString(n) || n == RecordName {
-				return nil, fmt.Errorf("--files: %q is not a publishable file name", n)
-			}
-			seen[n] = true
-			out = append(out, p)
-		}
-	}
-	if len(out) == 0 {
-		return nil, errors.New("--files: nothing to publish")
-	}
-	sort.Strings(out)
-	return out, nil
 }
 
 func isSignatureFile(name string) bool {
@@ -176,40 +141,6 @@ func stageTauriSig(src, staged string) (bool, error) {
 		return false, err
 	}
 	return true, os.WriteFile(staged+signing.MinisigExt, text, 0o644)
-}
-
-// classify guesses os, arch and format of a prebuilt bundle from its name
-// (Tauri's bundle names: _amd64.AppImage, _x64-setup.exe, .app.tar.gz...).
-func classify(name string) Artifact {
-	a := Artifact{Name: name}
-	lower := strings.ToLower(name)
-	formats := []struct{ suffix, os, format string }{
-		{".appimage.tar.gz", "linux", "appimage"}, {".appimage", "linux", "appimage"},
-		{".deb", "linux", "deb"}, {".rpm", "linux", "rpm"},
-		{".app.tar.gz", "darwin", "app"}, {".dmg", "darwin", "dmg"},
-		{".msi.zip", "windows", "msi"}, {".msi", "windows", "msi"},
-		{"-setup.exe", "windows", "nsis"}, {".nsis.zip", "windows", "nsis"},
-		{".tar.gz", "", "tar.gz"}, {".zip", "", "zip"},
-	}
-	for _, f := range formats {
-		if strings.HasSuffix(lower, f.suffix) {
-			a.OS, a.Format = f.os, f.format
-			break
-		}
-	}
-	if a.Format == "" {
-		a.Format = "file"
-	}
-	for _, t := range []struct{ token, arch string }{
-		{"x86_64", "amd64"}, {"amd64", "amd64"}, {"x64", "amd64"},
-		{"aarch64", "arm64"}, {"arm64", "arm64"},
-	} {
-		if strings.Contains(lower, t.token) {
-			a.Arch = t.arch
-			break
-		}
-	}
-	return a
 }
 
 func copyFile(src, dst string) error {

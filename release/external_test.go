@@ -3,8 +3,10 @@ package release
 import (
 	"bytes"
 	"errors"
+	"fmt"
 	"os"
 	"path/filepath"
+	"strings"
 	"testing"
 
 	"github.com/slipwayhq/slipway/signing"
@@ -45,7 +47,8 @@ func TestPublishFilesTauri(t *testing.T) {
 	eo := ExternalOptions{
 		Options: Options{Version: "v1.2.3", Store: st, Signers: cosignOnly},
 		Product: "myapp",
-		Files:   []string{filepath.Join(tauri, "artifacts", "*")},
+		// The macOS updater bundle does not name its arch: state it.
+		Files: []string{filepath.Join(tauri, "artifacts", "*"), "darwin-universal=" + filepath.Join(tauri, "artifacts", "MyApp.app.tar.gz")},
 	}
 	rep, err := PublishFiles(t.Context(), eo)
 	if err != nil {
@@ -60,7 +63,7 @@ func TestPublishFilesTauri(t *testing.T) {
 	}
 	want := map[string]string{ // name -> os/arch/format
 		"MyApp-1.2.3-1.x86_64.rpm":   "linux/amd64/rpm",
-		"MyApp.app.tar.gz":           "darwin//app",
+		"MyApp_universal.app.tar.gz": "darwin/universal/app",
 		"MyApp_1.2.3_amd64.AppImage": "linux/amd64/appimage",
 		"MyApp_1.2.3_amd64.deb":      "linux/amd64/deb",
 		"MyApp_1.2.3_x64-setup.exe":  "windows/amd64/nsis",
@@ -73,7 +76,11 @@ func TestPublishFilesTauri(t *testing.T) {
 		if len(a.Signatures) != 4 {
 			t.Errorf("%s signatures = %v", a.Name, a.Signatures)
 		}
-		orig, err := os.ReadFile(filepath.Join(tauri, "artifacts", a.Name+".sig"))
+		src := a.Name
+		if src == "MyApp_universal.app.tar.gz" {
+			src = "MyApp.app.tar.gz"
+		}
+		orig, err := os.ReadFile(filepath.Join(tauri, "artifacts", src+".sig"))
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -100,6 +107,12 @@ func TestPublishFilesTauri(t *testing.T) {
 	}
 	checkAll(t, again.Products[0], StatusUnchanged)
 
+	// Without the target, the arch-less macOS bundle is refused: published
+	// as darwin/ it would never be offered.
+	eo.Files = []string{filepath.Join(tauri, "artifacts", "*")}
+	if _, err := PublishFiles(t.Context(), eo); err == nil || !strings.Contains(err.Error(), "darwin-aarch64=") {
+		t.Errorf("arch-less .app.tar.gz: %v", err)
+	}
 	eo.Files = []string{filepath.Join(t.TempDir(), "nothing-*")}
 	if _, err := PublishFiles(t.Context(), eo); err == nil {
 		t.Error("a glob matching nothing was accepted")
@@ -135,15 +148,105 @@ func checkAll(t *testing.T, p ProductReport, want FileStatus) {
 
 func TestClassify(t *testing.T) {
 	tests := []struct{ name, want string }{
-		{"slipway-agent_1.0.0_linux_arm64.tar.gz", "/arm64/tar.gz"},
+		{"slipway-agent_1.0.0_linux_arm64.tar.gz", "linux/arm64/tar.gz"},
 		{"app_1.0.0_aarch64.dmg", "darwin/arm64/dmg"},
 		{"app_1.0.0_x64_en-US.msi.zip", "windows/amd64/msi"},
 		{"notes.txt", "//file"},
+		// Tauri v2's names for every OS and bundle type (tauri-bundler).
+		{"MyApp_1.2.3_amd64.AppImage", "linux/amd64/appimage"},
+		{"MyApp_1.2.3_aarch64.AppImage", "linux/arm64/appimage"},
+		{"MyApp_1.2.3_i386.AppImage", "linux/386/appimage"},
+		{"MyApp_1.2.3_armhf.AppImage", "linux/arm/appimage"},
+		{"MyApp_1.2.3_amd64.AppImage.tar.gz", "linux/amd64/appimage"},
+		{"MyApp_1.2.3_amd64.deb", "linux/amd64/deb"},
+		{"MyApp_1.2.3_arm64.deb", "linux/arm64/deb"},
+		{"MyApp-1.2.3-1.x86_64.rpm", "linux/amd64/rpm"},
+		{"MyApp-1.2.3-1.aarch64.rpm", "linux/arm64/rpm"},
+		{"MyApp-1.2.3-1.armhfp.rpm", "linux/arm/rpm"},
+		{"MyApp_1.2.3_x64-setup.exe", "windows/amd64/nsis"},
+		{"MyApp_1.2.3_arm64-setup.exe", "windows/arm64/nsis"},
+		{"MyApp_1.2.3_x86-setup.exe", "windows/386/nsis"},
+		{"MyApp_1.2.3_x64-setup.nsis.zip", "windows/amd64/nsis"},
+		{"MyApp_1.2.3_x64_en-US.msi", "windows/amd64/msi"},
+		{"MyApp_1.2.3_arm64_en-US.msi", "windows/arm64/msi"},
+		{"MyApp_1.2.3_x86_en-US.msi", "windows/386/msi"},
+		{"MyApp.app.tar.gz", "darwin//app"},
+		{"MyApp_aarch64.app.tar.gz", "darwin/arm64/app"},
+		{"MyApp_x64.app.tar.gz", "darwin/amd64/app"},
+		{"MyApp_universal.app.tar.gz", "darwin/universal/app"},
+		{"MyApp_1.2.3_universal.dmg", "darwin/universal/dmg"},
+		{"Farmhand_1.2.3_x64-setup.exe", "windows/amd64/nsis"}, // "arm" inside a word is no arch
+		{"Linuxer_1.2.3_universal.deb", "linux//deb"},          // universal is macOS only
 	}
 	for _, tc := range tests {
 		a := classify(tc.name)
 		if got := a.OS + "/" + a.Arch + "/" + a.Format; got != tc.want {
 			t.Errorf("classify(%q) = %s, want %s", tc.name, got, tc.want)
+		}
+	}
+}
+
+func TestParseFileSpec(t *testing.T) {
+	for _, tc := range []struct{ in, want string }{
+		{"bundles/*", "bundles/*//"},
+		{"darwin-universal=b/MyApp.app.tar.gz", "b/MyApp.app.tar.gz/darwin/universal"},
+		{"darwin-aarch64=a", "a/darwin/arm64"},
+		{"darwin-x86_64=a", "a/darwin/amd64"},
+		{"linux-arm64=a", "a/linux/arm64"},
+		{"windows-i686=a", "a/windows/386"},
+		{"linux-armv7=a", "a/linux/arm"},
+		{"dir=with=equals/*", "dir=with=equals/*//"}, // not a target: a glob
+		{"linux-universal=a", "error"},
+		{"plan9-x86_64=a", "error"},
+		{"linux-sparc=a", "error"},
+		{"linux-x86_64=", "error"},
+	} {
+		got := "error"
+		if s, err := ParseFileSpec(tc.in); err == nil {
+			got = s.Glob + "/" + s.OS + "/" + s.Arch
+		}
+		if got != tc.want {
+			t.Errorf("ParseFileSpec(%q) = %s, want %s", tc.in, got, tc.want)
+		}
+	}
+}
+
+// TestExpandFilesTargets: stated targets name arch-less bundles (renamed
+// as tauri-action does, so two architectures share a release), and
+// contradictions or name clashes are refused.
+func TestExpandFilesTargets(t *testing.T) {
+	dir := t.TempDir()
+	for _, p := range []string{"arm/MyApp.app.tar.gz", "intel/MyApp.app.tar.gz", "win/MyApp_1.2.3_x64-setup.exe"} {
+		if err := os.MkdirAll(filepath.Join(dir, filepath.Dir(p)), 0o755); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.WriteFile(filepath.Join(dir, p), []byte(p), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	in, err := expandFiles([]string{"darwin-aarch64=" + filepath.Join(dir, "arm/*"), "darwin-x86_64=" + filepath.Join(dir, "intel/*"),
+		filepath.Join(dir, "win/*")})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var got []string
+	for _, f := range in {
+		got = append(got, f.artifact.Name+"="+f.artifact.OS+"/"+f.artifact.Arch)
+	}
+	want := "[MyApp_1.2.3_x64-setup.exe=windows/amd64 MyApp_aarch64.app.tar.gz=darwin/arm64 MyApp_x64.app.tar.gz=darwin/amd64]"
+	if fmt.Sprint(got) != want {
+		t.Fatalf("got %v, want %s", got, want)
+	}
+	for name, files := range map[string][]string{
+		"same name twice":   {"darwin-aarch64=" + filepath.Join(dir, "arm/*"), "darwin-aarch64=" + filepath.Join(dir, "intel/*")},
+		"OS contradicts":    {"linux-x86_64=" + filepath.Join(dir, "arm/*")},
+		"arch contradicts":  {"windows-aarch64=" + filepath.Join(dir, "win/*")},
+		"arch not said":     {filepath.Join(dir, "arm/*")},
+		"glob matches none": {filepath.Join(dir, "none-*")},
+		"bad target":        {"darwin-sparc=" + filepath.Join(dir, "arm/*")},
+	} {
+		if _, err := expandFiles(files); err == nil {
+			t.Errorf("%s: accepted", name)
 		}
 	}
 }

@@ -34,11 +34,18 @@ bytes for a published version are refused; an interrupted publish is resumed
 by running the command again.
 
 With --files, publishes prebuilt artifacts of another product instead (for
-example Tauri bundles with their existing .sig files).`,
+example Tauri bundles with their existing .sig files). OS, arch and bundle type
+come from Tauri's file names (MyApp_1.2.3_amd64.AppImage, MyApp-1.2.3-1.aarch64.rpm,
+MyApp_1.2.3_arm64-setup.exe, MyApp_universal.app.tar.gz...); for a name that does
+not say its arch (Tauri's MyApp.app.tar.gz) prefix the value with the target,
+TARGET=PATH, e.g. darwin-aarch64=, darwin-x86_64= or darwin-universal= (served to
+both Mac architectures); the file is then published as MyApp_aarch64.app.tar.gz.`,
 		Example: `  slipway release --snapshot                      # dev keys, local store ./data/artifacts
   slipway release --version v1.4.0 --store 's3://bucket/prefix?endpoint=s3.example.com'
   slipway release --snapshot --dry-run --skip-build # show the plan for an existing dist/
-  slipway release --product myapp --version 1.2.3 --files 'bundles/*'`,
+  slipway release --product myapp --version 1.2.3 --files 'bundles/*'
+  slipway release --product myapp --version 1.2.3 --files 'bundles/*' \
+      --files darwin-universal=macos/MyApp.app.tar.gz`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			ctx := cmd.Context()
@@ -91,6 +98,6 @@ example Tauri bundles with their existing .sig files).`,
 	f.BoolVarP(&o.Verbose, "verbose", "v", false, "show GoReleaser's output and debug logs")
 	f.BoolVar(&jsonOut, "json", false, "also print the report as JSON")
 	f.StringVar(&external.Product, "product", "", "with --files: the product name of the prebuilt artifacts")
-	f.StringSliceVar(&external.Files, "files", nil, "publish prebuilt files (globs) as --product at --version instead of building")
+	f.StringSliceVar(&external.Files, "files", nil, "publish prebuilt files ([TARGET=]GLOB, TARGET like darwin-aarch64) as --product at --version instead of building")
 	return cmd
 }
