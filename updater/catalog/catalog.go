@@ -178,8 +178,15 @@ func Signature(ctx context.Context, st storage.Store, prefix string, rec *releas
 
 // Check verifies a published release: every installable artifact exists
 // with the recorded size and sha256 and carries a minisign signature that
-// v accepts. Every artifact is checked; the errors are joined.
+// v (or, for a ByProduct, the product's own verifier) accepts. Every
+// artifact is checked; the errors are joined.
 func Check(ctx context.Context, st storage.Store, prefix string, rec *release.Record, v Verifier) error {
+	if pv, ok := v.(productVerifier); ok {
+		v = pv.For(rec.Product)
+	}
+	if v == nil {
+		return fmt.Errorf("%s %s: no trusted release key", rec.Product, rec.Version)
+	}
 	var errs []error
 	for _, a := range rec.Artifacts {
 		if !Installable(a) {

@@ -11,6 +11,9 @@ import (
 // Validate checks names, versions, percentages and pins. It does not look
 // at storage; see Check for that.
 func (f *File) Validate() error {
+	if err := f.validateKeys(); err != nil {
+		return err
+	}
 	seen := map[string]bool{}
 	for _, p := range f.Products {
 		if !nameRE.MatchString(p.Name) || seen[p.Name] {

@@ -39,6 +39,10 @@ var (
 // they had in the file (and new ones are appended), so an edit produces a
 // minimal diff.
 type File struct {
+	// Keys lists, per product, the minisign public keys its release
+	// artifacts may be signed with (see TrustedKeys); a product without an
+	// entry uses the server's release key. Optional.
+	Keys     map[string][]string
 	Products []*Product
 }
 
@@ -95,6 +99,7 @@ type channelDoc struct {
 }
 
 type fileDoc struct {
+	Keys     map[string][]string              `yaml:"keys"`
 	Products map[string]map[string]channelDoc `yaml:"products"`
 }
 
@@ -120,7 +125,7 @@ func Parse(data []byte) (*File, error) {
 	if err := yaml.Unmarshal(data, &root); err != nil {
 		return nil, fmt.Errorf("%w: %w", ErrInvalid, err)
 	}
-	f := &File{}
+	f := &File{Keys: doc.Keys}
 	for _, p := range mappingKeys(&root, "products") {
 		prod := &Product{Name: p}
 		for _, c := range mappingKeys(&root, "products", p) {
@@ -207,7 +212,15 @@ func (f *File) Marshal() ([]byte, error) {
 		}
 		products.Content = append(products.Content, scalar(p.Name), chans)
 	}
-	root := &yaml.Node{Kind: yaml.MappingNode, Content: []*yaml.Node{scalar("products"), products}}
+	root := &yaml.Node{Kind: yaml.MappingNode}
+	if len(f.Keys) > 0 {
+		keys, err := f.keysNode()
+		if err != nil {
+			return nil, err
+		}
+		root.Content = append(root.Content, scalar("keys"), keys)
+	}
+	root.Content = append(root.Content, scalar("products"), products)
 	var buf bytes.Buffer
 	buf.WriteString(header)
 	enc := yaml.NewEncoder(&buf)

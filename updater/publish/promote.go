@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 
+	"github.com/slipwayhq/slipway/signing/minisign"
 	"github.com/slipwayhq/slipway/updater/catalog"
 	"github.com/slipwayhq/slipway/updater/channel"
 )
@@ -17,13 +18,36 @@ func CheckRelease(ctx context.Context, cfg Config, product, version string) erro
 		return err
 	}
 	if cfg.Verifier == nil {
-		return errors.New("no signature verifier configured (minisign public key)")
+		return errors.New("no signature verifier configured (minisign public key; or name the product's keys in the channels file)")
 	}
 	return catalog.Check(ctx, cfg.Store, cfg.Prefix, rec, cfg.Verifier)
 }
 
-// Promote checks the release then points product/channel at it in f.
+// WithTrust returns cfg verifying each product with the keys f names for
+// it (channel.File.TrustedKeys), the others with cfg.Verifier.
+func WithTrust(cfg Config, f *channel.File) (Config, error) {
+	if len(f.Keys) == 0 {
+		return cfg, nil
+	}
+	bp := catalog.ByProduct{Default: cfg.Verifier, Products: map[string][]*minisign.PublicKey{}}
+	for product := range f.Keys {
+		keys, err := f.TrustedKeys(product)
+		if err != nil {
+			return cfg, err
+		}
+		bp.Products[product] = keys
+	}
+	cfg.Verifier = bp
+	return cfg, nil
+}
+
+// Promote checks the release (with the product's trusted keys) then points
+// product/channel at it in f.
 func Promote(ctx context.Context, cfg Config, f *channel.File, product, channelName, version string, percent float64) error {
+	cfg, err := WithTrust(cfg, f)
+	if err != nil {
+		return err
+	}
 	if err := CheckRelease(ctx, cfg, product, version); err != nil {
 		return err
 	}
@@ -39,6 +63,9 @@ func Rollback(ctx context.Context, cfg Config, f *channel.File, product, channel
 	}
 	if len(c.History) == 0 {
 		return "", channel.ErrNoHistory
+	}
+	if cfg, err = WithTrust(cfg, f); err != nil {
+		return "", err
 	}
 	if err := CheckRelease(ctx, cfg, product, c.History[0].Version); err != nil {
 		return "", err

@@ -236,6 +236,9 @@ func Apply(ctx context.Context, cfg Config, f *channel.File, keys *repo.Keys, no
 	if err != nil || p.Empty() {
 		return p, err
 	}
+	if cfg, err = WithTrust(cfg, f); err != nil {
+		return nil, err
+	}
 	if err := verifyNew(ctx, cfg, p.New); err != nil {
 		return nil, err
 	}
