@@ -15,11 +15,6 @@ import (
 
 	"github.com/slipwayhq/slipway/internal/testenv"
 	"github.com/slipwayhq/slipway/server"
-	"github.com/slipwayhq/slipway/signing/keyring"
-	"github.com/slipwayhq/slipway/storage"
-	"github.com/slipwayhq/slipway/updater/channel"
-	"github.com/slipwayhq/slipway/updater/publish"
-	"github.com/slipwayhq/slipway/updater/repo"
 	"github.com/slipwayhq/slipway/updater/updatertest"
 )
 
@@ -49,21 +44,7 @@ func shBlocks(t *testing.T, path, want string) string {
 func upLayout(t *testing.T, dir string) string {
 	ctx, cancel := context.WithCancel(t.Context())
 	data := filepath.Join(dir, "data")
-	keysDir := filepath.Join(data, "keys")
-	if _, err := keyring.EnsureDevKeys(keysDir); err != nil {
-		t.Fatal(err)
-	}
-	if _, err := repo.EnsureKeys(keysDir, 1); err != nil {
-		t.Fatal(err)
-	}
-	st, err := storage.Open(ctx, filepath.Join(data, "artifacts"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	pub := updatertest.New(t, st, "", 9)
-	if err := os.WriteFile(filepath.Join(keysDir, "minisign.pub"), pub.PK.Encode(), 0o600); err != nil {
-		t.Fatal(err)
-	}
+	st, pub, keysDir := upData(t, data)
 	const snap = "0.0.1-snapshot-abc1234"
 	for _, p := range upProducts {
 		var files []updatertest.File
@@ -80,20 +61,7 @@ func upLayout(t *testing.T, dir string) string {
 		pub.Publish(t, p, snap, files...)
 	}
 	pub.Publish(t, "myapp", "1.2.3", updatertest.TauriApp("1.2.3")...)
-	cf, err := upChannelsFile(st, data, keysDir)
-	if err != nil {
-		t.Fatal(err)
-	}
-	f, err := channel.Load(cf.Path)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := publish.Promote(ctx, cf.Publish, f, "myapp", upChannel, "1.2.3", 100); err != nil {
-		t.Fatal(err)
-	}
-	if err := f.Save(cf.Path); err != nil {
-		t.Fatal(err)
-	}
+	promoteInFile(t, st, data, keysDir, "myapp", "1.2.3")
 	var out strings.Builder
 	if err := upPromote(ctx, st, data, keysDir, snap, &out); err != nil {
 		t.Fatalf("promote: %v\n%s", err, out.String())

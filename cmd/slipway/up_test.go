@@ -20,6 +20,45 @@ import (
 	"github.com/slipwayhq/slipway/updater/updatertest"
 )
 
+// upData makes what `up` keeps in data before its release step: TUF keys,
+// the local store, and a publisher whose minisign key is the release key.
+func upData(t *testing.T, data string) (storage.Store, *updatertest.Publisher, string) {
+	t.Helper()
+	keysDir := filepath.Join(data, "keys")
+	if _, err := repo.EnsureKeys(keysDir, 1); err != nil {
+		t.Fatal(err)
+	}
+	st, err := storage.Open(t.Context(), filepath.Join(data, "artifacts"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	pub := updatertest.New(t, st, "", 7)
+	if err := os.WriteFile(filepath.Join(keysDir, "minisign.pub"), pub.PK.Encode(), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	return st, pub, keysDir
+}
+
+// promoteInFile promotes product to version in the data directory's
+// channels file, as `slipway promote` does.
+func promoteInFile(t *testing.T, st storage.Store, data, keysDir, product, version string) {
+	t.Helper()
+	cf, err := upChannelsFile(st, data, keysDir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	f, err := channel.Load(cf.Path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := publish.Promote(t.Context(), cf.Publish, f, product, upChannel, version, 100); err != nil {
+		t.Fatal(err)
+	}
+	if err := f.Save(cf.Path); err != nil {
+		t.Fatal(err)
+	}
+}
+
 // TestUpPromoteAndServe covers what `slipway up` does after the release
 // step (which the release package tests with a real GoReleaser build):
 // promote both products to stable in the data directory's channels file,
@@ -28,18 +67,7 @@ import (
 func TestUpPromoteAndServe(t *testing.T) {
 	ctx := t.Context()
 	data := t.TempDir()
-	keysDir := filepath.Join(data, "keys")
-	if _, err := repo.EnsureKeys(keysDir, 1); err != nil {
-		t.Fatal(err)
-	}
-	st, err := storage.Open(ctx, filepath.Join(data, "artifacts"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	pub := updatertest.New(t, st, "", 7)
-	if err := os.WriteFile(filepath.Join(keysDir, "minisign.pub"), pub.PK.Encode(), 0o600); err != nil {
-		t.Fatal(err)
-	}
+	st, pub, keysDir := upData(t, data)
 	for _, p := range upProducts {
 		pub.Publish(t, p, "1.2.3", updatertest.File{
 			Name: "slipway-" + p + "_1.2.3_linux_amd64.tar.gz", OS: "linux", Arch: "amd64", Format: "tar.gz",
@@ -138,18 +166,7 @@ func TestIndent(t *testing.T) {
 func TestUpRerunKeepsUserPromotion(t *testing.T) {
 	ctx := t.Context()
 	data := t.TempDir()
-	keysDir := filepath.Join(data, "keys")
-	if _, err := repo.EnsureKeys(keysDir, 1); err != nil {
-		t.Fatal(err)
-	}
-	st, err := storage.Open(ctx, filepath.Join(data, "artifacts"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	pub := updatertest.New(t, st, "", 7)
-	if err := os.WriteFile(filepath.Join(keysDir, "minisign.pub"), pub.PK.Encode(), 0o600); err != nil {
-		t.Fatal(err)
-	}
+	st, pub, keysDir := upData(t, data)
 	versions := []string{"0.0.1-snapshot-aaa", "0.0.3", "0.0.4-snapshot-bbb", "0.0.5-snapshot-ccc"}
 	for _, p := range upProducts {
 		for _, v := range versions {
@@ -178,20 +195,7 @@ func TestUpRerunKeepsUserPromotion(t *testing.T) {
 		t.Fatal(err)
 	}
 	// The user promotes 0.0.3 of the agent (what `slipway promote` does).
-	cf, err := upChannelsFile(st, data, keysDir)
-	if err != nil {
-		t.Fatal(err)
-	}
-	f, err := channel.Load(cf.Path)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := publish.Promote(ctx, cf.Publish, f, "agent", upChannel, "0.0.3", 100); err != nil {
-		t.Fatal(err)
-	}
-	if err := f.Save(cf.Path); err != nil {
-		t.Fatal(err)
-	}
+	promoteInFile(t, st, data, keysDir, "agent", "0.0.3")
 	// `up` again with a new snapshot: the agent stays, the desktop moves.
 	out.Reset()
 	if err := upPromote(ctx, st, data, keysDir, versions[2], &out); err != nil {

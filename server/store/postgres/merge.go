@@ -61,7 +61,8 @@ func adopt(ctx context.Context, tx pgx.Tx, m store.Machine) (store.Machine, erro
 }
 
 // MergeMachine matches id to one of the tenant's machines and writes what
-// merge made of it, or a new inventory-only machine, in one transaction.
+// merge made of it, or a new inventory-only machine, in one transaction
+// under the tenant's identity lock.
 func (s *Store) MergeMachine(ctx context.Context, tenantID, newID string, id store.Identity, merge store.MergeFunc) (store.Machine, store.Match, error) {
 	var out store.Machine
 	var match store.Match
@@ -70,33 +71,25 @@ func (s *Store) MergeMachine(ctx context.Context, tenantID, newID string, id sto
 			return err
 		}
 		var err error
-		if match, err = store.MatchIdentity(ctx, id, finder(tx, tenantID, false)); err != nil {
-			return err
-		}
-		if match.ID == "" {
-			m := store.Machine{ID: newID, TenantID: tenantID}
-			if err := merge(&m, match); err != nil {
+		out, match, err = sqlcol.Merge(ctx, tenantID, newID, id, merge, sqlcol.MergeOps{
+			Find: finder(tx, tenantID, false),
+			Get: func(ctx context.Context, id string) (store.Machine, error) {
+				return scanMachine(tx.QueryRow(ctx, "SELECT "+machineCols+" FROM machines WHERE id = $1 FOR UPDATE", id))
+			},
+			Insert: func(ctx context.Context, m store.Machine) error {
+				_, err := insertMachine(ctx, tx, m, false)
 				return err
-			}
-			m.ID, m.TenantID, out = newID, tenantID, m
-			_, err := insertMachine(ctx, tx, m, false)
-			return err
-		}
-		m, err := scanMachine(tx.QueryRow(ctx, "SELECT "+machineCols+" FROM machines WHERE id = $1 FOR UPDATE", match.ID))
-		if err != nil {
-			return err
-		}
-		source := m.Source
-		if err := merge(&m, match); err != nil {
-			return err
-		}
-		m.ID, m.TenantID, out = match.ID, tenantID, m
-		if m.Source != source {
-			if _, err := tx.Exec(ctx, "UPDATE machines SET source = $1 WHERE id = $2", m.Source, m.ID); err != nil {
+			},
+			Update: func(ctx context.Context, m store.Machine, sourceChanged bool) error {
+				if sourceChanged {
+					if _, err := tx.Exec(ctx, "UPDATE machines SET source = $1 WHERE id = $2", m.Source, m.ID); err != nil {
+						return err
+					}
+				}
+				_, err := updateDescriptive(ctx, tx, m)
 				return err
-			}
-		}
-		_, err = updateDescriptive(ctx, tx, m)
+			},
+		})
 		return err
 	})
 	return out, match, wrap("merge machine", err)

@@ -1,6 +1,7 @@
 package sqlcol
 
 import (
+	"context"
 	"fmt"
 
 	"github.com/slipwayhq/slipway/server/store"
@@ -46,4 +47,41 @@ func MatchIDs(l store.Lookup, unregistered bool) (string, error) {
 // identifiers, never its hostname.
 func IdentityOf(m store.Machine) store.Identity {
 	return store.Identity{Serials: m.SerialNumbers, HardwareUUID: m.HardwareUUID, MACs: m.MACAddresses}
+}
+
+// MergeOps are one store's operations inside the transaction of a
+// MergeMachine.
+type MergeOps struct {
+	Find   func(ctx context.Context, l store.Lookup) ([]string, error)
+	Get    func(ctx context.Context, id string) (store.Machine, error) // locked for update where the store can
+	Insert func(ctx context.Context, m store.Machine) error
+	// Update writes the descriptive fields, and Source when it changed.
+	Update func(ctx context.Context, m store.Machine, sourceChanged bool) error
+}
+
+// Merge is MergeMachine's logic over a store's operations (see
+// store.MachineStore.MergeMachine).
+func Merge(ctx context.Context, tenantID, newID string, id store.Identity, merge store.MergeFunc, ops MergeOps) (store.Machine, store.Match, error) {
+	match, err := store.MatchIdentity(ctx, id, ops.Find)
+	if err != nil {
+		return store.Machine{}, match, err
+	}
+	if match.ID == "" {
+		m := store.Machine{ID: newID, TenantID: tenantID}
+		if err := merge(&m, match); err != nil {
+			return store.Machine{}, match, err
+		}
+		m.ID, m.TenantID = newID, tenantID
+		return m, match, ops.Insert(ctx, m)
+	}
+	m, err := ops.Get(ctx, match.ID)
+	if err != nil {
+		return store.Machine{}, match, err
+	}
+	source := m.Source
+	if err := merge(&m, match); err != nil {
+		return store.Machine{}, match, err
+	}
+	m.ID, m.TenantID = match.ID, tenantID
+	return m, match, ops.Update(ctx, m, m.Source != source)
 }

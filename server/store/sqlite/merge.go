@@ -55,38 +55,29 @@ func adopt(ctx context.Context, tx *sql.Tx, m store.Machine) (store.Machine, err
 }
 
 // MergeMachine matches id to one of the tenant's machines and writes what
-// merge made of it, or a new inventory-only machine, in one transaction.
+// merge made of it, or a new inventory-only machine, in one transaction
+// (SQLite's single writer serialises it with registrations).
 func (s *Store) MergeMachine(ctx context.Context, tenantID, newID string, id store.Identity, merge store.MergeFunc) (store.Machine, store.Match, error) {
 	var out store.Machine
 	var match store.Match
 	err := s.tx(ctx, func(tx *sql.Tx) error {
 		var err error
-		if match, err = store.MatchIdentity(ctx, id, finder(tx, tenantID, false)); err != nil {
-			return err
-		}
-		if match.ID == "" {
-			m := store.Machine{ID: newID, TenantID: tenantID}
-			if err := merge(&m, match); err != nil {
+		out, match, err = sqlcol.Merge(ctx, tenantID, newID, id, merge, sqlcol.MergeOps{
+			Find: finder(tx, tenantID, false),
+			Get: func(ctx context.Context, id string) (store.Machine, error) {
+				return scanMachine(tx.QueryRowContext(ctx, "SELECT "+machineCols+" FROM machines WHERE id = ?", id))
+			},
+			Insert: func(ctx context.Context, m store.Machine) error { return insertMachine(ctx, tx, m) },
+			Update: func(ctx context.Context, m store.Machine, sourceChanged bool) error {
+				if sourceChanged {
+					if _, err := tx.ExecContext(ctx, "UPDATE machines SET source = ? WHERE id = ?", m.Source, m.ID); err != nil {
+						return err
+					}
+				}
+				_, err := updateDescriptive(ctx, tx, m)
 				return err
-			}
-			m.ID, m.TenantID, out = newID, tenantID, m
-			return insertMachine(ctx, tx, m)
-		}
-		m, err := scanMachine(tx.QueryRowContext(ctx, "SELECT "+machineCols+" FROM machines WHERE id = ?", match.ID))
-		if err != nil {
-			return err
-		}
-		source := m.Source
-		if err := merge(&m, match); err != nil {
-			return err
-		}
-		m.ID, m.TenantID, out = match.ID, tenantID, m
-		if m.Source != source {
-			if _, err := tx.ExecContext(ctx, "UPDATE machines SET source = ? WHERE id = ?", m.Source, m.ID); err != nil {
-				return err
-			}
-		}
-		_, err = updateDescriptive(ctx, tx, m)
+			},
+		})
 		return err
 	})
 	return out, match, wrap("merge machine", err)
