@@ -19,9 +19,7 @@ import (
 	"github.com/slipwayhq/slipway/internal/testenv"
 	"github.com/slipwayhq/slipway/signing/keyring"
 	"github.com/slipwayhq/slipway/signing/minisign"
-	"github.com/slipwayhq/slipway/storage"
 	"github.com/slipwayhq/slipway/updater/channel"
-	"github.com/slipwayhq/slipway/updater/repo"
 	"github.com/slipwayhq/slipway/updater/tauri"
 	"github.com/slipwayhq/slipway/updater/updatertest"
 )
@@ -73,13 +71,11 @@ func TestTauriJourney(t *testing.T) {
 	tauriCLI := testenv.Tool(t, "tauri", "scripts/tools.sh tauri (npm @tauri-apps/cli)")
 	ms := testenv.Tool(t, "minisign", "apt-get install minisign")
 	work, data := t.TempDir(), t.TempDir()
-	keysDir := filepath.Join(data, "keys")
-	if _, err := keyring.EnsureDevKeys(keysDir); err != nil {
+	if _, err := keyring.EnsureDevKeys(filepath.Join(data, "keys")); err != nil { // the cosign key
 		t.Fatal(err)
 	}
-	if _, err := repo.EnsureKeys(keysDir, 1); err != nil {
-		t.Fatal(err)
-	}
+	// pub signs the Slipway desktop client with the release key.
+	_, pub, keysDir := upData(t, data)
 	t.Setenv("SLIPWAY_COSIGN_KEY", filepath.Join(keysDir, "cosign.key"))
 	t.Setenv("COSIGN_PASSWORD", "")
 	for _, k := range []string{"SLIPWAY_MINISIGN_KEY", "TAURI_SIGNING_PRIVATE_KEY", "SLIPWAY_MINISIGN_PASSWORD"} {
@@ -108,14 +104,6 @@ func TestTauriJourney(t *testing.T) {
 	}
 
 	// The Slipway-signed desktop client, verified with the release key.
-	st, err := storage.Open(t.Context(), filepath.Join(data, "artifacts"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	pub := updatertest.New(t, st, "", 5)
-	if err := os.WriteFile(filepath.Join(keysDir, "minisign.pub"), pub.PK.Encode(), 0o644); err != nil {
-		t.Fatal(err)
-	}
 	pub.Publish(t, "desktop", "0.2.0", updatertest.File{Name: "slipway-desktop_0.2.0_linux_amd64.tar.gz",
 		OS: "linux", Arch: "amd64", Format: "tar.gz", Data: []byte("desktop")})
 
