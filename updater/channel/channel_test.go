@@ -6,6 +6,7 @@ import (
 	"flag"
 	"os"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 	"testing"
@@ -163,5 +164,54 @@ func TestHistoryBounded(t *testing.T) {
 func TestRepositoryChannelsFile(t *testing.T) {
 	if _, err := Load(filepath.Join("..", "..", DefaultPath)); err != nil {
 		t.Fatal(err)
+	}
+}
+
+func TestRollbackRevokes(t *testing.T) {
+	f := &File{}
+	for _, v := range []string{"1.0.0", "1.1.0", "1.2.0"} {
+		if err := f.Promote("agent", "stable", v, 100); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := f.Pin("agent", "stable", "machine", "m-1", "1.2.0"); err != nil {
+		t.Fatal(err)
+	}
+	if v, err := f.Rollback("agent", "stable"); err != nil || v != "1.1.0" {
+		t.Fatalf("rollback = %s, %v", v, err)
+	}
+	c, _ := f.Channel("agent", "stable")
+	if !slices.Equal(c.Revoked, []string{"1.2.0"}) || len(c.Pins.Machines) != 0 {
+		t.Fatalf("after rollback: %+v", c)
+	}
+	if err := f.Promote("agent", "stable", "1.2.0", 100); !errors.Is(err, ErrRevoked) {
+		t.Fatalf("promote revoked: %v", err)
+	}
+	if err := f.Pin("agent", "stable", "tenant", "acme", "1.2.0"); !errors.Is(err, ErrRevoked) {
+		t.Fatalf("pin revoked: %v", err)
+	}
+	// A second rollback skips nothing revoked and revokes 1.1.0 too.
+	if v, err := f.Rollback("agent", "stable"); err != nil || v != "1.0.0" {
+		t.Fatalf("second rollback = %s, %v", v, err)
+	}
+	data, err := f.Marshal()
+	if err != nil {
+		t.Fatal(err)
+	}
+	g, err := Parse(data)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if c, _ := g.Channel("agent", "stable"); !slices.Equal(c.Revoked, []string{"1.2.0", "1.1.0"}) {
+		t.Fatalf("revoked list did not survive a round trip: %v\n%s", c.Revoked, data)
+	}
+	for _, bad := range []string{
+		"products:\n  agent:\n    stable:\n      version: 1.0.0\n      revoked: [nope]\n",
+		"products:\n  agent:\n    stable:\n      version: 1.0.0\n      revoked: [1.0.0]\n",
+		"products:\n  agent:\n    stable:\n      version: 1.0.0\n    beta:\n      version: 1.1.0\n      revoked: [1.0.0]\n",
+	} {
+		if _, err := Parse([]byte(bad)); !errors.Is(err, ErrInvalid) {
+			t.Fatalf("accepted %q: %v", bad, err)
+		}
 	}
 }

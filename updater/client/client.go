@@ -27,6 +27,7 @@ import (
 	"os"
 	"path/filepath"
 	"runtime"
+	"slices"
 	"strings"
 	"time"
 
@@ -66,7 +67,8 @@ type Config struct {
 	// after the swap before Startup rolls it back. Default: 10 minutes.
 	HealthDeadline time.Duration
 	// AllowDowngrade accepts an older version than the running one (a pin).
-	// Default: false (only the signed channel head may be older).
+	// Default: false (only a signed rollback may be older: the channel
+	// head whose signed metadata revokes the running version).
 	AllowDowngrade bool
 	// Limits bound metadata and artifact sizes.
 	Limits Limits
@@ -163,6 +165,7 @@ type Offer struct {
 	Notes      string            `json:"notes"`
 	Force      bool              `json:"force"`
 	Pinned     bool              `json:"pinned"`
+	Rollback   bool              `json:"rollback"`
 
 	// Set by Check from the signed TUF target.
 	length int64
@@ -211,8 +214,10 @@ func (c *Client) Check(ctx context.Context) (*Offer, error) {
 }
 
 // checkVersion refuses an older version than the running one unless the
-// signed target says this channel currently serves it (a deliberate
-// `slipway rollback`) or downgrades are allowed.
+// signed target says this channel currently serves it and revoked the
+// running version (a deliberate `slipway rollback`), or downgrades are
+// allowed. A channel head older than the running version without that
+// signed revocation is refused: a downgrade is never implied.
 func (c *Client) checkVersion(v string, custom targetCustom) error {
 	nv, err := semver.Parse(v)
 	if err != nil {
@@ -225,10 +230,13 @@ func (c *Client) checkVersion(v string, custom targetCustom) error {
 	case cmp == 0:
 		return fmt.Errorf("%w: %s is already installed", ErrRollback, v)
 	}
-	if _, head := custom.Channels[c.cfg.Channel]; head || c.cfg.AllowDowngrade {
+	if ch, head := custom.Channels[c.cfg.Channel]; head && slices.Contains(ch.Revoked, c.cfg.CurrentVersion) {
 		return nil
 	}
-	return fmt.Errorf("%w: offered %s, running %s", ErrRollback, v, c.cfg.CurrentVersion)
+	if c.cfg.AllowDowngrade {
+		return nil
+	}
+	return fmt.Errorf("%w: offered %s, running %s, which the signed channel metadata does not revoke", ErrRollback, v, c.cfg.CurrentVersion)
 }
 
 func (c *Client) ask(ctx context.Context) (*Offer, error) {

@@ -9,6 +9,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"slices"
+	"strings"
 
 	"github.com/slipwayhq/slipway/updater/channel"
 )
@@ -40,6 +41,9 @@ type Channel struct {
 	Pins       channel.Pins `json:"pins,omitzero"`
 	// Previous is offered to machines outside a partial rollout.
 	Previous string `json:"previous,omitempty"`
+	// Revoked are the versions any channel of the product rolled back:
+	// never offered; machines running one are offered Version instead.
+	Revoked []string `json:"revoked,omitempty"`
 }
 
 // StateOf converts the channels file to its published form.
@@ -47,9 +51,14 @@ func StateOf(f *channel.File) State {
 	s := State{Products: map[string]map[string]Channel{}}
 	for _, p := range f.Products {
 		m := map[string]Channel{}
+		revoked := p.Revoked()
 		for _, c := range p.Channels {
+			prev := c.Previous()
+			if slices.Contains(revoked, prev) {
+				prev = ""
+			}
 			m[c.Name] = Channel{Version: c.Version, Rollout: c.Rollout, Paused: c.Paused,
-				MinVersion: c.MinVersion, Notes: c.Notes, Pins: c.Pins, Previous: c.Previous()}
+				MinVersion: c.MinVersion, Notes: c.Notes, Pins: c.Pins, Previous: prev, Revoked: revoked}
 		}
 		s.Products[p.Name] = m
 	}
@@ -143,6 +152,9 @@ func describe(c Channel) string {
 	}
 	if c.Notes != "" {
 		s += " notes"
+	}
+	if len(c.Revoked) > 0 {
+		s += " revoked " + strings.Join(c.Revoked, ",")
 	}
 	return s
 }
