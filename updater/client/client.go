@@ -9,7 +9,10 @@
 //     Range after a dropped connection;
 //  4. verify TUF length and hashes, then the minisign signature (never
 //     optional);
-//  5. extract the binary and run its self-check;
+//  5. extract the binary, run its self-check and its trial run (the
+//     running binary starts the new one and hands over only when it
+//     reports healthy; a version that fails is remembered and never
+//     installed again);
 //  6. swap atomically, keeping the previous binary;
 //  7. after restart, Startup rolls back if the new version has not
 //     called ConfirmHealthy within the deadline.
@@ -63,6 +66,13 @@ type Config struct {
 	SelfCheckArgs []string
 	// SelfCheckTimeout. Default: 30 s.
 	SelfCheckTimeout time.Duration
+	// TrialArgs, when set, run the new binary on trial before the swap
+	// (see TrialEnv): the running binary keeps serving, and hands over
+	// only when the new one reports healthy. Default: none (no trial).
+	TrialArgs []string
+	// TrialTimeout bounds a trial run; a trial still running is killed and
+	// the version rejected. Default: 2 minutes.
+	TrialTimeout time.Duration
 	// HealthDeadline is how long a new version has to call ConfirmHealthy
 	// after the swap before Startup rolls it back. Default: 10 minutes.
 	HealthDeadline time.Duration
@@ -123,6 +133,9 @@ func (c *Config) Validate() error {
 	}
 	if c.SelfCheckTimeout <= 0 {
 		c.SelfCheckTimeout = 30 * time.Second
+	}
+	if c.TrialTimeout <= 0 {
+		c.TrialTimeout = 2 * time.Minute
 	}
 	if c.HealthDeadline <= 0 {
 		c.HealthDeadline = 10 * time.Minute
@@ -290,12 +303,18 @@ type Result struct {
 }
 
 // Update runs the whole update once: Check, Download, Install. It returns
-// nil, nil when there is nothing to do. On any error the installed binary
-// is unchanged and keeps running.
+// nil, nil when there is nothing to do, including when the offered version
+// was rejected on this machine before (see Rejected). On any error the
+// installed binary is unchanged and keeps running.
 func (c *Client) Update(ctx context.Context) (*Result, error) {
 	offer, err := c.Check(ctx)
 	if err != nil || offer == nil {
 		return nil, err
+	}
+	if isRejected(c.cfg.StateDir, offer.Version) {
+		c.cfg.Logger.DebugContext(ctx, "offered version failed here before; not installing it again",
+			"product", c.cfg.Product, "version", offer.Version)
+		return nil, nil
 	}
 	staged, err := c.Download(ctx, offer)
 	if err != nil {
@@ -305,10 +324,11 @@ func (c *Client) Update(ctx context.Context) (*Result, error) {
 }
 
 // Run polls for updates every interval (with up to 10 % jitter, and a
-// random first delay) until ctx ends or an update is installed. Errors are
-// logged and reported through report (which may be nil); they never stop
-// the loop, so an expired or attacked repository leaves the running
-// version in service.
+// random first delay) until ctx ends or an update is installed. Each
+// check's outcome goes to report (which may be nil): its error, or nil
+// when the check succeeded with nothing to install. Errors are logged;
+// they never stop the loop, so an expired or attacked repository leaves
+// the running version in service.
 func (c *Client) Run(ctx context.Context, interval time.Duration, report func(error)) (*Result, error) {
 	if interval <= 0 {
 		return nil, fmt.Errorf("update client: poll interval %v must be positive", interval)
@@ -324,9 +344,9 @@ func (c *Client) Run(ctx context.Context, interval time.Duration, report func(er
 		if err != nil {
 			c.cfg.Logger.WarnContext(ctx, "update failed; keeping the running version", "product", c.cfg.Product,
 				"channel", c.cfg.Channel, "version", c.cfg.CurrentVersion, "err", err)
-			if report != nil {
-				report(err)
-			}
+		}
+		if report != nil && res == nil {
+			report(err)
 		}
 		if res != nil {
 			return res, nil

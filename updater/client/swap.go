@@ -191,6 +191,9 @@ func Startup(stateDir string, now time.Time) error {
 		return err
 	}
 	os.Remove(path)
+	if err := recordRejected(stateDir, p.To, reason, now); err != nil {
+		return err
+	}
 	if err := writeJSONFile(filepath.Join(stateDir, failureFile), Failure{From: p.From, To: p.To, Reason: reason, At: now}); err != nil {
 		return err
 	}
