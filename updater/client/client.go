@@ -74,7 +74,8 @@ type Config struct {
 	// the version rejected. Default: 2 minutes.
 	TrialTimeout time.Duration
 	// HealthDeadline is how long a new version has to call ConfirmHealthy
-	// after the swap before Startup rolls it back. Default: 10 minutes.
+	// after its first start (after the swap) before Startup rolls it
+	// back. Default: 10 minutes.
 	HealthDeadline time.Duration
 	// AllowDowngrade accepts an older version than the running one (a pin).
 	// Default: false (only a signed rollback may be older: the channel

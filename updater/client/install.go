@@ -82,7 +82,7 @@ func (c *Client) installBundle(ctx context.Context, o *Offer, staged, app string
 // installed records the pending health check after a swap.
 func (c *Client) installed(ctx context.Context, o *Offer, staged, target, prev string) (*Result, error) {
 	if err := writePending(c.cfg.StateDir, pending{From: c.cfg.CurrentVersion, To: o.Version,
-		Binary: target, Deadline: c.cfg.Now().Add(c.cfg.HealthDeadline)}); err != nil {
+		Binary: target, Deadline: c.cfg.Now().Add(c.cfg.HealthDeadline), Window: c.cfg.HealthDeadline}); err != nil {
 		return nil, err
 	}
 	os.Remove(staged)

@@ -68,7 +68,11 @@ func TestRollbackAfterSwapRemembersVersion(t *testing.T) {
 	if _, err := w.client(t).Update(t.Context()); err != nil {
 		t.Fatal(err)
 	}
-	if err := Startup(w.cfg.StateDir, w.cfg.Now().Add(time.Hour)); !errors.Is(err, ErrUnhealthy) {
+	var err error
+	for i := 0; err == nil && i <= MaxStarts; i++ { // a crash loop
+		err = Startup(w.cfg.StateDir, w.cfg.Now())
+	}
+	if !errors.Is(err, ErrUnhealthy) {
 		t.Fatalf("err = %v, want ErrUnhealthy", err)
 	}
 	rs, err := Rejected(w.cfg.StateDir)
@@ -102,5 +106,26 @@ func TestRejectedListBounded(t *testing.T) {
 	}
 	if isRejected(dir, "1.0.7") {
 		t.Fatal("an unreadable list must reject nothing")
+	}
+}
+
+// TestHealthDeadlineCountsFromFirstStart: a service manager that restarts
+// the agent two minutes after the hand-over (systemd RestartSec=120) must
+// not make a healthy version miss a two-minute deadline.
+func TestHealthDeadlineCountsFromFirstStart(t *testing.T) {
+	w := newWorld(t)
+	w.cfg.HealthDeadline = 2 * time.Minute
+	if _, err := w.client(t).Update(t.Context()); err != nil {
+		t.Fatal(err)
+	}
+	first := w.cfg.Now().Add(2 * time.Minute)
+	if err := Startup(w.cfg.StateDir, first); err != nil {
+		t.Fatalf("first start after the restart delay: %v", err)
+	}
+	if err := Startup(w.cfg.StateDir, first.Add(time.Minute)); err != nil {
+		t.Fatalf("second start inside the window: %v", err)
+	}
+	if err := Startup(w.cfg.StateDir, first.Add(3*time.Minute)); !errors.Is(err, ErrUnhealthy) {
+		t.Fatalf("past the window: %v", err)
 	}
 }
