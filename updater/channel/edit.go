@@ -106,6 +106,11 @@ func (c *Channel) validate() error {
 	if len(c.Revoked) > MaxRevoked {
 		return fmt.Errorf("more than %d revoked versions", MaxRevoked)
 	}
+	if c.Plan != nil {
+		if err := c.Plan.Validate(); err != nil {
+			return err
+		}
+	}
 	for _, r := range c.Revoked {
 		if _, err := semver.Parse(r); err != nil {
 			return fmt.Errorf("revoked: %w", err)

@@ -15,6 +15,8 @@ import (
 	"regexp"
 
 	"gopkg.in/yaml.v3"
+
+	"github.com/slipwayhq/slipway/updater/gate"
 )
 
 // MaxFileSize bounds the channels file. Default: 1 MiB.
@@ -74,6 +76,9 @@ type Channel struct {
 	// list, so the client accepts exactly that downgrade). Remove a
 	// version from the list by hand to allow it again.
 	Revoked []string `yaml:"revoked,omitempty"`
+	// Plan makes the rollout progressive and health-gated (steps, bake
+	// time, gates); Rollout stays the ceiling. See updater/gate.
+	Plan *gate.Plan `yaml:"plan,omitempty"`
 }
 
 // Pins map a tenant or machine id to the version it must run.
@@ -93,14 +98,15 @@ type State struct {
 
 // channelDoc is the strict on-disk form of a channel (rollout optional).
 type channelDoc struct {
-	Version    string   `yaml:"version"`
-	Rollout    *float64 `yaml:"rollout"`
-	Paused     bool     `yaml:"paused"`
-	MinVersion string   `yaml:"minVersion"`
-	Notes      string   `yaml:"notes"`
-	Pins       Pins     `yaml:"pins"`
-	History    []State  `yaml:"history"`
-	Revoked    []string `yaml:"revoked"`
+	Version    string     `yaml:"version"`
+	Rollout    *float64   `yaml:"rollout"`
+	Paused     bool       `yaml:"paused"`
+	MinVersion string     `yaml:"minVersion"`
+	Notes      string     `yaml:"notes"`
+	Pins       Pins       `yaml:"pins"`
+	History    []State    `yaml:"history"`
+	Revoked    []string   `yaml:"revoked"`
+	Plan       *gate.Plan `yaml:"plan"`
 }
 
 type fileDoc struct {
@@ -135,7 +141,7 @@ func Parse(data []byte) (*File, error) {
 		for _, c := range mappingKeys(&root, "products", p) {
 			d := doc.Products[p][c]
 			ch := &Channel{Name: c, Version: d.Version, Rollout: 100, Paused: d.Paused,
-				MinVersion: d.MinVersion, Notes: d.Notes, Pins: d.Pins, History: d.History, Revoked: d.Revoked}
+				MinVersion: d.MinVersion, Notes: d.Notes, Pins: d.Pins, History: d.History, Revoked: d.Revoked, Plan: d.Plan}
 			if d.Rollout != nil {
 				ch.Rollout = *d.Rollout
 			}

@@ -109,6 +109,7 @@ func (h *Handler) native(w http.ResponseWriter, r *http.Request) {
 		httpError(w, http.StatusNotFound, "unknown product or channel")
 		return
 	}
+	ch = h.limit(req.product, req.channel, ch)
 	d, ok := Decide(ch, req.product, req.machine)
 	if !ok {
 		w.WriteHeader(http.StatusNoContent)

@@ -66,6 +66,7 @@ func (h *Handler) tauriDynamic(w http.ResponseWriter, r *http.Request) {
 		httpError(w, http.StatusNotFound, "unknown product or channel")
 		return
 	}
+	ch = h.limit(product, chName, ch)
 	d, ok := Decide(ch, product, m)
 	// Tauri installs only newer versions by default: never announce a pin
 	// downgrade, and a rollback only to an app that says it accepts it.
@@ -107,6 +108,7 @@ func (h *Handler) tauriStatic(w http.ResponseWriter, r *http.Request) {
 		httpError(w, http.StatusNotFound, "unknown product or channel")
 		return
 	}
+	ch = h.limit(product, chName, ch)
 	version := ch.Version
 	if ch.Rollout < 100 {
 		version = ch.Previous

@@ -10,6 +10,9 @@ import (
 	"fmt"
 	"slices"
 	"strings"
+	"time"
+
+	"github.com/slipwayhq/slipway/updater/gate"
 
 	"github.com/slipwayhq/slipway/updater/channel"
 )
@@ -44,6 +47,9 @@ type Channel struct {
 	// Revoked are the versions any channel of the product rolled back:
 	// never offered; machines running one are offered Version instead.
 	Revoked []string `json:"revoked,omitempty"`
+	// Plan is the progressive rollout plan; the server's gate controller
+	// limits Rollout to the current step (0 when halted).
+	Plan *gate.Plan `json:"plan,omitempty"`
 }
 
 // StateOf converts the channels file to its published form.
@@ -58,7 +64,7 @@ func StateOf(f *channel.File) State {
 				prev = ""
 			}
 			m[c.Name] = Channel{Version: c.Version, Rollout: c.Rollout, Paused: c.Paused,
-				MinVersion: c.MinVersion, Notes: c.Notes, Pins: c.Pins, Previous: prev, Revoked: revoked}
+				MinVersion: c.MinVersion, Notes: c.Notes, Pins: c.Pins, Previous: prev, Revoked: revoked, Plan: c.Plan}
 		}
 		s.Products[p.Name] = m
 	}
@@ -155,6 +161,9 @@ func describe(c Channel) string {
 	}
 	if len(c.Revoked) > 0 {
 		s += " revoked " + strings.Join(c.Revoked, ",")
+	}
+	if c.Plan != nil {
+		s += fmt.Sprintf(" plan %v bake %s", c.Plan.Steps, time.Duration(c.Plan.Bake))
 	}
 	return s
 }
