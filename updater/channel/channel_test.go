@@ -10,6 +10,7 @@ import (
 	"strconv"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/slipwayhq/slipway/updater/updatertest"
 )
@@ -212,6 +213,34 @@ func TestRollbackRevokes(t *testing.T) {
 	} {
 		if _, err := Parse([]byte(bad)); !errors.Is(err, ErrInvalid) {
 			t.Fatalf("accepted %q: %v", bad, err)
+		}
+	}
+}
+
+func TestPlanRoundTrip(t *testing.T) {
+	src := "products:\n  agent:\n    stable:\n      version: 1.0.0\n      plan:\n        steps: [5, 25, 100]\n        bake: 30m\n        gates: {maxFailedRate: 0.05, minSample: 20}\n"
+	f, err := Parse([]byte(src))
+	if err != nil {
+		t.Fatal(err)
+	}
+	c, _ := f.Channel("agent", "stable")
+	if c.Plan == nil || len(c.Plan.Steps) != 3 || time.Duration(c.Plan.Bake) != 30*time.Minute || c.Plan.Gates.MinSample != 20 {
+		t.Fatalf("plan %+v", c.Plan)
+	}
+	data, err := f.Marshal()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if g, err := Parse(data); err != nil || !g.Products[0].Channels[0].Plan.Equal(*c.Plan) {
+		t.Fatalf("round trip: %v\n%s", err, data)
+	}
+	for _, bad := range []string{
+		strings.Replace(src, "30m", "soon", 1),
+		strings.Replace(src, "[5, 25, 100]", "[50, 25]", 1),
+		strings.Replace(src, "minSample", "minSampel", 1),
+	} {
+		if _, err := Parse([]byte(bad)); !errors.Is(err, ErrInvalid) {
+			t.Errorf("accepted %q: %v", bad, err)
 		}
 	}
 }

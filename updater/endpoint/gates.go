@@ -26,3 +26,17 @@ func (h *Handler) limit(product, name string, ch publish.Channel) publish.Channe
 	ch.Rollout = min(ch.Rollout, pct)
 	return ch
 }
+
+// Rollouts lists the published channels that carry a plan, for the gate
+// controller's evaluations.
+func (h *Handler) Rollouts() []gate.Rollout {
+	var rs []gate.Rollout
+	for prod, chans := range h.snap.Load().state.Products {
+		for name, ch := range chans {
+			if ch.Plan != nil {
+				rs = append(rs, gate.Rollout{Key: gate.Key{Product: prod, Channel: name}, Version: ch.Version, Plan: *ch.Plan})
+			}
+		}
+	}
+	return rs
+}

@@ -1,0 +1,87 @@
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"log/slog"
+	"math/rand/v2"
+	"time"
+
+	"github.com/slipwayhq/slipway/server/store"
+	"github.com/slipwayhq/slipway/updater/gate"
+)
+
+// fleetHealth samples a version's rollout health from the server's
+// machines (heartbeats): upgraded = machines whose last heartbeat runs it,
+// failed = machines whose last self-update of it failed or was rolled
+// back (trial run, self-check, crash loop), offline = upgraded machines not
+// seen for offlineAfter (the server's StaleAfter). Only the agent heartbeats, so other products
+// (desktop, Tauri apps) sample nothing: their plans advance on bake time
+// alone.
+type fleetHealth struct {
+	st           store.Store
+	offlineAfter time.Duration
+}
+
+func (f fleetHealth) Sample(ctx context.Context, product, version string, now time.Time) (gate.Sample, error) {
+	var s gate.Sample
+	ss, ok := f.st.(store.StatsStore)
+	if product != "agent" || !ok {
+		return s, nil
+	}
+	fs, err := ss.FleetStats(ctx, store.StatsQuery{Versions: true, OnlineAfter: now.Add(-f.offlineAfter), OfflineBefore: now.Add(-f.offlineAfter)})
+	if err != nil {
+		return s, err
+	}
+	for _, v := range fs.Versions {
+		if v.Version == version {
+			s.Upgraded, s.Failed = int(v.Machines), int(v.Failed+v.RolledBack)
+		}
+	}
+	// Offline: page through the (few) upgraded machines not seen lately.
+	for after := ""; ; {
+		ms, err := f.st.ListMachines(ctx, store.MachineFilter{AgentVersion: version, SeenBefore: now.Add(-f.offlineAfter), After: after, Limit: 500})
+		if err != nil {
+			return s, err
+		}
+		s.Offline += len(ms)
+		if len(ms) < 500 {
+			return s, nil
+		}
+		after = ms[len(ms)-1].ID
+	}
+}
+
+// runGates evaluates the planned rollouts every interval (jittered) until
+// ctx ends, recording each decision in the audit log.
+func runGates(ctx context.Context, ctrl *gate.Controller, u *updates, every time.Duration, log *slog.Logger) {
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-time.After(every + time.Duration(rand.Int64N(int64(every)/10+1))):
+		}
+		if err := ctrl.Tick(ctx, u.h.Rollouts(), time.Now()); err != nil {
+			log.WarnContext(ctx, "evaluating rollout gates", "err", err)
+		}
+	}
+}
+
+// auditGate records a gate decision.
+func auditGate(st store.Store, log *slog.Logger) func(context.Context, gate.Key, gate.State, gate.Event) {
+	actions := map[gate.Event]string{gate.Started: store.AuditRolloutStart, gate.Advance: store.AuditRolloutAdvance, gate.Halt: store.AuditRolloutHalt}
+	return func(ctx context.Context, k gate.Key, s gate.State, ev gate.Event) {
+		detail, _ := json.Marshal(s)
+		e := store.AuditEntry{At: time.Now().UTC(), ActorID: "server", ActorName: "rollout gates", Action: actions[ev],
+			Target: k.Product + "/" + k.Channel, Detail: string(detail), Result: s.String()}
+		if len(e.Detail) > store.MaxAuditDetail {
+			e.Detail = ""
+		}
+		if err := st.AppendAudit(ctx, e); err != nil {
+			log.ErrorContext(ctx, "recording a rollout decision", "err", err)
+		}
+		if ev == gate.Halt {
+			log.WarnContext(ctx, "rollout halted", "product", k.Product, "channel", k.Channel, "version", s.Version, "reason", s.String())
+		}
+	}
+}
