@@ -2,7 +2,6 @@ package main
 
 import (
 	"context"
-	"encoding/json"
 	"log/slog"
 	"math/rand/v2"
 	"time"
@@ -71,12 +70,8 @@ func runGates(ctx context.Context, ctrl *gate.Controller, u *updates, every time
 func auditGate(st store.Store, log *slog.Logger) func(context.Context, gate.Key, gate.State, gate.Event) {
 	actions := map[gate.Event]string{gate.Started: store.AuditRolloutStart, gate.Advance: store.AuditRolloutAdvance, gate.Halt: store.AuditRolloutHalt}
 	return func(ctx context.Context, k gate.Key, s gate.State, ev gate.Event) {
-		detail, _ := json.Marshal(s)
 		e := store.AuditEntry{At: time.Now().UTC(), ActorID: "server", ActorName: "rollout gates", Action: actions[ev],
-			Target: k.Product + "/" + k.Channel, Detail: string(detail), Result: s.String()}
-		if len(e.Detail) > store.MaxAuditDetail {
-			e.Detail = ""
-		}
+			Target: k.Product + "/" + k.Channel, Detail: s.String(), Result: store.AuditOK}
 		if err := st.AppendAudit(ctx, e); err != nil {
 			log.ErrorContext(ctx, "recording a rollout decision", "err", err)
 		}

@@ -22,7 +22,7 @@ import (
 const (
 	Good   = "good"   // runs and heartbeats
 	Crash  = "crash"  // fails its trial run: reports it failed, stays on its version
-	Silent = "silent" // installs and keeps polling for updates, but never heartbeats again
+	Silent = "silent" // heartbeats once when installed (its trial run passes), then never again; keeps polling for updates
 )
 
 // Machine is one simulated agent.
@@ -47,6 +47,9 @@ type Fleet struct {
 	// Heartbeat reports a machine's state to the server, when the test
 	// samples health from the server; nil keeps it in memory only.
 	Heartbeat func(ctx context.Context, m *Machine, now time.Time) error
+	// Flush, when set, runs after the round's heartbeats, before the
+	// controller evaluates (to write batched heartbeats).
+	Flush func(ctx context.Context) error
 	// Ctrl evaluates Rollouts() after each round.
 	Ctrl     *gate.Controller
 	Rollouts func() []gate.Rollout
@@ -121,13 +124,18 @@ func (f *Fleet) Round(t testing.TB) {
 		if f.Behave[v] == Crash {
 			m.Failed = v
 		} else {
-			m.Current = v
+			m.Current, m.LastSeen = v, f.Now
 		}
 		f.mu.Unlock()
-		if f.Heartbeat != nil && f.Behave[v] != Silent {
+		if f.Heartbeat != nil {
 			if err := f.Heartbeat(ctx, m, f.Now); err != nil {
 				t.Fatal(err)
 			}
+		}
+	}
+	if f.Flush != nil {
+		if err := f.Flush(ctx); err != nil {
+			t.Fatal(err)
 		}
 	}
 	if err := f.Ctrl.Tick(ctx, f.Rollouts(), f.Now); err != nil {
