@@ -2,6 +2,8 @@ package main
 
 import (
 	"context"
+	"encoding/json"
+	"fmt"
 	"log/slog"
 	"math/rand/v2"
 	"time"
@@ -79,4 +81,39 @@ func auditGate(st store.Store, log *slog.Logger) func(context.Context, gate.Key,
 			log.WarnContext(ctx, "rollout halted", "product", k.Product, "channel", k.Channel, "version", s.Version, "reason", s.String())
 		}
 	}
+}
+
+// dbGates keeps the gate states in the server's database (compare-and-swap
+// per product and channel), so several replicas make one decision.
+type dbGates struct{ st store.RolloutGateStore }
+
+var _ gate.Store = dbGates{}
+
+func (d dbGates) Load(ctx context.Context, k gate.Key) (gate.State, int64, error) {
+	data, rev, err := d.st.LoadRolloutGate(ctx, k.Product, k.Channel)
+	var s gate.State
+	if err != nil || data == nil {
+		return s, rev, err
+	}
+	if err := json.Unmarshal(data, &s); err != nil {
+		return s, rev, fmt.Errorf("rollout gate %s/%s: %w", k.Product, k.Channel, err)
+	}
+	return s, rev, nil
+}
+
+func (d dbGates) Save(ctx context.Context, k gate.Key, rev int64, s gate.State) (bool, error) {
+	data, err := json.Marshal(s)
+	if err != nil {
+		return false, err
+	}
+	return d.st.SaveRolloutGate(ctx, k.Product, k.Channel, rev, data, time.Now())
+}
+
+// gateStore is the database when it keeps gate states, else memory (one
+// replica).
+func gateStore(st store.Store) gate.Store {
+	if g, ok := st.(store.RolloutGateStore); ok {
+		return dbGates{g}
+	}
+	return &gate.MemStore{}
 }

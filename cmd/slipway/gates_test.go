@@ -79,7 +79,7 @@ func gatesScenario(t *testing.T, behaviour, wantGate string) {
 
 	log := slog.New(slog.DiscardHandler)
 	health := fleetHealth{st: st, offlineAfter: 10 * time.Minute}
-	fleet.Ctrl = gate.New(&gate.MemStore{}, health, gate.Options{OnEvent: auditGate(st, log)})
+	fleet.Ctrl = gate.New(gateStore(st), health, gate.Options{OnEvent: auditGate(st, log)})
 	if u, err = newUpdates(ctx, data, updateOptions{rollouts: fleet.Ctrl}, log); err != nil {
 		t.Fatal(err)
 	}
@@ -125,10 +125,20 @@ func gatesScenario(t *testing.T, behaviour, wantGate string) {
 	c.Plan = &gate.Plan{Steps: []float64{5, 25, 100}, Bake: gate.Duration(30 * time.Minute),
 		Gates: gate.Gates{MaxFailedRate: 0.05, MaxOfflineRate: 0.10, MinSample: 5}}
 	apply()
+	// A second replica evaluates the same rollouts at the same times: the
+	// database lets one of them record each decision (one audit entry).
+	replica := gate.New(gateStore(st), health, gate.Options{OnEvent: auditGate(st, log)})
 	for range 12 {
+		now := fleet.Now
 		fleet.Round(t)
+		if err := replica.Tick(ctx, u.h.Rollouts(), now); err != nil {
+			t.Fatal(err)
+		}
 	}
 	k := gate.Key{Product: "agent", Channel: "stable"}
+	if rs, _ := replica.State(k); !rs.Halted {
+		t.Fatalf("the second replica did not adopt the halt: %v", rs)
+	}
 	stt, _ := fleet.Ctrl.State(k)
 	if !stt.Halted || stt.Gate != wantGate || stt.Step != 0 {
 		t.Fatalf("state %v", stt)

@@ -51,8 +51,8 @@ SLIPWAY_DATA; every other setting is an environment variable (docs/server.md).`,
 			// default <data>/artifacts) and TUF keys (<data>/keys).
 			// Rollout gates: one evaluation per minute from the heartbeats;
 			// an upgraded machine not seen for StaleAfter counts as offline.
-			// The state is kept in memory (one replica; see docs/updater.md).
-			ctrl := gate.New(&gate.MemStore{}, fleetHealth{st: st, offlineAfter: cfg.Default().StaleAfter},
+			// The state is in the database: replicas make one decision.
+			ctrl := gate.New(gateStore(st), fleetHealth{st: st, offlineAfter: cfg.Default().StaleAfter},
 				gate.Options{OnEvent: auditGate(st, log), Logger: log})
 			u, err := newUpdates(cmd.Context(), cfg.DataDir, updateOptions{
 				store: os.Getenv("SLIPWAY_STORE"), prefix: os.Getenv("SLIPWAY_STORE_PREFIX"),
