@@ -8,6 +8,8 @@ import (
 	"math/rand/v2"
 	"time"
 
+	"github.com/prometheus/client_golang/prometheus"
+
 	"github.com/slipwayhq/slipway/server/store"
 	"github.com/slipwayhq/slipway/updater/gate"
 )
@@ -116,4 +118,43 @@ func gateStore(st store.Store) gate.Store {
 		return dbGates{g}
 	}
 	return &gate.MemStore{}
+}
+
+// gateMetrics exports the rollout states to Prometheus:
+// slipway_rollout_step_percent (the percentage the plan allows now, 0
+// when halted) and slipway_rollout_halted (1 with the gate that tripped).
+type gateMetrics struct {
+	ctrl         *gate.Controller
+	rollouts     func() []gate.Rollout
+	step, halted *prometheus.Desc
+}
+
+func newGateMetrics(ctrl *gate.Controller, rollouts func() []gate.Rollout) *gateMetrics {
+	return &gateMetrics{ctrl: ctrl, rollouts: rollouts,
+		step: prometheus.NewDesc("slipway_rollout_step_percent", "Rollout percentage the plan allows now (0 when halted).",
+			[]string{"product", "channel", "version"}, nil),
+		halted: prometheus.NewDesc("slipway_rollout_halted", "1 when a rollout gate halted the rollout.",
+			[]string{"product", "channel", "version", "gate"}, nil),
+	}
+}
+
+func (g *gateMetrics) Describe(ch chan<- *prometheus.Desc) { ch <- g.step; ch <- g.halted }
+
+func (g *gateMetrics) Collect(ch chan<- prometheus.Metric) {
+	plans := map[gate.Key]gate.Plan{}
+	for _, r := range g.rollouts() {
+		plans[r.Key] = r.Plan
+	}
+	for k, s := range g.ctrl.States() {
+		p, ok := plans[k]
+		if !ok {
+			continue
+		}
+		ch <- prometheus.MustNewConstMetric(g.step, prometheus.GaugeValue, s.Percent(p), k.Product, k.Channel, s.Version)
+		halted := 0.0
+		if s.Halted {
+			halted = 1
+		}
+		ch <- prometheus.MustNewConstMetric(g.halted, prometheus.GaugeValue, halted, k.Product, k.Channel, s.Version, s.Gate)
+	}
 }

@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/go-chi/chi/v5"
+	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/slipwayhq/slipway/server"
 	"github.com/slipwayhq/slipway/server/store"
@@ -146,6 +147,27 @@ func gatesScenario(t *testing.T, behaviour, wantGate string) {
 	fleet.CheckOffersInsideSteps(t, "1.1.0")
 	if n := fleet.Exposed("1.1.0"); n == 0 || n > len(fleet.Machines)*6/100 {
 		t.Fatalf("%d of %d machines exposed", n, len(fleet.Machines))
+	}
+	reg := prometheus.NewRegistry()
+	reg.MustRegister(newGateMetrics(fleet.Ctrl, u.h.Rollouts))
+	mfs, err := reg.Gather()
+	if err != nil {
+		t.Fatal(err)
+	}
+	var halted float64
+	for _, mf := range mfs {
+		if mf.GetName() == "slipway_rollout_halted" {
+			for _, m := range mf.GetMetric() {
+				for _, l := range m.GetLabel() {
+					if l.GetName() == "gate" && l.GetValue() == wantGate {
+						halted = m.GetGauge().GetValue()
+					}
+				}
+			}
+		}
+	}
+	if halted != 1 {
+		t.Fatalf("slipway_rollout_halted{gate=%q} = %v", wantGate, halted)
 	}
 	entries, err := st.ListAudit(ctx, store.AuditQuery{Action: store.AuditRolloutHalt})
 	if err != nil || len(entries) != 1 || entries[0].Detail != stt.String() || entries[0].Target != "agent/stable" {

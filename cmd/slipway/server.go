@@ -7,6 +7,8 @@ import (
 	"strings"
 	"time"
 
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/collectors"
 	"github.com/spf13/cobra"
 
 	"github.com/slipwayhq/slipway/server"
@@ -63,6 +65,9 @@ SLIPWAY_DATA; every other setting is an environment variable (docs/server.md).`,
 			}
 			go u.run(cmd.Context())
 			go runGates(cmd.Context(), ctrl, u, time.Minute, log)
+			opts.Registry = prometheus.NewRegistry()
+			opts.Registry.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}),
+				newGateMetrics(ctrl, u.h.Rollouts))
 			opts.Mount = append(opts.Mount, u.mount())
 			return server.Run(cmd.Context(), cfg, server.RunOptions{
 				Options:   opts,

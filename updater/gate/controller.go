@@ -130,6 +130,17 @@ func (c *Controller) State(k Key) (State, bool) {
 	return st, ok
 }
 
+// States returns the last evaluated state of every rollout.
+func (c *Controller) States() map[Key]State {
+	c.mu.RLock()
+	defer c.mu.RUnlock()
+	m := make(map[Key]State, len(c.cur))
+	for k, v := range c.cur {
+		m[k] = v
+	}
+	return m
+}
+
 // MemStore is an in-memory Store (one process; tests).
 type MemStore struct {
 	mu sync.Mutex
