@@ -232,7 +232,13 @@ func planApplyCmd(apply bool) *cobra.Command {
 			if apply && !p.Empty() {
 				fmt.Fprintln(cmd.OutOrStdout(), "Applied.")
 			}
-			if detailed && !p.Empty() {
+			// What the server's rollout gates observed: a halt is drift
+			// (the file asks for the rollout to go on).
+			halted, err := printGateStates(ctx, cmd.OutOrStdout(), o.file, o.data)
+			if err != nil {
+				return err
+			}
+			if detailed && (!p.Empty() || halted) {
 				return exitStatus(2)
 			}
 			return nil

@@ -5,7 +5,9 @@ import (
 	"encoding/json"
 	"log/slog"
 	"net/http/httptest"
+	"os"
 	"path/filepath"
+	"strings"
 	"testing"
 	"time"
 
@@ -173,6 +175,9 @@ func gatesScenario(t *testing.T, behaviour, wantGate string) {
 	if err != nil || len(entries) != 1 || entries[0].Detail != stt.String() || entries[0].Target != "agent/stable" {
 		t.Fatalf("audit %+v %v", entries, err)
 	}
+	if behaviour == gatetest.Crash {
+		gateCommands(t, data, file, pub.PK.Encode())
+	}
 	if _, err := file.Rollback("agent", "stable"); err != nil {
 		t.Fatal(err)
 	}
@@ -182,5 +187,33 @@ func gatesScenario(t *testing.T, behaviour, wantGate string) {
 	}
 	if n := fleet.Count("1.0.0"); n != len(fleet.Machines) {
 		t.Fatalf("%d of %d machines back on 1.0.0", n, len(fleet.Machines))
+	}
+}
+
+// gateCommands: `slipway plan` shows the halt as drift (exit 2 with
+// --detailed-exitcode), `slipway gate status` shows it, `slipway gate
+// resume` lifts it.
+func gateCommands(t *testing.T, data string, file *channel.File, minisignPub []byte) {
+	t.Helper()
+	path := filepath.Join(t.TempDir(), "channels.yaml")
+	if err := file.Save(path); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(data, "keys", "minisign.pub"), minisignPub, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	common := []string{"--data", data, "--channels", path}
+	out, err := runSlipway(t, append([]string{"plan", "--detailed-exitcode"}, common...)...)
+	if !strings.Contains(out, "! gate agent/stable: halted by gate failed-updates at ") || !strings.Contains(err.Error(), "exit status 2") {
+		t.Fatalf("plan: %v\n%s", err, out)
+	}
+	if out, err := runSlipway(t, append([]string{"gate", "status"}, common...)...); err != nil || !strings.Contains(out, "machines failed the update") {
+		t.Fatalf("gate status: %v\n%s", err, out)
+	}
+	if out, err := runSlipway(t, append([]string{"gate", "resume", "agent", "stable"}, common...)...); err != nil || !strings.Contains(out, "1.1.0 at step 1") {
+		t.Fatalf("gate resume: %v\n%s", err, out)
+	}
+	if out, _ := runSlipway(t, append([]string{"gate", "status"}, common...)...); strings.Contains(out, "halted") {
+		t.Fatalf("still halted after resume:\n%s", out)
 	}
 }

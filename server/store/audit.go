@@ -50,13 +50,14 @@ const (
 	AuditRolloutStart   = "rollout-start"
 	AuditRolloutAdvance = "rollout-advance"
 	AuditRolloutHalt    = "rollout-halt"
+	AuditRolloutResume  = "rollout-resume" // a human lifted a halt (slipway gate resume)
 )
 
 // AuditActions lists the actions above, sorted (the admin page suggests
 // them in its filter).
 var AuditActions = []string{AuditCreateSecret, AuditCreateTenant, AuditDeleteMachine, AuditLogin, AuditLogout,
 	AuditPause, AuditResume, AuditRevokeSecret, AuditRevokeToken, AuditRollback, AuditRolloutAdvance, AuditRolloutHalt,
-	AuditRolloutStart, AuditRotateSecret, AuditRotateToken}
+	AuditRolloutResume, AuditRolloutStart, AuditRotateSecret, AuditRotateToken}
 
 // AuditOK is the Result of an action that succeeded.
 const AuditOK = "ok"
