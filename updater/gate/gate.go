@@ -29,9 +29,6 @@ type Plan struct {
 	Bake Duration `yaml:"bake,omitempty" json:"bake,omitempty"`
 	// Gates trip the halt.
 	Gates Gates `yaml:"gates,omitempty" json:"gates,omitzero"`
-	// AutoRollback makes a tripped gate also roll the channel back
-	// (revoking the version). Default: false (halt only).
-	AutoRollback bool `yaml:"autoRollback,omitempty" json:"autoRollback,omitempty"`
 }
 
 // Gates are the health thresholds. A zero threshold disables its gate.
@@ -215,5 +212,5 @@ func (d *Duration) UnmarshalText(b []byte) error {
 
 // Equal reports whether two plans are the same.
 func (p Plan) Equal(o Plan) bool {
-	return slices.Equal(p.Steps, o.Steps) && p.Bake == o.Bake && p.Gates == o.Gates && p.AutoRollback == o.AutoRollback
+	return slices.Equal(p.Steps, o.Steps) && p.Bake == o.Bake && p.Gates == o.Gates
 }
