@@ -23,7 +23,7 @@ import (
 // env is the real update endpoint over a TUF repository with agent
 // 1.0.0 on stable, and a simulated fleet.
 type env struct {
-	t     *testing.T
+	t     testing.TB
 	st    *memstore.Store
 	pub   *updatertest.Publisher
 	keys  *repo.Keys
@@ -33,7 +33,7 @@ type env struct {
 	halts []string
 }
 
-func newEnv(t *testing.T, n int) *env {
+func newEnv(t testing.TB, n int) *env {
 	t.Helper()
 	e := &env{t: t, st: memstore.New(), file: &channel.File{}}
 	e.fleet = &gatetest.Fleet{Product: "agent", Channel: "stable", Now: time.Date(2026, 3, 1, 12, 0, 0, 0, time.UTC),
