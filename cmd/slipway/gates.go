@@ -36,6 +36,7 @@ func (f fleetHealth) Sample(ctx context.Context, product, version string, now ti
 	if err != nil {
 		return s, err
 	}
+	s.Fleet = int(fs.Machines)
 	for _, v := range fs.Versions {
 		if v.Version == version {
 			s.Upgraded, s.Failed = int(v.Machines), int(v.Failed+v.RolledBack)

@@ -99,7 +99,46 @@ func gateChart(p gate.Plan, v *gateView) template.HTML {
 		fmt.Fprintf(&b, `<text x="%d" y="%d" font-size="11" fill="#111">%s %d/%d</text>`, w/2+6, y+rowH-9, g.name, g.n, g.of)
 	}
 	b.WriteString(`</svg>`)
+	adoptionChart(&b, v)
 	return template.HTML(b.String()) // #nosec: built from numbers and escaped text only
+}
+
+// adoptionChart draws the share of the fleet on the version over time
+// (solid) against the step in force (dashed), with the halt marked.
+func adoptionChart(b *strings.Builder, v *gateView) {
+	h := v.State.History
+	if len(h) < 2 {
+		return
+	}
+	const w, ht = 360.0, 90.0
+	t0, t1 := h[0].At, h[len(h)-1].At
+	span := t1.Sub(t0).Seconds()
+	x := func(p gate.Point) float64 { return 1 + (w-2)*p.At.Sub(t0).Seconds()/span }
+	y := func(pct float64) float64 { return ht - 1 - (ht-2)*min(max(pct, 0), 100)/100 }
+	fmt.Fprintf(b, `<svg class="adoption-chart" xmlns="http://www.w3.org/2000/svg" width="%g" height="%g" viewBox="0 0 %g %g" role="img" aria-label="adoption of %s over time">`,
+		w, ht, w, ht, template.HTMLEscapeString(v.State.Version))
+	fmt.Fprintf(b, `<rect x="0.5" y="0.5" width="%g" height="%g" fill="none" stroke="#d1d5db"/>`, w-1, ht-1)
+	var steps, adopt strings.Builder
+	for i, p := range h {
+		if i > 0 { // steps change only at points: draw a staircase
+			fmt.Fprintf(&steps, "%.1f,%.1f ", x(p), y(h[i-1].Percent))
+		}
+		fmt.Fprintf(&steps, "%.1f,%.1f ", x(p), y(p.Percent))
+		if p.Fleet > 0 {
+			fmt.Fprintf(&adopt, "%.1f,%.1f ", x(p), y(100*float64(p.Upgraded)/float64(p.Fleet)))
+		}
+	}
+	fmt.Fprintf(b, `<polyline class="steps" points="%s" fill="none" stroke="#6b7280" stroke-dasharray="4,3"><title>step in force</title></polyline>`, strings.TrimSpace(steps.String()))
+	if adopt.Len() > 0 {
+		fmt.Fprintf(b, `<polyline class="adoption" points="%s" fill="none" stroke="#2563eb" stroke-width="2"><title>machines on %s</title></polyline>`,
+			strings.TrimSpace(adopt.String()), template.HTMLEscapeString(v.State.Version))
+	}
+	if v.State.Halted && !v.State.HaltedAt.Before(t0) {
+		hx := x(gate.Point{At: v.State.HaltedAt})
+		fmt.Fprintf(b, `<line class="halt" x1="%.1f" x2="%.1f" y1="1" y2="%g" stroke="#dc2626" stroke-width="2"><title>%s</title></line>`,
+			hx, hx, ht-1, template.HTMLEscapeString(v.Text))
+	}
+	b.WriteString(`</svg>`)
 }
 
 func ratio(n, of int) float64 {

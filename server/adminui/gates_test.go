@@ -30,8 +30,13 @@ func TestReleasesShowHaltAndRollBack(t *testing.T) {
 		t.Fatal(err)
 	}
 	e := newEnv(t, adminui.Options{Rollouts: chans})
-	halted := gate.State{Version: "1.1.0", Halted: true, HaltedAt: time.Date(2026, 3, 1, 12, 0, 0, 0, time.UTC),
-		Gate: gate.GateOffline, Sample: gate.Sample{Upgraded: 40, Offline: 7}}
+	at := time.Date(2026, 3, 1, 12, 0, 0, 0, time.UTC)
+	halted := gate.State{Version: "1.1.0", Halted: true, HaltedAt: at,
+		Gate: gate.GateOffline, Sample: gate.Sample{Upgraded: 40, Offline: 7}, History: []gate.Point{
+			{At: at.Add(-20 * time.Minute), Percent: 5, Sample: gate.Sample{Fleet: 800}},
+			{At: at.Add(-10 * time.Minute), Percent: 5, Sample: gate.Sample{Upgraded: 30, Fleet: 800}},
+			{At: at, Percent: 0, Sample: gate.Sample{Upgraded: 40, Offline: 7, Fleet: 800}},
+		}}
 	data, _ := json.Marshal(halted)
 	if ok, err := e.st.(store.RolloutGateStore).SaveRolloutGate(t.Context(), "agent", "stable", 0, data, time.Now()); !ok || err != nil {
 		t.Fatalf("save: %v %v", ok, err)
@@ -43,6 +48,7 @@ func TestReleasesShowHaltAndRollBack(t *testing.T) {
 		`id="halt-agent-stable"`,
 		"halted by gate offline-after-upgrade at 2026-03-01T12:00:00Z: 7 of 40 upgraded machines offline",
 		`<svg class="gate-chart"`, `fill="#dc2626"`, // the halted step and the tripped gate in red
+		`<svg class="adoption-chart"`, `<polyline class="adoption" points="1.0,89.0 180.0,85.7 359.0,84.6"`, `<line class="halt" x1="359.0"`,
 		`action="/admin/releases/agent/stable/rollback"`, "bring agent/stable machines back to 1.0.0",
 	} {
 		if res.StatusCode != http.StatusOK || !strings.Contains(body, want) {

@@ -21,7 +21,7 @@ type RolloutGateStore interface {
 }
 
 // MaxRolloutGateState bounds a stored state document.
-const MaxRolloutGateState = 16 << 10
+const MaxRolloutGateState = 64 << 10
 
 // CheckRolloutGate validates a save; the error wraps ErrInvalid.
 func CheckRolloutGate(product, channel string, rev int64, state []byte) error {

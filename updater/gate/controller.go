@@ -83,7 +83,7 @@ func (c *Controller) tick(ctx context.Context, r Rollout, now time.Time) error {
 		return err
 	}
 	next, ev := Evaluate(r.Plan, st, r.Version, s, now)
-	if ev != None {
+	if ev != None || !next.LastPoint().Equal(st.LastPoint()) { // a decision, or a history point
 		ok, err := c.store.Save(ctx, r.Key, rev, next)
 		if err != nil {
 			return err
@@ -92,7 +92,7 @@ func (c *Controller) tick(ctx context.Context, r Rollout, now time.Time) error {
 			if next, _, err = c.store.Load(ctx, r.Key); err != nil {
 				return err
 			}
-		} else {
+		} else if ev != None {
 			c.opts.Logger.InfoContext(ctx, "rollout "+string(ev), "product", r.Product, "channel", r.Channel,
 				"version", r.Version, "state", next.String())
 			if c.opts.OnEvent != nil {

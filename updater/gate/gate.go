@@ -106,7 +106,24 @@ type Sample struct {
 	// Offline are upgraded machines not seen since they upgraded for
 	// longer than the offline threshold.
 	Offline int `json:"offline"`
+	// Fleet is every machine that could take the version (for adoption
+	// charts); 0 when unknown.
+	Fleet int `json:"fleet,omitempty"`
 }
+
+// Point is one sample of a rollout's history, for adoption charts.
+type Point struct {
+	At      time.Time `json:"at"`
+	Percent float64   `json:"percent"` // the step in force (0 when halted)
+	Sample
+}
+
+// History bounds: a point at most every HistoryEvery (and at every
+// start, advance and halt), at most MaxHistory points (oldest dropped).
+const (
+	HistoryEvery = 5 * time.Minute
+	MaxHistory   = 96
+)
 
 // State is the observed progress of one channel's rollout.
 type State struct {
@@ -117,6 +134,7 @@ type State struct {
 	HaltedAt    time.Time `json:"haltedAt,omitzero"`
 	Gate        string    `json:"gate,omitempty"` // the gate that tripped
 	Sample      Sample    `json:"sample"`         // the last sample (at the halt, if halted)
+	History     []Point   `json:"history,omitempty"`
 }
 
 // Event is what an evaluation changed.
@@ -137,7 +155,8 @@ const (
 func Evaluate(p Plan, st State, version string, s Sample, now time.Time) (State, Event) {
 	p.Defaults()
 	if st.Version != version {
-		return State{Version: version, StepStarted: now, Sample: s}, Started
+		st = State{Version: version, StepStarted: now, Sample: s}
+		return st.record(p, now, true), Started
 	}
 	if st.Halted {
 		return st, None
@@ -145,14 +164,38 @@ func Evaluate(p Plan, st State, version string, s Sample, now time.Time) (State,
 	st.Sample = s
 	if gate := tripped(p.Gates, s); gate != "" {
 		st.Halted, st.HaltedAt, st.Gate = true, now, gate
-		return st, Halt
+		return st.record(p, now, true), Halt
 	}
 	if st.Step < len(p.Steps)-1 && !now.Before(st.StepStarted.Add(time.Duration(p.Bake))) {
 		st.Step++
 		st.StepStarted = now
-		return st, Advance
+		return st.record(p, now, true), Advance
 	}
-	return st, None
+	return st.record(p, now, false), None
+}
+
+// record appends the current sample to the history when forced or when
+// HistoryEvery passed since the last point. The history is copied, never
+// shared with the previous state.
+func (st State) record(p Plan, now time.Time, force bool) State {
+	if n := len(st.History); !force && n > 0 && now.Sub(st.History[n-1].At) < HistoryEvery {
+		return st
+	}
+	h := append(make([]Point, 0, len(st.History)+1), st.History...)
+	h = append(h, Point{At: now, Percent: st.Percent(p), Sample: st.Sample})
+	if len(h) > MaxHistory {
+		h = h[len(h)-MaxHistory:]
+	}
+	st.History = h
+	return st
+}
+
+// LastPoint is when the history last grew (zero without history).
+func (st State) LastPoint() time.Time {
+	if len(st.History) == 0 {
+		return time.Time{}
+	}
+	return st.History[len(st.History)-1].At
 }
 
 func tripped(g Gates, s Sample) string {

@@ -1,6 +1,7 @@
 package gate
 
 import (
+	"encoding/json"
 	"strings"
 	"testing"
 	"time"
@@ -92,5 +93,30 @@ func TestMemStoreCompareAndSwap(t *testing.T) {
 	}
 	if st, _, _ := m.Load(ctx, k); st.Version != "a" {
 		t.Fatalf("state %v", st)
+	}
+}
+
+func TestHistoryBoundedAndSmall(t *testing.T) {
+	p := Plan{Steps: []float64{5, 25, 100}, Bake: Duration(24 * time.Hour), Gates: Gates{MaxFailedRate: 1, MaxOfflineRate: 1}}
+	t0 := time.Date(2026, 3, 1, 12, 0, 0, 0, time.UTC)
+	st, _ := Evaluate(p, State{}, "1.1.0", Sample{}, t0)
+	for i := 1; i < 2000; i++ {
+		prev := st
+		st, _ = Evaluate(p, st, "1.1.0", Sample{Upgraded: 999999, Failed: 999999, Offline: 999999, Fleet: 999999}, t0.Add(time.Duration(i)*time.Minute))
+		if len(prev.History) > 0 && len(st.History) > 0 && &prev.History[0] == &st.History[0] && st.LastPoint() != prev.LastPoint() {
+			t.Fatal("history shared with the previous state")
+		}
+	}
+	if len(st.History) != MaxHistory {
+		t.Fatalf("%d points", len(st.History))
+	}
+	for i := 1; i < len(st.History); i++ {
+		if d := st.History[i].At.Sub(st.History[i-1].At); d < HistoryEvery {
+			t.Fatalf("points %v apart", d)
+		}
+	}
+	data, _ := json.Marshal(st)
+	if len(data) > 32<<10 {
+		t.Fatalf("state is %d bytes", len(data))
 	}
 }

@@ -76,7 +76,7 @@ func (f *Fleet) Sample(_ context.Context, _, version string, now time.Time) (gat
 	if off == 0 {
 		off = 10 * time.Minute
 	}
-	var s gate.Sample
+	s := gate.Sample{Fleet: len(f.Machines)}
 	for _, m := range f.Machines {
 		switch {
 		case m.Current == version:
