@@ -119,11 +119,14 @@ func enrollFlags(fs *flag.FlagSet, c *common) {
 
 func (c *common) daemon(stderr io.Writer) *daemon.Daemon {
 	cfg := daemon.Config{
-		Dir:     c.dir,
-		Version: version,
-		Enroll:  enroll.Config{Server: c.server, ProvisioningSecret: c.code},
-		Logger:  newLogger(stderr, c.logLevel),
+		Dir:         c.dir,
+		Version:     version,
+		Enroll:      enroll.Config{Server: c.server, ProvisioningSecret: c.code},
+		Logger:      newLogger(stderr, c.logLevel),
+		Trial:       client.TrialVersion(),
+		TrialOutput: os.Stdout,
 	}
+	cfg.ClientOptions.HTTPClient = faultHTTPClient()
 	cfg.Inventory.Osquery = c.osquery
 	return daemon.New(cfg)
 }
@@ -144,6 +147,9 @@ func cmdEnroll(ctx context.Context, args []string, stdout, stderr io.Writer) err
 }
 
 func cmdRun(ctx context.Context, args []string, stderr io.Writer) error {
+	if done, err := runFault(ctx); done {
+		return err
+	}
 	var c common
 	fs := newFlags("run", stderr, &c)
 	enrollFlags(fs, &c)

@@ -56,11 +56,16 @@ func newUpdateWorld(t *testing.T) *updateWorld {
 // release builds slipway-agent at version and publishes it as a tar.gz.
 func (w *updateWorld) release(t *testing.T, version string) {
 	t.Helper()
-	bin := buildAgent(t, version)
-	data, err := os.ReadFile(bin)
+	data, err := os.ReadFile(buildAgent(t, version))
 	if err != nil {
 		t.Fatal(err)
 	}
+	w.publishBinary(t, version, data)
+}
+
+// publishBinary publishes data as slipway-agent at version (a tar.gz).
+func (w *updateWorld) publishBinary(t *testing.T, version string, data []byte) {
+	t.Helper()
 	name := "slipway-agent_" + version + "_" + runtime.GOOS + "_" + runtime.GOARCH + ".tar.gz"
 	w.pub.Publish(t, "agent", version, updatertest.File{Name: name, OS: runtime.GOOS, Arch: runtime.GOARCH, Format: "tar.gz", Data: tarGz(t, "slipway-agent", data)})
 }
@@ -88,6 +93,11 @@ func (w *updateWorld) promote(t *testing.T, version string) {
 // trust writes what an installer drops: agent.json and update/{root.json,minisign.pub}.
 func (w *updateWorld) trust(t *testing.T, dir string) {
 	t.Helper()
+	w.trustWith(t, dir, enroll.UpdateConfig{Channel: "stable", IntervalSeconds: 1, HealthDeadlineSeconds: 2})
+}
+
+func (w *updateWorld) trustWith(t *testing.T, dir string, uc enroll.UpdateConfig) {
+	t.Helper()
 	rc, _, err := w.st.Get(t.Context(), "tuf/1.root.json")
 	if err != nil {
 		t.Fatal(err)
@@ -97,8 +107,7 @@ func (w *updateWorld) trust(t *testing.T, dir string) {
 	if err := os.MkdirAll(filepath.Join(dir, "update"), 0o700); err != nil {
 		t.Fatal(err)
 	}
-	cfg, _ := json.Marshal(enroll.Config{Server: w.srv.URL, ProvisioningSecret: w.srv.Secret,
-		Update: enroll.UpdateConfig{Channel: "stable", IntervalSeconds: 1, HealthDeadlineSeconds: 2}})
+	cfg, _ := json.Marshal(enroll.Config{Server: w.srv.URL, ProvisioningSecret: w.srv.Secret, Update: uc})
 	for name, data := range map[string][]byte{"agent.json": cfg, "update/root.json": root, "update/minisign.pub": w.pub.PK.Encode()} {
 		if err := os.WriteFile(filepath.Join(dir, name), data, 0o600); err != nil {
 			t.Fatal(err)
@@ -108,8 +117,15 @@ func (w *updateWorld) trust(t *testing.T, dir string) {
 
 func buildAgent(t *testing.T, version string) string {
 	t.Helper()
+	return buildAgentFault(t, version, "")
+}
+
+// buildAgentFault builds slipway-agent at version with an injected fault
+// (see fault.go; "" for none).
+func buildAgentFault(t *testing.T, version, fault string) string {
+	t.Helper()
 	out := filepath.Join(t.TempDir(), "slipway-agent")
-	cmd := exec.Command("go", "build", "-trimpath", "-ldflags", "-X main.version="+version+" -X main.commit=test", "-o", out, ".")
+	cmd := exec.Command("go", "build", "-trimpath", "-ldflags", "-X main.version="+version+" -X main.commit=test -X main.testFault="+fault, "-o", out, ".")
 	cmd.Env = append(os.Environ(), "CGO_ENABLED=0")
 	if b, err := cmd.CombinedOutput(); err != nil {
 		t.Fatalf("build %s: %v\n%s", version, err, b)

@@ -6,6 +6,8 @@ package daemon
 import (
 	"context"
 	"errors"
+	"fmt"
+	"io"
 	"log/slog"
 	"time"
 
@@ -38,6 +40,14 @@ type Config struct {
 	// daemon does not run self-update itself. Default: self-update from
 	// agent.json + <Dir>/update, reported from the token store.
 	Updates heartbeat.UpdateReporter
+	// Trial is the version on trial when this process is a trial run
+	// started by the running agent before a self-update (client.TrialEnv):
+	// Run then heartbeats until the first acknowledged heartbeat, writes
+	// client.TrialHealthy to TrialOutput and returns nil, leaving the
+	// update state alone. Default: "" (a normal run).
+	Trial string
+	// TrialOutput receives the trial's healthy line (standard output).
+	TrialOutput io.Writer
 	// Logger. Default: discard.
 	Logger *slog.Logger
 }
@@ -116,6 +126,9 @@ func (d *Daemon) Loop() *heartbeat.Loop { return d.loop(nil) }
 // exit so the service manager starts it).
 func (d *Daemon) Run(ctx context.Context) error {
 	log := d.cfg.Logger
+	if d.cfg.Trial != "" {
+		return d.trial(ctx)
+	}
 	if err := selfupdate.Startup(d.cfg.Dir, d.store, time.Now()); err != nil {
 		if errors.Is(err, client.ErrUnhealthy) || errors.Is(err, client.ErrRollbackFailed) {
 			log.ErrorContext(ctx, "update rolled back; restarting into the previous version", "err", err)
@@ -142,6 +155,37 @@ func (d *Daemon) Run(ctx context.Context) error {
 	err = g.Wait()
 	log.InfoContext(context.WithoutCancel(ctx), "agent stopped", "err", err)
 	return err
+}
+
+// trial heartbeats until one heartbeat is acknowledged, then reports the
+// trial healthy. It never touches the pending update state, and has no
+// deadline of its own: the agent running the trial kills it when its
+// trial time is up.
+func (d *Daemon) trial(ctx context.Context) error {
+	if d.cfg.Trial != d.cfg.Version {
+		return fmt.Errorf("trial run of %s started, but this binary is %s", d.cfg.Trial, d.cfg.Version)
+	}
+	d.cfg.Logger.InfoContext(ctx, "agent starting on trial", "version", d.cfg.Version, "state", d.store.Path())
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	healthy := false
+	opts := d.cfg.Heartbeat
+	opts.AgentVersion = d.cfg.Version
+	opts.ClientOptions = d.cfg.ClientOptions
+	opts.Logger = d.cfg.Logger
+	opts.OnSuccess = func(context.Context) { healthy = true; cancel() }
+	updates := func() *identity.UpdateStatus { return selfupdate.Status(d.store) }
+	if err := heartbeat.New(d.store, d.inv, d.reenroller(), updates, opts).Run(ctx); err != nil {
+		return err
+	}
+	if !healthy {
+		return ctx.Err()
+	}
+	out := d.cfg.TrialOutput
+	if out == nil {
+		out = io.Discard
+	}
+	return client.TrialHealthy(out, d.cfg.Version)
 }
 
 // updater returns the self-update manager, or nil (logged) when self-update

@@ -58,8 +58,12 @@ type UpdateConfig struct {
 	// IntervalSeconds between update checks. Default: 21600 (6 h).
 	IntervalSeconds int `json:"intervalSeconds,omitempty"`
 	// HealthDeadlineSeconds a new version has to heartbeat successfully
-	// before it is rolled back. Default: 600.
+	// after the swap before its next start rolls it back. Default: 120.
 	HealthDeadlineSeconds int `json:"healthDeadlineSeconds,omitempty"`
+	// TrialSeconds bound the trial run: the running agent starts the new
+	// one, which must heartbeat successfully within this time or is
+	// killed and rejected. Default: 120.
+	TrialSeconds int `json:"trialSeconds,omitempty"`
 }
 
 // Validate checks the server URL and the secret's presence.

@@ -34,8 +34,15 @@ const (
 const (
 	ResultInstalled  = "installed"   // swapped; restarting into the new version
 	ResultHealthy    = "healthy"     // the new version heartbeat successfully
-	ResultFailed     = "failed"      // check/download/verify/self-check failed; nothing changed
-	ResultRolledBack = "rolled-back" // the new version was unhealthy and was replaced by the previous one
+	ResultFailed     = "failed"      // check/download/verify failed; nothing changed
+	ResultRolledBack = "rolled-back" // the new version failed (self-check, trial run or health check); the previous one runs
+	ResultCurrent    = "current"     // a check succeeded with nothing to install (clears "failed")
+)
+
+// Default bounds of a self-update (agent.json "update" overrides them).
+const (
+	DefaultTrial          = 2 * time.Minute
+	DefaultHealthDeadline = 2 * time.Minute
 )
 
 // ErrDisabled: self-update is off or not configured (no trust material).
@@ -63,7 +70,7 @@ func StateDir(dir string) string { return filepath.Join(dir, "update", "state") 
 // the reason) when updates are off or not installable.
 func New(dir string, store identity.Store, ec enroll.Config, version string, log *slog.Logger) (*Manager, error) {
 	return NewFor(Options{Product: "agent", TrustDir: dir, StateDir: StateDir(dir), Store: store,
-		Config: ec, Version: version, Logger: log})
+		Config: ec, Version: version, Logger: log, TrialArgs: []string{"run"}})
 }
 
 // Options configure a Manager for one product.
@@ -80,8 +87,18 @@ type Options struct {
 	Config enroll.Config
 	// Version is the running version.
 	Version string
+	// TrialArgs run a new version on trial before the swap (the agent:
+	// ["run"]); see client.TrialEnv. Default: no trial run.
+	TrialArgs []string
 	// Logger. Default: discard.
 	Logger *slog.Logger
+}
+
+func seconds(n int, def time.Duration) time.Duration {
+	if n <= 0 {
+		return def
+	}
+	return time.Duration(n) * time.Second
 }
 
 // NewFor configures self-update for any product.
@@ -115,7 +132,8 @@ func NewFor(o Options) (*Manager, error) {
 	cfg := client.Config{
 		Product: o.Product, Channel: firstNonEmpty(uc.Channel, "stable"), ServerURL: server,
 		TrustedRoot: root, MinisignKey: pk, StateDir: o.StateDir, CurrentVersion: o.Version,
-		HealthDeadline: time.Duration(uc.HealthDeadlineSeconds) * time.Second, Logger: log,
+		HealthDeadline: seconds(uc.HealthDeadlineSeconds, DefaultHealthDeadline), Logger: log,
+		TrialArgs: o.TrialArgs, TrialTimeout: seconds(uc.TrialSeconds, DefaultTrial),
 	}
 	if err := cfg.Validate(); err != nil {
 		return nil, fmt.Errorf("%w: %w", ErrDisabled, err)
@@ -186,16 +204,26 @@ func (m *Manager) Healthy(ctx context.Context) {
 // Run checks for updates until ctx ends. It returns ErrRestart after
 // installing a new version, nil when ctx ends.
 func (m *Manager) Run(ctx context.Context) error {
-	if st, err := m.store.Load(); err == nil {
-		m.cfg.MachineID = st.MachineID
+	// Wait for enrollment: the machine id selects the rollout bucket, and
+	// a trial run of a new version must find the machine enrolled (two
+	// processes enrolling at once would register it twice).
+	for {
+		st, err := m.store.Load()
+		if err == nil {
+			m.cfg.MachineID = st.MachineID
+			break
+		}
+		select {
+		case <-ctx.Done():
+			return nil
+		case <-time.After(time.Second):
+		}
 	}
 	c, err := client.New(m.cfg)
 	if err != nil {
 		return err
 	}
-	res, err := c.Run(ctx, m.interval, func(err error) {
-		_ = record(m.store, identity.UpdateStatus{Installed: m.cfg.CurrentVersion, Result: ResultFailed, Error: err.Error(), At: time.Now().UTC()})
-	})
+	res, err := c.Run(ctx, m.interval, m.report)
 	if res == nil {
 		if ctx.Err() != nil {
 			return nil
@@ -207,6 +235,26 @@ func (m *Manager) Run(ctx context.Context) error {
 		m.log.ErrorContext(ctx, "recording the update", "err", err)
 	}
 	return ErrRestart
+}
+
+// report records the outcome of one update check: a rejected version as
+// rolled back (the version that failed is "available"), another error as
+// failed, and a good check with nothing to install clears a "failed"
+// status (a rolled-back one stays: it names a version that failed here).
+func (m *Manager) report(err error) {
+	now := time.Now().UTC()
+	var rej *client.RejectedError
+	switch {
+	case errors.As(err, &rej):
+		_ = record(m.store, identity.UpdateStatus{Available: rej.Version, Installed: m.cfg.CurrentVersion,
+			Result: ResultRolledBack, Error: err.Error(), At: now})
+	case err != nil:
+		_ = record(m.store, identity.UpdateStatus{Installed: m.cfg.CurrentVersion, Result: ResultFailed, Error: err.Error(), At: now})
+	default:
+		if st := Status(m.store); st != nil && st.Result == ResultFailed {
+			_ = record(m.store, identity.UpdateStatus{Installed: m.cfg.CurrentVersion, Result: ResultCurrent, At: now})
+		}
+	}
 }
 
 // Status returns the last recorded update outcome.

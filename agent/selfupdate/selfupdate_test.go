@@ -10,6 +10,7 @@ import (
 	"github.com/slipwayhq/slipway/agent/enroll"
 	"github.com/slipwayhq/slipway/agent/identity"
 	"github.com/slipwayhq/slipway/signing/minisign"
+	"github.com/slipwayhq/slipway/updater/client"
 )
 
 // The end-to-end update and rollback run in agent/update_test.go with real
@@ -81,5 +82,30 @@ func TestStartupWithNothingPending(t *testing.T) {
 	}
 	if Status(store) != nil {
 		t.Fatal("status recorded without an update")
+	}
+}
+
+// TestReportClearsFailed reproduces "a failed status stays in every
+// heartbeat after the machine recovered": a later check that finds nothing
+// to do replaces it, while a rolled-back version stays reported.
+func TestReportClearsFailed(t *testing.T) {
+	store := identity.Store{Dir: t.TempDir()}
+	m := &Manager{store: store}
+	m.cfg.CurrentVersion = "1.0.0"
+	steps := []struct {
+		err              error
+		result, available string
+	}{
+		{errors.New("update: server error: connection refused"), ResultFailed, ""},
+		{nil, ResultCurrent, ""},
+		{&client.RejectedError{Version: "1.1.0", Err: client.ErrTrial}, ResultRolledBack, "1.1.0"},
+		{nil, ResultRolledBack, "1.1.0"},
+	}
+	for i, s := range steps {
+		m.report(s.err)
+		st := Status(store)
+		if st == nil || st.Result != s.result || st.Available != s.available || st.Installed != "1.0.0" {
+			t.Fatalf("step %d: %+v, want %s (available %q)", i, st, s.result, s.available)
+		}
 	}
 }

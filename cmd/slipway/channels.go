@@ -154,14 +154,19 @@ func pauseCmd(pause bool) *cobra.Command {
 }
 
 func rollbackCmd() *cobra.Command {
-	return editCommand("rollback <product> <channel>", "Restore a channel's previous version", 2,
+	return editCommand("rollback <product> <channel>", "Revoke a channel's version and bring machines back to the previous good one", 2,
 		func(ctx context.Context, o *channelOpts, f *channel.File, args []string) (string, error) {
 			cfg, err := o.config(ctx)
 			if err != nil {
 				return "", err
 			}
+			var bad string
+			if c, cerr := f.Channel(args[0], args[1]); cerr == nil {
+				bad = c.Version
+			}
 			v, err := publish.Rollback(ctx, cfg, f, args[0], args[1])
-			return fmt.Sprintf("%s/%s rolled back to %s", args[0], args[1], v), err
+			return fmt.Sprintf("%s/%s rolled back to %s; %s revoked on every channel of %s (machines running it will be offered %s after apply)",
+				args[0], args[1], v, bad, args[0], v), err
 		})
 }
 
@@ -236,7 +241,13 @@ func planApplyCmd(apply bool) *cobra.Command {
 			if apply && !p.Empty() {
 				fmt.Fprintln(cmd.OutOrStdout(), "Applied.")
 			}
-			if detailed && !p.Empty() {
+			// What the server's rollout gates observed: a halt is drift
+			// (the file asks for the rollout to go on).
+			halted, err := printGateStates(ctx, cmd.OutOrStdout(), o.file, o.data)
+			if err != nil {
+				return err
+			}
+			if detailed && (!p.Empty() || halted) {
 				return exitStatus(2)
 			}
 			return nil

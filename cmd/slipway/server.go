@@ -5,10 +5,14 @@ import (
 	"log/slog"
 	"os"
 	"strings"
+	"time"
 
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/collectors"
 	"github.com/spf13/cobra"
 
 	"github.com/slipwayhq/slipway/server"
+	"github.com/slipwayhq/slipway/updater/gate"
 )
 
 func init() { register(newServerCmd) }
@@ -47,14 +51,23 @@ SLIPWAY_DATA; every other setting is an environment variable (docs/server.md).`,
 			defer st.Close()
 			// The update endpoints, from the release store (SLIPWAY_STORE,
 			// default <data>/artifacts) and TUF keys (<data>/keys).
+			// Rollout gates: one evaluation per minute from the heartbeats;
+			// an upgraded machine not seen for StaleAfter counts as offline.
+			// The state is in the database: replicas make one decision.
+			ctrl := gate.New(gateStore(st), fleetHealth{st: st, offlineAfter: cfg.Default().StaleAfter},
+				gate.Options{OnEvent: auditGate(st, log), Logger: log})
 			u, err := newUpdates(cmd.Context(), cfg.DataDir, updateOptions{
 				store: os.Getenv("SLIPWAY_STORE"), prefix: os.Getenv("SLIPWAY_STORE_PREFIX"),
-				keysDir: os.Getenv("SLIPWAY_TUF_KEYS"), baseURL: cfg.PublicURL,
+				keysDir: os.Getenv("SLIPWAY_TUF_KEYS"), baseURL: cfg.PublicURL, rollouts: ctrl,
 			}, log)
 			if err != nil {
 				return err
 			}
 			go u.run(cmd.Context())
+			go runGates(cmd.Context(), ctrl, u, time.Minute, log)
+			opts.Registry = prometheus.NewRegistry()
+			opts.Registry.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}),
+				newGateMetrics(ctrl, u.h.Rollouts))
 			opts.Mount = append(opts.Mount, u.mount())
 			return server.Run(cmd.Context(), cfg, server.RunOptions{
 				Options:   opts,

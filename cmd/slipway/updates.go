@@ -27,6 +27,8 @@ type updateOptions struct {
 	prefix  string
 	keysDir string // TUF keys; the online key re-signs timestamps when present
 	baseURL string
+	// rollouts caps planned channels to the step the gates allow.
+	rollouts endpoint.Limiter
 }
 
 // newUpdates loads the update metadata from the store. A store without
@@ -45,9 +47,10 @@ func newUpdates(ctx context.Context, data string, o updateOptions, log *slog.Log
 		keysDir = filepath.Join(data, "keys")
 	}
 	opts := endpoint.Options{
-		Prefix:  o.prefix,
-		BaseURL: o.baseURL,
-		Logger:  log,
+		Prefix:   o.prefix,
+		BaseURL:  o.baseURL,
+		Logger:   log,
+		Rollouts: o.rollouts,
 		Identify: func(r *http.Request) (string, string, bool) {
 			c, ok := server.MachineFromContext(r.Context())
 			return c.MachineID, c.TenantID, ok

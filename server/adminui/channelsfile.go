@@ -35,8 +35,9 @@ func (c *ChannelsFile) Channels(ctx context.Context) ([]Channel, error) {
 	var out []Channel
 	for _, p := range f.Products {
 		for _, ch := range p.Channels {
+			target, _ := f.RollbackTarget(p.Name, ch.Name)
 			out = append(out, Channel{Product: p.Name, Name: ch.Name, Version: ch.Version, Rollout: ch.Rollout,
-				Paused: ch.Paused, Previous: ch.Previous()})
+				Paused: ch.Paused, Previous: ch.Previous(), RollbackTo: target.Version, Revoked: p.Revoked(), Plan: ch.Plan})
 		}
 	}
 	return out, nil

@@ -2,6 +2,7 @@ package adminui
 
 import (
 	"bytes"
+	"context"
 	"crypto/rand"
 	"encoding/base64"
 	"encoding/json"
@@ -99,6 +100,36 @@ func (u *UI) status(m store.Machine, now time.Time) string {
 	return statusOffline
 }
 
+// counts are the numbers above the table. When the table shows every
+// matching machine (one page), they are counted from those rows, so they
+// always agree with what is shown (cached fleet aggregates lag behind
+// machines that just registered). Over several pages they are the
+// tenant's (or fleet's) cached aggregates, never fewer than a full page.
+func (u *UI) counts(ctx context.Context, f store.MachineFilter, ms []store.Machine, now time.Time) (*store.FleetStats, error) {
+	if f.After == "" && len(ms) <= pageSize {
+		st := &store.FleetStats{Machines: int64(len(ms))}
+		for _, m := range ms {
+			switch u.status(m, now) {
+			case statusOnline:
+				st.Online++
+			case statusStale:
+				st.Stale++
+			default:
+				st.Offline++
+			}
+		}
+		return st, nil
+	}
+	st, err := u.fleetStats(ctx, f.TenantID, false, now)
+	if err != nil || st == nil || st.Machines >= int64(len(ms)) {
+		return st, err
+	}
+	u.cache.mu.Lock()
+	clear(u.cache.entries) // behind what the table shows: recompute
+	u.cache.mu.Unlock()
+	return u.fleetStats(ctx, f.TenantID, false, now)
+}
+
 func (u *UI) rowOf(m store.Machine, now time.Time) row {
 	return row{ID: m.ID, Hostname: m.Hostname, Tenant: m.TenantID, OS: m.OS.Name + " " + m.OS.Version,
 		AgentVersion: m.AgentVersion, Status: u.status(m, now), LastSeen: ago(m.LastSeenAt, now)}
@@ -135,7 +166,7 @@ func (u *UI) machinesPage(w http.ResponseWriter, r *http.Request) {
 	for _, m := range ms {
 		d.Rows = append(d.Rows, u.rowOf(m, now))
 	}
-	if d.Stats, err = u.fleetStats(r.Context(), f.TenantID, false, now); err != nil {
+	if d.Stats, err = u.counts(r.Context(), f, ms, now); err != nil {
 		u.fail(w, r, err)
 		return
 	}
@@ -195,7 +226,7 @@ func (u *UI) sendUpdate(w http.ResponseWriter, r *http.Request) error {
 			up.Rows = append(up.Rows, u.rowOf(m, now))
 		}
 	}
-	if up.Counts, err = u.fleetStats(r.Context(), f.TenantID, false, now); err != nil {
+	if up.Counts, err = u.counts(r.Context(), f, ms, now); err != nil {
 		return err
 	}
 	// Machine IDs are UUIDv7, ordered by creation time: the machines after

@@ -10,6 +10,7 @@ import (
 	"github.com/go-chi/chi/v5"
 
 	"github.com/slipwayhq/slipway/server/store"
+	"github.com/slipwayhq/slipway/updater/gate"
 )
 
 // Channel is one release channel as the page shows it.
@@ -18,7 +19,13 @@ type Channel struct {
 	Version       string  // the version served
 	Rollout       float64 // percent of machines offered Version
 	Paused        bool
-	Previous      string // offered outside a partial rollout; the rollback target
+	Previous      string // offered outside a partial rollout
+	// RollbackTo is what `slipway rollback` restores ("" when nothing).
+	RollbackTo string
+	// Revoked versions (never offered again; their machines roll back).
+	Revoked []string
+	// Plan is the health-gated rollout plan, if any.
+	Plan *gate.Plan
 }
 
 // Rollouts reads and changes release channels (the updater's channels file
@@ -41,6 +48,7 @@ type channelView struct {
 	Channel
 	Health   store.VersionStats // of Version
 	Commands []string           // GitOps: what to run instead
+	Gate     *gateView          // observed by the rollout gates (nil without a plan)
 }
 
 type releasesData struct {
@@ -50,7 +58,8 @@ type releasesData struct {
 	Versions   []store.VersionStats
 	Stats      *store.FleetStats
 	Message    string
-	Global     bool // the admin may change channels (not tenant-scoped)
+	Global     bool       // the admin may change channels (not tenant-scoped)
+	Halts      []gateView // halted rollouts, for the banner
 }
 
 func (u *UI) releasesPage(w http.ResponseWriter, r *http.Request) {
@@ -90,6 +99,13 @@ func (u *UI) releasesPage(w http.ResponseWriter, r *http.Request) {
 			if u.opts.GitOps {
 				v.Commands = u.gitOpsCommands(c)
 			}
+			if v.Gate, err = u.gateOf(r.Context(), c); err != nil {
+				u.fail(w, r, err)
+				return
+			}
+			if v.Gate != nil && v.Gate.State.Halted {
+				d.Halts = append(d.Halts, *v.Gate)
+			}
 			d.Channels = append(d.Channels, v)
 		}
 	}
@@ -109,7 +125,7 @@ func (u *UI) gitOpsCommands(c Channel) []string {
 			v, c.Product, c.Name, f, v, c.Product, c.Name, f)
 	}
 	out := []string{edit(verb)}
-	if c.Previous != "" {
+	if c.RollbackTo != "" {
 		out = append(out, edit(actionRollback))
 	}
 	return out

@@ -35,7 +35,10 @@ func AgentUpdateOf(inventory []byte) (u AgentUpdate, ok bool) {
 	}
 	r := doc.Agent.Update
 	version := r.Installed
-	if version == "" {
+	// A rolled-back update names the version that failed as "available"
+	// and the one still running as "installed": count the failure
+	// against the version that failed.
+	if version == "" || (r.Result == UpdateRolledBack && r.Available != "") {
 		version = r.Available
 	}
 	return AgentUpdate{Result: clip(r.Result, 32), Version: clip(version, 64), At: r.At}, true

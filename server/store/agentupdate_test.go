@@ -18,6 +18,8 @@ func TestAgentUpdateOf(t *testing.T) {
 	}{
 		{"installed", `{"agent":{"update":{"installed":"1.2.0","available":"1.3.0","result":"healthy","at":"2026-03-02T13:30:00+02:00"}}}`,
 			store.AgentUpdate{Result: "healthy", Version: "1.2.0", At: at}, true},
+		{"rolled back counts against the failed version", `{"agent":{"update":{"installed":"1.2.0","available":"1.3.0","result":"rolled-back"}}}`,
+			store.AgentUpdate{Result: "rolled-back", Version: "1.3.0"}, true},
 		{"only offered", `{"agent":{"update":{"available":"1.3.0","result":"failed"}}}`,
 			store.AgentUpdate{Result: "failed", Version: "1.3.0"}, true},
 		{"oversize fields clipped", `{"agent":{"update":{"installed":"` + long + `","result":"` + long + `"}}}`,

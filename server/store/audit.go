@@ -46,12 +46,18 @@ const (
 	AuditCreateSecret  = "create-secret"
 	AuditRotateSecret  = "rotate-secret"
 	AuditRevokeSecret  = "revoke-secret"
+	// Decisions of the rollout gates (updater/gate), made by the server.
+	AuditRolloutStart   = "rollout-start"
+	AuditRolloutAdvance = "rollout-advance"
+	AuditRolloutHalt    = "rollout-halt"
+	AuditRolloutResume  = "rollout-resume" // a human lifted a halt (slipway gate resume)
 )
 
 // AuditActions lists the actions above, sorted (the admin page suggests
 // them in its filter).
 var AuditActions = []string{AuditCreateSecret, AuditCreateTenant, AuditDeleteMachine, AuditLogin, AuditLogout,
-	AuditPause, AuditResume, AuditRevokeSecret, AuditRevokeToken, AuditRollback, AuditRotateSecret, AuditRotateToken}
+	AuditPause, AuditResume, AuditRevokeSecret, AuditRevokeToken, AuditRollback, AuditRolloutAdvance, AuditRolloutHalt,
+	AuditRolloutResume, AuditRolloutStart, AuditRotateSecret, AuditRotateToken}
 
 // AuditOK is the Result of an action that succeeded.
 const AuditOK = "ok"

@@ -6,9 +6,11 @@ import (
 	"flag"
 	"os"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/slipwayhq/slipway/updater/updatertest"
 )
@@ -163,5 +165,82 @@ func TestHistoryBounded(t *testing.T) {
 func TestRepositoryChannelsFile(t *testing.T) {
 	if _, err := Load(filepath.Join("..", "..", DefaultPath)); err != nil {
 		t.Fatal(err)
+	}
+}
+
+func TestRollbackRevokes(t *testing.T) {
+	f := &File{}
+	for _, v := range []string{"1.0.0", "1.1.0", "1.2.0"} {
+		if err := f.Promote("agent", "stable", v, 100); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := f.Pin("agent", "stable", "machine", "m-1", "1.2.0"); err != nil {
+		t.Fatal(err)
+	}
+	if v, err := f.Rollback("agent", "stable"); err != nil || v != "1.1.0" {
+		t.Fatalf("rollback = %s, %v", v, err)
+	}
+	c, _ := f.Channel("agent", "stable")
+	if !slices.Equal(c.Revoked, []string{"1.2.0"}) || len(c.Pins.Machines) != 0 {
+		t.Fatalf("after rollback: %+v", c)
+	}
+	if err := f.Promote("agent", "stable", "1.2.0", 100); !errors.Is(err, ErrRevoked) {
+		t.Fatalf("promote revoked: %v", err)
+	}
+	if err := f.Pin("agent", "stable", "tenant", "acme", "1.2.0"); !errors.Is(err, ErrRevoked) {
+		t.Fatalf("pin revoked: %v", err)
+	}
+	// A second rollback skips nothing revoked and revokes 1.1.0 too.
+	if v, err := f.Rollback("agent", "stable"); err != nil || v != "1.0.0" {
+		t.Fatalf("second rollback = %s, %v", v, err)
+	}
+	data, err := f.Marshal()
+	if err != nil {
+		t.Fatal(err)
+	}
+	g, err := Parse(data)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if c, _ := g.Channel("agent", "stable"); !slices.Equal(c.Revoked, []string{"1.2.0", "1.1.0"}) {
+		t.Fatalf("revoked list did not survive a round trip: %v\n%s", c.Revoked, data)
+	}
+	for _, bad := range []string{
+		"products:\n  agent:\n    stable:\n      version: 1.0.0\n      revoked: [nope]\n",
+		"products:\n  agent:\n    stable:\n      version: 1.0.0\n      revoked: [1.0.0]\n",
+		"products:\n  agent:\n    stable:\n      version: 1.0.0\n    beta:\n      version: 1.1.0\n      revoked: [1.0.0]\n",
+	} {
+		if _, err := Parse([]byte(bad)); !errors.Is(err, ErrInvalid) {
+			t.Fatalf("accepted %q: %v", bad, err)
+		}
+	}
+}
+
+func TestPlanRoundTrip(t *testing.T) {
+	src := "products:\n  agent:\n    stable:\n      version: 1.0.0\n      plan:\n        steps: [5, 25, 100]\n        bake: 30m\n        gates: {maxFailedRate: 0.05, minSample: 20}\n"
+	f, err := Parse([]byte(src))
+	if err != nil {
+		t.Fatal(err)
+	}
+	c, _ := f.Channel("agent", "stable")
+	if c.Plan == nil || len(c.Plan.Steps) != 3 || time.Duration(c.Plan.Bake) != 30*time.Minute || c.Plan.Gates.MinSample != 20 {
+		t.Fatalf("plan %+v", c.Plan)
+	}
+	data, err := f.Marshal()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if g, err := Parse(data); err != nil || !g.Products[0].Channels[0].Plan.Equal(*c.Plan) {
+		t.Fatalf("round trip: %v\n%s", err, data)
+	}
+	for _, bad := range []string{
+		strings.Replace(src, "30m", "soon", 1),
+		strings.Replace(src, "[5, 25, 100]", "[50, 25]", 1),
+		strings.Replace(src, "minSample", "minSampel", 1),
+	} {
+		if _, err := Parse([]byte(bad)); !errors.Is(err, ErrInvalid) {
+			t.Errorf("accepted %q: %v", bad, err)
+		}
 	}
 }

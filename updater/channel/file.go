@@ -15,6 +15,8 @@ import (
 	"regexp"
 
 	"gopkg.in/yaml.v3"
+
+	"github.com/slipwayhq/slipway/updater/gate"
 )
 
 // MaxFileSize bounds the channels file. Default: 1 MiB.
@@ -33,6 +35,7 @@ var (
 	ErrNoChannel    = errors.New("unknown channel")
 	ErrNoHistory    = errors.New("no earlier version to roll back to")
 	ErrNotPublished = errors.New("version was never published")
+	ErrRevoked      = errors.New("version was rolled back (revoked)")
 )
 
 // File is the whole channels file. Products and channels keep the order
@@ -70,6 +73,16 @@ type Channel struct {
 	Pins Pins `yaml:"pins,omitempty"`
 	// History lists earlier states, newest first (for rollback).
 	History []State `yaml:"history,omitempty"`
+	// Revoked lists versions `slipway rollback` took this channel off. A
+	// revoked version is never offered again on any channel of the
+	// product, and machines running it are offered the channel version
+	// even when that is a downgrade (the signed TUF metadata carries the
+	// list, so the client accepts exactly that downgrade). Remove a
+	// version from the list by hand to allow it again.
+	Revoked []string `yaml:"revoked,omitempty"`
+	// Plan makes the rollout progressive and health-gated (steps, bake
+	// time, gates); Rollout stays the ceiling. See updater/gate.
+	Plan *gate.Plan `yaml:"plan,omitempty"`
 }
 
 // Pins map a tenant or machine id to the version it must run.
@@ -89,13 +102,15 @@ type State struct {
 
 // channelDoc is the strict on-disk form of a channel (rollout optional).
 type channelDoc struct {
-	Version    string   `yaml:"version"`
-	Rollout    *float64 `yaml:"rollout"`
-	Paused     bool     `yaml:"paused"`
-	MinVersion string   `yaml:"minVersion"`
-	Notes      string   `yaml:"notes"`
-	Pins       Pins     `yaml:"pins"`
-	History    []State  `yaml:"history"`
+	Version    string     `yaml:"version"`
+	Rollout    *float64   `yaml:"rollout"`
+	Paused     bool       `yaml:"paused"`
+	MinVersion string     `yaml:"minVersion"`
+	Notes      string     `yaml:"notes"`
+	Pins       Pins       `yaml:"pins"`
+	History    []State    `yaml:"history"`
+	Revoked    []string   `yaml:"revoked"`
+	Plan       *gate.Plan `yaml:"plan"`
 }
 
 type fileDoc struct {
@@ -131,7 +146,7 @@ func Parse(data []byte) (*File, error) {
 		for _, c := range mappingKeys(&root, "products", p) {
 			d := doc.Products[p][c]
 			ch := &Channel{Name: c, Version: d.Version, Rollout: 100, Paused: d.Paused,
-				MinVersion: d.MinVersion, Notes: d.Notes, Pins: d.Pins, History: d.History}
+				MinVersion: d.MinVersion, Notes: d.Notes, Pins: d.Pins, History: d.History, Revoked: d.Revoked, Plan: d.Plan}
 			if d.Rollout != nil {
 				ch.Rollout = *d.Rollout
 			}

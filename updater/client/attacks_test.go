@@ -3,8 +3,10 @@ package client
 import (
 	"bytes"
 	"context"
+	"encoding/json"
 	"errors"
 	"net/http"
+	"os"
 	"strings"
 	"testing"
 	"time"
@@ -219,4 +221,72 @@ func TestAttackBadSignature(t *testing.T) {
 			w.intact(t)
 		})
 	}
+}
+
+// rolledBackWorld publishes and promotes 1.3.0, captures the update answer
+// a machine on 1.0.0 gets for it and the TUF timestamp of that moment,
+// then rolls the channel back to 1.1.0 (revoking 1.3.0).
+func rolledBackWorld(t *testing.T) (w *world, offer13, timestamp13 []byte) {
+	t.Helper()
+	w = newWorld(t)
+	w.pub.Publish(t, "agent", "1.3.0", agentRelease(t, "1.3.0", script("1.3.0"))...)
+	w.promote(t, "agent", "1.3.0")
+	o, err := w.client(t).ask(t.Context())
+	if err != nil || o == nil || o.Version != "1.3.0" {
+		t.Fatalf("offer of 1.3.0: %+v %v", o, err)
+	}
+	offer13, _ = json.Marshal(o)
+	timestamp13 = w.st.Bytes("tuf/timestamp.json")
+	if v, err := w.file.Rollback("agent", "stable"); err != nil || v != "1.1.0" {
+		t.Fatalf("rollback = %s, %v", v, err)
+	}
+	w.apply(t)
+	return w, offer13, timestamp13
+}
+
+func TestSignedRollbackAccepted(t *testing.T) {
+	w, _, _ := rolledBackWorld(t)
+	w.cfg.CurrentVersion = "1.3.0"
+	res, err := w.client(t).Update(t.Context())
+	if err != nil || res == nil || res.To != "1.1.0" {
+		t.Fatalf("rollback update: %+v %v", res, err)
+	}
+	if data, _ := os.ReadFile(w.bin); !bytes.Equal(data, script("1.1.0")) {
+		t.Fatalf("installed %q", data)
+	}
+}
+
+func TestAttackUnsignedDowngrade(t *testing.T) {
+	w := newWorld(t)
+	w.pub.Publish(t, "agent", "1.3.0", agentRelease(t, "1.3.0", script("1.3.0"))...)
+	w.promote(t, "agent", "1.3.0")
+	// The channel is pointed back at 1.1.0 by a plain promote: signed as
+	// the channel head, but 1.3.0 is not revoked.
+	w.promote(t, "agent", "1.1.0")
+	w.offer(t, func(map[string]any) {}) // the 1.1.0 answer a machine on 1.0.0 gets
+	w.cfg.CurrentVersion = "1.3.0"
+	_, err := w.client(t).Update(t.Context())
+	if !errors.Is(err, ErrRollback) {
+		t.Fatalf("err = %v, want ErrRollback", err)
+	}
+	w.intact(t)
+}
+
+func TestAttackReplayPreRollbackMetadata(t *testing.T) {
+	w, offer13, ts13 := rolledBackWorld(t)
+	// A machine that took 1.3.0 sees the rollback metadata...
+	w.cfg.CurrentVersion = "1.3.0"
+	if o, err := w.client(t).Check(t.Context()); err != nil || o == nil || o.Version != "1.1.0" {
+		t.Fatalf("rollback offer: %+v %v", o, err)
+	}
+	// ...and, back on 1.1.0, is served the pre-rollback metadata and
+	// the old answer offering 1.3.0 again.
+	w.cfg.CurrentVersion = "1.1.0"
+	w.set("/tuf/timestamp.json", func(rw http.ResponseWriter, r *http.Request) { rw.Write(ts13) })
+	w.set("/v1/updates/agent/stable", func(rw http.ResponseWriter, r *http.Request) { rw.Write(offer13) })
+	_, err := w.client(t).Update(t.Context())
+	if !errors.Is(err, ErrRollback) {
+		t.Fatalf("err = %v, want ErrRollback", err)
+	}
+	w.intact(t)
 }

@@ -9,7 +9,10 @@
 //     Range after a dropped connection;
 //  4. verify TUF length and hashes, then the minisign signature (never
 //     optional);
-//  5. extract the binary and run its self-check;
+//  5. extract the binary, run its self-check and its trial run (the
+//     running binary starts the new one and hands over only when it
+//     reports healthy; a version that fails is remembered and never
+//     installed again);
 //  6. swap atomically, keeping the previous binary;
 //  7. after restart, Startup rolls back if the new version has not
 //     called ConfirmHealthy within the deadline.
@@ -27,6 +30,7 @@ import (
 	"os"
 	"path/filepath"
 	"runtime"
+	"slices"
 	"strings"
 	"time"
 
@@ -62,11 +66,20 @@ type Config struct {
 	SelfCheckArgs []string
 	// SelfCheckTimeout. Default: 30 s.
 	SelfCheckTimeout time.Duration
+	// TrialArgs, when set, run the new binary on trial before the swap
+	// (see TrialEnv): the running binary keeps serving, and hands over
+	// only when the new one reports healthy. Default: none (no trial).
+	TrialArgs []string
+	// TrialTimeout bounds a trial run; a trial still running is killed and
+	// the version rejected. Default: 2 minutes.
+	TrialTimeout time.Duration
 	// HealthDeadline is how long a new version has to call ConfirmHealthy
-	// after the swap before Startup rolls it back. Default: 10 minutes.
+	// after its first start (after the swap) before Startup rolls it
+	// back. Default: 10 minutes.
 	HealthDeadline time.Duration
 	// AllowDowngrade accepts an older version than the running one (a pin).
-	// Default: false (only the signed channel head may be older).
+	// Default: false (only a signed rollback may be older: the channel
+	// head whose signed metadata revokes the running version).
 	AllowDowngrade bool
 	// Limits bound metadata and artifact sizes.
 	Limits Limits
@@ -122,6 +135,9 @@ func (c *Config) Validate() error {
 	if c.SelfCheckTimeout <= 0 {
 		c.SelfCheckTimeout = 30 * time.Second
 	}
+	if c.TrialTimeout <= 0 {
+		c.TrialTimeout = 2 * time.Minute
+	}
 	if c.HealthDeadline <= 0 {
 		c.HealthDeadline = 10 * time.Minute
 	}
@@ -163,6 +179,7 @@ type Offer struct {
 	Notes      string            `json:"notes"`
 	Force      bool              `json:"force"`
 	Pinned     bool              `json:"pinned"`
+	Rollback   bool              `json:"rollback"`
 
 	// Set by Check from the signed TUF target.
 	length int64
@@ -211,8 +228,10 @@ func (c *Client) Check(ctx context.Context) (*Offer, error) {
 }
 
 // checkVersion refuses an older version than the running one unless the
-// signed target says this channel currently serves it (a deliberate
-// `slipway rollback`) or downgrades are allowed.
+// signed target says this channel currently serves it and revoked the
+// running version (a deliberate `slipway rollback`), or downgrades are
+// allowed. A channel head older than the running version without that
+// signed revocation is refused: a downgrade is never implied.
 func (c *Client) checkVersion(v string, custom targetCustom) error {
 	nv, err := semver.Parse(v)
 	if err != nil {
@@ -225,10 +244,13 @@ func (c *Client) checkVersion(v string, custom targetCustom) error {
 	case cmp == 0:
 		return fmt.Errorf("%w: %s is already installed", ErrRollback, v)
 	}
-	if _, head := custom.Channels[c.cfg.Channel]; head || c.cfg.AllowDowngrade {
+	if ch, head := custom.Channels[c.cfg.Channel]; head && slices.Contains(ch.Revoked, c.cfg.CurrentVersion) {
 		return nil
 	}
-	return fmt.Errorf("%w: offered %s, running %s", ErrRollback, v, c.cfg.CurrentVersion)
+	if c.cfg.AllowDowngrade {
+		return nil
+	}
+	return fmt.Errorf("%w: offered %s, running %s, which the signed channel metadata does not revoke", ErrRollback, v, c.cfg.CurrentVersion)
 }
 
 func (c *Client) ask(ctx context.Context) (*Offer, error) {
@@ -282,12 +304,18 @@ type Result struct {
 }
 
 // Update runs the whole update once: Check, Download, Install. It returns
-// nil, nil when there is nothing to do. On any error the installed binary
-// is unchanged and keeps running.
+// nil, nil when there is nothing to do, including when the offered version
+// was rejected on this machine before (see Rejected). On any error the
+// installed binary is unchanged and keeps running.
 func (c *Client) Update(ctx context.Context) (*Result, error) {
 	offer, err := c.Check(ctx)
 	if err != nil || offer == nil {
 		return nil, err
+	}
+	if isRejected(c.cfg.StateDir, offer.Version) {
+		c.cfg.Logger.DebugContext(ctx, "offered version failed here before; not installing it again",
+			"product", c.cfg.Product, "version", offer.Version)
+		return nil, nil
 	}
 	staged, err := c.Download(ctx, offer)
 	if err != nil {
@@ -297,10 +325,11 @@ func (c *Client) Update(ctx context.Context) (*Result, error) {
 }
 
 // Run polls for updates every interval (with up to 10 % jitter, and a
-// random first delay) until ctx ends or an update is installed. Errors are
-// logged and reported through report (which may be nil); they never stop
-// the loop, so an expired or attacked repository leaves the running
-// version in service.
+// random first delay) until ctx ends or an update is installed. Each
+// check's outcome goes to report (which may be nil): its error, or nil
+// when the check succeeded with nothing to install. Errors are logged;
+// they never stop the loop, so an expired or attacked repository leaves
+// the running version in service.
 func (c *Client) Run(ctx context.Context, interval time.Duration, report func(error)) (*Result, error) {
 	if interval <= 0 {
 		return nil, fmt.Errorf("update client: poll interval %v must be positive", interval)
@@ -316,9 +345,9 @@ func (c *Client) Run(ctx context.Context, interval time.Duration, report func(er
 		if err != nil {
 			c.cfg.Logger.WarnContext(ctx, "update failed; keeping the running version", "product", c.cfg.Product,
 				"channel", c.cfg.Channel, "version", c.cfg.CurrentVersion, "err", err)
-			if report != nil {
-				report(err)
-			}
+		}
+		if report != nil && res == nil {
+			report(err)
 		}
 		if res != nil {
 			return res, nil

@@ -16,7 +16,7 @@ import (
 )
 
 // Install extracts the binary from the verified staging file, runs its
-// self-check, swaps it in atomically keeping the previous binary, and
+// self-check and trial run (see TrialEnv), swaps it in atomically keeping the previous binary, and
 // records a pending health check for Startup. On error nothing changed.
 // A binary inside a macOS .app bundle is replaced with the whole bundle.
 func (c *Client) Install(ctx context.Context, o *Offer, staged string) (*Result, error) {
@@ -42,7 +42,7 @@ func (c *Client) Install(ctx context.Context, o *Offer, staged string) (*Result,
 	if err := os.Chmod(newPath, 0o755); err != nil {
 		return nil, err
 	}
-	if err := c.selfCheck(ctx, newPath, o.Version); err != nil {
+	if err := c.vet(ctx, newPath, o.Version); err != nil {
 		return nil, err
 	}
 	prev, err := swap(c.cfg.BinaryPath, newPath, renameFirst(c.cfg.BinaryPath))
@@ -69,7 +69,7 @@ func (c *Client) installBundle(ctx context.Context, o *Offer, staged, app string
 	if err != nil {
 		return nil, err
 	}
-	if err := c.selfCheck(ctx, filepath.Join(newApp, rel), o.Version); err != nil {
+	if err := c.vet(ctx, filepath.Join(newApp, rel), o.Version); err != nil {
 		return nil, err
 	}
 	prev, err := swap(app, newApp, true)
@@ -82,7 +82,7 @@ func (c *Client) installBundle(ctx context.Context, o *Offer, staged, app string
 // installed records the pending health check after a swap.
 func (c *Client) installed(ctx context.Context, o *Offer, staged, target, prev string) (*Result, error) {
 	if err := writePending(c.cfg.StateDir, pending{From: c.cfg.CurrentVersion, To: o.Version,
-		Binary: target, Deadline: c.cfg.Now().Add(c.cfg.HealthDeadline)}); err != nil {
+		Binary: target, Deadline: c.cfg.Now().Add(c.cfg.HealthDeadline), Window: c.cfg.HealthDeadline}); err != nil {
 		return nil, err
 	}
 	os.Remove(staged)

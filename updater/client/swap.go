@@ -127,6 +127,10 @@ type pending struct {
 	To       string    `json:"to"`
 	Binary   string    `json:"binary"`
 	Deadline time.Time `json:"deadline"`
+	// Window is HealthDeadline: the first start moves Deadline to its
+	// own time plus Window, so a service manager's restart delay does
+	// not eat into the new version's time to confirm.
+	Window time.Duration `json:"window,omitempty"`
 	// Starts counts Startup calls while pending (crash loops).
 	Starts int `json:"starts"`
 }
@@ -182,6 +186,9 @@ func Startup(stateDir string, now time.Time) error {
 		os.Remove(path)
 		return fmt.Errorf("pending update state: %w", err)
 	}
+	if p.Starts == 0 && p.Window > 0 {
+		p.Deadline = now.Add(p.Window)
+	}
 	p.Starts++
 	if now.Before(p.Deadline) && p.Starts <= MaxStarts {
 		return writePending(stateDir, p)
@@ -191,6 +198,9 @@ func Startup(stateDir string, now time.Time) error {
 		return err
 	}
 	os.Remove(path)
+	if err := recordRejected(stateDir, p.To, reason, now); err != nil {
+		return err
+	}
 	if err := writeJSONFile(filepath.Join(stateDir, failureFile), Failure{From: p.From, To: p.To, Reason: reason, At: now}); err != nil {
 		return err
 	}

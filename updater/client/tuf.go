@@ -143,7 +143,8 @@ type targetCustom struct {
 	Arch     string `json:"arch"`
 	Format   string `json:"format"`
 	Channels map[string]struct {
-		Rollout float64 `json:"rollout"`
+		Rollout float64  `json:"rollout"`
+		Revoked []string `json:"revoked"`
 	} `json:"channels"`
 }
 

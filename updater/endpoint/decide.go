@@ -1,6 +1,8 @@
 package endpoint
 
 import (
+	"slices"
+
 	"github.com/slipwayhq/slipway/updater/publish"
 	"github.com/slipwayhq/slipway/updater/rollout"
 	"github.com/slipwayhq/slipway/updater/semver"
@@ -20,14 +22,20 @@ type Decision struct {
 	Force bool
 	// Pinned is set when a pin chose the version (may be a downgrade).
 	Pinned bool
+	// Rollback is set when the machine runs a revoked version and is
+	// offered the channel version below it (`slipway rollback`).
+	Rollback bool
 }
 
 // Decide applies the channel policy, in order: paused channels offer
 // nothing; a machine pin, then a tenant pin, fixes the version; a machine
 // below minVersion is forced to the channel version; a machine inside the
 // rollout (deterministic bucket of machine id + product + version) gets
-// the channel version, one outside it the previous version. Only upgrades
-// are offered, except to honour a pin. ok is false when nothing is to do.
+// the channel version, one outside it the previous version. A machine on
+// a revoked version is offered the channel version, whatever the rollout
+// and even when it is older (the rollback). Only upgrades are offered
+// otherwise, except to honour a pin, and a revoked version never is. ok is
+// false when nothing is to do.
 func Decide(c publish.Channel, product string, m Machine) (d Decision, ok bool) {
 	if c.Paused {
 		return d, false
@@ -36,6 +44,9 @@ func Decide(c publish.Channel, product string, m Machine) (d Decision, ok bool) 
 		return Decision{Version: pin, Pinned: true}, pin != m.Current
 	}
 	cur, haveCur := parse(m.Current)
+	if haveCur && len(c.Revoked) > 0 && slices.Contains(c.Revoked, m.Current) {
+		return Decision{Version: c.Version, Rollback: !less(cur, c.Version)}, c.Version != m.Current
+	}
 	if c.MinVersion != "" && haveCur && less(cur, c.MinVersion) {
 		return Decision{Version: c.Version, Force: true}, true
 	}
@@ -43,7 +54,7 @@ func Decide(c publish.Channel, product string, m Machine) (d Decision, ok bool) 
 	if !rollout.In(m.ID, product, c.Version, c.Rollout) {
 		want = c.Previous
 	}
-	if want == "" {
+	if want == "" || slices.Contains(c.Revoked, want) {
 		return d, false
 	}
 	if haveCur && !less(cur, want) {

@@ -2,6 +2,7 @@ package endpoint
 
 import (
 	"fmt"
+	"slices"
 	"testing"
 
 	"github.com/slipwayhq/slipway/updater/channel"
@@ -31,6 +32,11 @@ func TestDecide(t *testing.T) {
 	paused.Paused = true
 	full := base
 	full.Rollout, full.Previous = 100, ""
+	// 1.3.0 was rolled back: the channel serves 1.2.0 again at 30 %.
+	rolledBack := base
+	rolledBack.Revoked = []string{"1.3.0", "1.4.0"}
+	revokedPrev := full
+	revokedPrev.Version, revokedPrev.Rollout, revokedPrev.Previous, revokedPrev.Revoked = "1.5.0", 10, "1.4.0", []string{"1.4.0"}
 	tests := []struct {
 		name    string
 		ch      publish.Channel
@@ -51,6 +57,12 @@ func TestDecide(t *testing.T) {
 		{"machine pin satisfied", base, Machine{ID: "pinned", Current: "1.0.5"}, "", false, true},
 		{"tenant pin", base, Machine{ID: in, Tenant: "acme", Current: "1.2.0"}, "1.1.5", false, false},
 		{"fresh install", full, Machine{ID: out}, "1.2.0", false, false},
+		{"revoked version rolls back inside rollout", rolledBack, Machine{ID: in, Current: "1.3.0"}, "1.2.0", false, false},
+		{"revoked version rolls back outside rollout", rolledBack, Machine{ID: out, Current: "1.4.0"}, "1.2.0", false, false},
+		{"machine already on the rollback target stays", rolledBack, Machine{ID: out, Current: "1.2.0"}, "", false, true},
+		{"revoked previous never offered", revokedPrev, Machine{ID: out, Current: "1.0.0"}, "", false, true},
+		{"pin wins over revocation", rolledBack, Machine{ID: "pinned", Current: "1.3.0"}, "1.0.5", false, false},
+		{"paused channel does not roll back", func() publish.Channel { c := rolledBack; c.Paused = true; return c }(), Machine{ID: in, Current: "1.3.0"}, "", false, true},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -59,6 +71,9 @@ func TestDecide(t *testing.T) {
 				t.Fatalf("ok = %v (%+v)", ok, d)
 			}
 			if ok && (d.Version != tt.want || d.Force != tt.force) {
+				t.Fatalf("got %+v, want %s force=%v", d, tt.want, tt.force)
+			}
+			if wantRB := ok && len(tt.ch.Revoked) > 0 && slices.Contains(tt.ch.Revoked, tt.m.Current) && !d.Pinned; d.Rollback != wantRB {
 				t.Fatalf("got %+v, want %s force=%v", d, tt.want, tt.force)
 			}
 		})

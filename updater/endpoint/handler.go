@@ -58,6 +58,10 @@ type Options struct {
 	// machine/tenant query parameters and the Tauri machine header.
 	// Default: none (the query parameters are used).
 	Identify func(r *http.Request) (machine, tenant string, ok bool)
+	// Rollouts caps the rollout of channels with a plan to the step the
+	// gate controller allows (0 when halted). Default: none (a planned
+	// channel stays at its first step).
+	Rollouts Limiter
 	// Logger. Default: discard.
 	Logger *slog.Logger
 	// Now returns the time. Default: time.Now.

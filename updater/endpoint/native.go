@@ -33,6 +33,8 @@ type Update struct {
 	PubDate    string            `json:"pub_date,omitempty"`
 	Force      bool              `json:"force,omitempty"`
 	Pinned     bool              `json:"pinned,omitempty"`
+	// Rollback marks the signed downgrade off a revoked version.
+	Rollback bool `json:"rollback,omitempty"`
 }
 
 // maxQueryValue bounds each query parameter.
@@ -107,13 +109,14 @@ func (h *Handler) native(w http.ResponseWriter, r *http.Request) {
 		httpError(w, http.StatusNotFound, "unknown product or channel")
 		return
 	}
+	ch = h.limit(req.product, req.channel, ch)
 	d, ok := Decide(ch, req.product, req.machine)
 	if !ok {
 		w.WriteHeader(http.StatusNoContent)
 		return
 	}
 	cacheable := h.opts.Downloads != DownloadPresigned
-	key := answerKey{req.product, req.channel, req.os, req.arch, d.Version, h.baseURL(r), d.Force, d.Pinned}
+	key := answerKey{req.product, req.channel, req.os, req.arch, d.Version, h.baseURL(r), d.Force, d.Pinned, d.Rollback}
 	if cacheable {
 		if b, ok := s.cache.Load(key); ok {
 			b.(*body).write(w, r)
@@ -144,7 +147,7 @@ func (h *Handler) native(w http.ResponseWriter, r *http.Request) {
 // answerKey identifies a cacheable update answer.
 type answerKey struct {
 	product, channel, os, arch, version, base string
-	force, pinned                             bool
+	force, pinned, rollback                   bool
 }
 
 // maxCached bounds the per-snapshot answer cache (keys include the Host
@@ -168,7 +171,7 @@ func (h *Handler) update(r *http.Request, s *snapshot, req checkRequest, ch publ
 	}
 	up := &Update{Product: req.product, Channel: req.channel, Version: d.Version, Target: a.target, URL: u,
 		Size: a.Size, SHA256: a.SHA256, Signatures: map[string]string{}, Notes: ch.Notes,
-		PubDate: tauri.PubDate(ri.rec.Date), Force: d.Force, Pinned: d.Pinned}
+		PubDate: tauri.PubDate(ri.rec.Date), Force: d.Force, Pinned: d.Pinned, Rollback: d.Rollback}
 	if d.Version != ch.Version {
 		up.Notes = ""
 	}

@@ -16,6 +16,13 @@ import (
 // rollouts reach Tauri apps.
 const MachineHeader = "X-Slipway-Machine"
 
+// RollbackHeader ("X-Slipway-Allow-Rollback: 1") is sent by a Tauri app
+// whose version comparator accepts a downgrade: only then does the
+// dynamic endpoint announce a rollback (an older version) to an app
+// running a revoked version. Tauri's default comparator installs only
+// newer versions, so announcing it to other apps would do nothing.
+const RollbackHeader = "X-Slipway-Allow-Rollback"
+
 // tauriDynamic answers GET /tauri/{product}/{channel}/{target}/{arch}/{current}[/{bundle}]
 // exactly as Tauri's updater expects: 204 when there is nothing newer,
 // otherwise {version, notes, pub_date, url, signature}.
@@ -59,9 +66,12 @@ func (h *Handler) tauriDynamic(w http.ResponseWriter, r *http.Request) {
 		httpError(w, http.StatusNotFound, "unknown product or channel")
 		return
 	}
+	ch = h.limit(product, chName, ch)
 	d, ok := Decide(ch, product, m)
-	// Tauri installs only newer versions by default: never announce a pin downgrade.
-	if !ok || !semver.Less(cur.String(), d.Version) {
+	// Tauri installs only newer versions by default: never announce a pin
+	// downgrade, and a rollback only to an app that says it accepts it.
+	rollback := d.Rollback && r.Header.Get(RollbackHeader) == "1"
+	if !ok || (!rollback && !semver.Less(cur.String(), d.Version)) {
 		w.WriteHeader(http.StatusNoContent)
 		return
 	}
@@ -99,6 +109,7 @@ func (h *Handler) tauriStatic(w http.ResponseWriter, r *http.Request) {
 		httpError(w, http.StatusNotFound, "unknown product or channel")
 		return
 	}
+	ch = h.limit(product, chName, ch)
 	version := ch.Version
 	if ch.Rollout < 100 {
 		version = ch.Previous

@@ -57,17 +57,18 @@ func Promote(ctx context.Context, cfg Config, f *channel.File, product, channelN
 // Rollback restores the channel's previous version in f after checking
 // that release still verifies. It returns the version rolled back to.
 func Rollback(ctx context.Context, cfg Config, f *channel.File, product, channelName string) (string, error) {
-	c, err := f.Channel(product, channelName)
+	prev, ok := f.RollbackTarget(product, channelName)
+	if !ok {
+		if _, err := f.Channel(product, channelName); err != nil {
+			return "", err
+		}
+		return "", channel.ErrNoHistory
+	}
+	cfg, err := WithTrust(cfg, f)
 	if err != nil {
 		return "", err
 	}
-	if len(c.History) == 0 {
-		return "", channel.ErrNoHistory
-	}
-	if cfg, err = WithTrust(cfg, f); err != nil {
-		return "", err
-	}
-	if err := CheckRelease(ctx, cfg, product, c.History[0].Version); err != nil {
+	if err := CheckRelease(ctx, cfg, product, prev.Version); err != nil {
 		return "", err
 	}
 	return f.Rollback(product, channelName)

@@ -59,6 +59,10 @@ type Custom struct {
 // ChannelCustom is a channel's entry in a target's custom field.
 type ChannelCustom struct {
 	Rollout float64 `json:"rollout"`
+	// Revoked are versions rolled back on the product: a client running
+	// one accepts this target even though it is older (the signed
+	// rollback decision). Absent when nothing was revoked.
+	Revoked []string `json:"revoked,omitempty"`
 }
 
 // TargetPath is a target's TUF path: <product>/<version>/<file>.
@@ -171,7 +175,7 @@ func channelsServing(chans map[string]Channel, version string) map[string]Channe
 	m := map[string]ChannelCustom{}
 	for name, c := range chans {
 		if c.Version == version {
-			m[name] = ChannelCustom{Rollout: c.Rollout}
+			m[name] = ChannelCustom{Rollout: c.Rollout, Revoked: c.Revoked}
 		}
 	}
 	if len(m) == 0 {

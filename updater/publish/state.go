@@ -9,6 +9,10 @@ import (
 	"encoding/json"
 	"fmt"
 	"slices"
+	"strings"
+	"time"
+
+	"github.com/slipwayhq/slipway/updater/gate"
 
 	"github.com/slipwayhq/slipway/updater/channel"
 )
@@ -40,6 +44,12 @@ type Channel struct {
 	Pins       channel.Pins `json:"pins,omitzero"`
 	// Previous is offered to machines outside a partial rollout.
 	Previous string `json:"previous,omitempty"`
+	// Revoked are the versions any channel of the product rolled back:
+	// never offered; machines running one are offered Version instead.
+	Revoked []string `json:"revoked,omitempty"`
+	// Plan is the progressive rollout plan; the server's gate controller
+	// limits Rollout to the current step (0 when halted).
+	Plan *gate.Plan `json:"plan,omitempty"`
 }
 
 // StateOf converts the channels file to its published form.
@@ -47,9 +57,14 @@ func StateOf(f *channel.File) State {
 	s := State{Products: map[string]map[string]Channel{}}
 	for _, p := range f.Products {
 		m := map[string]Channel{}
+		revoked := p.Revoked()
 		for _, c := range p.Channels {
+			prev := c.Previous()
+			if slices.Contains(revoked, prev) {
+				prev = ""
+			}
 			m[c.Name] = Channel{Version: c.Version, Rollout: c.Rollout, Paused: c.Paused,
-				MinVersion: c.MinVersion, Notes: c.Notes, Pins: c.Pins, Previous: c.Previous()}
+				MinVersion: c.MinVersion, Notes: c.Notes, Pins: c.Pins, Previous: prev, Revoked: revoked, Plan: c.Plan}
 		}
 		s.Products[p.Name] = m
 	}
@@ -143,6 +158,12 @@ func describe(c Channel) string {
 	}
 	if c.Notes != "" {
 		s += " notes"
+	}
+	if len(c.Revoked) > 0 {
+		s += " revoked " + strings.Join(c.Revoked, ",")
+	}
+	if c.Plan != nil {
+		s += fmt.Sprintf(" plan %v bake %s", c.Plan.Steps, time.Duration(c.Plan.Bake))
 	}
 	return s
 }

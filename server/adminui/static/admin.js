@@ -42,7 +42,7 @@
     });
     if (u.rows.length || u.fresh.length) { body.replaceChildren(rows); }
     if (u.counts) {
-      ["Online", "Stale", "Offline"].forEach(function (k) {
+      ["Machines", "Online", "Stale", "Offline"].forEach(function (k) {
         var el = document.getElementById("count-" + k.toLowerCase());
         if (el) el.textContent = u.counts[k] + " " + k.toLowerCase();
       });

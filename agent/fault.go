@@ -1,0 +1,51 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"net/http"
+)
+
+// testFault makes a test build fail the way a bad release might; the
+// self-update tests (update_test.go) link it with -X main.testFault=<mode>.
+// Release builds leave it empty and nothing here changes their behaviour.
+//
+//	init-panic  panic in init, before main (every command fails)
+//	exit        `run` exits 1 at once (`version` still works)
+//	hang        `run` blocks without ever heartbeating
+//	offline     `run` works but cannot reach the server
+var testFault string
+
+func init() {
+	if testFault == "init-panic" {
+		panic("injected fault: panic in init")
+	}
+}
+
+// runFault applies the fault to `run`: done is true when run must return
+// err instead of running.
+func runFault(ctx context.Context) (done bool, err error) {
+	switch testFault {
+	case "exit":
+		return true, errors.New("injected fault: exit at start")
+	case "hang":
+		<-ctx.Done()
+		return true, nil
+	}
+	return false, nil
+}
+
+// faultHTTPClient is the machine API client of an "offline" build: every
+// request fails as if the network were down.
+func faultHTTPClient() *http.Client {
+	if testFault != "offline" {
+		return nil
+	}
+	return &http.Client{Transport: roundTripFunc(func(*http.Request) (*http.Response, error) {
+		return nil, errors.New("injected fault: network unreachable")
+	})}
+}
+
+type roundTripFunc func(*http.Request) (*http.Response, error)
+
+func (f roundTripFunc) RoundTrip(r *http.Request) (*http.Response, error) { return f(r) }
