@@ -6,9 +6,12 @@ import (
 	"os"
 	"strings"
 
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/collectors"
 	"github.com/spf13/cobra"
 
 	"github.com/slipwayhq/slipway/server"
+	"github.com/slipwayhq/slipway/server/store"
 )
 
 func init() { register(newServerCmd) }
@@ -39,19 +42,23 @@ SLIPWAY_DATA; every other setting is an environment variable (docs/server.md).`,
 			}
 			log := slog.New(slog.NewTextHandler(cmd.ErrOrStderr(), &slog.HandlerOptions{Level: logLevel()}))
 			out := cmd.OutOrStdout()
-			opts := server.Options{Logger: log}
-			st, err := withAdminUI(cmd.Context(), cfg, &opts, log, nil) // the admin page at /admin
+			reg := prometheus.NewRegistry()
+			reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+			opts := server.Options{Logger: log, Registry: reg}
+			var u *updates                                                                                       // set below, before the server serves
+			st, err := withAdminUI(cmd.Context(), cfg, &opts, log, nil, func() []string { return u.warnings() }) // the admin page at /admin
 			if err != nil {
 				return err
 			}
 			defer st.Close()
 			// The update endpoints, from the release store (SLIPWAY_STORE,
 			// default <data>/artifacts) and TUF keys (<data>/keys).
-			u, err := newUpdates(cmd.Context(), cfg.DataDir, updateOptions{
+			uo := updateOptions{
 				store: os.Getenv("SLIPWAY_STORE"), prefix: os.Getenv("SLIPWAY_STORE_PREFIX"),
-				keysDir: os.Getenv("SLIPWAY_TUF_KEYS"), baseURL: cfg.PublicURL,
-			}, log)
-			if err != nil {
+				keysDir: os.Getenv("SLIPWAY_TUF_KEYS"), baseURL: cfg.PublicURL, registry: reg,
+			}
+			uo.leases, _ = st.(store.LeaseStore)
+			if u, err = newUpdates(cmd.Context(), cfg.DataDir, uo, log); err != nil {
 				return err
 			}
 			go u.run(cmd.Context())
