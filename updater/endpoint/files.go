@@ -102,9 +102,10 @@ func (h *Handler) download(w http.ResponseWriter, r *http.Request) {
 
 // serveObject streams a storage object through http.ServeContent (Range,
 // If-Range, If-None-Match). The object is opened before any header is
-// written, so a missing object is a 404 and a storage failure a 503 (a
-// stored object of the wrong size a 502), both logged, never a 200 with
-// an empty body. The reader reopens at an offset after a seek.
+// written, so a missing object is a 404 and a storage failure a 503 with
+// Retry-After, both logged, never a 200 with an empty body. (A stored
+// object that differs from its release is left to the client's TUF
+// length and hash check.) The reader reopens at an offset after a seek.
 func (h *Handler) serveObject(w http.ResponseWriter, r *http.Request, key string, size int64, etag string) {
 	ctx := r.Context()
 	rc, info, err := h.st.Get(ctx, key)
@@ -114,13 +115,8 @@ func (h *Handler) serveObject(w http.ResponseWriter, r *http.Request, key string
 	}
 	rs := &objectReader{ctx: ctx, st: h.st, key: key, size: size, rc: rc}
 	defer rs.Close()
-	switch {
-	case size < 0:
+	if size < 0 {
 		rs.size = info.Size
-	case info.Size >= 0 && info.Size != size:
-		h.opts.Logger.ErrorContext(ctx, "stored object has the wrong size", "key", key, "want", size, "have", info.Size)
-		httpError(w, http.StatusBadGateway, "stored file does not match its release")
-		return
 	}
 	if etag != "" {
 		w.Header().Set("ETag", etag)
