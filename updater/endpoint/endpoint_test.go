@@ -39,9 +39,9 @@ type env struct {
 	keys *repo.Keys
 	// keysDir holds the TUF keys (root, targets, online).
 	keysDir string
-	file *channel.File
-	h    *Handler
-	srv  *httptest.Server
+	file    *channel.File
+	h       *Handler
+	srv     *httptest.Server
 }
 
 // newEnv publishes agent 1.0.0 and 1.1.0 and myapp (Tauri) 1.2.3, applies

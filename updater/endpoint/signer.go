@@ -79,7 +79,7 @@ func (h *Handler) refreshTUF(ctx context.Context) error {
 		return nil
 	}
 	h.setSignProblem("")
-	if !h.due(r, h.opts.Now()) {
+	if !r.RefreshDue(h.opts.Now()) {
 		return nil
 	}
 	if h.opts.Lease != nil {
@@ -99,17 +99,6 @@ func (h *Handler) refreshTUF(ctx context.Context) error {
 		return fmt.Errorf("refresh TUF timestamp: %w", err)
 	}
 	return nil
-}
-
-// due reports whether Refresh would re-sign anything (so replicas only
-// ask for the lease when there is work).
-func (h *Handler) due(r *repo.Repo, now time.Time) bool {
-	for _, s := range r.Status() {
-		if s.Online && now.Add(s.Lifetime/2).After(s.Expires) {
-			return true
-		}
-	}
-	return false
 }
 
 func (h *Handler) setSignProblem(msg string) {
