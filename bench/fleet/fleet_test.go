@@ -14,8 +14,8 @@ import (
 // acknowledged heartbeat lost, no machine bricked or stuck, every online
 // machine on each promoted version within two poll intervals, no TUF
 // metadata expired at any simulated instant, no 5xx outside the outages.
-// FLEET_MACHINES overrides the machine count (default here: 20, to keep
-// CI short; the file says 200).
+// FLEET_MACHINES overrides the machine count (default here: 20, 8 under -race, to
+// keep CI short; the file says 200).
 func TestYearShort(t *testing.T) {
 	if testing.Short() {
 		t.Skip("rehearsal")
@@ -25,6 +25,9 @@ func TestYearShort(t *testing.T) {
 		t.Fatal(err)
 	}
 	sc.Machines = 20
+	if raceMachines > 0 {
+		sc.Machines = raceMachines
+	}
 	if v := os.Getenv("FLEET_MACHINES"); v != "" {
 		if sc.Machines, err = strconv.Atoi(v); err != nil {
 			t.Fatal(err)
