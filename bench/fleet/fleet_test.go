@@ -24,16 +24,16 @@ func TestYearShort(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	sc.Machines = 20
+	n := 20
 	if raceMachines > 0 {
-		sc.Machines = raceMachines
+		n = raceMachines
 	}
 	if v := os.Getenv("FLEET_MACHINES"); v != "" {
-		if sc.Machines, err = strconv.Atoi(v); err != nil {
+		if n, err = strconv.Atoi(v); err != nil {
 			t.Fatal(err)
 		}
 	}
-	sc.Skewed = min(sc.Skewed, sc.Machines/4)
+	sc.Resize(n)
 	res, err := Run(t.Context(), sc, t.TempDir())
 	if err != nil {
 		t.Fatal(err)

@@ -133,3 +133,19 @@ func (s *Scenario) validate() error {
 	}
 	return nil
 }
+
+// Resize sets the machine count, scaling the skewed and offline counts
+// by the same factor (at least one machine each when the file has some).
+func (s *Scenario) Resize(n int) {
+	scale := func(k int) int {
+		if k == 0 {
+			return 0
+		}
+		return max(1, min(n, k*n/s.Machines))
+	}
+	s.Skewed = scale(s.Skewed)
+	for i := range s.Events {
+		s.Events[i].Offline = scale(s.Events[i].Offline)
+	}
+	s.Machines = n
+}

@@ -34,8 +34,7 @@ func run() error {
 		return err
 	}
 	if *machines > 0 {
-		sc.Machines = *machines
-		sc.Skewed = min(sc.Skewed, sc.Machines)
+		sc.Resize(*machines)
 	}
 	dir, err := os.MkdirTemp("", "slipway-fleet-")
 	if err != nil {
