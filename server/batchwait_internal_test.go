@@ -59,3 +59,45 @@ func TestHeartbeatBatchWaitFromEnv(t *testing.T) {
 		t.Error("a 2s batch wait validated")
 	}
 }
+
+// TestDurationsFromEnvRangeChecked: every duration variable is bounded
+// with an error naming it; MACHINE_TOKEN_TTL_MS used to overflow into a
+// negative TTL.
+func TestDurationsFromEnvRangeChecked(t *testing.T) {
+	tests := []struct {
+		name, value string
+		ok          bool
+	}{
+		{"MACHINE_TOKEN_TTL_MS", "3600000", true},
+		{"MACHINE_TOKEN_TTL_MS", "9223372036854775807", false}, // overflowed time.Duration
+		{"MACHINE_TOKEN_TTL_MS", "10000000000000", false},      // 317 years
+		{"MACHINE_TOKEN_TTL_MS", "1000", false},                // one second
+		{"MACHINE_TOKEN_TTL_MS", "-5", false},
+		{"SLIPWAY_HEARTBEAT_INTERVAL", "1s", true},
+		{"SLIPWAY_HEARTBEAT_INTERVAL", "48h", false},
+		{"SLIPWAY_HEARTBEAT_INTERVAL", "2562048h", false},
+		{"SLIPWAY_SESSION_TTL", "8h", true},
+		{"SLIPWAY_SESSION_TTL", "1ms", false},
+		{"SLIPWAY_STALE_AFTER", "0s", false},
+		{"SLIPWAY_OFFLINE_AFTER", "24h", true},
+		{"SLIPWAY_HEARTBEAT_RETENTION", "2160h", true},
+		{"SLIPWAY_HEARTBEAT_RETENTION", "1m", false},
+		{"SLIPWAY_AUDIT_RETENTION", "forever", false},
+	}
+	for _, tt := range tests {
+		_, _, err := FromEnv(func(k string) string {
+			if k == tt.name {
+				return tt.value
+			}
+			return ""
+		})
+		if (err == nil) != tt.ok || (err != nil && !strings.Contains(err.Error(), tt.name)) {
+			t.Errorf("%s=%s: err = %v", tt.name, tt.value, err)
+		}
+	}
+	for name := range envRanges {
+		if r := envRanges[name]; r.min <= 0 || r.max <= r.min {
+			t.Errorf("%s: bad range %v", name, r)
+		}
+	}
+}

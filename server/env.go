@@ -17,13 +17,17 @@ func FromEnv(getenv func(string) string) (Config, Bootstrap, error) {
 	var c Config
 	var errs []error
 	dur := func(name string, dst *time.Duration) {
-		if v := getenv(name); v != "" {
-			d, err := time.ParseDuration(v)
-			if err != nil || d <= 0 {
-				errs = append(errs, fmt.Errorf("%s: want a positive duration like 90s or 30m", name))
-			}
-			*dst = d
+		v := getenv(name)
+		if v == "" {
+			return
 		}
+		r := envRanges[name]
+		d, err := time.ParseDuration(v)
+		if err != nil || d < r.min || d > r.max {
+			errs = append(errs, fmt.Errorf("%s=%.40q: want a duration from %s to %s, like 90s, 30m or 720h", name, v, r.min, r.max))
+			return
+		}
+		*dst = d
 	}
 	list := func(name string) []string {
 		var out []string
@@ -60,11 +64,16 @@ func FromEnv(getenv func(string) string) (Config, Bootstrap, error) {
 		}
 	}
 	if v := getenv("MACHINE_TOKEN_TTL_MS"); v != "" {
+		// Range-checked in milliseconds before converting: a large value
+		// would overflow time.Duration into a negative or tiny TTL.
+		r := envRanges["MACHINE_TOKEN_TTL_MS"]
 		n, err := strconv.ParseInt(v, 10, 64)
-		if err != nil || n <= 0 {
-			errs = append(errs, errors.New("MACHINE_TOKEN_TTL_MS: want a positive integer of milliseconds"))
+		if err != nil || n < r.min.Milliseconds() || n > r.max.Milliseconds() {
+			errs = append(errs, fmt.Errorf("MACHINE_TOKEN_TTL_MS=%.40q: want an integer of milliseconds from %d (%s) to %d (%s)",
+				v, r.min.Milliseconds(), r.min, r.max.Milliseconds(), r.max))
+		} else {
+			c.TokenTTL = time.Duration(n) * time.Millisecond
 		}
-		c.TokenTTL = time.Duration(n) * time.Millisecond
 	}
 	if v := getenv("SLIPWAY_RATE_LIMIT"); v != "" {
 		f, err := strconv.ParseFloat(v, 64)
@@ -93,6 +102,22 @@ func FromEnv(getenv func(string) string) (Config, Bootstrap, error) {
 		FleetSecret:        strings.TrimSpace(getenv("FLEET_SYNC_SECRET")),
 	}
 	return c, b, errors.Join(errs...)
+}
+
+// envRange bounds a duration from the environment.
+type envRange struct{ min, max time.Duration }
+
+const day = 24 * time.Hour
+
+// envRanges are the accepted values of every duration variable.
+var envRanges = map[string]envRange{
+	"SLIPWAY_HEARTBEAT_INTERVAL":  {time.Second, day},
+	"SLIPWAY_STALE_AFTER":         {time.Second, 30 * day},
+	"SLIPWAY_OFFLINE_AFTER":       {time.Second, 3650 * day},
+	"SLIPWAY_SESSION_TTL":         {time.Minute, 30 * day},
+	"SLIPWAY_HEARTBEAT_RETENTION": {time.Hour, 3650 * day},
+	"SLIPWAY_AUDIT_RETENTION":     {time.Hour, 3650 * day},
+	"MACHINE_TOKEN_TTL_MS":        {time.Minute, 3650 * day},
 }
 
 // parsePrefix reads a CIDR prefix or a single address (a /32 or /128).

@@ -18,8 +18,14 @@ type heartbeatRequest struct {
 	Inventory    json.RawMessage `json:"inventory"`
 }
 
-// renewEvery is the granularity of the sliding token expiry.
+// renewEvery is the granularity of the sliding token expiry; shorter
+// TTLs renew every quarter of their lifetime (renewStep).
 const renewEvery = time.Hour
+
+// renewStep is how far the expiry must move before it is written: at
+// most renewEvery, and a quarter of the TTL, so a token of any lifetime
+// slides while its machine heartbeats.
+func renewStep(ttl time.Duration) time.Duration { return min(renewEvery, ttl/4) }
 
 var statusRE = regexp.MustCompile(`^[a-z][a-z0-9_-]{0,31}$`)
 
@@ -66,10 +72,10 @@ func (s *Server) handleHeartbeat(w http.ResponseWriter, r *http.Request) error {
 		MachineID: caller.MachineID, At: now, Status: req.Status,
 		AgentVersion: req.AgentVersion, Metrics: nonNull(req.Metrics), Inventory: nonNull(req.Inventory),
 	}
-	// Slide the token's expiry, at most once per renewEvery: a token write
+	// Slide the token's expiry, at most once per renewStep: a token write
 	// per heartbeat would cost a third of the heartbeat's database work.
 	expires := caller.ExpiresAt
-	if renewed := now.Add(s.cfg.TokenTTL); renewed.Sub(expires) >= renewEvery {
+	if renewed := now.Add(s.cfg.TokenTTL); renewed.Sub(expires) >= renewStep(s.cfg.TokenTTL) {
 		hb.TokenHash, hb.TokenExpiresAt, expires = caller.TokenHash, renewed, renewed
 	}
 	// Acknowledge only once the heartbeat is committed.

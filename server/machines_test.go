@@ -347,3 +347,22 @@ func TestRateLimitBehindProxy(t *testing.T) {
 	// The same client again through the balancer: its own bucket is empty.
 	expect(t, trusted.do("POST", "/api/machines/register", "", registerBody(trusted.secret, "h", "LBagain"), "X-Forwarded-For", "203.0.113.1"), http.StatusTooManyRequests)
 }
+
+// TestShortTokenTTLSlides: a token TTL under an hour never slid (renewal
+// waited for an hour of movement), so machines heartbeating every minute
+// were logged out after TTL. Any TTL now slides while heartbeats come.
+func TestShortTokenTTLSlides(t *testing.T) {
+	e := newEnv(t, func(c *server.Config) { c.TokenTTL = 10 * time.Minute })
+	m := e.register(e.secret, "h1", "S1")
+	for range 30 { // 30 minutes, three TTLs, one heartbeat a minute
+		e.clock.Add(time.Minute)
+		expect(t, e.do("POST", "/api/machines/heartbeat", m.Token, map[string]any{"status": "ok"}), http.StatusOK)
+	}
+	tok, err := e.st.GetToken(t.Context(), token.Hash(m.Token))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if left := tok.ExpiresAt.Sub(e.clock.Now()); left < 7*time.Minute {
+		t.Fatalf("stored expiry %v left after 30 min of heartbeats", left)
+	}
+}

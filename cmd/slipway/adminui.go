@@ -19,15 +19,16 @@ import (
 // channels file, the releases page shows its channels in GitOps mode: the
 // command to run, never an edit behind git's back. A non-nil local channels
 // file (`slipway up`'s, outside git) is edited and applied from the page
-// instead. The caller closes the returned store.
-func withAdminUI(ctx context.Context, cfg server.Config, opts *server.Options, log *slog.Logger, local *adminui.ChannelsFile) (store.Store, error) {
+// instead. warnings (may be nil) head every admin page. The caller
+// closes the returned store.
+func withAdminUI(ctx context.Context, cfg server.Config, opts *server.Options, log *slog.Logger, local *adminui.ChannelsFile, warnings func() []string) (store.Store, error) {
 	st, err := server.OpenStore(ctx, cfg)
 	if err != nil {
 		return nil, err
 	}
 	d := cfg.Default()
 	uo := adminui.Options{StaleAfter: d.StaleAfter, OfflineAfter: d.OfflineAfter, Logger: log,
-		Secure: strings.HasPrefix(d.PublicURL, "https://")}
+		Secure: strings.HasPrefix(d.PublicURL, "https://"), Warnings: warnings}
 	if path := os.Getenv("SLIPWAY_CHANNELS"); path != "" {
 		if _, err := channel.Load(path); err != nil {
 			st.Close()

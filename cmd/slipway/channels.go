@@ -311,7 +311,7 @@ func tufCmd() *cobra.Command {
 	}
 	initCmd.Flags().IntVar(&ropts.RootKeys, "root-keys", 1, "number of root keys to generate (keep them offline)")
 	initCmd.Flags().IntVar(&ropts.RootThreshold, "root-threshold", 0, "root keys that must sign a root (default: all)")
-	for _, c := range []*cobra.Command{initCmd, rotate} {
+	for _, c := range []*cobra.Command{initCmd, rotate, tufStatusCmd(open), tufRefreshCmd(o, open)} {
 		o.flags(c)
 		tuf.AddCommand(c)
 	}

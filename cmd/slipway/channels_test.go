@@ -50,6 +50,12 @@ func TestChannelCommands(t *testing.T) {
 		{[]string{"rollback", "agent", "stable"}, "rolled back to 1.0.0", false},
 		{[]string{"rollback", "agent", "stable"}, "no earlier version", true},
 		{[]string{"tuf", "rotate", "targets"}, "root is now version 2", false},
+		{[]string{"tuf", "status"}, "targets    4", false},
+		{[]string{"tuf", "status", "--check"}, "RE-SIGNED BY", false},
+		{[]string{"tuf", "refresh"}, "Nothing expires within 60 days.", false},
+		{[]string{"tuf", "refresh", "--within", "400"}, "Re-signed root, targets, snapshot, timestamp.", false},
+		{[]string{"tuf", "status", "--json"}, `"version": 3`, false},
+		{[]string{"tuf", "refresh", "--within", "0"}, "want 1..3650", true},
 		{[]string{"apply"}, "Applied.", false},
 		{[]string{"plan"}, "No changes", false},
 		{[]string{"plan", "--detailed-exitcode"}, "No changes", false}, // in sync: exit 0

@@ -12,6 +12,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/slipwayhq/slipway/server"
+	"github.com/slipwayhq/slipway/server/store"
 	"github.com/slipwayhq/slipway/updater/gate"
 )
 
@@ -43,8 +44,11 @@ SLIPWAY_DATA; every other setting is an environment variable (docs/server.md).`,
 			}
 			log := slog.New(slog.NewTextHandler(cmd.ErrOrStderr(), &slog.HandlerOptions{Level: logLevel()}))
 			out := cmd.OutOrStdout()
-			opts := server.Options{Logger: log}
-			st, err := withAdminUI(cmd.Context(), cfg, &opts, log, nil) // the admin page at /admin
+			reg := prometheus.NewRegistry()
+			reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+			opts := server.Options{Logger: log, Registry: reg}
+			var u *updates                                                                                       // set below, before the server serves
+			st, err := withAdminUI(cmd.Context(), cfg, &opts, log, nil, func() []string { return u.warnings() }) // the admin page at /admin
 			if err != nil {
 				return err
 			}
@@ -56,18 +60,17 @@ SLIPWAY_DATA; every other setting is an environment variable (docs/server.md).`,
 			// The state is in the database: replicas make one decision.
 			ctrl := gate.New(gateStore(st), fleetHealth{st: st, offlineAfter: cfg.Default().StaleAfter},
 				gate.Options{OnEvent: auditGate(st, log), Logger: log})
-			u, err := newUpdates(cmd.Context(), cfg.DataDir, updateOptions{
+			uo := updateOptions{
 				store: os.Getenv("SLIPWAY_STORE"), prefix: os.Getenv("SLIPWAY_STORE_PREFIX"),
-				keysDir: os.Getenv("SLIPWAY_TUF_KEYS"), baseURL: cfg.PublicURL, rollouts: ctrl,
-			}, log)
-			if err != nil {
+				keysDir: os.Getenv("SLIPWAY_TUF_KEYS"), baseURL: cfg.PublicURL, registry: reg, rollouts: ctrl,
+			}
+			uo.leases, _ = st.(store.LeaseStore)
+			if u, err = newUpdates(cmd.Context(), cfg.DataDir, uo, log); err != nil {
 				return err
 			}
 			go u.run(cmd.Context())
 			go runGates(cmd.Context(), ctrl, u, time.Minute, log)
-			opts.Registry = prometheus.NewRegistry()
-			opts.Registry.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}),
-				newGateMetrics(ctrl, u.h.Rollouts))
+			reg.MustRegister(newGateMetrics(ctrl, u.h.Rollouts))
 			opts.Mount = append(opts.Mount, u.mount())
 			return server.Run(cmd.Context(), cfg, server.RunOptions{
 				Options:   opts,

@@ -107,3 +107,34 @@ func TestServerCommandRejectsBadEnv(t *testing.T) {
 		t.Fatalf("err = %v", err)
 	}
 }
+
+// TestServerStartsWithReleaseStoreDown: `slipway server` used to refuse
+// to start while the release store was unreachable (endpoint.New failed
+// in Reload), taking the machine and admin APIs down with it. Now it
+// serves them, answers 503 + Retry-After on update routes, and says why.
+func TestServerStartsWithReleaseStoreDown(t *testing.T) {
+	t.Setenv("MACHINE_PROVISIONING_SECRET", "")
+	t.Setenv("AWS_ACCESS_KEY_ID", "test")
+	t.Setenv("AWS_SECRET_ACCESS_KEY", "test-secret")
+	// Nothing listens on port 1 of the loopback address.
+	t.Setenv("SLIPWAY_STORE", "s3://releases?endpoint=127.0.0.1:1&path-style=true&insecure=true")
+	url, out := startServerCmd(t, "--data", filepath.Join(t.TempDir(), "data"))
+	res, err := http.Get(url + "/readyz")
+	if err != nil || res.StatusCode != http.StatusOK {
+		t.Fatalf("readyz with the release store down: %v %v", res, err)
+	}
+	res.Body.Close()
+	res, err = http.Get(url + "/v1/updates/agent/stable?os=linux&arch=amd64&current=1.0.0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	res.Body.Close()
+	if res.StatusCode != http.StatusServiceUnavailable || res.Header.Get("Retry-After") == "" {
+		t.Fatalf("update check with the release store down: %d Retry-After %q", res.StatusCode, res.Header.Get("Retry-After"))
+	}
+	for _, want := range []string{"release store unreachable", "no TUF online key"} {
+		if !strings.Contains(out.String(), want) {
+			t.Errorf("log does not say %q:\n%s", want, out)
+		}
+	}
+}

@@ -140,7 +140,7 @@ func runUp(ctx context.Context, out, errOut io.Writer, addr, data string, noBuil
 	if err != nil {
 		return err
 	}
-	db, err := withAdminUI(ctx, cfg, &opts, log, local)
+	db, err := withAdminUI(ctx, cfg, &opts, log, local, u.warnings)
 	if err != nil {
 		return err
 	}

@@ -2,14 +2,20 @@ package main
 
 import (
 	"context"
+	"crypto/rand"
+	"encoding/hex"
 	"fmt"
 	"log/slog"
 	"net/http"
+	"os"
 	"path/filepath"
+	"time"
 
 	"github.com/go-chi/chi/v5"
+	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/slipwayhq/slipway/server"
+	"github.com/slipwayhq/slipway/server/store"
 	"github.com/slipwayhq/slipway/storage"
 	"github.com/slipwayhq/slipway/updater/endpoint"
 	"github.com/slipwayhq/slipway/updater/repo"
@@ -29,10 +35,22 @@ type updateOptions struct {
 	baseURL string
 	// rollouts caps planned channels to the step the gates allow.
 	rollouts endpoint.Limiter
+	// leases, when set, makes replicas sharing the database re-sign one
+	// at a time.
+	leases store.LeaseStore
+	// registry receives slipway_tuf_expiry_days.
+	registry prometheus.Registerer
 }
 
+// signingLease is the lease replicas take before re-signing TUF metadata.
+const (
+	signingLease    = "tuf-online-signing"
+	signingLeaseTTL = 2 * time.Minute
+)
+
 // newUpdates loads the update metadata from the store. A store without
-// any release yet is fine: the endpoints answer 204/404 until `apply`.
+// any release yet is fine: the endpoints answer 204/404 until `apply`; an
+// unreachable store too: the update routes answer 503 until it is back.
 func newUpdates(ctx context.Context, data string, o updateOptions, log *slog.Logger) (*updates, error) {
 	spec := o.store
 	if spec == "" {
@@ -47,23 +65,51 @@ func newUpdates(ctx context.Context, data string, o updateOptions, log *slog.Log
 		keysDir = filepath.Join(data, "keys")
 	}
 	opts := endpoint.Options{
-		Prefix:   o.prefix,
-		BaseURL:  o.baseURL,
-		Logger:   log,
-		Rollouts: o.rollouts,
+		Prefix:     o.prefix,
+		BaseURL:    o.baseURL,
+		Logger:     log,
+		Rollouts:   o.rollouts,
+		Registerer: o.registry,
 		Identify: func(r *http.Request) (string, string, bool) {
 			c, ok := server.MachineFromContext(r.Context())
 			return c.MachineID, c.TenantID, ok
 		},
 	}
-	if k, err := repo.LoadKey(filepath.Join(keysDir, repo.OnlineKeyFile)); err == nil {
-		opts.OnlineKey = k
+	// The key file is re-read when it changes: `slipway tuf rotate online`
+	// takes effect without a restart.
+	opts.OnlineKeyFile = filepath.Join(keysDir, repo.OnlineKeyFile)
+	if _, err := os.Stat(opts.OnlineKeyFile); err != nil {
+		log.WarnContext(ctx, "no TUF online key: this server will not re-sign timestamp and snapshot, and clients stop updating when they expire",
+			"key", opts.OnlineKeyFile, "err", err)
+	}
+	if o.leases != nil {
+		holder := leaseHolder()
+		opts.Lease = func(ctx context.Context) (bool, error) {
+			return o.leases.AcquireLease(ctx, signingLease, holder, time.Now(), signingLeaseTTL)
+		}
 	}
 	h, err := endpoint.New(ctx, st, opts)
 	if err != nil {
 		return nil, err
 	}
 	return &updates{h: h}, nil
+}
+
+// leaseHolder names this process among replicas: host, pid and a random
+// suffix (two containers may share a host name and pid).
+func leaseHolder() string {
+	host, _ := os.Hostname()
+	var b [6]byte
+	_, _ = rand.Read(b[:])
+	return fmt.Sprintf("%s/%d/%s", host, os.Getpid(), hex.EncodeToString(b[:]))
+}
+
+// warnings are the update problems the admin page shows (nil-safe).
+func (u *updates) warnings() []string {
+	if u == nil {
+		return nil
+	}
+	return u.h.Warnings()
 }
 
 // mount returns the route group for server.Options.Mount.

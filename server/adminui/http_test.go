@@ -288,3 +288,23 @@ func TestLogoutRevokesCopiedCookie(t *testing.T) {
 		t.Fatalf("the admin's other session was signed out too: %d", res.StatusCode)
 	}
 }
+
+// TestWarningsShown: problems the updater reports (TUF metadata close to
+// expiry) head every page for signed-in admins, escaped, and not the
+// sign-in page.
+func TestWarningsShown(t *testing.T) {
+	msg := "TUF targets metadata (version 3) expires in 12.0 days: run <slipway tuf refresh>"
+	e := newEnv(t, adminui.Options{Warnings: func() []string { return []string{msg} }})
+	c := e.client()
+	res, body := get(t, c, e.ts.URL+"/admin/login")
+	if strings.Contains(body, "TUF targets") {
+		t.Fatalf("warning shown before sign-in: %d", res.StatusCode)
+	}
+	e.login(t, c)
+	for _, page := range []string{"/admin/", "/admin/releases", "/admin/audit"} {
+		res, body := get(t, c, e.ts.URL+page)
+		if res.StatusCode != http.StatusOK || !strings.Contains(body, `<p class="warning" role="alert">TUF targets metadata (version 3) expires in 12.0 days: run &lt;slipway tuf refresh&gt;</p>`) {
+			t.Fatalf("%s: %d, warning missing", page, res.StatusCode)
+		}
+	}
+}

@@ -65,6 +65,9 @@ type Options struct {
 	// cookie key derives from the oldest); the server passes the store
 	// wrapped by server.SigningKeys so sealed seeds are opened. Default: st.
 	SigningKeys store.SigningKeyStore
+	// Warnings returns problems every page shows at the top (TUF metadata
+	// close to expiry, no online key, release store down). Default: none.
+	Warnings func() []string
 }
 
 // UI is the admin web page.
@@ -176,12 +179,17 @@ type page struct {
 	CSRF   string
 	Tenant string // the admin's tenant scope, "" = all
 	Error  string
-	Data   any
+	// Warnings are Options.Warnings, shown to signed-in admins.
+	Warnings []string
+	Data     any
 }
 
 func (u *UI) render(w http.ResponseWriter, r *http.Request, name string, status int, p page) {
 	if s, ok := sessionFrom(r.Context()); ok {
 		p.CSRF, p.Tenant = s.csrf, s.Tenant
+		if u.opts.Warnings != nil {
+			p.Warnings = u.opts.Warnings()
+		}
 	}
 	w.Header().Set("Content-Type", "text/html; charset=utf-8")
 	w.WriteHeader(status)

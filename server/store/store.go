@@ -338,3 +338,26 @@ type SigningKeyStore interface {
 	// replica got there first), nothing changes and it returns ErrConflict.
 	ReplaceSigningKeySeed(ctx context.Context, id string, old, seed []byte) error
 }
+
+// LeaseStore coordinates replicas: a named lease has one holder at a
+// time. Both built-in stores implement it.
+type LeaseStore interface {
+	// AcquireLease takes lease name for holder until now+ttl when it is
+	// free, expired or already held by holder (a renewal), and reports
+	// whether holder has it. Names and holders are 1..MaxLeaseName bytes.
+	AcquireLease(ctx context.Context, name, holder string, now time.Time, ttl time.Duration) (bool, error)
+}
+
+// MaxLeaseName bounds lease names and holder identities.
+const MaxLeaseName = 200
+
+// CheckLease validates AcquireLease's arguments.
+func CheckLease(name, holder string, ttl time.Duration) error {
+	if name == "" || holder == "" || len(name) > MaxLeaseName || len(holder) > MaxLeaseName {
+		return fmt.Errorf("%w: lease name and holder must be 1..%d bytes", ErrInvalid, MaxLeaseName)
+	}
+	if ttl <= 0 || ttl > 24*time.Hour {
+		return fmt.Errorf("%w: lease ttl %v not in (0, 24h]", ErrInvalid, ttl)
+	}
+	return nil
+}

@@ -44,6 +44,10 @@ type Options struct {
 	FileMode os.FileMode
 	// DirMode for directories created on demand. Default: 0755.
 	DirMode os.FileMode
+	// StaleTemp is how long after its last write an upload's temporary
+	// file counts as abandoned (its writer was killed): New removes such
+	// files. Default: 1 hour; negative: never sweep.
+	StaleTemp time.Duration
 }
 
 // Store keeps objects as files below Root.
@@ -70,7 +74,44 @@ func New(root string, opts Options) (*Store, error) {
 	if err := os.MkdirAll(abs, opts.DirMode); err != nil {
 		return nil, fmt.Errorf("fs store root: %w", err)
 	}
-	return &Store{root: abs, opts: opts}, nil
+	if opts.StaleTemp == 0 {
+		opts.StaleTemp = time.Hour
+	}
+	s := &Store{root: abs, opts: opts}
+	if opts.StaleTemp > 0 {
+		if _, _, err := s.SweepTemp(time.Now().Add(-opts.StaleTemp)); err != nil {
+			return nil, fmt.Errorf("fs store root: sweep temporary files: %w", err)
+		}
+	}
+	return s, nil
+}
+
+// SweepTemp removes the temporary files of uploads last written before
+// before (abandoned by a killed writer; a failed Put removes its own) and
+// reports how many files and bytes it removed. Every store open (server
+// start, each publish or apply) sweeps those older than Options.StaleTemp.
+func (s *Store) SweepTemp(before time.Time) (files int, size int64, err error) {
+	err = filepath.WalkDir(s.root, func(p string, d iofs.DirEntry, err error) error {
+		if err != nil {
+			if errors.Is(err, iofs.ErrNotExist) {
+				return nil // removed meanwhile
+			}
+			return err
+		}
+		if d.IsDir() || !strings.HasPrefix(d.Name(), TempPrefix) {
+			return nil
+		}
+		info, err := d.Info()
+		if err != nil || !info.Mode().IsRegular() || !info.ModTime().Before(before) {
+			return nil
+		}
+		if err := os.Remove(p); err != nil && !errors.Is(err, iofs.ErrNotExist) {
+			return err
+		}
+		files, size = files+1, size+info.Size()
+		return nil
+	})
+	return files, size, err
 }
 
 // Root returns the absolute root directory.

@@ -231,7 +231,7 @@ func rolledBackWorld(t *testing.T) (w *world, offer13, timestamp13 []byte) {
 	w = newWorld(t)
 	w.pub.Publish(t, "agent", "1.3.0", agentRelease(t, "1.3.0", script("1.3.0"))...)
 	w.promote(t, "agent", "1.3.0")
-	o, err := w.client(t).ask(t.Context())
+	o, _, err := w.client(t).ask(t.Context())
 	if err != nil || o == nil || o.Version != "1.3.0" {
 		t.Fatalf("offer of 1.3.0: %+v %v", o, err)
 	}

@@ -191,14 +191,15 @@ type Offer struct {
 const maxOfferSize = 256 << 10
 
 // Check asks the server for an update and resolves it through TUF. It
-// returns nil, nil when there is nothing to do.
+// returns nil, nil when there is nothing to do. TUF is refreshed on every
+// check, "no update" included (see verifyAnswer).
 func (c *Client) Check(ctx context.Context) (*Offer, error) {
-	offer, err := c.ask(ctx)
-	if err != nil || offer == nil {
+	offer, announced, err := c.ask(ctx)
+	if err != nil {
 		return nil, err
 	}
-	up, err := c.refreshTUF(ctx)
-	if err != nil {
+	up, err := c.verifyAnswer(ctx, announced)
+	if err != nil || offer == nil {
 		return nil, err
 	}
 	tf, err := up.GetTargetInfo(offer.Target)
@@ -253,7 +254,9 @@ func (c *Client) checkVersion(v string, custom targetCustom) error {
 	return fmt.Errorf("%w: offered %s, running %s, which the signed channel metadata does not revoke", ErrRollback, v, c.cfg.CurrentVersion)
 }
 
-func (c *Client) ask(ctx context.Context) (*Offer, error) {
+// ask returns the server's offer (nil for 204) and the TUF timestamp
+// version the answer says it was decided on (0 when not said).
+func (c *Client) ask(ctx context.Context) (*Offer, int64, error) {
 	q := url.Values{"os": {c.cfg.OS}, "arch": {c.cfg.Arch}, "current": {c.cfg.CurrentVersion}}
 	if c.cfg.MachineID != "" {
 		q.Set("machine", c.cfg.MachineID)
@@ -264,36 +267,40 @@ func (c *Client) ask(ctx context.Context) (*Offer, error) {
 	u := c.cfg.ServerURL + "/v1/updates/" + url.PathEscape(c.cfg.Product) + "/" + url.PathEscape(c.cfg.Channel) + "?" + q.Encode()
 	req, err := http.NewRequestWithContext(ctx, http.MethodGet, u, nil)
 	if err != nil {
-		return nil, err
+		return nil, 0, err
 	}
 	req.Header.Set("Accept", "application/json")
 	resp, err := c.http.Do(req)
 	if err != nil {
-		return nil, fmt.Errorf("%w: %w", ErrServer, err)
+		return nil, 0, fmt.Errorf("%w: %w", ErrServer, err)
 	}
 	defer resp.Body.Close()
+	announced, err := announcedTimestamp(resp.Header)
+	if err != nil {
+		return nil, 0, err
+	}
 	switch resp.StatusCode {
 	case http.StatusNoContent:
-		return nil, nil
+		return nil, announced, nil
 	case http.StatusOK:
 	default:
-		return nil, fmt.Errorf("%w: update check: HTTP %d", ErrServer, resp.StatusCode)
+		return nil, 0, fmt.Errorf("%w: update check: HTTP %d", ErrServer, resp.StatusCode)
 	}
 	data, err := io.ReadAll(io.LimitReader(resp.Body, maxOfferSize+1))
 	if err != nil {
-		return nil, fmt.Errorf("%w: %w", ErrServer, err)
+		return nil, 0, fmt.Errorf("%w: %w", ErrServer, err)
 	}
 	if len(data) > maxOfferSize {
-		return nil, fmt.Errorf("%w: update check response over %d bytes", ErrTooLarge, maxOfferSize)
+		return nil, 0, fmt.Errorf("%w: update check response over %d bytes", ErrTooLarge, maxOfferSize)
 	}
 	var o Offer
 	if err := json.Unmarshal(data, &o); err != nil {
-		return nil, fmt.Errorf("%w: update check: %w", ErrServer, err)
+		return nil, 0, fmt.Errorf("%w: update check: %w", ErrServer, err)
 	}
 	if o.Target == "" || o.URL == "" || o.Version == "" {
-		return nil, fmt.Errorf("%w: update check: incomplete answer", ErrServer)
+		return nil, 0, fmt.Errorf("%w: update check: incomplete answer", ErrServer)
 	}
-	return &o, nil
+	return &o, announced, nil
 }
 
 // Result describes a completed update.

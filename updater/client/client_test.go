@@ -193,7 +193,7 @@ func (w *world) intact(t *testing.T) {
 func (w *world) offer(t *testing.T, edit func(o map[string]any)) {
 	t.Helper()
 	c := w.client(t)
-	o, err := c.ask(t.Context())
+	o, _, err := c.ask(t.Context())
 	if err != nil || o == nil {
 		t.Fatalf("ask: %v %v", o, err)
 	}

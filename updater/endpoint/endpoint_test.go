@@ -37,9 +37,11 @@ type env struct {
 	st   *memstore.Store
 	pub  *updatertest.Publisher
 	keys *repo.Keys
-	file *channel.File
-	h    *Handler
-	srv  *httptest.Server
+	// keysDir holds the TUF keys (root, targets, online).
+	keysDir string
+	file    *channel.File
+	h       *Handler
+	srv     *httptest.Server
 }
 
 // newEnv publishes agent 1.0.0 and 1.1.0 and myapp (Tauri) 1.2.3, applies
@@ -49,7 +51,8 @@ func newEnv(t *testing.T, opts Options) *env {
 	e := &env{st: memstore.New(), file: &channel.File{}}
 	e.pub = updatertest.New(t, e.st, "", 1)
 	var err error
-	if e.keys, err = repo.EnsureKeys(filepath.Join(t.TempDir(), "keys"), 1); err != nil {
+	e.keysDir = filepath.Join(t.TempDir(), "keys")
+	if e.keys, err = repo.EnsureKeys(e.keysDir, 1); err != nil {
 		t.Fatal(err)
 	}
 	e.pub.Publish(t, "agent", "1.0.0", updatertest.Agent("1.0.0")...)

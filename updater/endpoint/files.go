@@ -14,15 +14,31 @@ import (
 
 	"github.com/slipwayhq/slipway/release"
 	"github.com/slipwayhq/slipway/storage"
+	"github.com/slipwayhq/slipway/updater/catalog"
 	"github.com/slipwayhq/slipway/updater/repo"
 )
 
 // tufMetadata serves /tuf/<N>.root.json, timestamp.json and the current
-// snapshot and targets from memory, with ETag and 304.
+// (and recently superseded) snapshot and targets from memory, with ETag
+// and 304. Another N.snapshot.json or N.targets.json is read from storage:
+// a replica that has not reloaded yet still serves what another one's
+// timestamp names.
 func (h *Handler) tufMetadata(w http.ResponseWriter, r *http.Request) {
 	name := chi.URLParam(r, "file")
+	if !repo.IsMetadataName(name) {
+		httpError(w, http.StatusNotFound, "no such metadata")
+		return
+	}
 	f, ok := h.snap.Load().tuf[name]
-	if !ok || !repo.IsMetadataName(name) {
+	if !ok && isVersionedRole(name) {
+		data, info, err := catalog.ReadLimited(r.Context(), h.st, repo.Dir(h.opts.Prefix)+"/"+name, repo.MaxMetadataSize)
+		if err != nil {
+			h.storageError(w, r, name, err)
+			return
+		}
+		f, ok = newFile(data, info.ModTime), true
+	}
+	if !ok {
 		httpError(w, http.StatusNotFound, "no such metadata")
 		return
 	}
@@ -85,33 +101,44 @@ func (h *Handler) download(w http.ResponseWriter, r *http.Request) {
 }
 
 // serveObject streams a storage object through http.ServeContent (Range,
-// If-Range, If-None-Match) using a reader that only opens storage when
-// read and reopens at an offset after a seek.
+// If-Range, If-None-Match). The object is opened before any header is
+// written, so a missing object is a 404 and a storage failure a 503 with
+// Retry-After, both logged, never a 200 with an empty body. (A stored
+// object that differs from its release is left to the client's TUF
+// length and hash check.) The reader reopens at an offset after a seek.
 func (h *Handler) serveObject(w http.ResponseWriter, r *http.Request, key string, size int64, etag string) {
 	ctx := r.Context()
+	rc, info, err := h.st.Get(ctx, key)
+	if err != nil {
+		h.storageError(w, r, key, err)
+		return
+	}
+	rs := &objectReader{ctx: ctx, st: h.st, key: key, size: size, rc: rc}
+	defer rs.Close()
 	if size < 0 {
-		info, err := h.st.Stat(ctx, key)
-		if err != nil {
-			storageError(w, err)
-			return
-		}
-		size = info.Size
+		rs.size = info.Size
 	}
 	if etag != "" {
 		w.Header().Set("ETag", etag)
 	}
 	w.Header().Set("Content-Type", "application/octet-stream")
 	w.Header().Set("Cache-Control", "public, max-age=31536000, immutable")
-	rs := &objectReader{ctx: ctx, st: h.st, key: key, size: size}
-	defer rs.Close()
 	http.ServeContent(w, r, "", time.Time{}, rs)
 }
 
-func storageError(w http.ResponseWriter, err error) {
+// storageError answers a failed storage read: 404 when the object is
+// gone, 503 with Retry-After when storage fails; both are logged.
+func (h *Handler) storageError(w http.ResponseWriter, r *http.Request, key string, err error) {
 	if errors.Is(err, storage.ErrNotFound) {
+		h.opts.Logger.WarnContext(r.Context(), "served file missing from the release store", "key", key)
 		httpError(w, http.StatusNotFound, "no such file")
 		return
 	}
+	if errors.Is(err, context.Canceled) {
+		return
+	}
+	h.opts.Logger.ErrorContext(r.Context(), "release store read failed", "key", key, "err", err)
+	w.Header().Set("Retry-After", retryAfter)
 	httpError(w, http.StatusServiceUnavailable, "storage unavailable")
 }
 

@@ -17,6 +17,7 @@ import (
 	"time"
 
 	"github.com/go-chi/chi/v5"
+	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/slipwayhq/slipway/storage"
 	"github.com/slipwayhq/slipway/updater/repo"
@@ -50,6 +51,20 @@ type Options struct {
 	// OnlineKey, when set, lets Run re-sign the TUF timestamp/snapshot
 	// before they expire (Refresh).
 	OnlineKey *repo.Signer
+	// OnlineKeyFile is the online key's file, re-read whenever it changes
+	// (a rotation takes effect without a restart); it overrides OnlineKey
+	// while it exists. Default: none.
+	OnlineKeyFile string
+	// Lease, when set, is asked before re-signing and must report whether
+	// this server holds the signing lease, so replicas sharing the key
+	// sign one at a time. Default: none (sign alone).
+	Lease func(ctx context.Context) (bool, error)
+	// Registerer receives slipway_tuf_expiry_days{role}. Default: none.
+	Registerer prometheus.Registerer
+	// SnapshotGrace is how long superseded N.snapshot.json and
+	// N.targets.json stay served from memory, so a client that read the
+	// previous timestamp finishes its refresh. Default: 1 hour.
+	SnapshotGrace time.Duration
 	// Repo are the TUF lifetimes Refresh uses; keep them equal to those
 	// `slipway apply` uses. Default: repo defaults.
 	Repo repo.Options
@@ -90,6 +105,9 @@ func (o *Options) Validate() error {
 	if o.PollInterval <= 0 {
 		o.PollInterval = 5 * time.Second
 	}
+	if o.SnapshotGrace <= 0 {
+		o.SnapshotGrace = time.Hour
+	}
 	if o.Logger == nil {
 		o.Logger = slog.New(slog.DiscardHandler)
 	}
@@ -107,6 +125,12 @@ type Handler struct {
 
 	presignMu sync.Mutex
 	presigned map[string]presignedURL
+
+	key         *onlineKey
+	warnMu      sync.Mutex
+	signProblem string // why the online key does not sign, "" when it does
+	lastWarn    string
+	lastWarnAt  time.Time
 }
 
 type presignedURL struct {
@@ -115,27 +139,54 @@ type presignedURL struct {
 }
 
 // New loads the current metadata from storage and returns a handler.
-// Call Run to keep it fresh.
+// Call Run to keep it fresh. When storage is unreachable New still
+// returns a handler, logs the error and serves 503 with Retry-After on
+// every update route until Run has loaded the metadata; only invalid
+// options are an error.
 func New(ctx context.Context, st storage.Store, opts Options) (*Handler, error) {
 	if err := opts.Validate(); err != nil {
 		return nil, err
 	}
-	h := &Handler{st: st, opts: opts, presigned: map[string]presignedURL{}}
+	h := &Handler{st: st, opts: opts, presigned: map[string]presignedURL{},
+		key: &onlineKey{path: opts.OnlineKeyFile, fixed: opts.OnlineKey}}
+	if opts.Registerer != nil {
+		if err := opts.Registerer.Register(newExpiryCollector(h)); err != nil {
+			return nil, fmt.Errorf("endpoint: metrics: %w", err)
+		}
+	}
 	if err := h.Reload(ctx); err != nil {
-		return nil, err
+		opts.Logger.ErrorContext(ctx, "release store unreachable; update routes answer 503 until it is back", "err", err)
 	}
 	return h, nil
 }
 
+// Ready reports whether the metadata has been loaded at least once.
+func (h *Handler) Ready() bool { return h.snap.Load() != nil }
+
 // Routes mounts the public (unauthenticated) update routes.
 func (h *Handler) Routes(r chi.Router) {
-	r.Get("/v1/updates/{product}/{channel}", h.native)
-	r.Get("/v1/download/{product}/{version}/{file}", h.download)
-	r.Get("/tuf/{file}", h.tufMetadata)
-	r.Get("/tuf/targets/*", h.tufTarget)
-	r.Get("/tauri/{product}/{channel}/latest.json", h.tauriStatic)
-	r.Get("/tauri/{product}/{channel}/{target}/{arch}/{current}", h.tauriDynamic)
-	r.Get("/tauri/{product}/{channel}/{target}/{arch}/{current}/{bundle}", h.tauriDynamic)
+	r.Get("/v1/updates/{product}/{channel}", h.whenLoaded(h.native))
+	r.Get("/v1/download/{product}/{version}/{file}", h.whenLoaded(h.download))
+	r.Get("/tuf/{file}", h.whenLoaded(h.tufMetadata))
+	r.Get("/tuf/targets/*", h.whenLoaded(h.tufTarget))
+	r.Get("/tauri/{product}/{channel}/latest.json", h.whenLoaded(h.tauriStatic))
+	r.Get("/tauri/{product}/{channel}/{target}/{arch}/{current}", h.whenLoaded(h.tauriDynamic))
+	r.Get("/tauri/{product}/{channel}/{target}/{arch}/{current}/{bundle}", h.whenLoaded(h.tauriDynamic))
+}
+
+// retryAfter is what update routes advise while the store is unreachable.
+const retryAfter = "30"
+
+// whenLoaded answers 503 with Retry-After until the metadata was loaded.
+func (h *Handler) whenLoaded(next http.HandlerFunc) http.HandlerFunc {
+	return func(w http.ResponseWriter, r *http.Request) {
+		if h.snap.Load() == nil {
+			w.Header().Set("Retry-After", retryAfter)
+			httpError(w, http.StatusServiceUnavailable, "release store unavailable; retry later")
+			return
+		}
+		next(w, r)
+	}
 }
 
 // Reload rebuilds the snapshot from storage if storage changed. On error
@@ -153,6 +204,9 @@ func (h *Handler) Reload(ctx context.Context) error {
 	s, err := load(ctx, h.st, h.opts.Prefix, h.opts.Logger)
 	if err != nil {
 		return fmt.Errorf("load update metadata: %w", err)
+	}
+	if prev := h.snap.Load(); prev != nil {
+		s.keepPrevious(prev, h.opts.Now(), h.opts.SnapshotGrace)
 	}
 	h.snap.Store(s)
 	h.opts.Logger.InfoContext(ctx, "update metadata loaded", "products", len(s.state.Products), "targets", len(s.targets))
@@ -179,20 +233,12 @@ func (h *Handler) Run(ctx context.Context) error {
 }
 
 // Tick is one iteration of Run: refresh the TUF timestamp if needed, then
-// reload from storage if it changed.
+// reload from storage if it changed, then log what needs attention.
 func (h *Handler) Tick(ctx context.Context) error {
-	if h.opts.OnlineKey != nil {
-		r, err := repo.Open(ctx, h.st, h.opts.Prefix, h.opts.Repo)
-		if err != nil && !errors.Is(err, repo.ErrNotInitialized) {
-			return err
-		}
-		if err == nil {
-			if _, err := r.Refresh(ctx, h.opts.OnlineKey, h.opts.Now()); err != nil {
-				return fmt.Errorf("refresh TUF timestamp: %w", err)
-			}
-		}
-	}
-	return h.Reload(ctx)
+	err := h.refreshTUF(ctx)
+	err = errors.Join(err, h.Reload(ctx))
+	h.logWarnings(ctx)
+	return err
 }
 
 func jitter(max time.Duration) time.Duration {

@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"net/http"
 	"net/url"
+	"strconv"
 	"strings"
 
 	"github.com/go-chi/chi/v5"
@@ -91,6 +92,10 @@ func (c *checkRequest) parse(r *http.Request) error {
 	return nil
 }
 
+// TimestampHeader carries the TUF timestamp version an update answer
+// (200 or 204) was decided on.
+const TimestampHeader = "Slipway-Tuf-Timestamp"
+
 // native answers GET /v1/updates/{product}/{channel}?os=&arch=&current=&machine=[&tenant=].
 func (h *Handler) native(w http.ResponseWriter, r *http.Request) {
 	var req checkRequest
@@ -104,6 +109,11 @@ func (h *Handler) native(w http.ResponseWriter, r *http.Request) {
 		}
 	}
 	s := h.snap.Load()
+	if s.timestamp > 0 {
+		// The client refreshes TUF on every check, 204 included, and
+		// refuses metadata older than what this answer was decided on.
+		w.Header().Set(TimestampHeader, strconv.FormatInt(s.timestamp, 10))
+	}
 	ch, ok := s.state.Products[req.product][req.channel]
 	if !ok {
 		httpError(w, http.StatusNotFound, "unknown product or channel")

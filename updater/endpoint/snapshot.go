@@ -34,6 +34,13 @@ type snapshot struct {
 	loaded   time.Time
 	// version identifies the storage state this snapshot was built from.
 	version string
+	// roles are the TUF roles' versions and expiries.
+	roles []repo.RoleStatus
+	// timestamp is the TUF timestamp version served (0: none).
+	timestamp int64
+	// retired maps superseded snapshot/targets files kept in tuf to when
+	// they stopped being current.
+	retired map[string]time.Time
 	// cache holds encoded update answers (key -> *body) for this snapshot.
 	cache  sync.Map
 	cacheN atomic.Int32
@@ -87,7 +94,8 @@ func load(ctx context.Context, st storage.Store, prefix string, log *slog.Logger
 	if err != nil {
 		return nil, err
 	}
-	s := &snapshot{releases: map[string]map[string]*releaseInfo{}, tuf: map[string]file{}, loaded: time.Now(), version: fp}
+	s := &snapshot{releases: map[string]map[string]*releaseInfo{}, tuf: map[string]file{}, loaded: time.Now(), version: fp,
+		retired: map[string]time.Time{}}
 	data, _, err := catalog.ReadLimited(ctx, st, publish.StateKey(prefix), publish.MaxStateSize)
 	switch {
 	case errors.Is(err, storage.ErrNotFound):
@@ -125,6 +133,7 @@ func (s *snapshot) loadTUF(ctx context.Context, st storage.Store, prefix string)
 		return err
 	}
 	s.targets = r.Targets.Signed.Targets
+	s.roles, s.timestamp = r.Status(), r.Timestamp.Signed.Version
 	// Serve every root version (clients walk the chain) and the current
 	// timestamp, snapshot and targets.
 	want := map[string]bool{
@@ -151,6 +160,30 @@ func (s *snapshot) loadTUF(ctx context.Context, st storage.Store, prefix string)
 		s.tuf[name] = newFile(data, info.ModTime)
 	}
 	return nil
+}
+
+// keepPrevious keeps serving the snapshot and targets files prev served
+// and s does not, for grace after they were superseded: a client that
+// read the previous timestamp just before a reload, or from a replica
+// that has not reloaded yet, still finds the files it names.
+func (s *snapshot) keepPrevious(prev *snapshot, now time.Time, grace time.Duration) {
+	for name, f := range prev.tuf {
+		if _, ok := s.tuf[name]; ok || !isVersionedRole(name) {
+			continue
+		}
+		since, ok := prev.retired[name]
+		if !ok {
+			since = now
+		}
+		if now.Sub(since) < grace {
+			s.tuf[name], s.retired[name] = f, since
+		}
+	}
+}
+
+// isVersionedRole: N.snapshot.json or N.targets.json.
+func isVersionedRole(name string) bool {
+	return repo.IsMetadataName(name) && (strings.HasSuffix(name, ".snapshot.json") || strings.HasSuffix(name, ".targets.json"))
 }
 
 func loadRelease(ctx context.Context, st storage.Store, prefix, product, version string, log *slog.Logger) (*releaseInfo, error) {

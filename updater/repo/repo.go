@@ -310,14 +310,24 @@ func (r *Repo) resignTimestamp(ctx context.Context, online *Signer, now time.Tim
 // has used half its lifetime, so clients always see fresh metadata while
 // the server runs. It reports whether it wrote anything.
 func (r *Repo) Refresh(ctx context.Context, online *Signer, now time.Time) (bool, error) {
-	half := func(exp time.Time, life time.Duration) bool { return now.Add(life / 2).After(exp) }
 	switch {
-	case half(r.Snapshot.Signed.Expires, r.opts.SnapshotExpiry):
+	case halfUsed(r.Snapshot.Signed.Expires, r.opts.SnapshotExpiry, now):
 		return true, r.resignSnapshot(ctx, online, now)
-	case half(r.Timestamp.Signed.Expires, r.opts.TimestampExpiry):
+	case halfUsed(r.Timestamp.Signed.Expires, r.opts.TimestampExpiry, now):
 		return true, r.resignTimestamp(ctx, online, now)
 	}
 	return false, nil
+}
+
+// RefreshDue reports whether Refresh would re-sign anything at now.
+func (r *Repo) RefreshDue(now time.Time) bool {
+	return halfUsed(r.Snapshot.Signed.Expires, r.opts.SnapshotExpiry, now) ||
+		halfUsed(r.Timestamp.Signed.Expires, r.opts.TimestampExpiry, now)
+}
+
+// halfUsed: metadata expiring at exp has used half its lifetime.
+func halfUsed(exp time.Time, life time.Duration, now time.Time) bool {
+	return now.Add(life / 2).After(exp)
 }
 
 // Equal reports whether two target sets are the same (paths, lengths,

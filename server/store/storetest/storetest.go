@@ -39,6 +39,7 @@ func Run(t *testing.T, newStore func(t *testing.T) store.Store) {
 		{"MergeFleetFirst", testMergeFleetFirst},
 		{"MergeAgentFirst", testMergeAgentFirst},
 		{"MergeRace", testMergeRace},
+		{"Leases", testLeases},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {

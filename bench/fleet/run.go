@@ -1,0 +1,428 @@
+package fleet
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"math/rand/v2"
+	"net/http"
+	"os"
+	"path/filepath"
+	"sort"
+	"sync"
+	"time"
+
+	"github.com/slipwayhq/slipway/server/store/sqlite"
+	"github.com/slipwayhq/slipway/storage/fs"
+	"github.com/slipwayhq/slipway/updater/catalog"
+	"github.com/slipwayhq/slipway/updater/channel"
+	"github.com/slipwayhq/slipway/updater/publish"
+	"github.com/slipwayhq/slipway/updater/repo"
+	"github.com/slipwayhq/slipway/updater/updatertest"
+)
+
+// Start is the simulated instant every scenario begins at.
+var Start = time.Date(2027, 1, 1, 0, 0, 0, 0, time.UTC)
+
+// Result is what a rehearsal measured.
+type Result struct {
+	Scenario    string  `json:"scenario"`
+	Machines    int     `json:"machines"`
+	SimDays     float64 `json:"simDays"`
+	WallSeconds float64 `json:"wallSeconds"`
+	// HeartbeatsAcked were acknowledged to machines; HeartbeatsStored are
+	// history rows minus acknowledged registrations (≥ acked: an answer
+	// lost on the way back is stored but not acknowledged).
+	HeartbeatsAcked  int64 `json:"heartbeatsAcked"`
+	HeartbeatsStored int64 `json:"heartbeatsStored"`
+	// Bricked: machines whose last update checks all failed outside
+	// outages at the end (they can no longer update).
+	Bricked []string `json:"bricked"`
+	// Stuck: online machines not on the channel's version at the end.
+	Stuck []string `json:"stuck"`
+	// Promotions with each one's convergence.
+	Promotions []Promotion `json:"promotions"`
+	// Errors5xx outside injected outages and during them, by route.
+	Errors5xx       map[string]int `json:"errors5xx"`
+	Errors5xxOutage map[string]int `json:"errors5xxDuringOutages"`
+	Requests        map[string]int `json:"requests"`
+	BytesServed     int64          `json:"bytesServed"`
+	InjectedDrops   int64          `json:"injectedNetworkFaults"`
+	// ExpiredAt lists simulated instants at which a TUF role had expired.
+	ExpiredAt []string `json:"expiredAt"`
+	// UpdateErrors are the last update errors of machines still failing.
+	UpdateErrors map[string]int `json:"updateErrors"`
+	// OperatorRetries counts scripted actions retried (storage down).
+	OperatorRetries int `json:"operatorRetries"`
+}
+
+// Promotion is one channel move and how the fleet followed it.
+type Promotion struct {
+	Version string    `json:"version"`
+	At      time.Time `json:"at"`
+	// Eligible machines were online from At to the deadline.
+	Eligible int `json:"eligible"`
+	// Late machines converged after the deadline or never.
+	Late     []string `json:"late"`
+	P50Hours float64  `json:"p50Hours"`
+	MaxHours float64  `json:"maxHours"`
+	// Superseded: the next promotion came before the deadline.
+	Superseded bool `json:"superseded,omitempty"`
+	// Rollback: the channel moved back to an older version.
+	Rollback bool `json:"rollback,omitempty"`
+	deadline time.Time
+}
+
+// rehearsal is one run's state.
+type rehearsal struct {
+	sc       *Scenario
+	dir      string
+	clock    *Clock
+	raw      *fs.Store
+	releases *faultStore
+	pub      *updatertest.Publisher
+	file     *channel.File
+	srv      *slipway
+	machines []*machine
+	net      *lossy
+	res      *Result
+
+	pending     []Event
+	outageUntil time.Time
+	nextRefresh time.Time
+	offline     map[int][][2]time.Time // machine -> offline periods
+	published   map[string]bool
+}
+
+// Run plays the scenario in dir (which it fills) and returns the results.
+func Run(ctx context.Context, sc *Scenario, dir string) (*Result, error) {
+	if err := sc.validate(); err != nil {
+		return nil, err
+	}
+	wall := time.Now()
+	r := &rehearsal{sc: sc, dir: dir, clock: &Clock{}, file: &channel.File{}, offline: map[int][][2]time.Time{},
+		published: map[string]bool{}, res: &Result{Scenario: sc.Name, Machines: sc.Machines, SimDays: sc.Days, UpdateErrors: map[string]int{}}}
+	r.clock.Set(Start)
+	if err := r.setup(ctx); err != nil {
+		return nil, err
+	}
+	runErr := r.loop(ctx)
+	err := errors.Join(runErr, r.finish(ctx))
+	r.res.WallSeconds = time.Since(wall).Seconds()
+	return r.res, err
+}
+
+func (r *rehearsal) setup(ctx context.Context) error {
+	var err error
+	if r.raw, err = fs.New(filepath.Join(r.dir, "artifacts"), fs.Options{}); err != nil {
+		return err
+	}
+	r.releases = &faultStore{Store: r.raw}
+	if r.pub, err = updatertest.NewPublisher(r.raw, "", 1); err != nil {
+		return err
+	}
+	srvDir := filepath.Join(r.dir, "server")
+	if _, _, err := repo.Init(ctx, r.raw, "", filepath.Join(srvDir, "keys"), Start, repo.Options{}); err != nil {
+		return err
+	}
+	if r.srv, err = newSlipway(ctx, srvDir, r.clock, r.releases, r.sc); err != nil {
+		return err
+	}
+	root, err := os.ReadFile(filepath.Join(r.dir, "artifacts", "tuf", "1.root.json"))
+	if err != nil {
+		return err
+	}
+	r.net = &lossy{next: http.DefaultTransport.(*http.Transport).Clone(), loss: r.sc.Loss, rnd: rand.New(rand.NewPCG(1, 2))}
+	env := &machineEnv{clock: r.clock, url: r.srv.ts.URL, secret: r.srv.secret, root: root, minisign: r.pub.PK,
+		http: &http.Client{Transport: r.net, Timeout: 30 * time.Second}, poll: time.Duration(r.sc.PollInterval),
+		retryAfter: max(time.Duration(r.sc.Step), time.Duration(r.sc.PollInterval)/4)}
+	rnd := rand.New(rand.NewPCG(3, 4))
+	for i := range r.sc.Machines {
+		var skew time.Duration
+		if i < r.sc.Skewed {
+			skew = time.Duration(r.sc.Skew)
+		}
+		m := newMachine(i, filepath.Join(r.dir, "machines", fmt.Sprint(i)), skew, env, "0.9.0")
+		m.nextBeat = Start.Add(time.Duration(rnd.Int64N(int64(r.sc.Step))))
+		m.nextPoll = Start.Add(time.Duration(rnd.Int64N(int64(r.sc.PollInterval))))
+		r.machines = append(r.machines, m)
+	}
+	r.pending = append([]Event(nil), r.sc.Events...)
+	sort.SliceStable(r.pending, func(i, j int) bool { return r.pending[i].Day < r.pending[j].Day })
+	r.nextRefresh = Start
+	return nil
+}
+
+func (r *rehearsal) loop(ctx context.Context) error {
+	end := Start.Add(time.Duration(r.sc.Days * float64(24*time.Hour)))
+	for now := Start; now.Before(end); now = now.Add(time.Duration(r.sc.Step)) {
+		if err := ctx.Err(); err != nil {
+			return err
+		}
+		r.clock.Set(now)
+		if err := r.events(ctx, now); err != nil {
+			return err
+		}
+		if err := r.srv.tick(ctx); err != nil && !r.releases.down.Load() {
+			return fmt.Errorf("%s: server tick: %w", now, err)
+		}
+		r.operatorRefresh(ctx, now)
+		r.checkExpiry(ctx, now)
+		r.runMachines(ctx, now)
+	}
+	return nil
+}
+
+// events applies due scripted events; operator actions that fail (the
+// store is down) are retried at the next step.
+func (r *rehearsal) events(ctx context.Context, now time.Time) error {
+	if !r.outageUntil.IsZero() && !now.Before(r.outageUntil) {
+		r.releases.down.Store(false)
+		r.srv.stats.inFault.Store(false)
+		r.outageUntil = time.Time{}
+	}
+	for len(r.pending) > 0 && !now.Before(Start.Add(time.Duration(r.pending[0].Day*float64(24*time.Hour)))) {
+		if err := r.event(ctx, now, r.pending[0]); err != nil {
+			if r.releases.down.Load() {
+				r.res.OperatorRetries++
+				return nil
+			}
+			return fmt.Errorf("%s: %+v: %w", now, r.pending[0], err)
+		}
+		r.pending = r.pending[1:]
+	}
+	return nil
+}
+
+func (r *rehearsal) event(ctx context.Context, now time.Time, e Event) error {
+	keysDir := r.srv.keysDir
+	switch {
+	case e.Release != "":
+		if !r.published[e.Release] {
+			if _, err := r.pub.PublishE(ctx, "agent", e.Release, updatertest.Agent(e.Release)...); err != nil {
+				return err
+			}
+			r.published[e.Release] = true
+		}
+		return r.editAndApply(ctx, now, func() (string, error) {
+			return e.Release, r.file.Promote("agent", "stable", e.Release, 100)
+		})
+	case e.Rollback:
+		err := r.editAndApply(ctx, now, func() (string, error) { return r.file.Rollback("agent", "stable") })
+		if err == nil {
+			r.res.Promotions[len(r.res.Promotions)-1].Rollback = true
+		}
+		return err
+	case e.Rotate != "":
+		rp, err := repo.Open(ctx, r.releases, "", repo.Options{})
+		if err != nil {
+			return err
+		}
+		return rp.RotateKey(ctx, keysDir, e.Rotate, now)
+	case e.Restart:
+		return r.srv.restart(ctx)
+	case e.Outage > 0:
+		r.releases.down.Store(true)
+		r.srv.stats.inFault.Store(true)
+		r.outageUntil = now.Add(time.Duration(e.Outage))
+	case e.Offline > 0:
+		for i := range e.Offline {
+			m := r.machines[(r.sc.Machines-1-i-len(r.offline))%r.sc.Machines]
+			m.offlineUntil = now.Add(time.Duration(e.OfflineFor))
+			r.offline[m.id] = append(r.offline[m.id], [2]time.Time{now, m.offlineUntil})
+		}
+	}
+	return nil
+}
+
+// editAndApply edits the channels file and applies it; on failure the
+// edit is undone so the event can be retried.
+func (r *rehearsal) editAndApply(ctx context.Context, now time.Time, edit func() (string, error)) error {
+	var saved *channel.Channel
+	if c, err := r.file.Channel("agent", "stable"); err == nil {
+		cp := *c
+		saved = &cp
+	}
+	v, err := edit()
+	if err == nil {
+		err = r.apply(ctx, now, v)
+	}
+	if err != nil && saved != nil {
+		c, _ := r.file.Channel("agent", "stable")
+		*c = *saved
+	}
+	return err
+}
+
+// apply is `slipway apply` with the operator's keys, and records the
+// promotion.
+func (r *rehearsal) apply(ctx context.Context, now time.Time, version string) error {
+	keys, err := repo.LoadKeys(r.srv.keysDir)
+	if err != nil {
+		return err
+	}
+	cfg := publish.Config{Store: r.releases, Verifier: catalog.Minisign{Key: r.pub.PK}}
+	if _, err := publish.Apply(ctx, cfg, r.file, keys, now); err != nil {
+		return err
+	}
+	r.res.Promotions = append(r.res.Promotions, Promotion{Version: version, At: now,
+		deadline: now.Add(2 * time.Duration(r.sc.PollInterval))})
+	return nil
+}
+
+// operatorRefresh is the scheduled `slipway tuf refresh --within 60`.
+func (r *rehearsal) operatorRefresh(ctx context.Context, now time.Time) {
+	if now.Before(r.nextRefresh) {
+		return
+	}
+	keys, err := repo.LoadKeys(r.srv.keysDir)
+	if err != nil {
+		return
+	}
+	rp, err := repo.Open(ctx, r.releases, "", repo.Options{})
+	if err != nil {
+		return // storage down: the job fails and runs again
+	}
+	if _, err := rp.RefreshOffline(ctx, keys, now, 60*24*time.Hour); err != nil {
+		return
+	}
+	r.nextRefresh = now.Add(time.Duration(r.sc.RefreshEvery))
+}
+
+// checkExpiry records any instant at which a role had expired.
+func (r *rehearsal) checkExpiry(ctx context.Context, now time.Time) {
+	rp, err := repo.Open(ctx, r.raw, "", repo.Options{})
+	if err != nil {
+		r.res.ExpiredAt = append(r.res.ExpiredAt, now.Format(time.RFC3339)+" unreadable: "+err.Error())
+		return
+	}
+	for _, s := range rp.Status() {
+		if s.Left(now) <= 0 {
+			r.res.ExpiredAt = append(r.res.ExpiredAt, now.Format(time.RFC3339)+" "+s.Role)
+		}
+	}
+}
+
+// runMachines runs every due machine's heartbeat and update check.
+func (r *rehearsal) runMachines(ctx context.Context, now time.Time) {
+	work := make(chan *machine)
+	var wg sync.WaitGroup
+	for range r.sc.Workers {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for m := range work {
+				if !m.nextBeat.After(now) {
+					m.beat(ctx)
+				}
+				if !m.nextPoll.After(now) {
+					m.update(ctx)
+				}
+			}
+		}()
+	}
+	for _, m := range r.machines {
+		if m.offlineUntil.After(now) {
+			continue
+		}
+		if !m.nextBeat.After(now) || !m.nextPoll.After(now) {
+			work <- m
+		}
+	}
+	close(work)
+	wg.Wait()
+}
+
+// finish stops the server (flushing heartbeats) and computes the results.
+func (r *rehearsal) finish(ctx context.Context) error {
+	now := r.clock.Now()
+	if err := r.srv.close(); err != nil {
+		return err
+	}
+	st := r.srv.stats
+	r.res.Errors5xx, r.res.Errors5xxOutage, r.res.Requests = st.errors, st.outage, st.requests
+	r.res.BytesServed, r.res.InjectedDrops = st.bytes.Load(), r.net.dropped.Load()
+	db, err := sqlite.Open(ctx, filepath.Join(r.srv.dir, "slipway.db"), sqlite.Options{})
+	if err != nil {
+		return err
+	}
+	defer db.Close()
+	rows, err := db.CountHeartbeats(ctx)
+	if err != nil {
+		return err
+	}
+	var enrolled int64
+	var head string
+	if c, err := r.file.Channel("agent", "stable"); err == nil {
+		head = c.Version
+	}
+	for _, m := range r.machines {
+		r.res.HeartbeatsAcked += m.acked.Load()
+		enrolled += int64(m.enrolls)
+		name := fmt.Sprintf("sim-%05d", m.id)
+		if m.offlineUntil.After(now) {
+			continue
+		}
+		if m.failedChecks >= 3 {
+			r.res.Bricked = append(r.res.Bricked, name+": "+m.lastErr)
+			r.res.UpdateErrors[m.lastErr]++
+		}
+		if m.installed != head {
+			r.res.Stuck = append(r.res.Stuck, name+" on "+m.installed)
+		}
+	}
+	r.res.HeartbeatsStored = rows - enrolled
+	r.convergence()
+	return nil
+}
+
+// convergence measures, for each promotion, how long online machines
+// took to install it (machines offline at any point of the window are
+// not eligible).
+func (r *rehearsal) convergence() {
+	for i := range r.res.Promotions {
+		p := &r.res.Promotions[i]
+		if i+1 < len(r.res.Promotions) && r.res.Promotions[i+1].At.Before(p.deadline) {
+			p.Superseded = true
+			continue
+		}
+		var took []float64
+		for _, m := range r.machines {
+			if r.offlineDuring(m.id, p.At, p.deadline) {
+				continue
+			}
+			p.Eligible++
+			at, ok := m.installedAt(p.Version, p.At)
+			if !ok || at.After(p.deadline) {
+				p.Late = append(p.Late, fmt.Sprintf("sim-%05d", m.id))
+				continue
+			}
+			took = append(took, at.Sub(p.At).Hours())
+		}
+		sort.Float64s(took)
+		if len(took) > 0 {
+			p.P50Hours, p.MaxHours = took[len(took)/2], took[len(took)-1]
+		}
+	}
+}
+
+// offlineDuring reports whether the machine was offline at any time in
+// [from, to].
+func (r *rehearsal) offlineDuring(id int, from, to time.Time) bool {
+	for _, p := range r.offline[id] {
+		if p[0].Before(to) && p[1].After(from) {
+			return true
+		}
+	}
+	return false
+}
+
+// installedAt is when the machine first installed version at or after t.
+func (m *machine) installedAt(version string, t time.Time) (time.Time, bool) {
+	for _, in := range m.history {
+		if in.version == version && !in.at.Before(t) {
+			return in.at, true
+		}
+	}
+	return time.Time{}, false
+}
