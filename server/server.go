@@ -169,6 +169,7 @@ func (s *Server) pruneOld(ctx context.Context) {
 	}{
 		{"heartbeats", s.st.PruneHeartbeats, s.cfg.HeartbeatRetention},
 		{"audit entries", s.st.PruneAudit, s.cfg.AuditRetention},
+		{"software history", s.st.PruneSoftwareHistory, s.cfg.SoftwareHistoryRetention},
 		{"admin session revocations", s.st.PruneAdminSessions, 0}, // kept until the session would have expired
 	} {
 		n, err := p.prune(ctx, now.Add(-p.keep))

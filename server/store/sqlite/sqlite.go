@@ -45,8 +45,9 @@ type Store struct {
 	w *sql.DB // exactly one connection: SQLite has one writer
 	r *sql.DB
 
-	getToken *sql.Stmt // the hot read of every heartbeat, prepared once
-	tokens   *tokenCache
+	getToken    *sql.Stmt // the hot read of every heartbeat, prepared once
+	tokens      *tokenCache
+	softwareIDs *sqlcol.SoftwareCache
 }
 
 // Open opens (creating if needed) the database file at path and migrates it.
@@ -86,7 +87,7 @@ func Open(ctx context.Context, path string, opts Options) (*Store, error) {
 	}
 	w.SetMaxOpenConns(1)
 	w.SetConnMaxIdleTime(0)
-	s := &Store{w: w, tokens: newTokenCache()}
+	s := &Store{w: w, tokens: newTokenCache(), softwareIDs: sqlcol.NewSoftwareCache()}
 	if err := s.migrate(ctx); err != nil {
 		w.Close()
 		return nil, err

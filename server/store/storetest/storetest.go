@@ -36,6 +36,10 @@ func Run(t *testing.T, newStore func(t *testing.T) store.Store) {
 		{"SigningKeys", testSigningKeys},
 		{"Audit", testAudit},
 		{"AdminSessions", testAdminSessions},
+		{"SoftwareLists", testSoftwareLists},
+		{"SoftwareMerge", testSoftwareMerge},
+		{"SoftwareSearch", testSoftwareSearch},
+		{"SoftwareInvalid", testSoftwareInvalid},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
