@@ -71,9 +71,18 @@ var (
 	vulnRE   = regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9._:-]{0,63}$`)
 )
 
-// Check validates one entry; the error wraps ErrInvalid.
+// SoftwareError names the bad field of a software entry; it is ErrInvalid.
+type SoftwareError struct {
+	Field  string // name, version, source, vendor, bundleId, path, vulnerabilities
+	Reason string
+}
+
+func (e *SoftwareError) Error() string        { return "software " + e.Field + ": " + e.Reason }
+func (e *SoftwareError) Is(target error) bool { return target == ErrInvalid }
+
+// Check validates one entry; the error is a *SoftwareError.
 func (s Software) Check() error {
-	bad := func(field, why string) error { return fmt.Errorf("software %s: %s: %w", field, why, ErrInvalid) }
+	bad := func(field, why string) error { return &SoftwareError{Field: field, Reason: why} }
 	for _, f := range []struct {
 		name, v  string
 		max      int
@@ -161,8 +170,8 @@ func (r SoftwareReport) Validate() error {
 type SoftwareDiff struct {
 	Installed int
 	Removed   int
-	// Baseline is true when the machine had no list before: its first list
-	// is not history.
+	// Baseline is true when the machine had no list from this origin
+	// before: a first list is not history.
 	Baseline bool
 }
 
@@ -211,7 +220,7 @@ type SoftwareStore interface {
 	SoftwareHash(ctx context.Context, machineID, origin string) (string, error)
 	// ReplaceSoftware makes r.Items the machine's list from r.Origin, in one
 	// transaction, and records what was installed or removed in the
-	// machine's software (not for its first list). ErrNotFound when the
+	// machine's software (not for the first list of an origin). ErrNotFound when the
 	// machine does not exist; ErrInvalid (nothing changed) for a bad report.
 	ReplaceSoftware(ctx context.Context, r SoftwareReport) (SoftwareDiff, error)
 	// ListMachineSoftware returns the machine's software (the agent's list

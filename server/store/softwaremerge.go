@@ -79,7 +79,13 @@ func ReplaceSoftwareIn(ctx context.Context, tx SoftwareTx, r SoftwareReport) (So
 	}
 	shade(next)
 	del, put := diffLinks(old, next)
-	diff := SoftwareDiff{Baseline: len(old) == 0}
+	diff := SoftwareDiff{Baseline: true}
+	for _, l := range old {
+		if l.Origin == r.Origin {
+			diff.Baseline = false
+			break
+		}
+	}
 	var hist []SoftwareHistoryRow
 	if !diff.Baseline {
 		before, after := visible(old), visible(next)
