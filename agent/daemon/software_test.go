@@ -49,7 +49,7 @@ func packages(n int, firefox string) software.List {
 
 type static []software.Item
 
-func (static) Name() string                                        { return "static" }
+func (static) Name() string                                       { return "static" }
 func (s static) Collect(context.Context) ([]software.Item, error) { return s, nil }
 
 // TestSoftwareSentOnlyWhenChanged: the first heartbeat uploads the list
