@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/slipwayhq/slipway/machineapi"
+	"github.com/slipwayhq/slipway/server"
 	"github.com/slipwayhq/slipway/server/store"
 )
 
@@ -272,5 +273,34 @@ func TestFleetSoftware(t *testing.T) {
 		if after, _ := e.st.ListMachines(t.Context(), store.MachineFilter{}); len(after) != len(machines) {
 			t.Fatalf("%s: a machine was created", name)
 		}
+	}
+}
+
+// TestSoftwareHistoryRetention: the hourly pass prunes software history
+// past SoftwareHistoryRetention and keeps the machine's current list.
+func TestSoftwareHistoryRetention(t *testing.T) {
+	e := newEnv(t, func(c *server.Config) { c.SoftwareHistoryRetention = 30 * 24 * time.Hour })
+	m := e.register(e.secret, "h1", "S1")
+	for i, v := range []string{"1", "2", "3"} {
+		at := e.clock.Now().Add(-time.Duration(60-20*i) * 24 * time.Hour) // 60, 40 and 20 days ago
+		if _, err := e.st.ReplaceSoftware(t.Context(), store.SoftwareReport{MachineID: m.ID, Origin: store.OriginAgent,
+			Hash: "h" + v, Items: []store.Software{{Name: "tool", Version: v, Source: "deb_packages"}}, At: at}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	e.srv.PruneOld(t.Context())
+	hist, err := e.st.ListSoftwareHistory(t.Context(), m.ID, 10)
+	if err != nil {
+		t.Fatal(err)
+	}
+	kept := map[string]bool{}
+	for _, h := range hist {
+		kept[h.Change+" "+h.Software.Version] = true
+	}
+	if len(hist) != 2 || !kept["removed 2"] || !kept["installed 3"] {
+		t.Fatalf("history after pruning: %+v", hist)
+	}
+	if got := e.machineSoftware(m.ID); got != "tool=3/agent" {
+		t.Fatalf("current list: %s", got)
 	}
 }

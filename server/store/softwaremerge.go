@@ -1,7 +1,10 @@
 package store
 
 import (
+	"cmp"
 	"context"
+	"slices"
+	"strings"
 	"time"
 )
 
@@ -102,6 +105,10 @@ func ReplaceSoftwareIn(ctx context.Context, tx SoftwareTx, r SoftwareReport) (So
 			}
 		}
 	}
+	// Map order is random; history rows are written in a stable order.
+	slices.SortFunc(hist, func(a, b SoftwareHistoryRow) int {
+		return cmp.Or(strings.Compare(a.Change, b.Change), cmp.Compare(a.SoftwareID, b.SoftwareID))
+	})
 	if err := tx.WriteSoftwareLinks(ctx, r.MachineID, tenantID, del, put); err != nil {
 		return SoftwareDiff{}, err
 	}
