@@ -78,14 +78,14 @@ func readApp(bundle string) (Item, error) {
 // entry for the bundle at path.
 func ParseInfoPlist(data []byte, path string) (Item, error) {
 	if len(data) > maxPlistBytes {
-		return Item{}, fmt.Errorf("Info.plist over %d bytes", maxPlistBytes)
+		return Item{}, fmt.Errorf("bundle plist over %d bytes", maxPlistBytes)
 	}
 	var info infoPlist
 	if _, err := plist.Unmarshal(data, &info); err != nil {
-		return Item{}, fmt.Errorf("Info.plist: %w", err)
+		return Item{}, fmt.Errorf("bundle plist: %w", err)
 	}
 	if bytes.HasPrefix(data, []byte("bplist")) && info.Identifier == "" && info.Name == "" {
-		return Item{}, fmt.Errorf("Info.plist: no bundle keys")
+		return Item{}, fmt.Errorf("bundle plist: no bundle keys")
 	}
 	v := info.ShortVersion
 	if v == "" {

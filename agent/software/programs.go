@@ -14,9 +14,6 @@ var UninstallKeys = []string{
 	`HKCU\SOFTWARE\Microsoft\Windows\CurrentVersion\Uninstall`,
 }
 
-// maxPrograms bounds the uninstall entries read.
-const maxPrograms = 20000
-
 // Program is one uninstall registry key's values, as read (or recorded).
 type Program struct {
 	Key             string `json:"key"`

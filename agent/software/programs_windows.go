@@ -11,6 +11,9 @@ import (
 	"golang.org/x/sys/windows/registry"
 )
 
+// maxPrograms bounds the uninstall entries read.
+const maxPrograms = 20000
+
 // readUninstallKeys reads every subkey of UninstallKeys; keys that do not
 // exist (no 32-bit view, no user entries) are skipped.
 func readUninstallKeys(ctx context.Context) ([]Program, error) {
