@@ -43,6 +43,7 @@ type Store struct {
 	pool        *pgxpool.Pool
 	tokens      *tokenReader
 	softwareIDs *sqlcol.SoftwareCache
+	sqlcol.SoftwareReader
 }
 
 // errStoreClosed answers calls made after Close.
@@ -67,7 +68,8 @@ func Open(ctx context.Context, url string, opts Options) (*Store, error) {
 	if err != nil {
 		return nil, fmt.Errorf("postgres: connect: %w", err)
 	}
-	s := &Store{pool: pool, tokens: newTokenReader(pool), softwareIDs: sqlcol.NewSoftwareCache()}
+	s := &Store{pool: pool, tokens: newTokenReader(pool), softwareIDs: sqlcol.NewSoftwareCache(),
+		SoftwareReader: sqlcol.SoftwareReader{Query: query(pool), Param: param, Wrap: wrap}}
 	if !opts.SkipMigrate {
 		if _, err := s.Migrate(ctx); err != nil {
 			s.Close()

@@ -32,16 +32,6 @@ func query(q interface {
 	}
 }
 
-func (s *Store) software() sqlcol.SoftwareReader {
-	return sqlcol.SoftwareReader{Query: query(s.pool), Param: param}
-}
-
-// SoftwareHash returns the hash of the machine's stored list from origin.
-func (s *Store) SoftwareHash(ctx context.Context, machineID, origin string) (string, error) {
-	h, err := s.software().SoftwareHash(ctx, machineID, origin)
-	return h, wrap("software hash", err)
-}
-
 // ReplaceSoftware stores a machine's list from one origin. The machine row
 // is locked first, so two reports of one machine apply one after the other.
 func (s *Store) ReplaceSoftware(ctx context.Context, r store.SoftwareReport) (store.SoftwareDiff, error) {
@@ -67,24 +57,6 @@ func (s *Store) ReplaceSoftware(ctx context.Context, r store.SoftwareReport) (st
 	}
 	stx.Commit()
 	return diff, nil
-}
-
-// ListMachineSoftware returns the machine's software.
-func (s *Store) ListMachineSoftware(ctx context.Context, machineID string) ([]store.InstalledSoftware, error) {
-	out, err := s.software().ListMachineSoftware(ctx, machineID)
-	return out, wrap("list machine software", err)
-}
-
-// FindSoftware returns the machines having a title.
-func (s *Store) FindSoftware(ctx context.Context, q store.SoftwareSearch) ([]store.SoftwareHit, error) {
-	out, err := s.software().FindSoftware(ctx, q)
-	return out, wrap("find software", err)
-}
-
-// ListSoftwareHistory returns the machine's changes, newest first.
-func (s *Store) ListSoftwareHistory(ctx context.Context, machineID string, limit int) ([]store.SoftwareChange, error) {
-	out, err := s.software().ListSoftwareHistory(ctx, machineID, limit)
-	return out, wrap("list software history", err)
 }
 
 // PruneSoftwareHistory deletes history older than before.

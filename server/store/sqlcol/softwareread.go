@@ -8,10 +8,12 @@ import (
 	"github.com/slipwayhq/slipway/server/store"
 )
 
-// SoftwareReader implements the read side of store.SoftwareStore.
+// SoftwareReader implements the read side of store.SoftwareStore; a
+// store embeds it. Wrap maps the store's errors (with the operation name).
 type SoftwareReader struct {
 	Query Query
 	Param func(n int) string
+	Wrap  func(op string, err error) error
 }
 
 func (r SoftwareReader) args() *args { return &args{param: r.Param} }
@@ -38,6 +40,29 @@ func scanInstalled(row Scanner, extra ...any) (store.InstalledSoftware, error) {
 
 // SoftwareHash returns the stored hash of the machine's list from origin.
 func (r SoftwareReader) SoftwareHash(ctx context.Context, machineID, origin string) (string, error) {
+	h, err := r.softwareHash(ctx, machineID, origin)
+	return h, r.Wrap("software hash", err)
+}
+
+// ListMachineSoftware returns the machine's visible software.
+func (r SoftwareReader) ListMachineSoftware(ctx context.Context, machineID string) ([]store.InstalledSoftware, error) {
+	out, err := r.listMachineSoftware(ctx, machineID)
+	return out, r.Wrap("list machine software", err)
+}
+
+// FindSoftware returns the machines having a title.
+func (r SoftwareReader) FindSoftware(ctx context.Context, q store.SoftwareSearch) ([]store.SoftwareHit, error) {
+	out, err := r.findSoftware(ctx, q)
+	return out, r.Wrap("find software", err)
+}
+
+// ListSoftwareHistory returns the machine's changes, newest first.
+func (r SoftwareReader) ListSoftwareHistory(ctx context.Context, machineID string, limit int) ([]store.SoftwareChange, error) {
+	out, err := r.listSoftwareHistory(ctx, machineID, limit)
+	return out, r.Wrap("list software history", err)
+}
+
+func (r SoftwareReader) softwareHash(ctx context.Context, machineID, origin string) (string, error) {
 	a := r.args()
 	var hash string
 	err := r.Query(ctx, "SELECT hash FROM machine_software_lists WHERE machine_id = "+a.add(machineID)+
@@ -45,8 +70,7 @@ func (r SoftwareReader) SoftwareHash(ctx context.Context, machineID, origin stri
 	return hash, err
 }
 
-// ListMachineSoftware returns the machine's visible software.
-func (r SoftwareReader) ListMachineSoftware(ctx context.Context, machineID string) ([]store.InstalledSoftware, error) {
+func (r SoftwareReader) listMachineSoftware(ctx context.Context, machineID string) ([]store.InstalledSoftware, error) {
 	a := r.args()
 	var out []store.InstalledSoftware
 	err := r.Query(ctx, "SELECT "+installedColumns+` FROM machine_software ms JOIN software s ON s.id = ms.software_id
@@ -62,10 +86,10 @@ func (r SoftwareReader) ListMachineSoftware(ctx context.Context, machineID strin
 // maxVersions bounds the versions of one title a search considers.
 const maxVersions = 5000
 
-// FindSoftware answers a search in three steps: the title's versions
+// findSoftware answers a search in three steps: the title's versions
 // (filtered in Go: version order is not SQL's), one page of machine IDs
 // from the partial search index, then the matching entries of that page.
-func (r SoftwareReader) FindSoftware(ctx context.Context, q store.SoftwareSearch) ([]store.SoftwareHit, error) {
+func (r SoftwareReader) findSoftware(ctx context.Context, q store.SoftwareSearch) ([]store.SoftwareHit, error) {
 	if q.Limit <= 0 || q.Limit > 500 {
 		q.Limit = 500
 	}
@@ -141,8 +165,7 @@ func (r SoftwareReader) hits(ctx context.Context, machines, ids []any) ([]store.
 	return out, err
 }
 
-// ListSoftwareHistory returns the machine's changes, newest first.
-func (r SoftwareReader) ListSoftwareHistory(ctx context.Context, machineID string, limit int) ([]store.SoftwareChange, error) {
+func (r SoftwareReader) listSoftwareHistory(ctx context.Context, machineID string, limit int) ([]store.SoftwareChange, error) {
 	if limit <= 0 || limit > 1000 {
 		limit = 1000
 	}

@@ -48,6 +48,7 @@ type Store struct {
 	getToken    *sql.Stmt // the hot read of every heartbeat, prepared once
 	tokens      *tokenCache
 	softwareIDs *sqlcol.SoftwareCache
+	sqlcol.SoftwareReader
 }
 
 // Open opens (creating if needed) the database file at path and migrates it.
@@ -100,6 +101,7 @@ func Open(ctx context.Context, path string, opts Options) (*Store, error) {
 	r.SetMaxOpenConns(opts.Readers)
 	r.SetMaxIdleConns(opts.Readers)
 	s.r = r
+	s.SoftwareReader = sqlcol.SoftwareReader{Query: query(r), Param: param, Wrap: wrap}
 	if s.getToken, err = r.PrepareContext(ctx, getTokenSQL); err != nil {
 		s.Close()
 		return nil, fmt.Errorf("sqlite: prepare: %w", err)
