@@ -64,10 +64,12 @@ func BenchmarkRecordHeartbeats(b *testing.B) {
 }
 
 // BenchmarkSoftware: see storetest.BenchSoftware (run with -benchtime 1x;
-// SLIPWAY_BENCH_SW_MACHINES scales it).
+// SLIPWAY_BENCH_SW_MACHINES scales it; SLIPWAY_BENCH_CACHE_KB sets the page
+// cache, SLIPWAY_BENCH_SYNC the synchronous pragma).
 func BenchmarkSoftware(b *testing.B) {
 	path := filepath.Join(b.TempDir(), "bench.db")
-	st, err := sqlite.Open(b.Context(), path, sqlite.Options{Synchronous: os.Getenv("SLIPWAY_BENCH_SYNC")})
+	cache, _ := strconv.Atoi(os.Getenv("SLIPWAY_BENCH_CACHE_KB"))
+	st, err := sqlite.Open(b.Context(), path, sqlite.Options{Synchronous: os.Getenv("SLIPWAY_BENCH_SYNC"), CacheKB: cache})
 	if err != nil {
 		b.Fatal(err)
 	}
