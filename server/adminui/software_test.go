@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"net/http"
 	"net/url"
+	"os"
 	"strings"
 	"testing"
 	"time"
@@ -38,6 +39,11 @@ func deb(name, version string) store.Software {
 // TestSoftwarePages: in a real browser, search "firefox < 128" across the
 // fleet, follow a hit to the machine page, filter and sort its software.
 func TestSoftwarePages(t *testing.T) {
+	if os.Getenv("SLIPWAY_TEST_ARTIFACTS") == "" {
+		// shot's fallback directory belongs to the first browser test and is
+		// gone once it ends.
+		t.Setenv("SLIPWAY_TEST_ARTIFACTS", t.TempDir())
+	}
 	e := newEnv(t, adminui.Options{})
 	ctx := browser(t)
 	old := software(t, e, register(t, e.ts.URL, "old-firefox", "SN-1"), deb("firefox-esr", "115.12.0esr-1"), deb("firefox", "127.0.2"),
