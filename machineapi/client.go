@@ -160,7 +160,10 @@ func (c *Client) Me(ctx context.Context, token string) (*Machine, error) {
 
 func (c *Client) do(ctx context.Context, method, path, token string, in, out any) error {
 	var body io.Reader
-	if in != nil {
+	gz, compressed := in.(gzipJSON)
+	if compressed {
+		body = bytes.NewReader(gz)
+	} else if in != nil {
 		b, err := json.Marshal(in)
 		if err != nil {
 			return fmt.Errorf("%s %s: encode: %w", method, path, err)
@@ -177,6 +180,9 @@ func (c *Client) do(ctx context.Context, method, path, token string, in, out any
 	req.Header.Set("User-Agent", c.ua)
 	if in != nil {
 		req.Header.Set("Content-Type", "application/json")
+	}
+	if compressed {
+		req.Header.Set("Content-Encoding", "gzip")
 	}
 	if token != "" {
 		req.Header.Set("Authorization", "Bearer "+token)

@@ -62,6 +62,10 @@ type HeartbeatRequest struct {
 	Metrics      map[string]any `json:"metrics,omitempty"`
 	AgentVersion string         `json:"agentVersion,omitempty"`
 	Inventory    map[string]any `json:"inventory,omitempty"`
+	// SoftwareHash is SoftwareHash of the machine's software list; the
+	// server answers SoftwareNeeded when it does not have that list.
+	// Empty (left out) when the client does not collect software.
+	SoftwareHash string `json:"softwareHash,omitempty"`
 }
 
 // HeartbeatResponse is the answer to a heartbeat. MachineToken and ExpiresAt
@@ -71,6 +75,9 @@ type HeartbeatResponse struct {
 	ServerTime               time.Time `json:"serverTime"`
 	ExpiresAt                time.Time `json:"expiresAt"`
 	MachineToken             string    `json:"machineToken,omitempty"`
+	// SoftwareNeeded asks for the full software list (UploadSoftware): the
+	// server does not have the list of the heartbeat's SoftwareHash.
+	SoftwareNeeded bool `json:"softwareNeeded,omitempty"`
 }
 
 // SessionResponse is the answer to POST /api/machines/sessions: a short-lived

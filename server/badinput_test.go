@@ -8,6 +8,7 @@ import (
 
 	"github.com/go-chi/chi/v5"
 
+	"github.com/slipwayhq/slipway/machineapi"
 	"github.com/slipwayhq/slipway/server/store"
 	"github.com/slipwayhq/slipway/server/token"
 )
@@ -29,6 +30,11 @@ func (e *env) dump(tokens ...string) string {
 	}
 	machines, _ := e.st.ListMachines(ctx, store.MachineFilter{})
 	out = append(out, machines)
+	for _, m := range machines {
+		sw, _ := e.st.ListMachineSoftware(ctx, m.ID)
+		hash, _ := e.st.SoftwareHash(ctx, m.ID, store.OriginAgent)
+		out = append(out, sw, hash)
+	}
 	n, _ := e.st.CountHeartbeats(ctx)
 	keys, _ := e.st.SigningKeys(ctx)
 	out = append(out, n, len(keys))
@@ -146,6 +152,8 @@ func TestBadInputChangesNothing(t *testing.T) {
 		"POST /api/machines/sessions":  {auth: m.Token},
 		"POST /api/machines/handshake": {auth: m.Token, valid: map[string]any{"redirect": "https://help.example.com/x"}},
 		"GET /api/machines/me":         {auth: m.Token},
+		"POST /api/machines/software": {auth: m.Token, valid: roundTrip(t, upload(
+			machineapi.SoftwareItem{Name: "bash", Version: "5.2", Source: "deb_packages"}))},
 		"POST /api/integrations/fleet/hosts": {hdrK: "x-fleet-secret", hdrV: e.secret, unknownOK: true,
 			valid: roundTrip(t, fleetKnown)},
 		"POST /api/admin/tenants":                                      {auth: e.admin, valid: map[string]any{"id": "newt", "name": "New"}},

@@ -61,6 +61,9 @@ type Config struct {
 	// AuditRetention: audit log entries older than this are pruned hourly.
 	// Default: 365 days.
 	AuditRetention time.Duration `json:"auditRetention"`
+	// SoftwareHistoryRetention: software install/removal history older
+	// than this is pruned hourly. Default: 90 days.
+	SoftwareHistoryRetention time.Duration `json:"softwareHistoryRetention"`
 	// MaxBodyBytes limits machine and admin request bodies. Default: 1 MiB.
 	MaxBodyBytes int64 `json:"maxBodyBytes"`
 	// MaxFleetBodyBytes limits Fleet webhook bodies. Default: 16 MiB.
@@ -109,6 +112,7 @@ func (c Config) Default() Config {
 	set(&c.HandshakeTTL, 60*time.Second)
 	set(&c.HeartbeatRetention, 7*24*time.Hour)
 	set(&c.AuditRetention, 365*24*time.Hour)
+	set(&c.SoftwareHistoryRetention, 90*24*time.Hour)
 	if c.MaxBodyBytes == 0 {
 		c.MaxBodyBytes = 1 << 20
 	}
@@ -141,7 +145,8 @@ func (c Config) Validate() error {
 	}
 	for name, d := range map[string]time.Duration{"tokenTtl": c.TokenTTL, "heartbeatInterval": c.HeartbeatInterval,
 		"staleAfter": c.StaleAfter, "offlineAfter": c.OfflineAfter, "sessionTtl": c.SessionTTL,
-		"handshakeTtl": c.HandshakeTTL, "heartbeatRetention": c.HeartbeatRetention, "auditRetention": c.AuditRetention} {
+		"handshakeTtl": c.HandshakeTTL, "heartbeatRetention": c.HeartbeatRetention, "auditRetention": c.AuditRetention,
+		"softwareHistoryRetention": c.SoftwareHistoryRetention} {
 		if d <= 0 {
 			errs = append(errs, fmt.Errorf("%s must be positive", name))
 		}

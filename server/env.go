@@ -52,6 +52,7 @@ func FromEnv(getenv func(string) string) (Config, Bootstrap, error) {
 	dur("SLIPWAY_SESSION_TTL", &c.SessionTTL)
 	dur("SLIPWAY_HEARTBEAT_RETENTION", &c.HeartbeatRetention)
 	dur("SLIPWAY_AUDIT_RETENTION", &c.AuditRetention)
+	dur("SLIPWAY_SOFTWARE_HISTORY_RETENTION", &c.SoftwareHistoryRetention)
 	if v := getenv("SLIPWAY_HEARTBEAT_BATCH_WAIT"); v != "" {
 		d, err := time.ParseDuration(v)
 		switch {

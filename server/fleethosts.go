@@ -49,11 +49,18 @@ func (s *Server) handleFleetHosts(w http.ResponseWriter, r *http.Request) error 
 	case err != nil:
 		return badRequest("body", "invalid Fleet payload")
 	}
+	software, err := fleetSoftware(hosts) // checked before anything changes
+	if err != nil {
+		return err
+	}
 	tenantID, _ := r.Context().Value(tenantKey).(string)
 	resp := fleetResponse{Received: len(hosts), Hosts: []fleetResult{}}
-	for _, h := range hosts {
+	for i, h := range hosts {
 		res, err := s.upsertFleetHost(r.Context(), tenantID, h)
 		if err != nil {
+			return err
+		}
+		if err := s.storeFleetSoftware(r.Context(), res.MachineID, software[i]); err != nil {
 			return err
 		}
 		if res.MatchedBy == "created" {

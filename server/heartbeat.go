@@ -16,6 +16,7 @@ type heartbeatRequest struct {
 	Metrics      json.RawMessage `json:"metrics"`
 	AgentVersion string          `json:"agentVersion"`
 	Inventory    json.RawMessage `json:"inventory"`
+	SoftwareHash string          `json:"softwareHash"`
 }
 
 // renewEvery is the granularity of the sliding token expiry; shorter
@@ -38,13 +39,15 @@ func (q *heartbeatRequest) Validate() error {
 	return errors.Join(st,
 		metricsObject(q.Metrics),
 		text("agentVersion", q.AgentVersion, false, 64),
-		object("inventory", q.Inventory, maxInventory))
+		object("inventory", q.Inventory, maxInventory),
+		checkSoftwareHash("softwareHash", q.SoftwareHash))
 }
 
 type heartbeatResponse struct {
 	HeartbeatIntervalSeconds int       `json:"heartbeatIntervalSeconds"`
 	ServerTime               time.Time `json:"serverTime"`
 	ExpiresAt                time.Time `json:"expiresAt"`
+	SoftwareNeeded           bool      `json:"softwareNeeded,omitempty"`
 }
 
 func (s *Server) handleHeartbeat(w http.ResponseWriter, r *http.Request) error {
@@ -84,6 +87,7 @@ func (s *Server) handleHeartbeat(w http.ResponseWriter, r *http.Request) error {
 	}
 	writeJSON(w, http.StatusOK, heartbeatResponse{
 		HeartbeatIntervalSeconds: s.nextInterval(), ServerTime: now, ExpiresAt: expires,
+		SoftwareNeeded: s.softwareNeeded(r.Context(), caller.MachineID, req.SoftwareHash),
 	})
 	return nil
 }

@@ -24,6 +24,8 @@ type meResponse struct {
 	Status          string         `json:"status"`
 	LastHeartbeatAt *time.Time     `json:"lastHeartbeatAt"`
 	Highlights      map[string]any `json:"highlights"`
+	// Software is the machine's software, with ?include=software.
+	Software *[]softwareView `json:"software,omitempty"`
 }
 
 // highlightKeys are the inventory (agent) and Fleet summary keys worth
@@ -56,6 +58,10 @@ func highlights(m store.Machine) map[string]any {
 }
 
 func (s *Server) handleMe(w http.ResponseWriter, r *http.Request) error {
+	include := r.URL.Query().Get("include")
+	if include != "" && include != "software" {
+		return badRequest("include", "must be software")
+	}
 	c, _ := MachineFromContext(r.Context())
 	m, err := s.st.GetMachine(r.Context(), c.MachineID)
 	if errors.Is(err, store.ErrNotFound) || (err == nil && m.TenantID != c.TenantID) {
@@ -68,11 +74,20 @@ func (s *Server) handleMe(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
-	writeJSON(w, http.StatusOK, meResponse{
+	out := meResponse{
 		MachineID: m.ID, Name: m.Hostname, Tenant: tenantRef{ID: t.ID, Name: t.Name},
 		OS:           osInfo{Name: m.OS.Name, Version: m.OS.Version, Architecture: m.OS.Architecture},
 		AgentVersion: m.AgentVersion, Status: s.status(m.LastSeenAt, s.now()), LastHeartbeatAt: optTime(m.LastSeenAt),
 		Highlights: highlights(m),
-	})
+	}
+	if include == "software" {
+		list, err := s.st.ListMachineSoftware(r.Context(), m.ID)
+		if err != nil {
+			return err
+		}
+		views := viewSoftware(list)
+		out.Software = &views
+	}
+	writeJSON(w, http.StatusOK, out)
 	return nil
 }

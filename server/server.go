@@ -56,6 +56,7 @@ type Server struct {
 	register  *limiter
 	handshake *limiter
 	redirects map[string]bool
+	swHashes  hashCache
 	cors      map[string]bool
 
 	stop     context.CancelFunc
@@ -169,6 +170,7 @@ func (s *Server) pruneOld(ctx context.Context) {
 	}{
 		{"heartbeats", s.st.PruneHeartbeats, s.cfg.HeartbeatRetention},
 		{"audit entries", s.st.PruneAudit, s.cfg.AuditRetention},
+		{"software history", s.st.PruneSoftwareHistory, s.cfg.SoftwareHistoryRetention},
 		{"admin session revocations", s.st.PruneAdminSessions, 0}, // kept until the session would have expired
 	} {
 		n, err := p.prune(ctx, now.Add(-p.keep))
@@ -218,6 +220,7 @@ func (s *Server) routes(mounts []func(chi.Router)) chi.Router {
 	r.Group(func(r chi.Router) {
 		r.Use(s.requireMachineToken)
 		r.Post("/api/machines/sessions", s.h(s.handleSession))
+		r.Post("/api/machines/software", s.h(s.handleSoftwareUpload))
 		r.With(s.rateLimit(s.handshake)).Post("/api/machines/handshake", s.h(s.handleHandshakeStart))
 	})
 
@@ -241,6 +244,9 @@ func (s *Server) routes(mounts []func(chi.Router)) chi.Router {
 		r.Delete("/machines/{machineID}", s.h(s.handleDeleteMachine))
 		r.Post("/machines/{machineID}/token/revoke", s.h(s.handleRevokeToken))
 		r.Post("/machines/{machineID}/token/rotate", s.h(s.handleRotateToken))
+		r.Get("/machines/{machineID}/software", s.h(s.handleMachineSoftware))
+		r.Get("/machines/{machineID}/software/history", s.h(s.handleSoftwareHistory))
+		r.Get("/software", s.h(s.handleFindSoftware))
 		r.Get("/tenants", s.h(s.handleListTenants))
 		r.Post("/tenants", s.h(s.handleCreateTenant))
 		r.Get("/tenants/{tenantID}", s.h(s.handleGetTenant))

@@ -18,6 +18,7 @@ import (
 	"github.com/slipwayhq/slipway/agent/identity"
 	"github.com/slipwayhq/slipway/agent/inventory"
 	"github.com/slipwayhq/slipway/agent/selfupdate"
+	"github.com/slipwayhq/slipway/agent/software"
 	"github.com/slipwayhq/slipway/machineapi"
 	"github.com/slipwayhq/slipway/updater/client"
 )
@@ -50,6 +51,10 @@ type Config struct {
 	TrialOutput io.Writer
 	// Logger. Default: discard.
 	Logger *slog.Logger
+	// NoSoftware turns the software inventory off (no hash in heartbeats,
+	// no uploads). Default: false, software.Collect with its default
+	// sources, unless Heartbeat.Software is set.
+	NoSoftware bool
 }
 
 // Daemon is a configured agent.
@@ -210,6 +215,9 @@ func (d *Daemon) loop(mgr *selfupdate.Manager) *heartbeat.Loop {
 	opts.AgentVersion = d.cfg.Version
 	opts.ClientOptions = d.cfg.ClientOptions
 	opts.Logger = d.cfg.Logger
+	if opts.Software == nil && !d.cfg.NoSoftware {
+		opts.Software = heartbeat.CollectSoftware(software.Options{Logger: d.cfg.Logger})
+	}
 	updates := d.cfg.Updates
 	if updates == nil {
 		updates = func() *identity.UpdateStatus { return selfupdate.Status(d.store) }

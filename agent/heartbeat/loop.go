@@ -15,6 +15,7 @@ import (
 
 	"github.com/slipwayhq/slipway/agent/identity"
 	"github.com/slipwayhq/slipway/agent/inventory"
+	"github.com/slipwayhq/slipway/agent/software"
 	"github.com/slipwayhq/slipway/machineapi"
 )
 
@@ -43,6 +44,13 @@ type Options struct {
 	Now func() time.Time
 	// Logger. Default: discard.
 	Logger *slog.Logger
+	// Software lists the installed software; its hash rides on every
+	// heartbeat and the list is uploaded when the server asks for it.
+	// Default: none (no software inventory).
+	Software func(ctx context.Context) software.List
+	// SoftwareEvery is how often the software list is collected again.
+	// Default: 1 h.
+	SoftwareEvery time.Duration
 }
 
 // Collector produces inventory and metrics.
@@ -68,6 +76,8 @@ type Loop struct {
 	failures     int
 	lastInv      time.Time
 	lastUpdateAt time.Time
+	sw           *software.List
+	swAt         time.Time
 }
 
 // New returns a heartbeat loop; reenroll and updates may be nil.
@@ -83,6 +93,9 @@ func New(store identity.Store, inv Collector, reenroll Reenroller, updates Updat
 	}
 	if opts.InventoryEvery <= 0 {
 		opts.InventoryEvery = 6 * time.Hour
+	}
+	if opts.SoftwareEvery <= 0 {
+		opts.SoftwareEvery = time.Hour
 	}
 	if opts.ClockSkewWarn <= 0 {
 		opts.ClockSkewWarn = 2 * time.Minute
@@ -158,7 +171,8 @@ func (l *Loop) send(ctx context.Context, st identity.State) (*machineapi.Heartbe
 		return nil, err
 	}
 	rep := l.inv.Collect(ctx)
-	req := machineapi.HeartbeatRequest{Status: "ok", AgentVersion: l.opts.AgentVersion, Metrics: Metrics(rep)}
+	req := machineapi.HeartbeatRequest{Status: "ok", AgentVersion: l.opts.AgentVersion, Metrics: Metrics(rep),
+		SoftwareHash: l.softwareHash(ctx)}
 	// The full inventory rides along on the first beat, periodically, and when
 	// the update status changed; it is re-sent until one beat is acknowledged.
 	upd := l.updateStatus()
@@ -173,6 +187,9 @@ func (l *Loop) send(ctx context.Context, st identity.State) (*machineapi.Heartbe
 	resp, err := c.Heartbeat(ctx, st.MachineToken, req)
 	if err != nil {
 		return nil, err
+	}
+	if resp.SoftwareNeeded {
+		l.uploadSoftware(ctx, c, st.MachineToken)
 	}
 	if req.Inventory != nil {
 		l.lastInv = l.opts.Now()

@@ -55,28 +55,56 @@ func knownPaths() []string {
 	}
 }
 
+// Limits bound one query's output; zero fields take the package defaults
+// (MaxOutputBytes, MaxRows).
+type Limits struct {
+	OutputBytes int
+	Rows        int
+}
+
+func (l Limits) orDefault() Limits {
+	if l.OutputBytes <= 0 {
+		l.OutputBytes = MaxOutputBytes
+	}
+	if l.Rows <= 0 {
+		l.Rows = MaxRows
+	}
+	return l
+}
+
 // Query runs one SQL statement with osqueryi --json, bounded by ctx.
 func Query(ctx context.Context, bin, sql string) ([]Row, error) {
+	return QueryLimits(ctx, bin, sql, Limits{})
+}
+
+// QueryLimits is Query with other limits (the software tables are longer
+// than the hardware ones).
+func QueryLimits(ctx context.Context, bin, sql string, lim Limits) ([]Row, error) {
+	lim = lim.orDefault()
 	cmd := exec.CommandContext(ctx, bin, "--json", sql)
 	var out limitedBuffer
-	out.max = MaxOutputBytes
+	out.max = lim.OutputBytes
 	cmd.Stdout = &out
 	cmd.Stderr = nil
 	cmd.WaitDelay = time.Second // a child holding stdout open must not outlive ctx
 	if err := cmd.Run(); err != nil {
 		if out.over {
-			return nil, fmt.Errorf("%w: over %d bytes", ErrFormat, MaxOutputBytes)
+			return nil, fmt.Errorf("%w: over %d bytes", ErrFormat, lim.OutputBytes)
 		}
 		return nil, fmt.Errorf("osqueryi %q: %w", sql, err)
 	}
-	return Parse(out.Bytes())
+	return ParseLimits(out.Bytes(), lim)
 }
 
 // Parse decodes osqueryi --json output. Any value that is not a JSON string,
 // any row that is not an object, and oversize input are errors.
-func Parse(data []byte) ([]Row, error) {
-	if len(data) > MaxOutputBytes {
-		return nil, fmt.Errorf("%w: over %d bytes", ErrFormat, MaxOutputBytes)
+func Parse(data []byte) ([]Row, error) { return ParseLimits(data, Limits{}) }
+
+// ParseLimits is Parse with other limits.
+func ParseLimits(data []byte, lim Limits) ([]Row, error) {
+	lim = lim.orDefault()
+	if len(data) > lim.OutputBytes {
+		return nil, fmt.Errorf("%w: over %d bytes", ErrFormat, lim.OutputBytes)
 	}
 	dec := json.NewDecoder(bytes.NewReader(data))
 	var raw []map[string]json.RawMessage
@@ -86,8 +114,8 @@ func Parse(data []byte) ([]Row, error) {
 	if dec.More() {
 		return nil, fmt.Errorf("%w: trailing data", ErrFormat)
 	}
-	if len(raw) > MaxRows {
-		return nil, fmt.Errorf("%w: %d rows (max %d)", ErrFormat, len(raw), MaxRows)
+	if len(raw) > lim.Rows {
+		return nil, fmt.Errorf("%w: %d rows (max %d)", ErrFormat, len(raw), lim.Rows)
 	}
 	rows := make([]Row, 0, len(raw))
 	for i, r := range raw {

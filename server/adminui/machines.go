@@ -257,6 +257,7 @@ type machineData struct {
 	Inventory string
 	Chart     chart
 	Beats     []store.Heartbeat
+	Software  machineSoftware
 }
 
 func (u *UI) machineFor(r *http.Request) (store.Machine, error) {
@@ -285,6 +286,10 @@ func (u *UI) machinePage(w http.ResponseWriter, r *http.Request) {
 	d := machineData{Row: u.rowOf(m, now), Machine: m, Inventory: prettyJSON(m.Inventory), Chart: metricsChart(beats), Beats: beats}
 	if len(d.Beats) > 10 {
 		d.Beats = d.Beats[:10]
+	}
+	if d.Software, err = u.softwareSection(r, m.ID); err != nil {
+		u.fail(w, r, err)
+		return
 	}
 	u.render(w, r, "machine", http.StatusOK, page{Title: m.Hostname, Nav: "machines", Data: d})
 }

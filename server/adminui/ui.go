@@ -126,7 +126,7 @@ func parseTemplates() (map[string]*template.Template, error) {
 		"json": prettyJSON,
 	}
 	out := map[string]*template.Template{}
-	for _, page := range []string{"login", "machines", "machine", "releases", "audit"} {
+	for _, page := range []string{"login", "machines", "machine", "releases", "audit", "software"} {
 		t, err := template.New("layout.html").Funcs(funcs).ParseFS(templateFS, "templates/layout.html", "templates/"+page+".html")
 		if err != nil {
 			return nil, err
@@ -151,6 +151,7 @@ func (u *UI) Routes(r chi.Router) {
 			r.Get("/machines/{machineID}", u.machinePage)
 			r.Get("/releases", u.releasesPage)
 			r.Get("/audit", u.auditPage)
+			r.Get("/software", u.softwarePage)
 			r.Group(func(r chi.Router) {
 				r.Use(u.requireCSRF)
 				r.Post("/logout", u.logout)

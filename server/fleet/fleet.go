@@ -47,6 +47,9 @@ type Host struct {
 	GigsTotalDiskSpace        Float      `json:"gigs_total_disk_space"`
 	PercentDiskSpaceAvailable Float      `json:"percent_disk_space_available"`
 	DiskEncryptionEnabled     *bool      `json:"disk_encryption_enabled"`
+	// Software is nil when the payload has no "software" (Fleet's
+	// exclude_software=true): the stored list is then left alone.
+	Software []Software `json:"software"`
 }
 
 // ErrEmpty: the payload holds no host.

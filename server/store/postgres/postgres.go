@@ -40,8 +40,10 @@ type Options struct {
 
 // Store is the PostgreSQL implementation of store.Store.
 type Store struct {
-	pool   *pgxpool.Pool
-	tokens *tokenReader
+	pool        *pgxpool.Pool
+	tokens      *tokenReader
+	softwareIDs *sqlcol.SoftwareCache
+	sqlcol.SoftwareReader
 }
 
 // errStoreClosed answers calls made after Close.
@@ -66,7 +68,8 @@ func Open(ctx context.Context, url string, opts Options) (*Store, error) {
 	if err != nil {
 		return nil, fmt.Errorf("postgres: connect: %w", err)
 	}
-	s := &Store{pool: pool, tokens: newTokenReader(pool)}
+	s := &Store{pool: pool, tokens: newTokenReader(pool), softwareIDs: sqlcol.NewSoftwareCache(),
+		SoftwareReader: sqlcol.SoftwareReader{Query: query(pool), Param: param, Wrap: wrap}}
 	if !opts.SkipMigrate {
 		if _, err := s.Migrate(ctx); err != nil {
 			s.Close()

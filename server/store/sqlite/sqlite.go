@@ -45,8 +45,10 @@ type Store struct {
 	w *sql.DB // exactly one connection: SQLite has one writer
 	r *sql.DB
 
-	getToken *sql.Stmt // the hot read of every heartbeat, prepared once
-	tokens   *tokenCache
+	getToken    *sql.Stmt // the hot read of every heartbeat, prepared once
+	tokens      *tokenCache
+	softwareIDs *sqlcol.SoftwareCache
+	sqlcol.SoftwareReader
 }
 
 // Open opens (creating if needed) the database file at path and migrates it.
@@ -86,7 +88,7 @@ func Open(ctx context.Context, path string, opts Options) (*Store, error) {
 	}
 	w.SetMaxOpenConns(1)
 	w.SetConnMaxIdleTime(0)
-	s := &Store{w: w, tokens: newTokenCache()}
+	s := &Store{w: w, tokens: newTokenCache(), softwareIDs: sqlcol.NewSoftwareCache()}
 	if err := s.migrate(ctx); err != nil {
 		w.Close()
 		return nil, err
@@ -99,6 +101,7 @@ func Open(ctx context.Context, path string, opts Options) (*Store, error) {
 	r.SetMaxOpenConns(opts.Readers)
 	r.SetMaxIdleConns(opts.Readers)
 	s.r = r
+	s.SoftwareReader = sqlcol.SoftwareReader{Query: query(r), Param: param, Wrap: wrap}
 	if s.getToken, err = r.PrepareContext(ctx, getTokenSQL); err != nil {
 		s.Close()
 		return nil, fmt.Errorf("sqlite: prepare: %w", err)

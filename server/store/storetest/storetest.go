@@ -40,6 +40,10 @@ func Run(t *testing.T, newStore func(t *testing.T) store.Store) {
 		{"MergeAgentFirst", testMergeAgentFirst},
 		{"MergeRace", testMergeRace},
 		{"Leases", testLeases},
+		{"SoftwareLists", testSoftwareLists},
+		{"SoftwareMerge", testSoftwareMerge},
+		{"SoftwareSearch", testSoftwareSearch},
+		{"SoftwareInvalid", testSoftwareInvalid},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {

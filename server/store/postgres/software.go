@@ -1,0 +1,69 @@
+package postgres
+
+import (
+	"context"
+	"fmt"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+
+	"github.com/slipwayhq/slipway/server/store"
+	"github.com/slipwayhq/slipway/server/store/sqlcol"
+)
+
+func param(n int) string { return fmt.Sprintf("$%d", n) }
+
+// query adapts the pool or a transaction to sqlcol.Query.
+func query(q interface {
+	Query(ctx context.Context, sql string, args ...any) (pgx.Rows, error)
+}) sqlcol.Query {
+	return func(ctx context.Context, text string, args []any, row func(sqlcol.Scanner) error) error {
+		rows, err := q.Query(ctx, text, args...)
+		if err != nil {
+			return err
+		}
+		defer rows.Close()
+		for rows.Next() {
+			if err := row(rows); err != nil {
+				return err
+			}
+		}
+		return rows.Err()
+	}
+}
+
+// ReplaceSoftware stores a machine's list from one origin. The machine row
+// is locked first, so two reports of one machine apply one after the other.
+func (s *Store) ReplaceSoftware(ctx context.Context, r store.SoftwareReport) (store.SoftwareDiff, error) {
+	if err := r.Validate(); err != nil {
+		return store.SoftwareDiff{}, wrap("replace software", err)
+	}
+	var diff store.SoftwareDiff
+	var stx *sqlcol.SoftwareTx
+	err := pgx.BeginFunc(ctx, s.pool, func(tx pgx.Tx) (err error) {
+		if _, err := tx.Exec(ctx, "SELECT 1 FROM machines WHERE id = $1 FOR UPDATE", r.MachineID); err != nil {
+			return err
+		}
+		stx = &sqlcol.SoftwareTx{Query: query(tx), Param: param, Cache: s.softwareIDs,
+			Exec: func(ctx context.Context, q string, args ...any) error {
+				_, err := tx.Exec(ctx, q, args...)
+				return err
+			}}
+		diff, err = store.ReplaceSoftwareIn(ctx, stx, r)
+		return err
+	})
+	if err != nil {
+		return store.SoftwareDiff{}, wrap("replace software", err)
+	}
+	stx.Commit()
+	return diff, nil
+}
+
+// PruneSoftwareHistory deletes history older than before.
+func (s *Store) PruneSoftwareHistory(ctx context.Context, before time.Time) (int64, error) {
+	tag, err := s.pool.Exec(ctx, "DELETE FROM software_history WHERE at < $1", ms(before))
+	if err != nil {
+		return 0, wrap("prune software history", err)
+	}
+	return tag.RowsAffected(), nil
+}

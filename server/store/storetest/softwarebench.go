@@ -1,0 +1,149 @@
+package storetest
+
+import (
+	"context"
+	"fmt"
+	"math/rand/v2"
+	"os"
+	"slices"
+	"strconv"
+	"testing"
+	"time"
+
+	"github.com/slipwayhq/slipway/server/store"
+)
+
+// Bulk is the seeding both SQL stores offer.
+type Bulk interface {
+	BulkRegister(ctx context.Context, ms []store.Machine, toks []store.Token) error
+}
+
+// BenchEnv reads an integer benchmark setting, with a default.
+func BenchEnv(name string, def int) int {
+	if n, err := strconv.Atoi(os.Getenv(name)); err == nil && n > 0 {
+		return n
+	}
+	return def
+}
+
+// fleetSoftware is machine i's list: 250 titles every machine has (the
+// base system), 50 of a 5,000-title long tail, and firefox in one of 16
+// versions; bump changes k of the machine's long-tail versions (churn).
+func fleetSoftware(i, perMachine, bump int) []store.Software {
+	r := rand.New(rand.NewPCG(uint64(i), 7))
+	out := make([]store.Software, 0, perMachine)
+	out = append(out, store.Software{Name: "firefox", Version: fmt.Sprintf("%d.0.%d", 115+i%16, i%3), Source: "deb_packages"})
+	common := perMachine * 5 / 6
+	for j := 1; j < common; j++ {
+		out = append(out, store.Software{Name: fmt.Sprintf("lib-base-%03d", j), Version: fmt.Sprintf("2.%d.0-1", j%7),
+			Source: "deb_packages", Vendor: "Debian Maintainers <debian-devel@lists.debian.org>"})
+	}
+	for j := len(out); j < perMachine; j++ {
+		n := r.IntN(5000)
+		v := 1 + r.IntN(4)
+		if j-common < bump {
+			v += 10
+		}
+		out = append(out, store.Software{Name: fmt.Sprintf("tool-%04d", n), Version: fmt.Sprintf("%d.%d", v, n%10),
+			Source: "deb_packages", Vendor: "Example Vendor"})
+	}
+	return out
+}
+
+// BenchSoftware measures the software inventory at
+// SLIPWAY_BENCH_SW_MACHINES machines (default 200) ×
+// SLIPWAY_BENCH_SW_PACKAGES packages (default 300): ingest of a full fleet
+// report and of 1 % churn, "firefox < 128" (first page of 50 machines) and
+// one machine's software page, and, with size, database bytes per machine.
+// It reports custom metrics; one b.N iteration runs everything once.
+func BenchSoftware(b *testing.B, st store.Store, hooks BenchHooks) {
+	size := hooks.Size
+	ctx := b.Context()
+	n := BenchEnv("SLIPWAY_BENCH_SW_MACHINES", 200)
+	per := BenchEnv("SLIPWAY_BENCH_SW_PACKAGES", 300)
+	now := time.Now().UTC()
+	if err := st.CreateTenant(ctx, store.Tenant{ID: "t", Name: "t", CreatedAt: now}); err != nil {
+		b.Fatal(err)
+	}
+	bulk, ok := st.(Bulk)
+	if !ok {
+		b.Skip("store cannot bulk-register")
+	}
+	const chunk = 5000
+	for start := 0; start < n; start += chunk {
+		var ms []store.Machine
+		var toks []store.Token
+		for i := start; i < min(n, start+chunk); i++ {
+			ms = append(ms, store.Machine{ID: fmt.Sprintf("m%07d", i), TenantID: "t", Fingerprint: fmt.Sprint(i),
+				Hostname: fmt.Sprintf("host-%d", i), Source: "agent", CreatedAt: now, UpdatedAt: now})
+			toks = append(toks, store.Token{Hash: hash(fmt.Sprint("tok", i)), CreatedAt: now, ExpiresAt: now.Add(time.Hour)})
+		}
+		if err := bulk.BulkRegister(ctx, ms, toks); err != nil {
+			b.Fatal(err)
+		}
+	}
+	before := int64(0)
+	if size != nil {
+		before = size()
+	}
+	report := func(i, bump int) {
+		if _, err := st.ReplaceSoftware(ctx, store.SoftwareReport{MachineID: fmt.Sprintf("m%07d", i), Origin: store.OriginAgent,
+			Hash: fmt.Sprintf("h%d-%d", i, bump), Items: fleetSoftware(i, per, bump), At: now}); err != nil {
+			b.Fatal(err)
+		}
+	}
+	b.ResetTimer()
+	for b.Loop() {
+		start := time.Now()
+		for i := range n {
+			report(i, 0)
+		}
+		full := time.Since(start)
+		churned := max(1, n/100)
+		start = time.Now()
+		for k := range churned {
+			report((k*7919)%n, 3)
+		}
+		churn := time.Since(start)
+		if hooks.AfterIngest != nil {
+			hooks.AfterIngest()
+		}
+		b.ReportMetric(full.Seconds(), "s/full-report")
+		b.ReportMetric(float64(n)/full.Seconds(), "machines/s")
+		b.ReportMetric(churn.Seconds()*1000/float64(churned), "ms/churned-machine")
+		b.ReportMetric(median(20, func() {
+			hits, err := st.FindSoftware(ctx, store.SoftwareSearch{TenantID: "t", Name: "Firefox",
+				Version: func(v string) bool { return v < "128" }, Limit: 51})
+			if err != nil || len(hits) == 0 {
+				b.Fatalf("search: %d hits, %v", len(hits), err)
+			}
+		}), "ms/search")
+		b.ReportMetric(median(20, func() {
+			list, err := st.ListMachineSoftware(ctx, fmt.Sprintf("m%07d", n/2))
+			if err != nil || len(list) < per/2 {
+				b.Fatalf("machine software: %d, %v", len(list), err)
+			}
+		}), "ms/machine-page")
+		if size != nil {
+			b.ReportMetric(float64(size()-before)/float64(n), "bytes/machine")
+		}
+	}
+}
+
+// BenchHooks are what a backend adds to BenchSoftware; nil fields are skipped.
+type BenchHooks struct {
+	Size        func() int64 // database bytes in use
+	AfterIngest func()       // e.g. ANALYZE, as autovacuum would soon after
+}
+
+// median runs f k times and returns the median in milliseconds.
+func median(k int, f func()) float64 {
+	ds := make([]float64, k)
+	for i := range ds {
+		start := time.Now()
+		f()
+		ds[i] = float64(time.Since(start).Microseconds()) / 1000
+	}
+	slices.Sort(ds)
+	return ds[k/2]
+}
