@@ -49,10 +49,20 @@ type env struct {
 
 func newEnv(t *testing.T, mod ...func(*server.Config)) *env {
 	t.Helper()
+	return newEnvWith(t, server.Options{}, mod...)
+}
+
+// newEnvWith is newEnv with options: Now is set by it, Store defaults to
+// SQLite in a temporary directory.
+func newEnvWith(t *testing.T, opts server.Options, mod ...func(*server.Config)) *env {
+	t.Helper()
 	dir := t.TempDir()
-	st, err := sqlite.Open(t.Context(), filepath.Join(dir, "slipway.db"), sqlite.Options{Synchronous: "NORMAL"})
-	if err != nil {
-		t.Fatal(err)
+	st := opts.Store
+	if st == nil {
+		var err error
+		if st, err = sqlite.Open(t.Context(), filepath.Join(dir, "slipway.db"), sqlite.Options{Synchronous: "NORMAL"}); err != nil {
+			t.Fatal(err)
+		}
 	}
 	clk := &clock{t: time.Date(2026, 5, 4, 10, 0, 0, 0, time.UTC)}
 	if _, err := server.EnsureBootstrap(t.Context(), st, dir, server.Bootstrap{}, clk.Now()); err != nil {
@@ -64,7 +74,8 @@ func newEnv(t *testing.T, mod ...func(*server.Config)) *env {
 	for _, m := range mod {
 		m(&cfg)
 	}
-	srv, err := server.New(cfg, server.Options{Store: st, Now: clk.Now})
+	opts.Store, opts.Now = st, clk.Now
+	srv, err := server.New(cfg, opts)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -76,7 +87,7 @@ func newEnv(t *testing.T, mod ...func(*server.Config)) *env {
 	return e
 }
 
-func readFile(t *testing.T, path string) string {
+func readFile(t testing.TB, path string) string {
 	t.Helper()
 	b, err := os.ReadFile(path)
 	if err != nil {

@@ -203,11 +203,19 @@ type TokenStore interface {
 	GetToken(ctx context.Context, hash []byte) (Token, error)
 	// ReplaceToken revokes every active token of tok.MachineID, of every
 	// client kind, at tok.CreatedAt and stores tok, atomically (the admin
-	// rotation). ErrNotFound if the machine does not exist.
+	// rotation); the machine's sessions are revoked at tok.CreatedAt too.
+	// ErrNotFound if the machine does not exist.
 	ReplaceToken(ctx context.Context, tok Token) error
 	// RevokeTokens revokes every active token of the machine, of every
-	// client kind, and returns how many.
+	// client kind, and its sessions, and returns how many tokens.
 	RevokeTokens(ctx context.Context, machineID string, at time.Time) (int, error)
+	// SessionsRevokedAt returns when the machine's sessions were last
+	// revoked: ReplaceToken and RevokeTokens set it to their time, and
+	// sessions issued before it are refused. Zero when never;
+	// ErrNotFound when the machine does not exist (deleted machines'
+	// sessions are refused too). It is read on every session request, so
+	// it must be a single indexed lookup and never cached across replicas.
+	SessionsRevokedAt(ctx context.Context, machineID string) (time.Time, error)
 }
 
 // Heartbeat is one acknowledged heartbeat of a machine.

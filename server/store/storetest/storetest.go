@@ -349,7 +349,18 @@ func testTokens(t *testing.T, s store.Store) {
 	if cur, err := s.GetToken(ctx, hash("t1")); err != nil || !cur.RevokedAt.IsZero() { // read before the change
 		t.Fatalf("t1 before rotation: %+v %v", cur, err)
 	}
+	sessionsRevokedAt := func(want time.Time) {
+		t.Helper()
+		if at, err := s.SessionsRevokedAt(ctx, "m1"); err != nil || !at.Equal(want) {
+			t.Fatalf("SessionsRevokedAt = %v, %v; want %v", at, err, want)
+		}
+	}
+	sessionsRevokedAt(time.Time{})
+	if _, err := s.SessionsRevokedAt(ctx, "nope"); !errors.Is(err, store.ErrNotFound) {
+		t.Fatalf("SessionsRevokedAt of a missing machine: %v", err)
+	}
 	must(t, s.ReplaceToken(ctx, token("t2", "m1", "a", t0.Add(time.Minute))))
+	sessionsRevokedAt(t0.Add(time.Minute))
 	if old, _ := s.GetToken(ctx, hash("t1")); old.RevokedAt.IsZero() {
 		t.Fatal("rotate did not revoke the old token")
 	}
@@ -364,6 +375,7 @@ func testTokens(t *testing.T, s store.Store) {
 	if n != 1 {
 		t.Fatalf("RevokeTokens = %d, want 1", n)
 	}
+	sessionsRevokedAt(t0.Add(2 * time.Minute))
 	cur, err := s.GetToken(ctx, hash("t2"))
 	must(t, err)
 	if !cur.RevokedAt.Equal(t0.Add(2 * time.Minute)) {
