@@ -55,8 +55,10 @@ type Server struct {
 	metrics   *metrics
 	register  *limiter
 	handshake *limiter
-	redirects map[string]bool
-	cors      map[string]bool
+	// authFailures limits failed authentications per address (authlimit.go).
+	authFailures *limiter
+	redirects    map[string]bool
+	cors         map[string]bool
 
 	stop     context.CancelFunc
 	wg       sync.WaitGroup
@@ -106,6 +108,7 @@ func New(cfg Config, opts Options) (*Server, error) {
 	s.cors = originSet(append(append([]string{}, desktopOrigins...), cfg.CORSOrigins...))
 	s.register = newLimiter(cfg.RateLimit, cfg.RateBurst)
 	s.handshake = newLimiter(cfg.RateLimit, cfg.RateBurst)
+	s.authFailures = newLimiter(cfg.AuthFailureRate, cfg.AuthFailureBurst)
 	s.metrics = newMetrics(opts.Registry)
 	s.batcher = heartbeat.New(s.st, heartbeat.Options{Logger: s.log, OnCommit: s.metrics.observeBatch,
 		MaxWait: batchWait(cfg.HeartbeatBatchWait, s.st)})
@@ -193,7 +196,7 @@ func originSet(urls []string) map[string]bool {
 // routes registers every endpoint, grouped by who may call it.
 func (s *Server) routes(mounts []func(chi.Router)) chi.Router {
 	r := chi.NewRouter()
-	r.Use(s.recoverer, s.metrics.middleware, s.corsMiddleware)
+	r.Use(s.recoverer, s.metrics.middleware, s.corsMiddleware, s.limitFailedAuth)
 	r.NotFound(s.h(func(http.ResponseWriter, *http.Request) error { return errNotFound }))
 	r.MethodNotAllowed(s.h(func(http.ResponseWriter, *http.Request) error {
 		return &Error{Status: http.StatusMethodNotAllowed, Code: "method_not_allowed", Message: "method not allowed"}

@@ -68,7 +68,7 @@ func newEnvWith(t *testing.T, opts server.Options, mod ...func(*server.Config)) 
 	if _, err := server.EnsureBootstrap(t.Context(), st, dir, server.Bootstrap{}, clk.Now()); err != nil {
 		t.Fatal(err)
 	}
-	cfg := server.Config{DataDir: dir, RateLimit: 1000, RateBurst: 1000,
+	cfg := server.Config{DataDir: dir, RateLimit: 1000, RateBurst: 1000, AuthFailureBurst: 1000,
 		PublicURL: "http://slipway.test", PortalURL: "https://portal.example.com/tickets",
 		RedirectOrigins: []string{"https://help.example.com"}, CORSOrigins: []string{"https://admin.example.com"}}
 	for _, m := range mod {
