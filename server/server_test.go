@@ -37,7 +37,7 @@ func (c *clock) Add(d time.Duration) {
 
 // env is a real server (real router, real SQLite) behind httptest.
 type env struct {
-	t      *testing.T
+	t      testing.TB
 	srv    *server.Server
 	ts     *httptest.Server
 	st     store.Store
@@ -47,14 +47,14 @@ type env struct {
 	client *http.Client
 }
 
-func newEnv(t *testing.T, mod ...func(*server.Config)) *env {
+func newEnv(t testing.TB, mod ...func(*server.Config)) *env {
 	t.Helper()
 	return newEnvWith(t, server.Options{}, mod...)
 }
 
 // newEnvWith is newEnv with options: Now is set by it, Store defaults to
 // SQLite in a temporary directory.
-func newEnvWith(t *testing.T, opts server.Options, mod ...func(*server.Config)) *env {
+func newEnvWith(t testing.TB, opts server.Options, mod ...func(*server.Config)) *env {
 	t.Helper()
 	dir := t.TempDir()
 	st := opts.Store
@@ -103,7 +103,7 @@ type response struct {
 	Body   []byte
 }
 
-func (r response) JSON(t *testing.T) map[string]any {
+func (r response) JSON(t testing.TB) map[string]any {
 	t.Helper()
 	var m map[string]any
 	if err := json.Unmarshal(r.Body, &m); err != nil {
@@ -155,7 +155,7 @@ func (e *env) do(method, path, bearer string, body any, hdr ...string) response 
 }
 
 // expect fails unless the status matches; error bodies must be JSON errors.
-func expect(t *testing.T, r response, status int) response {
+func expect(t testing.TB, r response, status int) response {
 	t.Helper()
 	if r.Status != status {
 		t.Fatalf("status %d, want %d; body: %s", r.Status, status, r.Body)
