@@ -485,6 +485,28 @@ func testAdminTokens(t *testing.T, s store.Store) {
 	if _, err := s.GetAdminToken(ctx, hash("x")); !errors.Is(err, store.ErrNotFound) {
 		t.Fatalf("unknown admin token: %v", err)
 	}
+	rm := store.AdminToken{ID: "a3", Name: "ci", TenantID: "a", Role: store.RoleReleaseManager, Hint: "swa_ab",
+		Hash: hash("rm"), CreatedAt: t0.Add(time.Minute), ExpiresAt: t0.Add(time.Hour)}
+	must(t, s.CreateAdminToken(ctx, rm))
+	if got, err := s.GetAdminToken(ctx, hash("rm")); err != nil || got.Role != rm.Role || got.Hint != rm.Hint ||
+		!got.ExpiresAt.Equal(rm.ExpiresAt) || got.TenantID != "a" {
+		t.Fatalf("GetAdminToken = %+v, %v", got, err)
+	}
+	must(t, s.RevokeAdminToken(ctx, "a3", t0.Add(2*time.Minute)))
+	if err := s.RevokeAdminToken(ctx, "a3", t0.Add(3*time.Minute)); !errors.Is(err, store.ErrNotFound) {
+		t.Fatalf("revoke twice: %v", err)
+	}
+	if err := s.RevokeAdminToken(ctx, "nope", t0); !errors.Is(err, store.ErrNotFound) {
+		t.Fatalf("revoke unknown: %v", err)
+	}
+	list, err := s.ListAdminTokens(ctx)
+	must(t, err)
+	if len(list) != 2 || list[0].ID != "a1" || list[1].ID != "a3" || !list[1].RevokedAt.Equal(t0.Add(2*time.Minute)) {
+		t.Fatalf("ListAdminTokens = %+v", list)
+	}
+	if list[1].Active(t0.Add(time.Minute)) || !list[0].Active(t0.Add(1000*time.Hour)) {
+		t.Fatal("Active is wrong")
+	}
 }
 
 func testSigningKeys(t *testing.T, s store.Store) {
