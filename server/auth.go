@@ -173,8 +173,8 @@ func (s *Server) requireAdmin(next http.Handler) http.Handler {
 		}
 		h := token.Hash(value)
 		t, err := s.st.GetAdminToken(r.Context(), h)
-		if errors.Is(err, store.ErrNotFound) || (err == nil && (!token.Equal(t.Hash, h) || !t.RevokedAt.IsZero())) {
-			err = unauthorized("invalid_token", "invalid admin token")
+		if errors.Is(err, store.ErrNotFound) || (err == nil && (!token.Equal(t.Hash, h) || !t.Active(s.now()) || store.RoleRank(t.Role) == 0)) {
+			err = unauthorized("invalid_token", "invalid, revoked or expired admin token")
 		}
 		if err != nil {
 			s.renderError(w, r, err)

@@ -46,12 +46,19 @@ const (
 	AuditCreateSecret  = "create-secret"
 	AuditRotateSecret  = "rotate-secret"
 	AuditRevokeSecret  = "revoke-secret"
+	// AuditDenied: a request refused because the token's role or tenant
+	// does not allow it (403); Target is "METHOD path".
+	AuditDenied           = "denied"
+	AuditCreateAdminToken = "create-admin-token"
+	AuditRevokeAdminToken = "revoke-admin-token"
+	AuditRotateAdminToken = "rotate-admin-token"
 )
 
 // AuditActions lists the actions above, sorted (the admin page suggests
 // them in its filter).
-var AuditActions = []string{AuditCreateSecret, AuditCreateTenant, AuditDeleteMachine, AuditLogin, AuditLogout,
-	AuditPause, AuditResume, AuditRevokeSecret, AuditRevokeToken, AuditRollback, AuditRotateSecret, AuditRotateToken}
+var AuditActions = []string{AuditCreateAdminToken, AuditCreateSecret, AuditCreateTenant, AuditDeleteMachine, AuditDenied,
+	AuditLogin, AuditLogout, AuditPause, AuditResume, AuditRevokeAdminToken, AuditRevokeSecret, AuditRevokeToken,
+	AuditRollback, AuditRotateAdminToken, AuditRotateSecret, AuditRotateToken}
 
 // AuditOK is the Result of an action that succeeded.
 const AuditOK = "ok"
