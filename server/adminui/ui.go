@@ -150,8 +150,8 @@ func (u *UI) Routes(r chi.Router) {
 			r.Group(func(r chi.Router) {
 				r.Use(u.requireCSRF)
 				r.Post("/logout", u.logout)
-				r.Post("/machines/{machineID}/revoke", u.revokeMachine)
-				r.Post("/releases/{product}/{channel}/{action}", u.channelAction)
+				r.With(u.requireRole(store.RoleAdmin)).Post("/machines/{machineID}/revoke", u.revokeMachine)
+				r.With(u.requireRole(store.RoleReleaseManager)).Post("/releases/{product}/{channel}/{action}", u.channelAction)
 			})
 		})
 	})
