@@ -15,7 +15,7 @@ import (
 // is what gets judged: no answer is a 500, and every error is the API's
 // JSON error shape. Seeds: testdata/fuzz/FuzzRequestBodies.
 func FuzzRequestBodies(f *testing.F) {
-	e := newEnv(f, func(c *server.Config) { c.RateLimit, c.RateBurst = 1e9, 1 << 30 })
+	e := newEnv(f, func(c *server.Config) { c.RateLimit, c.RateBurst = 1e9, 1<<30 })
 	m := e.register(e.secret, "fuzz", "F1")
 	routes := []struct{ path, bearer string }{
 		{"/api/machines/register", ""},
