@@ -34,7 +34,7 @@ go_tool() {
 # quill cannot be `go install`ed (replace directives), so it is built from a
 # tools module that pins it.
 quill_tool() {
-  local version=v0.5.1 stamp=$BIN/.quill.version
+  local version=v0.7.1 stamp=$BIN/.quill.version
   if [[ -x $BIN/quill && -f $stamp && $(cat "$stamp") == "$version" ]]; then return 0; fi
   log "building quill $version via tools module"
   local t0=$SECONDS

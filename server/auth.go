@@ -73,14 +73,26 @@ func (s *Server) checkMachineToken(ctx context.Context, value string) (Caller, e
 	return Caller{MachineID: t.MachineID, TenantID: t.TenantID, TokenHash: h, ExpiresAt: t.ExpiresAt}, nil
 }
 
-// checkSession validates a session JWT.
-func (s *Server) checkSession(value string) (Caller, error) {
+// checkSession validates a session JWT, and that its machine still exists
+// and its sessions were not revoked after it was issued (one indexed read
+// per request, so a revocation through any replica is honoured at once).
+func (s *Server) checkSession(ctx context.Context, value string) (Caller, error) {
 	c, err := s.sessions.Verify(value, s.now())
 	if errors.Is(err, session.ErrExpired) {
 		return Caller{}, unauthorized("session_expired", "session expired")
 	}
 	if err != nil {
 		return Caller{}, unauthorized("invalid_session", "invalid session")
+	}
+	revoked, err := s.st.SessionsRevokedAt(ctx, c.MachineID())
+	if errors.Is(err, store.ErrNotFound) {
+		return Caller{}, unauthorized("session_revoked", "the session's machine no longer exists")
+	}
+	if err != nil {
+		return Caller{}, err
+	}
+	if !time.Unix(c.IssuedAt, 0).After(revoked) {
+		return Caller{}, unauthorized("session_revoked", "the session was revoked with the machine's token")
 	}
 	return Caller{MachineID: c.MachineID(), TenantID: c.Tenant}, nil
 }
@@ -92,12 +104,12 @@ func (s *Server) callerFrom(r *http.Request) (c Caller, ok bool, err error) {
 		if strings.HasPrefix(b, token.Machine) {
 			c, err = s.checkMachineToken(r.Context(), b)
 		} else {
-			c, err = s.checkSession(b)
+			c, err = s.checkSession(r.Context(), b)
 		}
 		return c, true, err
 	}
 	if ck, cerr := r.Cookie(SessionCookie); cerr == nil && ck.Value != "" {
-		c, err = s.checkSession(ck.Value)
+		c, err = s.checkSession(r.Context(), ck.Value)
 		return c, true, err
 	}
 	return Caller{}, false, nil
@@ -161,8 +173,8 @@ func (s *Server) requireAdmin(next http.Handler) http.Handler {
 		}
 		h := token.Hash(value)
 		t, err := s.st.GetAdminToken(r.Context(), h)
-		if errors.Is(err, store.ErrNotFound) || (err == nil && (!token.Equal(t.Hash, h) || !t.RevokedAt.IsZero())) {
-			err = unauthorized("invalid_token", "invalid admin token")
+		if errors.Is(err, store.ErrNotFound) || (err == nil && (!token.Equal(t.Hash, h) || !t.Active(s.now()) || store.RoleRank(t.Role) == 0)) {
+			err = unauthorized("invalid_token", "invalid, revoked or expired admin token")
 		}
 		if err != nil {
 			s.renderError(w, r, err)

@@ -5,6 +5,7 @@ import (
 	"net/http"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/go-chi/chi/v5"
 
@@ -163,8 +164,13 @@ func TestBadInputChangesNothing(t *testing.T) {
 		"POST /api/admin/machines/{machineID}/token/revoke":            {auth: e.admin},
 		"POST /api/admin/machines/{machineID}/token/rotate":            {auth: e.admin},
 		"DELETE /api/admin/machines/{machineID}":                       {auth: e.admin},
+		"POST /api/admin/tokens": {auth: e.admin, valid: map[string]any{"name": "ci", "role": "viewer", "tenantId": "default",
+			"expiresAt": e.clock.Now().Add(time.Hour).Format(time.RFC3339)}},
+		"POST /api/admin/tokens/{tokenID}/revoke": {auth: e.admin},
+		"POST /api/admin/tokens/{tokenID}/rotate": {auth: e.admin},
 	}
-	fill := strings.NewReplacer("{tenantID}", "default", "{secretID}", secretID, "{machineID}", m.ID)
+	tokens, _ := e.st.ListAdminTokens(t.Context())
+	fill := strings.NewReplacer("{tenantID}", "default", "{secretID}", secretID, "{machineID}", m.ID, "{tokenID}", tokens[0].ID)
 	before := e.dump(m.Token)
 	// Every routed endpoint is exercised (GETs other than /me carry no body to reject).
 	err := chi.Walk(e.srv.Router(), func(method, route string, _ http.Handler, _ ...func(http.Handler) http.Handler) error {

@@ -73,6 +73,15 @@ type Config struct {
 	RateLimit float64 `json:"rateLimit"`
 	// RateBurst is the burst allowed on top of RateLimit. Default: 20.
 	RateBurst int `json:"rateBurst"`
+	// AuthFailureRate is how fast a client address earns back failed
+	// authentications (401 answers: wrong admin token, machine token,
+	// session, Fleet secret, admin page login), per second. Past
+	// AuthFailureBurst failures the address gets 429 with Retry-After until
+	// it has earned one back. Default: 0.2 (12 a minute).
+	AuthFailureRate float64 `json:"authFailureRate"`
+	// AuthFailureBurst is how many failed authentications a client address
+	// may make in a row. Default: 20.
+	AuthFailureBurst int `json:"authFailureBurst"`
 	// TrustedProxies are the load balancers and reverse proxies in front of
 	// the server. A request from one of them is rate-limited by the client
 	// address it reports in X-Forwarded-For; without this, every client
@@ -125,6 +134,12 @@ func (c Config) Default() Config {
 	if c.RateBurst == 0 {
 		c.RateBurst = 20
 	}
+	if c.AuthFailureRate == 0 {
+		c.AuthFailureRate = 0.2
+	}
+	if c.AuthFailureBurst == 0 {
+		c.AuthFailureBurst = 20
+	}
 	return c
 }
 
@@ -160,7 +175,8 @@ func (c Config) Validate() error {
 	if c.DatabaseURL != "" && !strings.HasPrefix(c.DatabaseURL, "postgres://") && !strings.HasPrefix(c.DatabaseURL, "postgresql://") {
 		errs = append(errs, errors.New("databaseUrl: want postgres://... (SQLite is the default when unset)"))
 	}
-	if c.MaxBodyBytes <= 0 || c.MaxFleetBodyBytes <= 0 || c.RateLimit <= 0 || c.RateBurst <= 0 {
+	if c.MaxBodyBytes <= 0 || c.MaxFleetBodyBytes <= 0 || c.RateLimit <= 0 || c.RateBurst <= 0 ||
+		c.AuthFailureRate <= 0 || c.AuthFailureBurst <= 0 {
 		errs = append(errs, errors.New("body limits and rate limits must be positive"))
 	}
 	return errors.Join(errs...)

@@ -8,6 +8,7 @@ import (
 	"net/http"
 	"strconv"
 	"strings"
+	"unicode"
 	"unicode/utf8"
 )
 
@@ -125,9 +126,25 @@ func text(field, v string, required bool, max int) error {
 	if len(v) > max {
 		return badRequest(field, "longer than %d bytes", max)
 	}
+	return unsafeText(field, v)
+}
+
+// unsafeText refuses text that would mislead where it is shown (the admin
+// page, logs, the CLI): invalid UTF-8, control characters (C0, DEL, C1),
+// bidirectional controls such as U+202E, which reorder what follows, and
+// noncharacters such as U+FFFF.
+func unsafeText(field, v string) error {
+	if !utf8.ValidString(v) {
+		return badRequest(field, "is not valid UTF-8")
+	}
 	for _, c := range v {
-		if c < 0x20 || c == 0x7f {
+		switch {
+		case unicode.IsControl(c):
 			return badRequest(field, "contains control characters")
+		case unicode.Is(unicode.Bidi_Control, c):
+			return badRequest(field, "contains a bidirectional control character (U+%04X), which can disguise text", c)
+		case unicode.Is(unicode.Noncharacter_Code_Point, c):
+			return badRequest(field, "contains a Unicode noncharacter (U+%04X)", c)
 		}
 	}
 	return nil

@@ -90,6 +90,20 @@ func FromEnv(getenv func(string) string) (Config, Bootstrap, error) {
 		}
 		c.RateBurst = n
 	}
+	if v := getenv("SLIPWAY_AUTH_FAILURE_RATE"); v != "" {
+		f, err := strconv.ParseFloat(v, 64)
+		if err != nil || f <= 0 {
+			errs = append(errs, errors.New("SLIPWAY_AUTH_FAILURE_RATE: want a positive number of failures per second"))
+		}
+		c.AuthFailureRate = f
+	}
+	if v := getenv("SLIPWAY_AUTH_FAILURE_BURST"); v != "" {
+		n, err := strconv.Atoi(v)
+		if err != nil || n <= 0 {
+			errs = append(errs, errors.New("SLIPWAY_AUTH_FAILURE_BURST: want a positive integer"))
+		}
+		c.AuthFailureBurst = n
+	}
 	for _, v := range list("SLIPWAY_TRUSTED_PROXIES") {
 		p, err := parsePrefix(v)
 		if err != nil {

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
+	"time"
 )
 
 // Error is the one error type handlers return; renderError writes it.
@@ -14,6 +15,8 @@ type Error struct {
 	Message string // human-readable, safe to show
 	Field   string // offending JSON field or query parameter, if any
 	Err     error  // cause, logged but never rendered
+	// Retry is the Retry-After of a 429 (default: 1 second).
+	Retry time.Duration
 }
 
 func (e *Error) Error() string {
@@ -64,7 +67,7 @@ func (s *Server) renderError(w http.ResponseWriter, r *http.Request, err error) 
 		w.Header().Set("WWW-Authenticate", `Bearer realm="slipway"`)
 	}
 	if e.Status == http.StatusTooManyRequests {
-		w.Header().Set("Retry-After", "1")
+		w.Header().Set("Retry-After", retryAfter(e.Retry))
 	}
 	writeJSON(w, e.Status, errorBody{Error: e.Code, Message: e.Message, Field: e.Field})
 }

@@ -79,7 +79,7 @@ func (s *Server) handleHandshakeComplete(w http.ResponseWriter, r *http.Request)
 	if err != nil {
 		return err
 	}
-	if _, _, err := s.issueSession(w, Caller{MachineID: h.MachineID, TenantID: h.TenantID}); err != nil {
+	if _, _, err := s.issueSession(r.Context(), w, Caller{MachineID: h.MachineID, TenantID: h.TenantID}, h.CreatedAt); err != nil {
 		return err
 	}
 	switch {

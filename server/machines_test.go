@@ -72,7 +72,7 @@ func TestHeartbeat(t *testing.T) {
 	e.clock.Add(10 * 24 * time.Hour)
 	r := expect(t, e.do("POST", "/api/machines/heartbeat", m.Token, map[string]any{
 		"status": "degraded", "agentVersion": "1.4.0",
-		"metrics":   map[string]any{"cpu": 91.5, "memory": 70, "disk": map[string]any{"/": 80}, "uptime": 3600},
+		"metrics":   map[string]any{"cpu": 91.5, "memory": 70, "disk": 80, "uptime": 3600},
 		"inventory": map[string]any{"model": "X1 Carbon"},
 	}), http.StatusOK).JSON(t)
 	exp, _ := time.Parse(time.RFC3339, r["expiresAt"].(string))

@@ -6,6 +6,5 @@ import (
 	"github.com/slipwayhq/slipway/internal/pgtest"
 )
 
-// TestMain stops the throwaway PostgreSQL cluster that tests running the
-// server on PostgreSQL (see backends) start.
+// TestMain stops the shared PostgreSQL cluster (pgtest) after the tests.
 func TestMain(m *testing.M) { pgtest.Main(m) }

@@ -20,6 +20,9 @@ type metrics struct {
 	batchSize  prometheus.Histogram
 	batchFail  prometheus.Counter
 	limited    prometheus.Counter
+
+	authFailures *prometheus.CounterVec
+	authLimited  *prometheus.CounterVec
 }
 
 func newMetrics(reg *prometheus.Registry) *metrics {
@@ -49,8 +52,14 @@ func newMetrics(reg *prometheus.Registry) *metrics {
 		limited: prometheus.NewCounter(prometheus.CounterOpts{
 			Name: "slipway_rate_limited_total", Help: "Requests refused by the per-address rate limit.",
 		}),
+		authFailures: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "slipway_auth_failures_total", Help: "Failed authentications (401 answers) by area: admin_api, admin_page, fleet, machine, other.",
+		}, []string{"area"}),
+		authLimited: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "slipway_auth_limited_total", Help: "Requests refused (429) because their address failed to authenticate too often, by area.",
+		}, []string{"area"}),
 	}
-	reg.MustRegister(m.requests, m.duration, m.heartbeats, m.batchSize, m.batchFail, m.limited)
+	reg.MustRegister(m.requests, m.duration, m.heartbeats, m.batchSize, m.batchFail, m.limited, m.authFailures, m.authLimited)
 	return m
 }
 

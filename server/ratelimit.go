@@ -53,6 +53,22 @@ func (l *limiter) allow(addr string, now time.Time) bool {
 	return c.lim.AllowN(now, 1)
 }
 
+// wait reports how long addr must wait before allow would succeed, without
+// spending anything; 0 when it may go now.
+func (l *limiter) wait(addr string, now time.Time) time.Duration {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	c := l.clients[addr]
+	if c == nil {
+		return 0
+	}
+	tokens := c.lim.TokensAt(now)
+	if tokens >= 1 {
+		return 0
+	}
+	return time.Duration((1 - tokens) / float64(l.rate) * float64(time.Second))
+}
+
 // maxForwardedHops bounds how many X-Forwarded-For entries are examined.
 const maxForwardedHops = 16
 

@@ -1,10 +1,13 @@
 package server
 
 import (
+	"bytes"
 	"encoding/json"
 	"errors"
+	"math"
 	"math/rand/v2"
 	"net/http"
+	"strconv"
 	"time"
 
 	"github.com/google/uuid"
@@ -156,24 +159,79 @@ func firstError(err error) error {
 	return err
 }
 
-// metricsObject checks heartbeat metrics: an object whose well-known keys
-// are numbers (cpu, memory, disk percentages; uptime seconds) or objects.
+// Metrics limits: keys per object and bytes per key.
+const (
+	maxMetricKeys   = 64
+	maxMetricKeyLen = 64
+)
+
+// percentMetrics are the well-known metrics that are percentages; "uptime"
+// is seconds.
+var percentMetrics = map[string]bool{"cpu": true, "memory": true, "disk": true}
+
+// metricsObject checks heartbeat and registration metrics: a flat JSON
+// object of finite numbers (documented in machineapi.HeartbeatRequest);
+// cpu, memory and disk are percentages (0 to 100) and uptime is seconds
+// (not negative). Nested objects, strings and numbers that do not fit a
+// float64 (1e400) are refused, so what is stored and shown is what the
+// admin page and the charts can read.
 func metricsObject(raw json.RawMessage) error {
 	if err := object("metrics", raw, maxMetrics); err != nil || raw == nil || string(raw) == "null" {
 		return err
 	}
-	var m map[string]json.RawMessage
-	if err := json.Unmarshal(raw, &m); err != nil {
+	dec := json.NewDecoder(bytes.NewReader(raw))
+	dec.UseNumber()
+	var m map[string]any
+	if err := dec.Decode(&m); err != nil {
 		return badRequest("metrics", "must be a JSON object")
 	}
-	for _, k := range []string{"cpu", "memory", "disk", "uptime"} {
-		v, ok := m[k]
-		if !ok || len(v) == 0 || string(v) == "null" {
-			continue
+	if len(m) > maxMetricKeys {
+		return badRequest("metrics", "more than %d keys", maxMetricKeys)
+	}
+	for k, v := range m {
+		if err := text("metrics", k, true, maxMetricKeyLen); err != nil {
+			return err
 		}
-		if c := v[0]; c != '{' && c != '-' && (c < '0' || c > '9') {
-			return badRequest("metrics."+k, "must be a number or an object")
+		if err := metricValue(k, v); err != nil {
+			return err
 		}
 	}
 	return nil
+}
+
+// metricValue checks one metric.
+func metricValue(k string, v any) error {
+	field := "metrics." + k
+	n, ok := v.(json.Number)
+	if !ok {
+		return badRequest(field, "must be a number (metrics are a flat object of numbers), not %s", valueKind(v))
+	}
+	f, err := strconv.ParseFloat(string(n), 64)
+	if err != nil || math.IsInf(f, 0) || math.IsNaN(f) {
+		return badRequest(field, "is not a finite number (out of the float64 range)")
+	}
+	switch {
+	case percentMetrics[k] && (f < 0 || f > 100):
+		return badRequest(field, "is a percentage: 0 to 100")
+	case k == "uptime" && f < 0:
+		return badRequest(field, "is seconds: not negative")
+	}
+	return nil
+}
+
+// valueKind names the JSON type of a decoded value, for error messages.
+func valueKind(v any) string {
+	switch v.(type) {
+	case nil:
+		return "null"
+	case map[string]any:
+		return "an object"
+	case []any:
+		return "an array"
+	case string:
+		return "a string"
+	case bool:
+		return "a boolean"
+	}
+	return "a number"
 }

@@ -55,9 +55,11 @@ type Server struct {
 	metrics   *metrics
 	register  *limiter
 	handshake *limiter
-	redirects map[string]bool
-	swHashes  hashCache
-	cors      map[string]bool
+	// authFailures limits failed authentications per address (authlimit.go).
+	authFailures *limiter
+	redirects    map[string]bool
+	swHashes     hashCache
+	cors         map[string]bool
 
 	stop     context.CancelFunc
 	wg       sync.WaitGroup
@@ -107,6 +109,7 @@ func New(cfg Config, opts Options) (*Server, error) {
 	s.cors = originSet(append(append([]string{}, desktopOrigins...), cfg.CORSOrigins...))
 	s.register = newLimiter(cfg.RateLimit, cfg.RateBurst)
 	s.handshake = newLimiter(cfg.RateLimit, cfg.RateBurst)
+	s.authFailures = newLimiter(cfg.AuthFailureRate, cfg.AuthFailureBurst)
 	s.metrics = newMetrics(opts.Registry)
 	s.batcher = heartbeat.New(s.st, heartbeat.Options{Logger: s.log, OnCommit: s.metrics.observeBatch,
 		MaxWait: batchWait(cfg.HeartbeatBatchWait, s.st)})
@@ -195,7 +198,7 @@ func originSet(urls []string) map[string]bool {
 // routes registers every endpoint, grouped by who may call it.
 func (s *Server) routes(mounts []func(chi.Router)) chi.Router {
 	r := chi.NewRouter()
-	r.Use(s.recoverer, s.metrics.middleware, s.corsMiddleware)
+	r.Use(s.recoverer, s.metrics.middleware, s.corsMiddleware, s.limitFailedAuth)
 	r.NotFound(s.h(func(http.ResponseWriter, *http.Request) error { return errNotFound }))
 	r.MethodNotAllowed(s.h(func(http.ResponseWriter, *http.Request) error {
 		return &Error{Status: http.StatusMethodNotAllowed, Code: "method_not_allowed", Message: "method not allowed"}
@@ -236,25 +239,31 @@ func (s *Server) routes(mounts []func(chi.Router)) chi.Router {
 		r.Post("/api/integrations/fleet/hosts", s.h(s.handleFleetHosts))
 	})
 
-	// Admin: admin bearer token.
+	// Admin: admin bearer token; each route names the least role it needs
+	// (viewer reads, admin changes; release managers act on the admin page).
 	r.Route("/api/admin", func(r chi.Router) {
-		r.Use(s.requireAdmin)
-		r.Get("/machines", s.h(s.handleListMachines))
-		r.Get("/machines/{machineID}", s.h(s.handleGetMachine))
-		r.Delete("/machines/{machineID}", s.h(s.handleDeleteMachine))
-		r.Post("/machines/{machineID}/token/revoke", s.h(s.handleRevokeToken))
-		r.Post("/machines/{machineID}/token/rotate", s.h(s.handleRotateToken))
-		r.Get("/machines/{machineID}/software", s.h(s.handleMachineSoftware))
-		r.Get("/machines/{machineID}/software/history", s.h(s.handleSoftwareHistory))
-		r.Get("/software", s.h(s.handleFindSoftware))
-		r.Get("/tenants", s.h(s.handleListTenants))
-		r.Post("/tenants", s.h(s.handleCreateTenant))
-		r.Get("/tenants/{tenantID}", s.h(s.handleGetTenant))
-		r.Get("/tenants/{tenantID}/secrets", s.h(s.handleListSecrets))
-		r.Post("/tenants/{tenantID}/secrets", s.h(s.handleCreateSecret))
-		r.Post("/tenants/{tenantID}/secrets/{secretID}/rotate", s.h(s.handleRotateSecret))
-		r.Delete("/tenants/{tenantID}/secrets/{secretID}", s.h(s.handleRevokeSecret))
-		r.Get("/audit", s.h(s.handleListAudit))
+		r.Use(s.requireAdmin, s.auditDenied)
+		viewer, admin := s.requireRole(store.RoleViewer), s.requireRole(store.RoleAdmin)
+		r.With(viewer).Get("/machines", s.h(s.handleListMachines))
+		r.With(viewer).Get("/machines/{machineID}", s.h(s.handleGetMachine))
+		r.With(admin).Delete("/machines/{machineID}", s.h(s.handleDeleteMachine))
+		r.With(admin).Post("/machines/{machineID}/token/revoke", s.h(s.handleRevokeToken))
+		r.With(admin).Post("/machines/{machineID}/token/rotate", s.h(s.handleRotateToken))
+		r.With(viewer).Get("/machines/{machineID}/software", s.h(s.handleMachineSoftware))
+		r.With(viewer).Get("/machines/{machineID}/software/history", s.h(s.handleSoftwareHistory))
+		r.With(viewer).Get("/software", s.h(s.handleFindSoftware))
+		r.With(viewer).Get("/tenants", s.h(s.handleListTenants))
+		r.With(admin).Post("/tenants", s.h(s.handleCreateTenant))
+		r.With(viewer).Get("/tenants/{tenantID}", s.h(s.handleGetTenant))
+		r.With(admin).Get("/tenants/{tenantID}/secrets", s.h(s.handleListSecrets))
+		r.With(admin).Post("/tenants/{tenantID}/secrets", s.h(s.handleCreateSecret))
+		r.With(admin).Post("/tenants/{tenantID}/secrets/{secretID}/rotate", s.h(s.handleRotateSecret))
+		r.With(admin).Delete("/tenants/{tenantID}/secrets/{secretID}", s.h(s.handleRevokeSecret))
+		r.With(viewer).Get("/audit", s.h(s.handleListAudit))
+		r.With(admin).Get("/tokens", s.h(s.handleListAdminTokens))
+		r.With(admin).Post("/tokens", s.h(s.handleCreateAdminToken))
+		r.With(admin).Post("/tokens/{tokenID}/revoke", s.h(s.handleRevokeAdminToken))
+		r.With(admin).Post("/tokens/{tokenID}/rotate", s.h(s.handleRotateAdminToken))
 	})
 
 	// Other packages' routes, with the calling machine identified if possible.

@@ -37,7 +37,7 @@ func (c *clock) Add(d time.Duration) {
 
 // env is a real server (real router, real SQLite) behind httptest.
 type env struct {
-	t      *testing.T
+	t      testing.TB
 	srv    *server.Server
 	ts     *httptest.Server
 	st     store.Store
@@ -47,30 +47,49 @@ type env struct {
 	client *http.Client
 }
 
-func newEnv(t *testing.T, mod ...func(*server.Config)) *env {
+func newEnv(t testing.TB, mod ...func(*server.Config)) *env {
+	t.Helper()
+	return newEnvWith(t, server.Options{}, mod...)
+}
+
+// newEnvWith is newEnv with options: Now is set by it, Store defaults to
+// SQLite in a temporary directory.
+func newEnvWith(t testing.TB, opts server.Options, mod ...func(*server.Config)) *env {
 	t.Helper()
 	dir := t.TempDir()
-	st, err := sqlite.Open(t.Context(), filepath.Join(dir, "slipway.db"), sqlite.Options{Synchronous: "NORMAL"})
-	if err != nil {
-		t.Fatal(err)
+	st := opts.Store
+	if st == nil {
+		var err error
+		if st, err = sqlite.Open(t.Context(), filepath.Join(dir, "slipway.db"), sqlite.Options{Synchronous: "NORMAL"}); err != nil {
+			t.Fatal(err)
+		}
 	}
-	return newEnvStore(t, dir, st, mod...)
+	opts.Store = st
+	return newEnvOpts(t, dir, opts, mod...)
 }
 
 // newEnvStore is newEnv on the given store (closed by the test's cleanup).
-func newEnvStore(t *testing.T, dir string, st store.Store, mod ...func(*server.Config)) *env {
+func newEnvStore(t testing.TB, dir string, st store.Store, mod ...func(*server.Config)) *env {
 	t.Helper()
+	return newEnvOpts(t, dir, server.Options{Store: st}, mod...)
+}
+
+// newEnvOpts is the common part: opts.Store must be set.
+func newEnvOpts(t testing.TB, dir string, opts server.Options, mod ...func(*server.Config)) *env {
+	t.Helper()
+	st := opts.Store
 	clk := &clock{t: time.Date(2026, 5, 4, 10, 0, 0, 0, time.UTC)}
 	if _, err := server.EnsureBootstrap(t.Context(), st, dir, server.Bootstrap{}, clk.Now()); err != nil {
 		t.Fatal(err)
 	}
-	cfg := server.Config{DataDir: dir, RateLimit: 1000, RateBurst: 1000,
+	cfg := server.Config{DataDir: dir, RateLimit: 1000, RateBurst: 1000, AuthFailureBurst: 1000,
 		PublicURL: "http://slipway.test", PortalURL: "https://portal.example.com/tickets",
 		RedirectOrigins: []string{"https://help.example.com"}, CORSOrigins: []string{"https://admin.example.com"}}
 	for _, m := range mod {
 		m(&cfg)
 	}
-	srv, err := server.New(cfg, server.Options{Store: st, Now: clk.Now})
+	opts.Store, opts.Now = st, clk.Now
+	srv, err := server.New(cfg, opts)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -82,7 +101,7 @@ func newEnvStore(t *testing.T, dir string, st store.Store, mod ...func(*server.C
 	return e
 }
 
-func readFile(t *testing.T, path string) string {
+func readFile(t testing.TB, path string) string {
 	t.Helper()
 	b, err := os.ReadFile(path)
 	if err != nil {
@@ -98,7 +117,7 @@ type response struct {
 	Body   []byte
 }
 
-func (r response) JSON(t *testing.T) map[string]any {
+func (r response) JSON(t testing.TB) map[string]any {
 	t.Helper()
 	var m map[string]any
 	if err := json.Unmarshal(r.Body, &m); err != nil {
@@ -150,7 +169,7 @@ func (e *env) do(method, path, bearer string, body any, hdr ...string) response 
 }
 
 // expect fails unless the status matches; error bodies must be JSON errors.
-func expect(t *testing.T, r response, status int) response {
+func expect(t testing.TB, r response, status int) response {
 	t.Helper()
 	if r.Status != status {
 		t.Fatalf("status %d, want %d; body: %s", r.Status, status, r.Body)

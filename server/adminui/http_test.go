@@ -308,3 +308,30 @@ func TestWarningsShown(t *testing.T) {
 		}
 	}
 }
+
+// TestStaticFiles is the sweep's finding: GET /admin/static/%ff answered
+// 500 (http.FileServer over the embedded files). Bad names and
+// directories are 404; real files are served.
+func TestStaticFiles(t *testing.T) {
+	e := newEnv(t, adminui.Options{})
+	c := e.client()
+	for path, want := range map[string]int{
+		"/admin/static/admin.css":      http.StatusOK,
+		"/admin/static/admin.js":       http.StatusOK,
+		"/admin/static/%ff":            http.StatusNotFound,
+		"/admin/static/a%00b":          http.StatusNotFound,
+		"/admin/static/":               http.StatusNotFound,
+		"/admin/static/..%2fui.go":     http.StatusNotFound,
+		"/admin/static/missing.css":    http.StatusNotFound,
+		"/admin/static/admin.css/x":    http.StatusNotFound,
+		"/admin/static/" + "%ef%bf%bf": http.StatusNotFound,
+	} {
+		res, body := get(t, c, e.ts.URL+path)
+		if res.StatusCode != want {
+			t.Errorf("GET %s: %d, want %d (%.80s)", path, res.StatusCode, want, body)
+		}
+		if want == http.StatusOK && res.Header.Get("X-Content-Type-Options") != "nosniff" {
+			t.Errorf("GET %s: no security headers", path)
+		}
+	}
+}

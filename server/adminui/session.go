@@ -1,6 +1,7 @@
 package adminui
 
 import (
+	"cmp"
 	"context"
 	"crypto/hmac"
 	"crypto/sha256"
@@ -36,6 +37,7 @@ type session struct {
 	Expires   int64  `json:"e"`
 	csrf      string
 	name      string // the admin token's name, read with the token on every request
+	role      string // the admin token's role, read with the token on every request
 }
 
 type ctxKey struct{}
@@ -126,7 +128,7 @@ func (u *UI) decodeSession(r *http.Request) (session, error) {
 		return s, errNoSession
 	}
 	t, err := u.st.GetAdminToken(r.Context(), s.TokenHash)
-	if errors.Is(err, store.ErrNotFound) || (err == nil && (!t.RevokedAt.IsZero() || !token.Equal(t.Hash, s.TokenHash))) {
+	if errors.Is(err, store.ErrNotFound) || (err == nil && (!t.Active(u.opts.Now()) || !token.Equal(t.Hash, s.TokenHash))) {
 		return s, errNoSession
 	}
 	if err != nil {
@@ -141,7 +143,7 @@ func (u *UI) decodeSession(r *http.Request) (session, error) {
 		return s, err
 	}
 	s.csrf = b64.EncodeToString(mac(key, []byte("csrf"), s.Nonce))
-	s.name = t.Name
+	s.name, s.role = t.Name, t.Role
 	return s, nil
 }
 
@@ -261,4 +263,23 @@ func (u *UI) logout(w http.ResponseWriter, r *http.Request) {
 func (s session) id() []byte {
 	h := sha256.Sum256(s.Nonce)
 	return h[:]
+}
+
+// requireRole refuses sessions whose admin token's role is below min with
+// a 403 page and an audit entry; the admin API enforces the same roles.
+func (u *UI) requireRole(min string) func(http.Handler) http.Handler {
+	return func(next http.Handler) http.Handler {
+		return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			s, _ := sessionFrom(r.Context())
+			if store.RoleRank(s.role) >= store.RoleRank(min) {
+				next.ServeHTTP(w, r)
+				return
+			}
+			role := cmp.Or(s.role, store.RoleAdmin)
+			err := &httpError{http.StatusForbidden, "your admin token's role (" + role + ") may not do this; it needs " + min}
+			u.audit(r.Context(), s, auditEvent{action: store.AuditDenied, tenant: s.Tenant, target: r.Method + " " + r.URL.Path, err: err,
+				attrs: []any{"role", role}})
+			u.fail(w, r, err)
+		})
+	}
 }

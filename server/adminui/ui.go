@@ -140,8 +140,7 @@ func parseTemplates() (map[string]*template.Template, error) {
 func (u *UI) Routes(r chi.Router) {
 	r.Route("/admin", func(r chi.Router) {
 		r.Use(securityHeaders)
-		static, _ := fs.Sub(staticFS, "static")
-		r.Handle("/static/*", http.StripPrefix("/admin/static/", http.FileServer(http.FS(static))))
+		r.Get("/static/*", serveStatic)
 		r.Get("/login", u.loginPage)
 		r.Post("/login", u.login)
 		r.Group(func(r chi.Router) {
@@ -155,11 +154,28 @@ func (u *UI) Routes(r chi.Router) {
 			r.Group(func(r chi.Router) {
 				r.Use(u.requireCSRF)
 				r.Post("/logout", u.logout)
-				r.Post("/machines/{machineID}/revoke", u.revokeMachine)
-				r.Post("/releases/{product}/{channel}/{action}", u.channelAction)
+				r.With(u.requireRole(store.RoleAdmin)).Post("/machines/{machineID}/revoke", u.revokeMachine)
+				r.With(u.requireRole(store.RoleReleaseManager)).Post("/releases/{product}/{channel}/{action}", u.channelAction)
 			})
 		})
 	})
+}
+
+// serveStatic serves an embedded file, and 404 for anything else: names
+// that are not valid paths (invalid UTF-8 such as %ff, "..") and
+// directories (no listings). http.FileServer answered such names with a
+// 500.
+func serveStatic(w http.ResponseWriter, r *http.Request) {
+	name := "static/" + chi.URLParam(r, "*")
+	if !fs.ValidPath(name) {
+		http.NotFound(w, r)
+		return
+	}
+	if st, err := fs.Stat(staticFS, name); err != nil || st.IsDir() {
+		http.NotFound(w, r)
+		return
+	}
+	http.ServeFileFS(w, r, staticFS, name)
 }
 
 func securityHeaders(next http.Handler) http.Handler {

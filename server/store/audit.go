@@ -51,13 +51,20 @@ const (
 	AuditRolloutAdvance = "rollout-advance"
 	AuditRolloutHalt    = "rollout-halt"
 	AuditRolloutResume  = "rollout-resume" // a human lifted a halt (slipway gate resume)
+	// AuditDenied: a request refused because the token's role or tenant
+	// does not allow it (403); Target is "METHOD path".
+	AuditDenied           = "denied"
+	AuditCreateAdminToken = "create-admin-token"
+	AuditRevokeAdminToken = "revoke-admin-token"
+	AuditRotateAdminToken = "rotate-admin-token"
 )
 
 // AuditActions lists the actions above, sorted (the admin page suggests
 // them in its filter).
-var AuditActions = []string{AuditCreateSecret, AuditCreateTenant, AuditDeleteMachine, AuditLogin, AuditLogout,
-	AuditPause, AuditResume, AuditRevokeSecret, AuditRevokeToken, AuditRollback, AuditRolloutAdvance, AuditRolloutHalt,
-	AuditRolloutResume, AuditRolloutStart, AuditRotateSecret, AuditRotateToken}
+var AuditActions = []string{AuditCreateAdminToken, AuditCreateSecret, AuditCreateTenant, AuditDeleteMachine, AuditDenied,
+	AuditLogin, AuditLogout, AuditPause, AuditResume, AuditRevokeAdminToken, AuditRevokeSecret, AuditRevokeToken,
+	AuditRollback, AuditRolloutAdvance, AuditRolloutHalt, AuditRolloutResume, AuditRolloutStart,
+	AuditRotateAdminToken, AuditRotateSecret, AuditRotateToken}
 
 // AuditOK is the Result of an action that succeeded.
 const AuditOK = "ok"

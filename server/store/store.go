@@ -217,11 +217,19 @@ type TokenStore interface {
 	GetToken(ctx context.Context, hash []byte) (Token, error)
 	// ReplaceToken revokes every active token of tok.MachineID, of every
 	// client kind, at tok.CreatedAt and stores tok, atomically (the admin
-	// rotation). ErrNotFound if the machine does not exist.
+	// rotation); the machine's sessions are revoked at tok.CreatedAt too.
+	// ErrNotFound if the machine does not exist.
 	ReplaceToken(ctx context.Context, tok Token) error
 	// RevokeTokens revokes every active token of the machine, of every
-	// client kind, and returns how many.
+	// client kind, and its sessions, and returns how many tokens.
 	RevokeTokens(ctx context.Context, machineID string, at time.Time) (int, error)
+	// SessionsRevokedAt returns when the machine's sessions were last
+	// revoked: ReplaceToken and RevokeTokens set it to their time, and
+	// sessions issued before it are refused. Zero when never;
+	// ErrNotFound when the machine does not exist (deleted machines'
+	// sessions are refused too). It is read on every session request, so
+	// it must be a single indexed lookup and never cached across replicas.
+	SessionsRevokedAt(ctx context.Context, machineID string) (time.Time, error)
 }
 
 // Heartbeat is one acknowledged heartbeat of a machine.
@@ -306,20 +314,63 @@ type HandshakeStore interface {
 	ConsumeHandshake(ctx context.Context, codeHash []byte, now time.Time) (Handshake, error)
 }
 
+// Admin roles, least to most powerful. A token's role says what its
+// holder may do on the admin API and the admin page; "" (tokens made before
+// roles, such as the bootstrap token) is RoleAdmin.
+const (
+	// RoleViewer reads everything the token's scope covers, changes nothing.
+	RoleViewer = "viewer"
+	// RoleReleaseManager also promotes, pauses, resumes, rolls back and
+	// rolls out releases; no secrets, tenants, machines' tokens or admin tokens.
+	RoleReleaseManager = "release-manager"
+	// RoleAdmin may do everything in its scope.
+	RoleAdmin = "admin"
+)
+
+// Roles lists the roles, least powerful first.
+var Roles = []string{RoleViewer, RoleReleaseManager, RoleAdmin}
+
+// RoleRank orders roles (viewer 1, release manager 2, admin 3; "" is
+// admin); 0 for an unknown role.
+func RoleRank(role string) int {
+	if role == "" {
+		role = RoleAdmin
+	}
+	for i, r := range Roles {
+		if r == role {
+			return i + 1
+		}
+	}
+	return 0
+}
+
 // AdminToken authorises the admin API; TenantID "" means every tenant.
 type AdminToken struct {
 	ID        string
 	Name      string
 	TenantID  string
+	Role      string // RoleViewer, RoleReleaseManager, RoleAdmin; "" = RoleAdmin
+	Hint      string // a short non-secret prefix shown in listings
 	Hash      []byte
 	CreatedAt time.Time
+	ExpiresAt time.Time // zero: never
 	RevokedAt time.Time
+}
+
+// Active reports whether the token may be used at now.
+func (t AdminToken) Active(now time.Time) bool {
+	return t.RevokedAt.IsZero() && (t.ExpiresAt.IsZero() || now.Before(t.ExpiresAt))
 }
 
 // AdminTokenStore keeps admin tokens.
 type AdminTokenStore interface {
-	CreateAdminToken(ctx context.Context, t AdminToken) error
+	CreateAdminToken(ctx context.Context, t AdminToken) error // ErrConflict on duplicate ID or hash
 	GetAdminToken(ctx context.Context, hash []byte) (AdminToken, error)
+	// ListAdminTokens returns every admin token, revoked or not, oldest first.
+	ListAdminTokens(ctx context.Context) ([]AdminToken, error)
+	// RevokeAdminToken marks token id revoked at at; ErrNotFound when there
+	// is no such active token.
+	RevokeAdminToken(ctx context.Context, id string, at time.Time) error
 }
 
 // SigningKey is an Ed25519 key that signs machine sessions.

@@ -13,7 +13,7 @@ import (
 	cms "github.com/github/smimesign/ietf-cms"
 )
 
-// The super blob built here is the one quill v0.5.1's
+// The super blob built here is the one quill v0.7.1's
 // sign.GenerateSigningSuperBlob builds (code directory version 0x20500,
 // SHA-256, 4 KiB pages, requirements and optional entitlements, a CMS
 // blob wrapper that is empty when ad hoc, four pages of zero padding),
@@ -164,7 +164,9 @@ func base128(n int64) []byte {
 
 // newCodeDirectoryBlob lays out the CodeDirectory of m with its page
 // hashes left zero; it returns the blob and where the page hashes start.
-func newCodeDirectoryBlob(id string, flags uint32, m *qmacho.File, codeLimit uint32, specials []slotBlob) ([]byte, int) {
+// A non-empty teamID (the signing certificate's OU, as codesign and
+// quill ≥ 0.7 record it) follows the identifier.
+func newCodeDirectoryBlob(id, teamID string, flags uint32, m *qmacho.File, codeLimit uint32, specials []slotBlob) ([]byte, int) {
 	nSpecial := uint32(0)
 	bySlot := map[uint32][]byte{}
 	for _, s := range specials {
@@ -172,7 +174,11 @@ func newCodeDirectoryBlob(id string, flags uint32, m *qmacho.File, codeLimit uin
 		bySlot[s.slot] = s.hash[:]
 	}
 	nPages := (uint64(codeLimit) + pageSize - 1) / pageSize
-	hashOff := cdBlobHeaderSize + len(id) + 1 + int(nSpecial)*sha256.Size
+	teamOff := cdBlobHeaderSize + len(id) + 1
+	hashOff := teamOff + int(nSpecial)*sha256.Size
+	if teamID != "" {
+		hashOff += len(teamID) + 1
+	}
 	cd := make([]byte, hashOff+int(nPages)*sha256.Size)
 	be := binary.BigEndian
 	be.PutUint32(cd, magicCodeDirectory)
@@ -185,7 +191,11 @@ func newCodeDirectoryBlob(id string, flags uint32, m *qmacho.File, codeLimit uin
 	be.PutUint32(cd[28:], uint32(nPages))
 	be.PutUint32(cd[32:], codeLimit)
 	cd[36], cd[37], cd[39] = sha256.Size, hashTypeSHA256, pageShift
-	// 40 spare2, 44 scatter, 48 team, 52 spare3, 56 codeLimit64: zero
+	// 40 spare2, 44 scatter, 52 spare3, 56 codeLimit64: zero
+	if teamID != "" {
+		be.PutUint32(cd[48:], uint32(teamOff))
+		copy(cd[teamOff:], teamID)
+	}
 	if seg := m.Segment("__TEXT"); seg != nil {
 		be.PutUint64(cd[64:], seg.Offset)
 		be.PutUint64(cd[72:], seg.Filesz)
@@ -269,4 +279,13 @@ func readEntitlements(path string) ([]byte, error) {
 		return nil, nil
 	}
 	return os.ReadFile(path)
+}
+
+// teamID is the Apple team identifier of the signing certificate: the
+// leaf's first OU, or "" (ad hoc, or a certificate without one).
+func teamID(sm *pki.SigningMaterial) string {
+	if leaf := sm.Leaf(); leaf != nil && len(leaf.Subject.OrganizationalUnit) > 0 {
+		return leaf.Subject.OrganizationalUnit[0]
+	}
+	return ""
 }

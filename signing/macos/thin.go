@@ -52,7 +52,7 @@ func signThin(cfg *quill.SigningConfig) error {
 		flags = cdFlagRuntime
 	}
 	specials := specialBlobs(cfg.Identity, sm, ents)
-	cd, hashOff := newCodeDirectoryBlob(cfg.Identity, flags, m, cmd.DataOffset, specials)
+	cd, hashOff := newCodeDirectoryBlob(cfg.Identity, teamID(sm), flags, m, cmd.DataOffset, specials)
 	estimate, err := cmsBlob(sm, cd)
 	if err != nil {
 		return err

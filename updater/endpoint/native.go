@@ -251,10 +251,32 @@ func etagMatch(header, etag string) bool {
 	return false
 }
 
+// errorCodes are the stable error codes of the update endpoints' statuses,
+// the same words as the machine API's (server.Error).
+var errorCodes = map[int]string{
+	http.StatusBadRequest:          "invalid_request",
+	http.StatusUnauthorized:        "unauthorized",
+	http.StatusForbidden:           "forbidden",
+	http.StatusNotFound:            "not_found",
+	http.StatusTooManyRequests:     "rate_limited",
+	http.StatusServiceUnavailable:  "unavailable",
+	http.StatusInternalServerError: "internal",
+}
+
+// httpError writes every update-endpoint error in the API's one error
+// shape, {"error": "<code>", "message": "<text>"} (docs/server.md).
 func httpError(w http.ResponseWriter, code int, msg string) {
 	w.Header().Set("Content-Type", "application/json")
 	w.Header().Set("X-Content-Type-Options", "nosniff")
+	w.Header().Set("Cache-Control", "no-store")
 	w.WriteHeader(code)
-	body, _ := tauri.Encode(map[string]string{"error": msg})
+	name, ok := errorCodes[code]
+	if !ok {
+		name = "error"
+	}
+	body, _ := tauri.Encode(struct {
+		Error   string `json:"error"`
+		Message string `json:"message"`
+	}{name, msg})
 	w.Write(body)
 }

@@ -8,6 +8,7 @@ import (
 	"github.com/jackc/pgx/v5"
 
 	"github.com/slipwayhq/slipway/server/store"
+	"github.com/slipwayhq/slipway/server/store/sqlcol"
 )
 
 // CreateHandshake stores a handshake code.
@@ -36,20 +37,45 @@ func (s *Store) ConsumeHandshake(ctx context.Context, codeHash []byte, now time.
 
 // CreateAdminToken stores an admin token.
 func (s *Store) CreateAdminToken(ctx context.Context, t store.AdminToken) error {
-	_, err := s.pool.Exec(ctx, `INSERT INTO admin_tokens (id, name, tenant_id, hash, created_at, revoked_at)
-		VALUES ($1, $2, $3, $4, $5, $6)`, t.ID, t.Name, t.TenantID, t.Hash, ms(t.CreatedAt), ms(t.RevokedAt))
+	_, err := s.pool.Exec(ctx, "INSERT INTO admin_tokens ("+sqlcol.AdminTokenColumns+") VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)",
+		sqlcol.AdminTokenArgs(t)...)
 	return wrap("create admin token", err)
 }
 
 // GetAdminToken looks an admin token up by hash.
 func (s *Store) GetAdminToken(ctx context.Context, hash []byte) (store.AdminToken, error) {
-	var t store.AdminToken
-	var created, revoked int64
-	err := s.pool.QueryRow(ctx,
-		"SELECT id, name, tenant_id, hash, created_at, revoked_at FROM admin_tokens WHERE hash = $1", hash).
-		Scan(&t.ID, &t.Name, &t.TenantID, &t.Hash, &created, &revoked)
-	t.CreatedAt, t.RevokedAt = tm(created), tm(revoked)
+	t, err := sqlcol.ScanAdminToken(s.pool.QueryRow(ctx, "SELECT "+sqlcol.AdminTokenColumns+" FROM admin_tokens WHERE hash = $1", hash))
 	return t, wrap("get admin token", err)
+}
+
+// ListAdminTokens returns every admin token, oldest first.
+func (s *Store) ListAdminTokens(ctx context.Context) ([]store.AdminToken, error) {
+	rows, err := s.pool.Query(ctx, "SELECT "+sqlcol.AdminTokenColumns+" FROM admin_tokens ORDER BY created_at, id")
+	if err != nil {
+		return nil, wrap("list admin tokens", err)
+	}
+	defer rows.Close()
+	var out []store.AdminToken
+	for rows.Next() {
+		t, err := sqlcol.ScanAdminToken(rows)
+		if err != nil {
+			return nil, wrap("list admin tokens", err)
+		}
+		out = append(out, t)
+	}
+	return out, wrap("list admin tokens", rows.Err())
+}
+
+// RevokeAdminToken marks an active admin token revoked.
+func (s *Store) RevokeAdminToken(ctx context.Context, id string, at time.Time) error {
+	res, err := s.pool.Exec(ctx, "UPDATE admin_tokens SET revoked_at = $1 WHERE id = $2 AND revoked_at = 0", ms(at), id)
+	if err != nil {
+		return wrap("revoke admin token", err)
+	}
+	if res.RowsAffected() == 0 {
+		return store.ErrNotFound
+	}
+	return nil
 }
 
 // CreateSigningKey stores a session signing key.

@@ -7,6 +7,7 @@ import (
 	"github.com/jackc/pgx/v5"
 
 	"github.com/slipwayhq/slipway/server/store"
+	"github.com/slipwayhq/slipway/server/store/sqlcol"
 )
 
 // GetToken looks a machine token up by hash. There is deliberately no
@@ -38,6 +39,10 @@ func (s *Store) ReplaceToken(ctx context.Context, tok store.Token) error {
 		if err := tx.QueryRow(ctx, "SELECT id FROM machines WHERE id = $1 FOR UPDATE", tok.MachineID).Scan(&id); err != nil {
 			return err
 		}
+		if _, err := tx.Exec(ctx, "UPDATE machines SET sessions_revoked_at = $1 WHERE id = $2",
+			ms(tok.CreatedAt), tok.MachineID); err != nil {
+			return err
+		}
 		return replaceToken(ctx, tx, tok, false)
 	})
 	return wrap("replace token", err)
@@ -45,10 +50,18 @@ func (s *Store) ReplaceToken(ctx context.Context, tok store.Token) error {
 
 // RevokeTokens revokes every active token of a machine.
 func (s *Store) RevokeTokens(ctx context.Context, machineID string, at time.Time) (int, error) {
-	tag, err := s.pool.Exec(ctx, "UPDATE tokens SET revoked_at = $1 WHERE machine_id = $2 AND revoked_at = 0",
-		ms(at), machineID)
+	// One statement, so the sessions and tokens are revoked together.
+	tag, err := s.pool.Exec(ctx, `WITH m AS (UPDATE machines SET sessions_revoked_at = $1 WHERE id = $2)
+		UPDATE tokens SET revoked_at = $1 WHERE machine_id = $2 AND revoked_at = 0`, ms(at), machineID)
 	if err != nil {
 		return 0, wrap("revoke tokens", err)
 	}
 	return int(tag.RowsAffected()), nil
+}
+
+// SessionsRevokedAt reads when the machine's sessions were last revoked.
+func (s *Store) SessionsRevokedAt(ctx context.Context, machineID string) (time.Time, error) {
+	var v int64
+	err := s.pool.QueryRow(ctx, "SELECT sessions_revoked_at FROM machines WHERE id = $1", machineID).Scan(&v)
+	return sqlcol.Time(v), wrap("sessions revoked at", err)
 }

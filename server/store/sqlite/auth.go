@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/slipwayhq/slipway/server/store"
+	"github.com/slipwayhq/slipway/server/store/sqlcol"
 )
 
 // CreateHandshake stores a handshake code.
@@ -36,20 +37,45 @@ func (s *Store) ConsumeHandshake(ctx context.Context, codeHash []byte, now time.
 
 // CreateAdminToken stores an admin token.
 func (s *Store) CreateAdminToken(ctx context.Context, t store.AdminToken) error {
-	_, err := s.w.ExecContext(ctx, `INSERT INTO admin_tokens (id, name, tenant_id, hash, created_at, revoked_at)
-		VALUES (?, ?, ?, ?, ?, ?)`, t.ID, t.Name, t.TenantID, t.Hash, ms(t.CreatedAt), ms(t.RevokedAt))
+	_, err := s.w.ExecContext(ctx, "INSERT INTO admin_tokens ("+sqlcol.AdminTokenColumns+") VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+		sqlcol.AdminTokenArgs(t)...)
 	return wrap("create admin token", err)
 }
 
 // GetAdminToken looks an admin token up by hash.
 func (s *Store) GetAdminToken(ctx context.Context, hash []byte) (store.AdminToken, error) {
-	var t store.AdminToken
-	var created, revoked int64
-	err := s.r.QueryRowContext(ctx,
-		"SELECT id, name, tenant_id, hash, created_at, revoked_at FROM admin_tokens WHERE hash = ?", hash).
-		Scan(&t.ID, &t.Name, &t.TenantID, &t.Hash, &created, &revoked)
-	t.CreatedAt, t.RevokedAt = tm(created), tm(revoked)
+	t, err := sqlcol.ScanAdminToken(s.r.QueryRowContext(ctx, "SELECT "+sqlcol.AdminTokenColumns+" FROM admin_tokens WHERE hash = ?", hash))
 	return t, wrap("get admin token", err)
+}
+
+// ListAdminTokens returns every admin token, oldest first.
+func (s *Store) ListAdminTokens(ctx context.Context) ([]store.AdminToken, error) {
+	rows, err := s.r.QueryContext(ctx, "SELECT "+sqlcol.AdminTokenColumns+" FROM admin_tokens ORDER BY created_at, id")
+	if err != nil {
+		return nil, wrap("list admin tokens", err)
+	}
+	defer rows.Close()
+	var out []store.AdminToken
+	for rows.Next() {
+		t, err := sqlcol.ScanAdminToken(rows)
+		if err != nil {
+			return nil, wrap("list admin tokens", err)
+		}
+		out = append(out, t)
+	}
+	return out, wrap("list admin tokens", rows.Err())
+}
+
+// RevokeAdminToken marks an active admin token revoked.
+func (s *Store) RevokeAdminToken(ctx context.Context, id string, at time.Time) error {
+	res, err := s.w.ExecContext(ctx, "UPDATE admin_tokens SET revoked_at = ? WHERE id = ? AND revoked_at = 0", ms(at), id)
+	if err != nil {
+		return wrap("revoke admin token", err)
+	}
+	if n, _ := res.RowsAffected(); n == 0 {
+		return store.ErrNotFound
+	}
+	return nil
 }
 
 // CreateSigningKey stores a session signing key.

@@ -6,6 +6,7 @@ import (
 	"time"
 
 	"github.com/slipwayhq/slipway/server/store"
+	"github.com/slipwayhq/slipway/server/store/sqlcol"
 )
 
 const getTokenSQL = "SELECT hash, machine_id, tenant_id, client, created_at, expires_at, revoked_at FROM tokens WHERE hash = ?"
@@ -49,6 +50,10 @@ func (s *Store) ReplaceToken(ctx context.Context, tok store.Token) error {
 		if n == 0 {
 			return sql.ErrNoRows
 		}
+		if _, err := tx.ExecContext(ctx, "UPDATE machines SET sessions_revoked_at = ? WHERE id = ?",
+			ms(tok.CreatedAt), tok.MachineID); err != nil {
+			return err
+		}
 		return replaceToken(ctx, tx, tok, false)
 	})
 	s.tokens.forget(tok.MachineID)
@@ -57,12 +62,29 @@ func (s *Store) ReplaceToken(ctx context.Context, tok store.Token) error {
 
 // RevokeTokens revokes every active token of a machine.
 func (s *Store) RevokeTokens(ctx context.Context, machineID string, at time.Time) (int, error) {
-	res, err := s.w.ExecContext(ctx, "UPDATE tokens SET revoked_at = ? WHERE machine_id = ? AND revoked_at = 0",
-		ms(at), machineID)
+	var n int64
+	err := s.tx(ctx, func(tx *sql.Tx) error {
+		if _, err := tx.ExecContext(ctx, "UPDATE machines SET sessions_revoked_at = ? WHERE id = ?", ms(at), machineID); err != nil {
+			return err
+		}
+		res, err := tx.ExecContext(ctx, "UPDATE tokens SET revoked_at = ? WHERE machine_id = ? AND revoked_at = 0",
+			ms(at), machineID)
+		if err != nil {
+			return err
+		}
+		n, _ = res.RowsAffected()
+		return nil
+	})
 	s.tokens.forget(machineID)
 	if err != nil {
 		return 0, wrap("revoke tokens", err)
 	}
-	n, _ := res.RowsAffected()
 	return int(n), nil
+}
+
+// SessionsRevokedAt reads when the machine's sessions were last revoked.
+func (s *Store) SessionsRevokedAt(ctx context.Context, machineID string) (time.Time, error) {
+	var v int64
+	err := s.r.QueryRowContext(ctx, "SELECT sessions_revoked_at FROM machines WHERE id = ?", machineID).Scan(&v)
+	return sqlcol.Time(v), wrap("sessions revoked at", err)
 }

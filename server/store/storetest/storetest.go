@@ -357,7 +357,18 @@ func testTokens(t *testing.T, s store.Store) {
 	if cur, err := s.GetToken(ctx, hash("t1")); err != nil || !cur.RevokedAt.IsZero() { // read before the change
 		t.Fatalf("t1 before rotation: %+v %v", cur, err)
 	}
+	sessionsRevokedAt := func(want time.Time) {
+		t.Helper()
+		if at, err := s.SessionsRevokedAt(ctx, "m1"); err != nil || !at.Equal(want) {
+			t.Fatalf("SessionsRevokedAt = %v, %v; want %v", at, err, want)
+		}
+	}
+	sessionsRevokedAt(time.Time{})
+	if _, err := s.SessionsRevokedAt(ctx, "nope"); !errors.Is(err, store.ErrNotFound) {
+		t.Fatalf("SessionsRevokedAt of a missing machine: %v", err)
+	}
 	must(t, s.ReplaceToken(ctx, token("t2", "m1", "a", t0.Add(time.Minute))))
+	sessionsRevokedAt(t0.Add(time.Minute))
 	if old, _ := s.GetToken(ctx, hash("t1")); old.RevokedAt.IsZero() {
 		t.Fatal("rotate did not revoke the old token")
 	}
@@ -372,6 +383,7 @@ func testTokens(t *testing.T, s store.Store) {
 	if n != 1 {
 		t.Fatalf("RevokeTokens = %d, want 1", n)
 	}
+	sessionsRevokedAt(t0.Add(2 * time.Minute))
 	cur, err := s.GetToken(ctx, hash("t2"))
 	must(t, err)
 	if !cur.RevokedAt.Equal(t0.Add(2 * time.Minute)) {
@@ -480,6 +492,28 @@ func testAdminTokens(t *testing.T, s store.Store) {
 	}
 	if _, err := s.GetAdminToken(ctx, hash("x")); !errors.Is(err, store.ErrNotFound) {
 		t.Fatalf("unknown admin token: %v", err)
+	}
+	rm := store.AdminToken{ID: "a3", Name: "ci", TenantID: "a", Role: store.RoleReleaseManager, Hint: "swa_ab",
+		Hash: hash("rm"), CreatedAt: t0.Add(time.Minute), ExpiresAt: t0.Add(time.Hour)}
+	must(t, s.CreateAdminToken(ctx, rm))
+	if got, err := s.GetAdminToken(ctx, hash("rm")); err != nil || got.Role != rm.Role || got.Hint != rm.Hint ||
+		!got.ExpiresAt.Equal(rm.ExpiresAt) || got.TenantID != "a" {
+		t.Fatalf("GetAdminToken = %+v, %v", got, err)
+	}
+	must(t, s.RevokeAdminToken(ctx, "a3", t0.Add(2*time.Minute)))
+	if err := s.RevokeAdminToken(ctx, "a3", t0.Add(3*time.Minute)); !errors.Is(err, store.ErrNotFound) {
+		t.Fatalf("revoke twice: %v", err)
+	}
+	if err := s.RevokeAdminToken(ctx, "nope", t0); !errors.Is(err, store.ErrNotFound) {
+		t.Fatalf("revoke unknown: %v", err)
+	}
+	list, err := s.ListAdminTokens(ctx)
+	must(t, err)
+	if len(list) != 2 || list[0].ID != "a1" || list[1].ID != "a3" || !list[1].RevokedAt.Equal(t0.Add(2*time.Minute)) {
+		t.Fatalf("ListAdminTokens = %+v", list)
+	}
+	if list[1].Active(t0.Add(time.Minute)) || !list[0].Active(t0.Add(1000*time.Hour)) {
+		t.Fatal("Active is wrong")
 	}
 }
 

@@ -1,0 +1,92 @@
+package server_test
+
+import (
+	"net/http"
+	"net/netip"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"testing"
+
+	"github.com/go-chi/chi/v5"
+
+	"github.com/slipwayhq/slipway/server"
+	"github.com/slipwayhq/slipway/server/adminui"
+	"github.com/slipwayhq/slipway/server/store/sqlite"
+)
+
+// TestFailedAuthenticationsLimited is the sweep's finding: nothing limited
+// failed authentications on the admin page login, the admin API, the Fleet
+// webhook or heartbeats. Per client address, past the burst of failures
+// every request gets 429 with Retry-After (even with good credentials),
+// other addresses are unaffected, and both are counted in metrics.
+func TestFailedAuthenticationsLimited(t *testing.T) {
+	dir := t.TempDir()
+	st, err := sqlite.Open(t.Context(), filepath.Join(dir, "ui.db"), sqlite.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ui, err := adminui.New(st, adminui.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	e := newEnvWith(t, server.Options{Store: st, Mount: []func(chi.Router){ui.Routes}}, func(c *server.Config) {
+		c.AuthFailureRate, c.AuthFailureBurst = 0.001, 3
+		c.TrustedProxies = []netip.Prefix{netip.MustParsePrefix("127.0.0.0/8"), netip.MustParsePrefix("::1/128")}
+	})
+	m := e.register(e.secret, "limited", "L1")
+	type attempt struct {
+		method, path, bearer string
+		body                 any
+		hdr                  []string
+	}
+	for i, c := range []struct {
+		area      string
+		bad, good attempt
+	}{
+		{"admin_api", attempt{"GET", "/api/admin/machines", "swa_" + strings.Repeat("x", 43), nil, nil},
+			attempt{"GET", "/api/admin/machines", e.admin, nil, nil}},
+		{"admin_page", attempt{"POST", "/admin/login", "", "token=swa_nope", []string{"Content-Type", "application/x-www-form-urlencoded", "Origin", e.ts.URL}},
+			attempt{"GET", "/admin/login", "", nil, nil}},
+		{"fleet", attempt{"POST", "/api/integrations/fleet/hosts", "", map[string]any{}, []string{"x-fleet-secret", "wrong"}},
+			attempt{"POST", "/api/integrations/fleet/hosts", "", fleetHost(t, map[string]any{"hardware_serial": "F1"}), []string{"x-fleet-secret", e.secret}}},
+		{"machine", attempt{"POST", "/api/machines/heartbeat", "swm_" + strings.Repeat("y", 43), map[string]any{}, nil},
+			attempt{"POST", "/api/machines/heartbeat", m.Token, map[string]any{}, nil}},
+	} {
+		t.Run(c.area, func(t *testing.T) {
+			addr := "203.0.113." + strconv.Itoa(i+1)
+			send := func(a attempt, want int) response {
+				t.Helper()
+				r := e.do(a.method, a.path, a.bearer, a.body, append([]string{"X-Forwarded-For", addr}, a.hdr...)...)
+				if r.Status != want {
+					t.Fatalf("%s %s: %d, want %d: %.200s", a.method, a.path, r.Status, want, r.Body)
+				}
+				return r
+			}
+			for range 3 {
+				send(c.bad, http.StatusUnauthorized)
+			}
+			for _, a := range []attempt{c.bad, c.good} {
+				r := expect(t, send(a, http.StatusTooManyRequests), http.StatusTooManyRequests)
+				if s, err := strconv.Atoi(r.Header.Get("Retry-After")); err != nil || s < 1 {
+					t.Fatalf("Retry-After %q", r.Header.Get("Retry-After"))
+				}
+			}
+			// Another address is not affected.
+			if r := e.do(c.good.method, c.good.path, c.good.bearer, c.good.body, append([]string{"X-Forwarded-For", "198.51.100.9"}, c.good.hdr...)...); r.Status >= 400 {
+				t.Fatalf("other address: %d %s", r.Status, r.Body)
+			}
+		})
+	}
+	metrics := string(e.do("GET", "/metrics", "", nil, "X-Forwarded-For", "203.0.113.1").Body)
+	for _, area := range []string{"admin_api", "admin_page", "fleet", "machine"} {
+		for _, line := range []string{
+			`slipway_auth_failures_total{area="` + area + `"} 3`,
+			`slipway_auth_limited_total{area="` + area + `"} 2`,
+		} {
+			if !strings.Contains(metrics, line) {
+				t.Errorf("metrics lack %s", line)
+			}
+		}
+	}
+}
