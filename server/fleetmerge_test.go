@@ -82,7 +82,7 @@ func TestFleetAgentOneMachine(t *testing.T) {
 		const serial = "X9QCQ2QW3M"
 		// Fleet first: the GET /hosts/{id} shape, osquery strings, nulls, a
 		// huge software list.
-		host := osqueryStrings(t, map[string]any{"id": 41, "hardware_serial": serial}, 20000)
+		host := osqueryStrings(t, map[string]any{"id": 41, "hardware_serial": serial}, 10000) // the per-host maximum (server/softwarefleet.go)
 		r := e.fleetSync(map[string]any{"host": host})
 		if r["created"].(float64) != 1 {
 			t.Fatalf("first sync: %v", r)
