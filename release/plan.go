@@ -112,7 +112,7 @@ func planDist(ctx context.Context, d *Dist, prefix string, kinds []string) ([]*P
 		switch a.Type {
 		case TypeChecksum:
 			checksums = append(checksums, a)
-		case TypeArchive:
+		case TypeArchive, TypeLinuxPackage:
 			p := productOf(a, d.Metadata)
 			pp := byProduct[p]
 			if pp == nil {
@@ -123,7 +123,7 @@ func planDist(ctx context.Context, d *Dist, prefix string, kinds []string) ([]*P
 		}
 	}
 	if len(byProduct) == 0 {
-		return nil, fmt.Errorf("%w: no archives in artifacts.json", ErrBadDist)
+		return nil, fmt.Errorf("%w: no archives or packages in artifacts.json", ErrBadDist)
 	}
 	var plans []*ProductPlan
 	for _, pp := range byProduct {

@@ -43,8 +43,8 @@ func TestSnapshotBuild(t *testing.T) {
 		t.Fatalf("products = %+v", rep.Products)
 	}
 	for _, p := range rep.Products {
-		if len(p.Artifacts) != 7 {
-			t.Errorf("%s: %d artifacts, want 6 archives + checksums", p.Product, len(p.Artifacts))
+		if len(p.Artifacts) != 13 {
+			t.Errorf("%s: %d artifacts, want 6 archives + 6 Linux packages + checksums", p.Product, len(p.Artifacts))
 		}
 		checkStatuses(t, p, StatusUploaded)
 	}
