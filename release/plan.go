@@ -120,6 +120,12 @@ func planDist(ctx context.Context, d *Dist, prefix string, kinds []string) ([]*P
 				byProduct[p] = pp
 			}
 			pp.Record.Artifacts = append(pp.Record.Artifacts, Artifact{Name: a.Name, OS: a.Goos, Arch: a.Goarch, Format: a.Extra.Format})
+		case typeSBOM, typeProvenance:
+			// Written by the attest step after the archives and packages
+			// of the same product, so the plan exists already.
+			if pp := byProduct[productOf(a, d.Metadata)]; pp != nil {
+				pp.Record.Artifacts = append(pp.Record.Artifacts, Artifact{Name: a.Name, Format: a.Extra.Format})
+			}
 		}
 	}
 	if len(byProduct) == 0 {
@@ -153,7 +159,10 @@ func (pp *ProductPlan) fill(ctx context.Context, dir, prefix string, kinds []str
 		if err != nil {
 			return fmt.Errorf("%w: %w", ErrBadDist, err)
 		}
-		if want, ok := sums[a.Name]; a.Format != "checksums" && sums != nil && (!ok || want != sum) {
+		// The checksums file lists GoReleaser's files; SBOMs and provenance
+		// come later (and are signed like every file).
+		generated := a.Format == "checksums" || a.Format == FormatSBOM || a.Format == FormatProvenance
+		if want, ok := sums[a.Name]; !generated && sums != nil && (!ok || want != sum) {
 			return fmt.Errorf("%w: %s: sha256 %s does not match the checksums file", ErrBadDist, a.Name, sum)
 		}
 		a.Size, a.SHA256, a.URL = size, sum, a.Name
