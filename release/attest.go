@@ -64,14 +64,10 @@ func (attestStep) Run(ctx context.Context, r *run) error {
 	byProduct := map[string][]DistArtifact{}
 	var added []DistArtifact
 	for _, a := range d.Artifacts {
-		if a.Type != TypeArchive && a.Type != TypeLinuxPackage {
+		if a.Type != TypeArchive && a.Type != TypeLinuxPackage && a.Type != typeInstaller {
 			continue
 		}
-		bin := bins[a.Extra.ID+"/"+a.Goos+"/"+a.Goarch]
-		if bin == "" {
-			return fmt.Errorf("%w: %s: no binary of build %q for %s/%s", ErrBadDist, a.Name, a.Extra.ID, a.Goos, a.Goarch)
-		}
-		sbom, err := writeSBOM(ctx, d, a, bin)
+		sbom, err := ensureSBOM(ctx, d, a, bins[a.Extra.ID+"/"+a.Goos+"/"+a.Goarch])
 		if err != nil {
 			return err
 		}
@@ -120,24 +116,37 @@ func binaries(d *Dist) (map[string]string, error) {
 	return out, nil
 }
 
-func writeSBOM(ctx context.Context, d *Dist, a DistArtifact, bin string) (DistArtifact, error) {
-	bi, err := buildinfo.ReadFile(bin)
-	if err != nil {
-		return DistArtifact{}, fmt.Errorf("%w: %s: build information: %w", ErrBadDist, bin, err)
-	}
+// ensureSBOM writes the SBOM of a, or keeps the one an earlier run wrote
+// when it describes these bytes (publishing a copied dist/ with
+// --skip-build, where the binaries are not at hand).
+func ensureSBOM(ctx context.Context, d *Dist, a DistArtifact, bin string) (DistArtifact, error) {
+	name := a.Name + SBOMExt
+	art := DistArtifact{Name: name, Path: name, Type: typeSBOM, Extra: DistExtra{ID: a.Extra.ID, Format: FormatSBOM}}
 	_, sum, err := hashFile(ctx, filepath.Join(d.Dir, a.Name))
 	if err != nil {
 		return DistArtifact{}, fmt.Errorf("%w: %w", ErrBadDist, err)
+	}
+	if old, err := signing.ReadFileLimited(filepath.Join(d.Dir, name), maxSBOM); err == nil {
+		if doc, err := ParseSBOM(old); err == nil && doc.Packages[0].Name == a.Name &&
+			len(doc.Packages[0].Checksums) == 1 && doc.Packages[0].Checksums[0].ChecksumValue == sum {
+			return art, nil
+		}
+	}
+	if bin == "" {
+		return DistArtifact{}, fmt.Errorf("%w: %s: no binary of build %q for %s/%s", ErrBadDist, a.Name, a.Extra.ID, a.Goos, a.Goarch)
+	}
+	bi, err := buildinfo.ReadFile(bin)
+	if err != nil {
+		return DistArtifact{}, fmt.Errorf("%w: %s: build information: %w", ErrBadDist, bin, err)
 	}
 	doc, err := sbomFor(a.Name, sum, a.Extra.Format, bi, d.Metadata.Date)
 	if err != nil {
 		return DistArtifact{}, err
 	}
-	name := a.Name + SBOMExt
 	if err := signing.WriteFileAtomic(filepath.Join(d.Dir, name), doc, 0o644); err != nil {
 		return DistArtifact{}, err
 	}
-	return DistArtifact{Name: name, Path: name, Type: typeSBOM, Extra: DistExtra{ID: a.Extra.ID, Format: FormatSBOM}}, nil
+	return art, nil
 }
 
 // Statement is an in-toto v1 statement.

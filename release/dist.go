@@ -173,6 +173,10 @@ func (a *DistArtifact) validate() error {
 	if a.Type == "" {
 		return errors.New("missing type")
 	}
+	switch a.Type {
+	case typeSBOM, typeProvenance, typeInstaller:
+		return fmt.Errorf("type %q is Slipway's own, not GoReleaser's", a.Type)
+	}
 	if !published(a.Type) {
 		return nil // not published by Slipway; only loosely checked
 	}

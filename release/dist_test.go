@@ -118,6 +118,7 @@ func TestReadDistInvalid(t *testing.T) {
 		{"package format unknown", "artifacts.json", []byte(`[{"name":"a.snap","path":"dist/a.snap","goos":"linux","goarch":"amd64","type":"Linux Package","extra":{"ID":"agent","Format":"snap"}}]`)},
 		{"package name not its format", "artifacts.json", []byte(`[{"name":"a.rpm","path":"dist/a.rpm","goos":"linux","goarch":"amd64","type":"Linux Package","extra":{"ID":"agent","Format":"deb"}}]`)},
 		{"package path traversal", "artifacts.json", []byte(`[{"name":"a.deb","path":"../a.deb","goos":"linux","goarch":"amd64","type":"Linux Package","extra":{"ID":"agent","Format":"deb"}}]`)},
+		{"slipway's own type", "artifacts.json", []byte(`[{"name":"../x.msi","path":"../x.msi","goos":"windows","goarch":"amd64","type":"Slipway Installer","extra":{"ID":"agent","Format":"msi"}}]`)},
 		{"wrong field type", "artifacts.json", []byte(`[{"name":1,"type":"Archive"}]`)},
 		{"garbage metadata", "metadata.json", []byte("{{{")},
 		{"truncated metadata", "metadata.json", meta[:len(meta)-10]},

@@ -66,3 +66,13 @@ func (v *Verifier) VerifyDSSE(envelope []byte) (string, []byte, error) {
 	}
 	return "", nil, fmt.Errorf("%w: %w", signing.ErrBadSignature, errors.Join(errs...))
 }
+
+// SignBlob signs data (hashed with SHA-256) and returns the DER signature:
+// what cosign puts, base64-encoded, in an image signature's annotation.
+func (s *Signer) SignBlob(ctx context.Context, data []byte) ([]byte, error) {
+	sig, err := s.key.sv.SignMessage(bytes.NewReader(data), options.WithContext(ctx))
+	if err != nil {
+		return nil, fmt.Errorf("cosign sign: %w", err)
+	}
+	return sig, nil
+}
