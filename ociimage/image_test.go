@@ -205,11 +205,18 @@ func hostPlatform(t *testing.T, idx v1.ImageIndex) v1.Hash {
 // /healthz.
 func runServer(t *testing.T, img v1.Image) {
 	t.Helper()
-	root := filepath.Join(t.TempDir(), "rootfs")
-	unpack(t, img, root)
-	if err := os.Chmod(filepath.Dir(root), 0o755); err != nil {
+	// Not under t.TempDir(): its parent is 0700, closed to the image's
+	// user.
+	parent, err := os.MkdirTemp("", "slipway-image-rootfs-")
+	if err != nil {
 		t.Fatal(err)
 	}
+	t.Cleanup(func() { os.RemoveAll(parent) })
+	if err := os.Chmod(parent, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	root := filepath.Join(parent, "rootfs")
+	unpack(t, img, root)
 	l, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		t.Fatal(err)
