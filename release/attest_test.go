@@ -99,6 +99,7 @@ func goVersionModules(t *testing.T, bin string) []string {
 // and refuses a file the statement does not name.
 func TestProvenance(t *testing.T) {
 	sharedBuild(t)
+	t.Logf("shared release run (step durations):\n%s", shared.out)
 	bin := testenv.Tool(t, "cosign", "scripts/tools.sh cosign")
 	signer := cosignSigner(shared.signers)
 	home := t.TempDir()

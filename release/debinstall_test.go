@@ -133,7 +133,7 @@ func rebuildDeb(t *testing.T, deb, from, to string) string {
 		t.Fatal(err)
 	}
 	out := filepath.Join(filepath.Dir(dir), "next.deb")
-	cmdOut(t, "dpkg-deb", "--root-owner-group", "-b", dir, out)
+	cmdOut(t, "dpkg-deb", "--root-owner-group", "-Zgzip", "-z1", "-b", dir, out)
 	return out
 }
 
