@@ -1,7 +1,10 @@
-{{/* Name of every object: <release>-slipway, or fullnameOverride. */}}
+{{/* Name of every object: fullnameOverride, the release name when it
+contains the chart name, else <release>-slipway. */}}
 {{- define "slipway.fullname" -}}
 {{- if .Values.fullnameOverride -}}
 {{- .Values.fullnameOverride | trunc 63 | trimSuffix "-" -}}
+{{- else if contains .Chart.Name .Release.Name -}}
+{{- .Release.Name | trunc 63 | trimSuffix "-" -}}
 {{- else -}}
 {{- printf "%s-%s" .Release.Name .Chart.Name | trunc 63 | trimSuffix "-" -}}
 {{- end -}}
