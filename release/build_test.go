@@ -162,7 +162,8 @@ func devSigners(dir string) ([]signing.Backend, error) {
 }
 
 // copyDist copies the top-level files of the shared dist/ (archives,
-// checksums, metadata) into a fresh directory, without signatures.
+// packages, installers, SBOMs, provenance, checksums, metadata) into a fresh
+// directory, without signatures, and links the build directories.
 func copyDist(t *testing.T) string {
 	t.Helper()
 	dst := t.TempDir()
@@ -172,7 +173,15 @@ func copyDist(t *testing.T) string {
 	}
 	for _, e := range entries {
 		n := e.Name()
-		if e.IsDir() || strings.HasSuffix(n, signing.TauriSigExt) || strings.HasSuffix(n, signing.MinisigExt) || strings.HasSuffix(n, signing.CosignBundleExt) {
+		if e.IsDir() {
+			// The binaries (read by the attest and msi steps when a file
+			// must be described again), shared read-only.
+			if err := os.Symlink(filepath.Join(shared.dist, n), filepath.Join(dst, n)); err != nil {
+				t.Fatal(err)
+			}
+			continue
+		}
+		if strings.HasSuffix(n, signing.TauriSigExt) || strings.HasSuffix(n, signing.MinisigExt) || strings.HasSuffix(n, signing.CosignBundleExt) {
 			continue
 		}
 		b, err := os.ReadFile(filepath.Join(shared.dist, n))
