@@ -23,16 +23,17 @@ import (
 // + publish into a filesystem store) of a temporary git repository made
 // from this checkout. Tests then copy its dist/ and publish the copy.
 var shared struct {
-	once    sync.Once
-	root    string // temp dir removed by TestMain
-	repo    string // the temporary git repository
-	dist    string // its dist/ after the shared run
-	store   string // filesystem store the shared run published into
-	signers []signing.Backend
-	report  *Report
-	out     string // progress output of the shared run
-	hookBin string // what the post-build hook ran
-	err     error
+	once       sync.Once
+	root       string // temp dir removed by TestMain
+	repo       string // the temporary git repository
+	dist       string // its dist/ after the shared run
+	store      string // filesystem store the shared run published into
+	signers    []signing.Backend
+	report     *Report
+	out        string // progress output of the shared run
+	hookBin    string // what the post-build hook ran
+	goreleaser string
+	err        error
 }
 
 func TestMain(m *testing.M) {
@@ -48,7 +49,7 @@ func sharedBuild(t *testing.T) {
 	t.Helper()
 	gr := testenv.Tool(t, "goreleaser", "scripts/tools.sh goreleaser")
 	testenv.Tool(t, "git", "apt-get install git")
-	shared.once.Do(func() { shared.err = doSharedBuild(gr) })
+	shared.once.Do(func() { shared.goreleaser = gr; shared.err = doSharedBuild(gr) })
 	if shared.err != nil {
 		t.Fatalf("shared GoReleaser build: %v\n%s", shared.err, shared.out)
 	}
@@ -161,7 +162,8 @@ func devSigners(dir string) ([]signing.Backend, error) {
 }
 
 // copyDist copies the top-level files of the shared dist/ (archives,
-// checksums, metadata) into a fresh directory, without signatures.
+// packages, installers, SBOMs, provenance, checksums, metadata) into a fresh
+// directory, without signatures, and links the build directories.
 func copyDist(t *testing.T) string {
 	t.Helper()
 	dst := t.TempDir()
@@ -171,7 +173,15 @@ func copyDist(t *testing.T) string {
 	}
 	for _, e := range entries {
 		n := e.Name()
-		if e.IsDir() || strings.HasSuffix(n, signing.TauriSigExt) || strings.HasSuffix(n, signing.MinisigExt) || strings.HasSuffix(n, signing.CosignBundleExt) {
+		if e.IsDir() {
+			// The binaries (read by the attest and msi steps when a file
+			// must be described again), shared read-only.
+			if err := os.Symlink(filepath.Join(shared.dist, n), filepath.Join(dst, n)); err != nil {
+				t.Fatal(err)
+			}
+			continue
+		}
+		if strings.HasSuffix(n, signing.TauriSigExt) || strings.HasSuffix(n, signing.MinisigExt) || strings.HasSuffix(n, signing.CosignBundleExt) {
 			continue
 		}
 		b, err := os.ReadFile(filepath.Join(shared.dist, n))

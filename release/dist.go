@@ -68,9 +68,18 @@ type DistExtra struct {
 
 // Artifact types (the stable `type` strings, never internal_type).
 const (
-	TypeArchive  = "Archive"
-	TypeChecksum = "Checksum"
+	TypeArchive      = "Archive"
+	TypeChecksum     = "Checksum"
+	TypeLinuxPackage = "Linux Package" // nfpms: .deb, .rpm, .apk
 )
+
+// published reports whether Slipway publishes artifacts of this type.
+func published(typ string) bool {
+	return typ == TypeArchive || typ == TypeChecksum || typ == TypeLinuxPackage
+}
+
+// packageFormats are the nfpm formats Slipway publishes.
+var packageFormats = map[string]bool{"deb": true, "rpm": true, "apk": true}
 
 // Dist is a parsed GoReleaser dist directory.
 type Dist struct {
@@ -164,7 +173,11 @@ func (a *DistArtifact) validate() error {
 	if a.Type == "" {
 		return errors.New("missing type")
 	}
-	if a.Type != TypeArchive && a.Type != TypeChecksum {
+	switch a.Type {
+	case typeSBOM, typeProvenance, typeInstaller:
+		return fmt.Errorf("type %q is Slipway's own, not GoReleaser's", a.Type)
+	}
+	if !published(a.Type) {
 		return nil // not published by Slipway; only loosely checked
 	}
 	// Published files must be plain names at the top of dist/.
@@ -185,6 +198,9 @@ func (a *DistArtifact) validate() error {
 	}
 	if a.Extra.Format == "" || !nameRe.MatchString(a.Extra.Format) {
 		return fmt.Errorf("%s: bad format %q", a.Name, a.Extra.Format)
+	}
+	if a.Type == TypeLinuxPackage && (!packageFormats[a.Extra.Format] || a.Goos != "linux" || !strings.HasSuffix(a.Name, "."+a.Extra.Format)) {
+		return fmt.Errorf("%s: unsupported Linux package %s for %s", a.Name, a.Extra.Format, a.Goos)
 	}
 	if c := a.Extra.Checksum; c != "" {
 		if _, err := parseSHA256(strings.TrimPrefix(c, "sha256:")); err != nil || !strings.HasPrefix(c, "sha256:") {

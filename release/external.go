@@ -96,7 +96,7 @@ func (s *filesStep) Run(ctx context.Context, r *run) error {
 		}
 		provided[a.Name] = ok
 	}
-	if err := pp.fill(ctx, s.staging, r.opts.Prefix, r.kinds, nil); err != nil {
+	if err := pp.fill(ctx, s.staging, r.opts.Prefix, r.kinds, nil, nil); err != nil {
 		return err
 	}
 	for _, f := range pp.Files {

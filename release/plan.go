@@ -107,12 +107,16 @@ func productOf(a DistArtifact, m Metadata) string {
 // build), so each release directory is self-contained.
 func planDist(ctx context.Context, d *Dist, prefix string, kinds []string) ([]*ProductPlan, error) {
 	byProduct := map[string]*ProductPlan{}
+	generated := map[string]bool{} // files of Slipway's own steps, not in the checksums file
 	var checksums []DistArtifact
 	for _, a := range d.Artifacts {
 		switch a.Type {
 		case TypeChecksum:
 			checksums = append(checksums, a)
-		case TypeArchive:
+		case TypeArchive, TypeLinuxPackage, typeInstaller:
+			if a.Type == typeInstaller {
+				generated[a.Name] = true
+			}
 			p := productOf(a, d.Metadata)
 			pp := byProduct[p]
 			if pp == nil {
@@ -120,17 +124,24 @@ func planDist(ctx context.Context, d *Dist, prefix string, kinds []string) ([]*P
 				byProduct[p] = pp
 			}
 			pp.Record.Artifacts = append(pp.Record.Artifacts, Artifact{Name: a.Name, OS: a.Goos, Arch: a.Goarch, Format: a.Extra.Format})
+		case typeSBOM, typeProvenance:
+			generated[a.Name] = true
+			// Written by the attest step after the archives and packages
+			// of the same product, so the plan exists already.
+			if pp := byProduct[productOf(a, d.Metadata)]; pp != nil {
+				pp.Record.Artifacts = append(pp.Record.Artifacts, Artifact{Name: a.Name, Format: a.Extra.Format})
+			}
 		}
 	}
 	if len(byProduct) == 0 {
-		return nil, fmt.Errorf("%w: no archives in artifacts.json", ErrBadDist)
+		return nil, fmt.Errorf("%w: no archives or packages in artifacts.json", ErrBadDist)
 	}
 	var plans []*ProductPlan
 	for _, pp := range byProduct {
 		for _, c := range checksums {
 			pp.Record.Artifacts = append(pp.Record.Artifacts, Artifact{Name: c.Name, Format: "checksums"})
 		}
-		if err := pp.fill(ctx, d.Dir, prefix, kinds, d.Checksums); err != nil {
+		if err := pp.fill(ctx, d.Dir, prefix, kinds, d.Checksums, generated); err != nil {
 			return nil, err
 		}
 		plans = append(plans, pp)
@@ -141,7 +152,7 @@ func planDist(ctx context.Context, d *Dist, prefix string, kinds []string) ([]*P
 
 // fill hashes every local file, cross-checks it against the checksums file
 // and derives keys and signature names.
-func (pp *ProductPlan) fill(ctx context.Context, dir, prefix string, kinds []string, sums map[string]string) error {
+func (pp *ProductPlan) fill(ctx context.Context, dir, prefix string, kinds []string, sums map[string]string, generated map[string]bool) error {
 	if !nameRe.MatchString(pp.Product) || !versionRe.MatchString(pp.Record.Version) {
 		return fmt.Errorf("%w: bad product %q or version %q", ErrBadDist, pp.Product, pp.Record.Version)
 	}
@@ -153,7 +164,9 @@ func (pp *ProductPlan) fill(ctx context.Context, dir, prefix string, kinds []str
 		if err != nil {
 			return fmt.Errorf("%w: %w", ErrBadDist, err)
 		}
-		if want, ok := sums[a.Name]; a.Format != "checksums" && sums != nil && (!ok || want != sum) {
+		// The checksums file lists GoReleaser's files; installers, SBOMs
+		// and provenance come later (and are signed like every file).
+		if want, ok := sums[a.Name]; a.Format != "checksums" && !generated[a.Name] && sums != nil && (!ok || want != sum) {
 			return fmt.Errorf("%w: %s: sha256 %s does not match the checksums file", ErrBadDist, a.Name, sum)
 		}
 		a.Size, a.SHA256, a.URL = size, sum, a.Name

@@ -38,6 +38,8 @@ type Options struct {
 	DryRun bool
 	// SkipBuild publishes an existing dist/ instead of running GoReleaser.
 	SkipBuild bool
+	// SkipAttest publishes no SBOMs and no provenance (benchmarks).
+	SkipAttest bool
 	// Store receives the release. Required.
 	Store storage.Store
 	// Prefix is prepended to every key (<prefix>/releases/...). Default: none.
@@ -160,6 +162,8 @@ func Run(ctx context.Context, opts Options) (*Report, error) {
 		buildStep{},      // goreleaser release --clean (--snapshot): binaries, archives, checksums
 		distStep{},       // read and cross-check dist/metadata.json, artifacts.json, checksums
 		keysStep{},       // load the artifact signers (dev keys for snapshots)
+		msiStep{},        // Windows MSI installers (wixl), Authenticode-signed
+		attestStep{},     // SPDX SBOM per archive/package, signed SLSA provenance per product
 		checkStep{},      // compare with what is already published; refuse conflicts
 		signStep{},       // sign every archive and the checksums file not yet published
 		publishStep{},    // upload artifacts and signatures, then release.json last

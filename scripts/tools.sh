@@ -68,12 +68,13 @@ tauri_cli() {
 
 install() {
   case $1 in
-    apt) apt_pkgs minisign osslsigncode wixl chromium wrk nginx-light prometheus-node-exporter ;;
+    apt) apt_pkgs minisign osslsigncode wixl chromium wrk nginx-light prometheus-node-exporter rpm msitools ;;
     postgres) apt_pkgs postgresql-15 ;; # internal/pgtest runs initdb/postgres from /usr/lib/postgresql/15/bin
     staticcheck) go_tool staticcheck honnef.co/go/tools/cmd/staticcheck v0.8.2 ;;
     cosign) go_tool cosign github.com/sigstore/cosign/v2/cmd/cosign v2.6.5 ;;
     versitygw) go_tool versitygw github.com/versity/versitygw/cmd/versitygw v1.8.0 ;;
     goreleaser) go_tool goreleaser github.com/goreleaser/goreleaser/v2 v2.15.1 ;;
+    helm) go_tool helm helm.sh/helm/v4/cmd/helm v4.3.2 ;; # deploy/helm chart tests
     quill) quill_tool ;;
     tauri) tauri_cli ;;
     *) log "unknown tool $1"; return 1 ;;
@@ -81,6 +82,6 @@ install() {
 }
 
 tools=("$@")
-((${#tools[@]})) || tools=(apt postgres staticcheck cosign versitygw goreleaser quill tauri)
+((${#tools[@]})) || tools=(apt postgres staticcheck cosign versitygw goreleaser quill tauri helm)
 for t in "${tools[@]}"; do install "$t"; done
 echo "$BIN"

@@ -14,6 +14,7 @@ import (
 	"log/slog"
 	"os"
 	"path/filepath"
+	"runtime"
 	"sync"
 	"time"
 
@@ -101,11 +102,30 @@ func seconds(n int, def time.Duration) time.Duration {
 	return time.Duration(n) * time.Second
 }
 
+// PackageMarkerDir holds "<product>.package-managed", installed by the
+// Linux packages (packaging/linux): when the marker exists the package
+// manager owns the binary, so self-update stays off and new versions come
+// by upgrading the package. A variable for tests.
+var PackageMarkerDir = "/usr/lib/slipway"
+
+// PackageManaged reports whether product was installed by a Linux package.
+func PackageManaged(product string) bool {
+	if runtime.GOOS != "linux" {
+		return false
+	}
+	_, err := os.Stat(filepath.Join(PackageMarkerDir, product+".package-managed"))
+	return err == nil
+}
+
 // NewFor configures self-update for any product.
 func NewFor(o Options) (*Manager, error) {
 	uc := o.Config.Update
 	if uc.Disabled {
 		return nil, fmt.Errorf("%w: disabled in %s", ErrDisabled, enroll.ConfigFileName)
+	}
+	if PackageManaged(o.Product) {
+		return nil, fmt.Errorf("%w: installed by a package (%s): the package manager updates it", ErrDisabled,
+			filepath.Join(PackageMarkerDir, o.Product+".package-managed"))
 	}
 	root, err := readTrust(filepath.Join(o.TrustDir, "update", RootFile))
 	if err != nil {

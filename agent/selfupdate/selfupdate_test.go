@@ -4,6 +4,8 @@ import (
 	"errors"
 	"os"
 	"path/filepath"
+	"runtime"
+	"strings"
 	"testing"
 	"time"
 
@@ -74,6 +76,43 @@ func TestNewEnabled(t *testing.T) {
 	}
 }
 
+// TestNewPackageManaged: a binary installed by a Linux package (its marker
+// in PackageMarkerDir) never updates itself, even with trust files; the
+// other product's marker does not count.
+func TestNewPackageManaged(t *testing.T) {
+	_, pk, err := minisign.GenerateKey(nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	dir := t.TempDir()
+	_ = os.MkdirAll(filepath.Join(dir, "update"), 0o700)
+	_ = os.WriteFile(filepath.Join(dir, "update", RootFile), []byte("{}"), 0o600)
+	_ = os.WriteFile(filepath.Join(dir, "update", MinisignFile), pk.Encode(), 0o600)
+	old := PackageMarkerDir
+	PackageMarkerDir = t.TempDir()
+	t.Cleanup(func() { PackageMarkerDir = old })
+	if err := os.WriteFile(filepath.Join(PackageMarkerDir, "desktop.package-managed"), []byte("x"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	cfg := enroll.Config{Server: "http://127.0.0.1:9"}
+	if _, err := New(dir, identity.Store{Dir: dir}, cfg, "1.2.3", nil); err != nil {
+		t.Fatalf("agent disabled by the desktop's marker: %v", err)
+	}
+	if err := os.WriteFile(filepath.Join(PackageMarkerDir, "agent.package-managed"), []byte("x"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	m, err := New(dir, identity.Store{Dir: dir}, cfg, "1.2.3", nil)
+	if runtime.GOOS != "linux" {
+		if err != nil {
+			t.Fatalf("marker honoured outside Linux: %v", err)
+		}
+		return
+	}
+	if m != nil || !errors.Is(err, ErrDisabled) || !strings.Contains(err.Error(), "package") {
+		t.Fatalf("package-managed agent: manager %v, err %v", m, err)
+	}
+}
+
 func TestStartupWithNothingPending(t *testing.T) {
 	dir := t.TempDir()
 	store := identity.Store{Dir: dir}
@@ -93,7 +132,7 @@ func TestReportClearsFailed(t *testing.T) {
 	m := &Manager{store: store}
 	m.cfg.CurrentVersion = "1.0.0"
 	steps := []struct {
-		err              error
+		err               error
 		result, available string
 	}{
 		{errors.New("update: server error: connection refused"), ResultFailed, ""},

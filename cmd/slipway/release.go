@@ -88,6 +88,7 @@ both Mac architectures); the file is then published as MyApp_aarch64.app.tar.gz.
 	f.BoolVar(&o.Snapshot, "snapshot", false, "build an unreleased version of this commit, signed with dev keys from <data>/keys")
 	f.BoolVar(&o.DryRun, "dry-run", false, "show the plan (what would be signed and uploaded) without building or writing")
 	f.BoolVar(&o.SkipBuild, "skip-build", false, "publish an existing dist/ instead of running GoReleaser")
+	f.BoolVar(&o.SkipAttest, "skip-attest", false, "publish no SBOMs and no signed provenance")
 	f.StringVar(&store, "store", "", "where to publish: a directory, file:///path or s3://bucket/prefix?endpoint=host:port&region=r (default <data>/artifacts)")
 	f.StringVar(&o.Prefix, "prefix", "", "key prefix inside the store")
 	f.StringVar(&o.PublicURL, "public-url", "", "base URL the store is served under, for the report (default: store URLs, presigned for S3)")

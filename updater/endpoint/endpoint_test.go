@@ -56,7 +56,8 @@ func newEnv(t *testing.T, opts Options) *env {
 		t.Fatal(err)
 	}
 	e.pub.Publish(t, "agent", "1.0.0", updatertest.Agent("1.0.0")...)
-	e.pub.Publish(t, "agent", "1.1.0", updatertest.Agent("1.1.0")...)
+	e.pub.Publish(t, "agent", "1.1.0", append(updatertest.Agent("1.1.0"),
+		updatertest.File{Name: "slipway-agent_1.1.0_linux_amd64.tar.gz.spdx.json", Format: "sbom", Data: []byte(`{"spdxVersion":"SPDX-2.3"}`)})...)
 	e.pub.Publish(t, "myapp", "1.2.3", updatertest.TauriApp("1.2.3")...)
 	for _, p := range []struct {
 		prod, ch, v string
@@ -192,6 +193,15 @@ func TestDownloadRangeAndSignature(t *testing.T) {
 	resp, mid := get(t, up.URL, "Range", "bytes=2-4")
 	if resp.StatusCode != http.StatusPartialContent || !bytes.Equal(mid, whole[2:5]) {
 		t.Fatalf("range 2-4: %d %q", resp.StatusCode, mid)
+	}
+	// Files that are not installable (SBOMs, provenance) are downloadable
+	// with their signatures, but never offered as updates.
+	sbom := e.srv.URL + "/v1/download/agent/1.1.0/slipway-agent_1.1.0_linux_amd64.tar.gz.spdx.json"
+	if resp, b := get(t, sbom); resp.StatusCode != 200 || string(b) != `{"spdxVersion":"SPDX-2.3"}` {
+		t.Fatalf("SBOM download: %d %q", resp.StatusCode, b)
+	}
+	if resp, b := get(t, sbom+".minisig"); resp.StatusCode != 200 || !bytes.Contains(b, []byte("untrusted comment")) {
+		t.Fatalf("SBOM signature download: %d %q", resp.StatusCode, b)
 	}
 	if resp, _ := get(t, e.srv.URL+"/v1/download/agent/1.1.0/release.json"); resp.StatusCode != 404 {
 		t.Fatalf("non-artifact served: %d", resp.StatusCode)

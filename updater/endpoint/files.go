@@ -7,6 +7,7 @@ import (
 	"errors"
 	"io"
 	"net/http"
+	"slices"
 	"strings"
 	"time"
 
@@ -85,7 +86,7 @@ func (h *Handler) download(w http.ResponseWriter, r *http.Request) {
 		httpError(w, http.StatusNotFound, "no such release")
 		return
 	}
-	for _, a := range ri.artifacts {
+	for _, a := range slices.Concat(ri.artifacts, ri.files) {
 		if a.Name == name {
 			h.serveObject(w, r, a.key, a.Size, `"`+a.SHA256+`"`)
 			return

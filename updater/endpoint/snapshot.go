@@ -49,6 +49,9 @@ type snapshot struct {
 type releaseInfo struct {
 	rec       *release.Record
 	artifacts []*artifact
+	// files are the release's other files (SBOMs, provenance, checksums):
+	// downloadable, never offered as updates.
+	files []*artifact
 }
 
 type artifact struct {
@@ -194,6 +197,7 @@ func loadRelease(ctx context.Context, st storage.Store, prefix, product, version
 	ri := &releaseInfo{rec: rec}
 	for _, a := range rec.Artifacts {
 		if !catalog.Installable(a) {
+			ri.files = append(ri.files, &artifact{Artifact: a, key: release.Key(prefix, product, version, a.Name), sigs: a.Signatures})
 			continue
 		}
 		art := &artifact{Artifact: a, key: release.Key(prefix, product, version, a.Name),

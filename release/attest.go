@@ -1,0 +1,226 @@
+package release
+
+import (
+	"bytes"
+	"context"
+	"debug/buildinfo"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"sort"
+	"time"
+
+	"github.com/slipwayhq/slipway/signing"
+	"github.com/slipwayhq/slipway/signing/cosign"
+)
+
+// Files the attest step adds to a release (they are not GoReleaser
+// artifacts, so the types are Slipway's own).
+const (
+	typeSBOM       = "Slipway SBOM"
+	typeProvenance = "Slipway Provenance"
+	// FormatSBOM and FormatProvenance are their release.json formats.
+	FormatSBOM       = "sbom"
+	FormatProvenance = "provenance"
+	// ProvenanceExt ends the provenance file of a product:
+	// slipway-<product>_<version>.intoto.jsonl, a DSSE envelope (one line)
+	// of an in-toto statement with an SLSA v1 predicate.
+	ProvenanceExt = ".intoto.jsonl"
+	// PredicateSLSA1 is the statement's predicate type (cosign
+	// verify-blob-attestation --type slsaprovenance1).
+	PredicateSLSA1 = "https://slsa.dev/provenance/v1"
+)
+
+// attestStep writes an SPDX SBOM next to every archive and package (the Go
+// modules of the binary inside, read from its build information) and, per
+// product, an SLSA provenance statement naming every file of the release,
+// signed with the release cosign key.
+type attestStep struct{}
+
+func (attestStep) Name() string { return "attest" }
+
+func (attestStep) Run(ctx context.Context, r *run) error {
+	switch {
+	case r.done:
+		return errAlreadyPublished
+	case r.external || r.dist == nil:
+		return skip("no build to describe")
+	case r.opts.SkipAttest:
+		return skip("--skip-attest: no SBOMs or provenance")
+	case r.opts.DryRun:
+		return skip("dry run: SBOMs and provenance are written when building")
+	}
+	signer := cosignSigner(r.signers)
+	if signer == nil {
+		return errors.New("provenance is signed with the release cosign key, and no cosign signer is configured")
+	}
+	d := r.dist
+	bins, err := binaries(d)
+	if err != nil {
+		return err
+	}
+	byProduct := map[string][]DistArtifact{}
+	var added []DistArtifact
+	for _, a := range d.Artifacts {
+		if a.Type != TypeArchive && a.Type != TypeLinuxPackage && a.Type != typeInstaller {
+			continue
+		}
+		sbom, err := ensureSBOM(ctx, d, a, bins[a.Extra.ID+"/"+a.Goos+"/"+a.Goarch])
+		if err != nil {
+			return err
+		}
+		p := productOf(a, d.Metadata)
+		byProduct[p] = append(byProduct[p], a, sbom)
+		added = append(added, sbom)
+	}
+	cv, err := cosign.NewVerifier(signer.PublicKeyPEM())
+	if err != nil {
+		return err
+	}
+	for p, files := range byProduct {
+		prov, err := writeProvenance(ctx, d, p, files, signer, cv)
+		if err != nil {
+			return err
+		}
+		added = append(added, prov)
+	}
+	d.Artifacts = append(d.Artifacts, added...)
+	return nil
+}
+
+func cosignSigner(signers []signing.Backend) *cosign.Signer {
+	for _, s := range signers {
+		if c, ok := s.(*cosign.Signer); ok {
+			return c
+		}
+	}
+	return nil
+}
+
+// binaries maps "<build id>/<os>/<arch>" to the binary's path in dist/
+// (dist/<build dir>/<binary>, the layout GoReleaser writes).
+func binaries(d *Dist) (map[string]string, error) {
+	out := map[string]string{}
+	for _, a := range d.Artifacts {
+		if a.Type != "Binary" {
+			continue
+		}
+		dir, name := filepath.Base(filepath.Dir(a.Path)), filepath.Base(a.Path)
+		if !nameRe.MatchString(dir) || !nameRe.MatchString(name) {
+			return nil, fmt.Errorf("%w: binary path %q", ErrBadDist, a.Path)
+		}
+		out[a.Extra.ID+"/"+a.Goos+"/"+a.Goarch] = filepath.Join(d.Dir, dir, name)
+	}
+	return out, nil
+}
+
+// ensureSBOM writes the SBOM of a, or keeps the one an earlier run wrote
+// when it describes these bytes (publishing a copied dist/ with
+// --skip-build, where the binaries are not at hand).
+func ensureSBOM(ctx context.Context, d *Dist, a DistArtifact, bin string) (DistArtifact, error) {
+	name := a.Name + SBOMExt
+	art := DistArtifact{Name: name, Path: name, Type: typeSBOM, Extra: DistExtra{ID: a.Extra.ID, Format: FormatSBOM}}
+	_, sum, err := hashFile(ctx, filepath.Join(d.Dir, a.Name))
+	if err != nil {
+		return DistArtifact{}, fmt.Errorf("%w: %w", ErrBadDist, err)
+	}
+	if old, err := signing.ReadFileLimited(filepath.Join(d.Dir, name), maxSBOM); err == nil {
+		if doc, err := ParseSBOM(old); err == nil && doc.Packages[0].Name == a.Name &&
+			len(doc.Packages[0].Checksums) == 1 && doc.Packages[0].Checksums[0].ChecksumValue == sum {
+			return art, nil
+		}
+	}
+	if bin == "" {
+		return DistArtifact{}, fmt.Errorf("%w: %s: no binary of build %q for %s/%s", ErrBadDist, a.Name, a.Extra.ID, a.Goos, a.Goarch)
+	}
+	bi, err := buildinfo.ReadFile(bin)
+	if err != nil {
+		return DistArtifact{}, fmt.Errorf("%w: %s: build information: %w", ErrBadDist, bin, err)
+	}
+	doc, err := sbomFor(a.Name, sum, a.Extra.Format, bi, d.Metadata.Date)
+	if err != nil {
+		return DistArtifact{}, err
+	}
+	if err := signing.WriteFileAtomic(filepath.Join(d.Dir, name), doc, 0o644); err != nil {
+		return DistArtifact{}, err
+	}
+	return art, nil
+}
+
+// Statement is an in-toto v1 statement.
+type Statement struct {
+	Type          string          `json:"_type"`
+	Subject       []Subject       `json:"subject"`
+	PredicateType string          `json:"predicateType"`
+	Predicate     json.RawMessage `json:"predicate"`
+}
+
+// Subject is one file the statement is about.
+type Subject struct {
+	Name   string            `json:"name"`
+	Digest map[string]string `json:"digest"`
+}
+
+// provenance builds the SLSA v1 statement of a product's files.
+func provenance(ctx context.Context, d *Dist, product string, files []DistArtifact) ([]byte, error) {
+	st := Statement{Type: "https://in-toto.io/Statement/v1", PredicateType: PredicateSLSA1}
+	for _, f := range files {
+		_, sum, err := hashFile(ctx, filepath.Join(d.Dir, f.Name))
+		if err != nil {
+			return nil, fmt.Errorf("%w: %w", ErrBadDist, err)
+		}
+		st.Subject = append(st.Subject, Subject{Name: f.Name, Digest: map[string]string{"sha256": sum}})
+	}
+	sort.Slice(st.Subject, func(i, j int) bool { return st.Subject[i].Name < st.Subject[j].Name })
+	m := d.Metadata
+	pred := map[string]any{
+		"buildDefinition": map[string]any{
+			"buildType": "https://github.com/slipwayhq/slipway/blob/main/docs/release.md#provenance",
+			"externalParameters": map[string]any{
+				"product": product, "version": m.Version, "tag": m.Tag, "config": ".goreleaser.yaml",
+			},
+			"resolvedDependencies": []any{map[string]any{
+				"uri": "git+" + m.ProjectName + "@" + m.Commit, "digest": map[string]string{"gitCommit": m.Commit},
+			}},
+		},
+		"runDetails": map[string]any{
+			"builder":  map[string]any{"id": "https://github.com/slipwayhq/slipway/tree/main/release"},
+			"metadata": map[string]any{"invocationId": product + "@" + m.Version, "startedOn": m.Date.UTC().Format(time.RFC3339)},
+		},
+	}
+	var err error
+	if st.Predicate, err = json.Marshal(pred); err != nil {
+		return nil, err
+	}
+	return json.Marshal(st)
+}
+
+// writeProvenance signs the product's statement into its .intoto.jsonl. An
+// envelope already in dist/ that carries the same statement under this key
+// is kept (signatures differ between runs; the published file must not).
+func writeProvenance(ctx context.Context, d *Dist, product string, files []DistArtifact, s *cosign.Signer, v *cosign.Verifier) (DistArtifact, error) {
+	payload, err := provenance(ctx, d, product, files)
+	if err != nil {
+		return DistArtifact{}, err
+	}
+	name := fmt.Sprintf("%s-%s_%s%s", d.Metadata.ProjectName, product, d.Metadata.Version, ProvenanceExt)
+	path := filepath.Join(d.Dir, name)
+	art := DistArtifact{Name: name, Path: name, Type: typeProvenance, Extra: DistExtra{ID: product, Format: FormatProvenance}}
+	if old, err := signing.ReadFileLimited(path, cosign.MaxEnvelope); err == nil {
+		if typ, got, err := v.VerifyDSSE(bytes.TrimSpace(old)); err == nil && typ == cosign.InTotoPayloadType && bytes.Equal(got, payload) {
+			return art, nil
+		}
+	} else if !errors.Is(err, os.ErrNotExist) {
+		return DistArtifact{}, err
+	}
+	env, err := s.SignDSSE(ctx, cosign.InTotoPayloadType, payload)
+	if err != nil {
+		return DistArtifact{}, err
+	}
+	if err := signing.WriteFileAtomic(path, append(env, '\n'), 0o644); err != nil {
+		return DistArtifact{}, err
+	}
+	return art, nil
+}
