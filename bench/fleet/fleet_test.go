@@ -12,7 +12,9 @@ import (
 // releases, 3 rollbacks, every key rotated, 4 restarts, 2 store outages,
 // offline machines, skewed clocks, a lossy network) and asserts: no
 // acknowledged heartbeat lost, no machine bricked or stuck, every online
-// machine on each promoted version within two poll intervals, no TUF
+// machine on each promoted version, and back on the target of each
+// rollback, within two poll intervals, no revoked version installed after
+// its revocation, no TUF
 // metadata expired at any simulated instant, no 5xx outside the outages.
 // FLEET_MACHINES overrides the machine count (default here: 20, 8 under -race, to
 // keep CI short; the file says 200).
@@ -50,25 +52,27 @@ func TestYearShort(t *testing.T) {
 	if len(res.Bricked) > 0 || len(res.Stuck) > 0 {
 		t.Errorf("bricked %v, stuck %v", res.Bricked, res.Stuck)
 	}
-	promoted := 0
+	promoted, rollbacks := 0, 0
 	for _, p := range res.Promotions {
 		if p.Superseded {
 			continue
 		}
 		if p.Rollback {
-			// The endpoint offers only upgrades (updater/endpoint/decide.go):
-			// machines that installed the bad version stay on it until the
-			// next release. Issue 11 changes that; reported, not asserted.
-			t.Logf("rollback to %s at %s: %d of %d machines did not move back", p.Version, p.At.Format(time.DateOnly), len(p.Late), p.Eligible)
-			continue
+			rollbacks++
+			t.Logf("rollback to %s (revoking %s) at %s: %d of %d eligible machines late, p50 %.0fh, max %.0fh",
+				p.Version, p.Revoked, p.At.Format(time.DateOnly), len(p.Late), p.Eligible, p.P50Hours, p.MaxHours)
+		} else {
+			promoted++
 		}
-		promoted++
 		if len(p.Late) > 0 || p.Eligible == 0 {
-			t.Errorf("%s at %s: %d of %d eligible machines late: %v", p.Version, p.At.Format(time.DateOnly), len(p.Late), p.Eligible, p.Late)
+			t.Errorf("%s at %s (rollback %v): %d of %d eligible machines late: %v", p.Version, p.At.Format(time.DateOnly), p.Rollback, len(p.Late), p.Eligible, p.Late)
 		}
 	}
-	if promoted < 20 {
-		t.Errorf("only %d promotions measured (of %d)", promoted, len(res.Promotions))
+	if promoted < 20 || rollbacks < 3 {
+		t.Errorf("only %d promotions and %d rollbacks measured (of %d)", promoted, rollbacks, len(res.Promotions))
+	}
+	if len(res.RevokedInstalls) > 0 {
+		t.Errorf("revoked versions installed: %v", res.RevokedInstalls)
 	}
 	if len(res.ExpiredAt) > 0 {
 		t.Errorf("metadata expired at %v", res.ExpiredAt)

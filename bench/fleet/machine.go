@@ -77,6 +77,7 @@ type machine struct {
 	ids       identity.Store
 	loop      *heartbeat.Loop
 	installed string
+	first     string // version before any update
 
 	nextBeat, nextPoll time.Time
 	offlineUntil       time.Time
@@ -106,7 +107,7 @@ type machineEnv struct {
 }
 
 func newMachine(id int, dir string, skew time.Duration, env *machineEnv, version string) *machine {
-	return &machine{id: id, dir: dir, skew: skew, env: env, installed: version,
+	return &machine{id: id, dir: dir, skew: skew, env: env, installed: version, first: version,
 		ids: identity.Store{Dir: filepath.Join(dir, "identity")},
 		rnd: rand.New(rand.NewPCG(uint64(id), 42))}
 }

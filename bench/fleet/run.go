@@ -52,6 +52,8 @@ type Result struct {
 	ExpiredAt []string `json:"expiredAt"`
 	// UpdateErrors are the last update errors of machines still failing.
 	UpdateErrors map[string]int `json:"updateErrors"`
+	// RevokedInstalls: installs of a version after its revocation.
+	RevokedInstalls []string `json:"revokedInstalls"`
 	// OperatorRetries counts scripted actions retried (storage down).
 	OperatorRetries int `json:"operatorRetries"`
 }
@@ -68,8 +70,10 @@ type Promotion struct {
 	MaxHours float64  `json:"maxHours"`
 	// Superseded: the next promotion came before the deadline.
 	Superseded bool `json:"superseded,omitempty"`
-	// Rollback: the channel moved back to an older version.
-	Rollback bool `json:"rollback,omitempty"`
+	// Rollback: the channel moved back to an older version (Version),
+	// revoking Revoked.
+	Rollback bool   `json:"rollback,omitempty"`
+	Revoked  string `json:"revoked,omitempty"`
 	deadline time.Time
 }
 
@@ -208,9 +212,15 @@ func (r *rehearsal) event(ctx context.Context, now time.Time, e Event) error {
 			return e.Release, r.file.Promote("agent", "stable", e.Release, 100)
 		})
 	case e.Rollback:
-		err := r.editAndApply(ctx, now, func() (string, error) { return r.file.Rollback("agent", "stable") })
+		c, err := r.file.Channel("agent", "stable")
+		if err != nil {
+			return err
+		}
+		bad := c.Version
+		err = r.editAndApply(ctx, now, func() (string, error) { return r.file.Rollback("agent", "stable") })
 		if err == nil {
-			r.res.Promotions[len(r.res.Promotions)-1].Rollback = true
+			p := &r.res.Promotions[len(r.res.Promotions)-1]
+			p.Rollback, p.Revoked = true, bad
 		}
 		return err
 	case e.Rotate != "":
@@ -373,7 +383,26 @@ func (r *rehearsal) finish(ctx context.Context) error {
 	}
 	r.res.HeartbeatsStored = rows - enrolled
 	r.convergence()
+	r.revokedInstalls()
 	return nil
+}
+
+// revokedInstalls lists every install of a version at or after the
+// rollback that revoked it.
+func (r *rehearsal) revokedInstalls() {
+	for _, p := range r.res.Promotions {
+		if p.Revoked == "" {
+			continue
+		}
+		for _, m := range r.machines {
+			for _, in := range m.history {
+				if in.version == p.Revoked && !in.at.Before(p.At) {
+					r.res.RevokedInstalls = append(r.res.RevokedInstalls,
+						fmt.Sprintf("sim-%05d installed revoked %s at %s", m.id, in.version, in.at.Format(time.RFC3339)))
+				}
+			}
+		}
+	}
 }
 
 // convergence measures, for each promotion, how long online machines
@@ -393,6 +422,9 @@ func (r *rehearsal) convergence() {
 			}
 			p.Eligible++
 			at, ok := m.installedAt(p.Version, p.At)
+			if !ok && p.Rollback && m.versionAt(p.At) == p.Version {
+				at, ok = p.At, true // never left the rollback target
+			}
 			if !ok || at.After(p.deadline) {
 				p.Late = append(p.Late, fmt.Sprintf("sim-%05d", m.id))
 				continue
@@ -415,6 +447,18 @@ func (r *rehearsal) offlineDuring(id int, from, to time.Time) bool {
 		}
 	}
 	return false
+}
+
+// versionAt is the version the machine ran at t.
+func (m *machine) versionAt(t time.Time) string {
+	v := m.first
+	for _, in := range m.history {
+		if in.at.After(t) {
+			break
+		}
+		v = in.version
+	}
+	return v
 }
 
 // installedAt is when the machine first installed version at or after t.
