@@ -9,6 +9,7 @@ import (
 	"io"
 	"net/http"
 	"net/http/httptest"
+	"regexp"
 	"strconv"
 	"strings"
 	"sync"
@@ -199,39 +200,73 @@ const (
 	minisignPlain = "PLAINTEXT-minisign-key-file"
 )
 
-func TestReleaseAsksEngine(t *testing.T) {
-	eng := connectFake(t)
-	m := New(dag.Directory(), "", "https://goproxy.corp", "-mod=mod")
+// releaseBeta calls Release of v1.4.0 to channel beta on MinIO with every
+// required secret (no Authenticode, ad-hoc macOS) and returns the result's
+// directory ID (which makes the client load the returned files).
+func releaseBeta(t *testing.T, m *Slipway, dryRun bool) {
+	t.Helper()
 	secret := func(name, plain string) *sdk.Secret { return dag.SetSecret(name, plain) }
-	report, err := m.Release(context.Background(), "v1.4.0", "beta",
+	dir, err := m.Release(context.Background(), "v1.4.0", "beta",
 		"minio.internal:9000", "releases", "us-east-1", "slipway", true, false,
 		secret("ak", "AKIAEXAMPLE"), secret("sk", s3SecretPlain),
 		secret("ck", "cosign-key-pem"), secret("cp", cosignPlain),
 		secret("mk", minisignPlain), secret("mp", "minisign-pw"),
 		nil, nil, nil, nil, // no Authenticode, ad-hoc macOS
-		secret("tt", "tuf-targets"), secret("to", "tuf-online"),
 		dag.Directory().WithNewFile("minisign.pub", "untrusted comment: test\nRWQ=").File("minisign.pub"),
-		false)
+		dryRun)
 	if err != nil {
 		t.Fatal(err)
 	}
-	if report != "out:stdout\nout:stdout" {
-		t.Errorf("report %q: want the release output, then the channel output", report)
+	if _, err := dir.ID(context.Background()); err != nil {
+		t.Fatal(err)
 	}
-	var containerQueries []string
+}
+
+const minioSpec = "s3://releases/slipway?endpoint=minio.internal%3A9000&path-style=true&region=us-east-1"
+
+// chains parses every recorded query that is not a secret's.
+func chains(t *testing.T, eng *recordingEngine) [][]call {
+	t.Helper()
+	var out [][]call
 	for _, query := range eng.all() {
 		if !strings.Contains(query, "setSecret") {
-			containerQueries = append(containerQueries, query)
+			out = append(out, chain(t, query))
 		}
 	}
-	all := strings.Join(containerQueries, "\n")
+	return out
+}
+
+// withExec finds the chain containing an exec with exactly these args.
+func withExec(t *testing.T, all [][]call, args ...string) []call {
+	t.Helper()
+	for _, c := range all {
+		if find(c, "withExec", map[string]string{"args": list(args...)}) >= 0 {
+			return c
+		}
+	}
+	t.Fatalf("no query runs %v", args)
+	return nil
+}
+
+func TestReleaseAsksEngine(t *testing.T) {
+	eng := connectFake(t)
+	m := New(dag.Directory(), "", "https://goproxy.corp", "-mod=mod")
+	releaseBeta(t, m, false)
+	all := chains(t, eng)
+	var text strings.Builder
+	for _, q := range eng.all() {
+		if !strings.Contains(q, "setSecret") {
+			text.WriteString(q)
+		}
+	}
 	for _, plain := range []string{cosignPlain, s3SecretPlain, minisignPlain, "AKIAEXAMPLE"} {
-		if strings.Contains(all, plain) {
+		if strings.Contains(text.String(), plain) {
 			t.Errorf("a secret's plaintext reached a container query: %s", plain)
 		}
 	}
-	steps := lastChain(t, eng)
-	spec := "s3://releases/slipway?endpoint=minio.internal%3A9000&path-style=true&region=us-east-1"
+	build := exec("slipway", "release", "--build-only", "--version", "v1.4.0")
+	publish := exec("slipway", "release", "--version", "v1.4.0", "--skip-build", "--store", minioSpec, "--report-file", "/tmp/slipway-report.json")
+	steps := withExec(t, all, "slipway", "release", "--version", "v1.4.0", "--skip-build", "--store", minioSpec, "--report-file", "/tmp/slipway-report.json")
 	want(t, steps, []call{
 		{"container", nil},
 		{"from", map[string]string{"address": q(DefaultGoImage)}},
@@ -241,6 +276,7 @@ func TestReleaseAsksEngine(t *testing.T) {
 		env("GOFLAGS", "-mod=mod"),
 		{"withDirectory", map[string]string{"path": q("/src")}},
 		exec("go", "build", "-trimpath", "-o", "/usr/local/bin/slipway", "./cmd/slipway"),
+		build,
 		{"withSecretVariable", map[string]string{"name": q("AWS_ACCESS_KEY_ID")}},
 		{"withSecretVariable", map[string]string{"name": q("AWS_SECRET_ACCESS_KEY")}},
 		{"withMountedSecret", map[string]string{"path": q("/run/secrets/slipway/cosign.key")}},
@@ -248,15 +284,24 @@ func TestReleaseAsksEngine(t *testing.T) {
 		{"withSecretVariable", map[string]string{"name": q("COSIGN_PASSWORD")}},
 		{"withMountedSecret", map[string]string{"path": q("/run/secrets/slipway/minisign.key")}},
 		{"withSecretVariable", map[string]string{"name": q("SLIPWAY_MINISIGN_PASSWORD")}},
-		{"withMountedSecret", map[string]string{"path": q("/run/secrets/slipway/tuf/tuf-targets.key")}},
-		{"withMountedSecret", map[string]string{"path": q("/run/secrets/slipway/tuf/tuf-online.key")}},
 		{"withMountedFile", map[string]string{"path": q("/run/slipway/minisign.pub")}},
-		exec("slipway", "release", "--version", "v1.4.0", "--store", spec),
-		exec(append([]string{"slipway", "promote", "agent", "1.4.0", "--to", "beta"}, chanFlags(spec)...)...),
-		exec(append([]string{"slipway", "promote", "desktop", "1.4.0", "--to", "beta"}, chanFlags(spec)...)...),
-		exec(append([]string{"slipway", "apply"}, chanFlags(spec)...)...),
+		{"withEnvVariable", map[string]string{"name": q("SLIPWAY_PIPELINE_RUN")}},
+		publish,
 		{"stdout", nil},
 	})
+	// Split build and publish: the build exec sees no artifact key, S3
+	// credential or per-run value (so the engine caches it by source and
+	// version); the per-run variable comes right before the publish.
+	bi := find(steps, build.name, build.args)
+	for _, c := range steps[:bi] {
+		if strings.HasPrefix(c.name, "withSecret") || strings.HasPrefix(c.name, "withMountedSecret") ||
+			(c.name == "withEnvVariable" && c.args["name"] == q("SLIPWAY_PIPELINE_RUN")) {
+			t.Errorf("the build depends on %s%v: it would not be cached across releases", c.name, c.args)
+		}
+	}
+	if pi := find(steps, publish.name, publish.args); pi < 1 || steps[pi-1].args["name"] != q("SLIPWAY_PIPELINE_RUN") {
+		t.Error("no cache-busting variable right before the publish exec")
+	}
 	for _, c := range steps {
 		if c.name == "withEnvVariable" && (strings.Contains(c.args["name"], "PASSWORD") || strings.Contains(c.args["name"], "SECRET")) {
 			t.Errorf("secret-looking plain variable %v", c.args)
@@ -265,11 +310,81 @@ func TestReleaseAsksEngine(t *testing.T) {
 			t.Error("osslsigncode installed without an Authenticode certificate")
 		}
 	}
-	// Publishing never comes from Dagger's cache: a per-run variable comes
-	// right before the release exec.
-	if i := find(steps, "withExec", map[string]string{"args": list("slipway", "release", "--version", "v1.4.0", "--store", spec)}); i < 1 ||
-		steps[i-1].name != "withEnvVariable" || steps[i-1].args["name"] != q("SLIPWAY_PIPELINE_RUN") {
-		t.Error("no cache-busting variable right before the release exec")
+
+	// The channel change is proposed, verified, and returned; never applied.
+	ch := withExec(t, all, append([]string{"slipway", "plan"}, chanFlags(minioSpec)...)...)
+	want(t, ch, []call{
+		publish,
+		exec(append([]string{"slipway", "promote", "agent", "1.4.0", "--to", "beta"}, chanFlags(minioSpec)...)...),
+		exec(append([]string{"slipway", "promote", "desktop", "1.4.0", "--to", "beta"}, chanFlags(minioSpec)...)...),
+		exec(append([]string{"slipway", "plan"}, chanFlags(minioSpec)...)...),
+	})
+	for _, c := range all {
+		if find(c, "withExec", map[string]string{"args": list(append([]string{"slipway", "apply"}, chanFlags(minioSpec)...)...)}) >= 0 {
+			t.Error("release applies the channels file: channel changes must come from git")
+		}
+	}
+	// The edited channels file is read from the container after the
+	// promotes, and the result holds it with the reports and dist/.
+	var fileRead bool
+	for _, c := range all {
+		if i := find(c, "file", map[string]string{"path": q("/src/release/channels.yaml")}); i > 0 &&
+			find(c[:i], "withExec", map[string]string{"args": list(append([]string{"slipway", "promote", "desktop", "1.4.0", "--to", "beta"}, chanFlags(minioSpec)...)...)}) >= 0 {
+			fileRead = true
+		}
+	}
+	if !fileRead {
+		t.Error("the edited release/channels.yaml is not taken from the container after promote")
+	}
+	result := lastChain(t, eng)
+	want(t, result, []call{
+		{"directory", nil},
+		{"withFile", map[string]string{"path": q("report.json")}},
+		{"withDirectory", map[string]string{"path": q("dist")}},
+		{"withFile", map[string]string{"path": q("release/channels.yaml")}},
+		{"withNewFile", map[string]string{"path": q("report.txt")}},
+		{"id", nil},
+	})
+	if i := find(result, "withNewFile", nil); i < 0 || !strings.HasPrefix(result[i].args["contents"], q("out:stdout\nProposed change to release/channels.yaml")[:30]) {
+		t.Errorf("report.txt = %v, want the release output, then the proposed channel change", result)
+	}
+}
+
+// TestReleaseRunsEveryTime: two calls with the same arguments send the
+// same build but a different per-run value before the publish, so the
+// engine runs the publish again (the function itself is +cache="never",
+// checked in internal/pipelinecheck).
+var fakeID = regexp.MustCompile(`"fake-id-[0-9]+"`)
+
+func TestReleaseRunsEveryTime(t *testing.T) {
+	eng := connectFake(t)
+	m := New(dag.Directory(), "", "", "")
+	runs := map[string]bool{}
+	var builds []string
+	for range 2 {
+		releaseBeta(t, m, false)
+		steps := withExec(t, chains(t, eng), "slipway", "release", "--version", "v1.4.0", "--skip-build", "--store", minioSpec, "--report-file", "/tmp/slipway-report.json")
+		bi := find(steps, "withExec", map[string]string{"args": list("slipway", "release", "--build-only", "--version", "v1.4.0")})
+		if bi < 0 {
+			t.Fatal("no build exec")
+		}
+		// IDs are the stand-in's counters; a real engine's are digests
+		// of the same inputs.
+		builds = append(builds, fakeID.ReplaceAllString(fmt.Sprint(steps[:bi+1]), `"ID"`))
+		for _, c := range steps {
+			if c.name == "withEnvVariable" && c.args["name"] == q("SLIPWAY_PIPELINE_RUN") {
+				runs[c.args["value"]] = true
+			}
+		}
+		eng.mu.Lock()
+		eng.queries = nil
+		eng.mu.Unlock()
+	}
+	if len(runs) != 2 {
+		t.Errorf("per-run values %v: want a different one on each call", runs)
+	}
+	if builds[0] != builds[1] {
+		t.Errorf("the build differs between two releases of the same source:\n%s\n%s", builds[0], builds[1])
 	}
 }
 
@@ -277,28 +392,42 @@ func TestReleaseDryRunWritesNothing(t *testing.T) {
 	eng := connectFake(t)
 	m := New(dag.Directory(), "", "", "")
 	key := dag.SetSecret("k", "x")
-	report, err := m.Release(context.Background(), "v1.4.0", "beta", "", "releases", "eu-west-3", "", false, false,
-		key, key, key, key, key, key, key, key, nil, nil, nil, nil, dag.Directory().File("minisign.pub"), true)
+	dir, err := m.Release(context.Background(), "v1.4.0", "beta", "", "releases", "eu-west-3", "", false, false,
+		key, key, key, key, key, key, key, key, nil, nil, dag.Directory().File("minisign.pub"), true)
 	if err != nil {
 		t.Fatal(err)
 	}
-	if !strings.Contains(report, "dry run: beta would then serve v1.4.0") {
-		t.Errorf("report %q lacks the channel note", report)
+	if _, err := dir.ID(context.Background()); err != nil {
+		t.Fatal(err)
 	}
-	steps := lastChain(t, eng)
+	all := chains(t, eng)
+	steps := withExec(t, all, "slipway", "release", "--version", "v1.4.0", "--skip-build", "--store", "s3://releases?region=eu-west-3", "--report-file", "/tmp/slipway-report.json", "--dry-run")
 	want(t, steps, []call{
 		{"from", nil},
-		exec("sh", "-c", `apt-get update -qq && apt-get install -y -qq --no-install-recommends "$@" >/dev/null`, "apt-get", "osslsigncode"),
+		{"withMountedCache", map[string]string{"path": q("/var/lib/apt/lists"), "sharing": "LOCKED"}},
+		{"withMountedCache", map[string]string{"path": q("/var/cache/apt/archives"), "sharing": "LOCKED"}},
+		exec("sh", "-c", aptInstall, "apt-get", "osslsigncode"),
+		{"withoutMount", map[string]string{"path": q("/var/lib/apt/lists")}},
 		{"withDirectory", nil},
 		{"withMountedSecret", map[string]string{"path": q("/run/secrets/slipway/authenticode.p12")}},
-		exec("slipway", "release", "--version", "v1.4.0", "--store", "/tmp/dry-run-artifacts"),
-		exec("slipway", "release", "--version", "v1.4.0", "--store", "s3://releases?region=eu-west-3", "--dry-run", "--skip-build"),
+		exec("slipway", "release", "--build-only", "--version", "v1.4.0"),
+		exec("slipway", "release", "--version", "v1.4.0", "--skip-build", "--store", "/tmp/dry-run-artifacts"),
+		exec("slipway", "release", "--version", "v1.4.0", "--skip-build", "--store", "s3://releases?region=eu-west-3", "--report-file", "/tmp/slipway-report.json", "--dry-run"),
 		{"stdout", nil},
 	})
-	for _, c := range steps {
-		if c.name == "withExec" && (strings.Contains(c.args["args"], `"apply"`) || strings.Contains(c.args["args"], `"promote"`)) {
-			t.Errorf("dry run runs %s", c.args["args"])
+	for _, c := range all {
+		for _, s := range c {
+			if s.name == "withExec" && (strings.Contains(s.args["args"], `"apply"`) || strings.Contains(s.args["args"], `"promote"`)) {
+				t.Errorf("dry run runs %s", s.args["args"])
+			}
 		}
+	}
+	result := lastChain(t, eng)
+	if i := find(result, "withNewFile", map[string]string{"path": q("report.txt")}); i < 0 || !strings.Contains(result[i].args["contents"], "dry run: release/channels.yaml would then serve 1.4.0 on beta") {
+		t.Errorf("report.txt lacks the channel note: %v", result)
+	}
+	if find(result, "withFile", map[string]string{"path": q("release/channels.yaml")}) >= 0 {
+		t.Error("a dry run returns a channels file")
 	}
 }
 
@@ -308,10 +437,18 @@ func TestBuildPromoteTestAskEngine(t *testing.T) {
 	if _, err := m.Build().ID(context.Background()); err != nil {
 		t.Fatal(err)
 	}
-	want(t, lastChain(t, eng), []call{
+	signed := withExec(t, chains(t, eng), "slipway", "release", "--snapshot", "--skip-build", "--store", "/tmp/artifacts", "--report-file", "/tmp/report.json")
+	want(t, signed, []call{
 		env("GOPROXY", "https://proxy.golang.org,direct"),
-		exec("slipway", "release", "--snapshot", "--store", "/tmp/artifacts"),
-		{"directory", map[string]string{"path": q("/src/dist")}},
+		exec("slipway", "release", "--build-only", "--snapshot"),
+		exec("slipway", "release", "--snapshot", "--skip-build", "--store", "/tmp/artifacts", "--report-file", "/tmp/report.json"),
+	})
+	want(t, lastChain(t, eng), []call{
+		{"directory", map[string]string{"path": q("/tmp/artifacts")}},
+		{"withDirectory", map[string]string{"path": q("dist")}},
+		{"withFile", map[string]string{"path": q("report.json")}},
+		{"withFile", map[string]string{"path": q("keys/cosign.pub")}},
+		{"withFile", map[string]string{"path": q("keys/minisign.pub")}},
 	})
 
 	key := dag.SetSecret("k", "x")
@@ -321,10 +458,11 @@ func TestBuildPromoteTestAskEngine(t *testing.T) {
 	want(t, lastChain(t, eng), []call{
 		{"withSecretVariable", map[string]string{"name": q("AWS_SECRET_ACCESS_KEY")}},
 		{"withMountedFile", map[string]string{"path": q("/run/slipway/minisign.pub")}},
+		{"withEnvVariable", map[string]string{"name": q("SLIPWAY_PIPELINE_RUN")}},
 		exec(append([]string{"slipway", "plan"}, chanFlags("s3://releases?region=us-east-1")...)...),
 	})
 	if _, err := m.Release(context.Background(), "v1.4.0", "beta", "", "releases", "", "", false, false,
-		key, key, key, key, key, key, nil, nil, nil, nil, key, key, nil, false); err == nil {
+		key, key, key, key, key, key, nil, nil, nil, nil, nil, false); err == nil {
 		t.Error("release to a channel without the minisign public key accepted")
 	}
 
@@ -332,7 +470,9 @@ func TestBuildPromoteTestAskEngine(t *testing.T) {
 		t.Fatal(err)
 	}
 	want(t, lastChain(t, eng), []call{
-		exec("sh", "-c", `apt-get update -qq && apt-get install -y -qq --no-install-recommends "$@" >/dev/null`, "apt-get", "npm"),
+		{"withMountedCache", map[string]string{"path": q("/var/lib/apt/lists"), "sharing": "LOCKED"}},
+		exec(append([]string{"sh", "-c", aptInstall, "apt-get"}, testPackages...)...),
+		{"withoutMount", map[string]string{"path": q("/var/cache/apt/archives")}},
 		{"withDirectory", nil},
 		env("CI", "true"),
 		exec("bash", "scripts/test.sh"),

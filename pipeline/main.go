@@ -75,13 +75,20 @@ func (m *Slipway) Container() *dagger.Container {
 }
 
 // env is Container with extra Debian packages, installed before the source
-// is copied in so that a source change does not repeat the install.
+// is copied in so that a source change does not repeat the install. apt's
+// package lists and downloaded archives live in cache volumes, so a
+// re-install (new image, pruned engine cache) needs no network when the
+// cached lists still name the packages; only then is `apt-get update` run.
 func (m *Slipway) env(debianPackages ...string) *dagger.Container {
 	ctr := dag.Container().From(m.GoImage)
 	if len(debianPackages) > 0 {
-		ctr = ctr.WithExec(append([]string{"sh", "-c",
-			`apt-get update -qq && apt-get install -y -qq --no-install-recommends "$@" >/dev/null`, "apt-get"},
-			debianPackages...))
+		locked := dagger.ContainerWithMountedCacheOpts{Sharing: dagger.CacheSharingModeLocked}
+		ctr = ctr.
+			WithMountedCache(aptLists, dag.CacheVolume("slipway-apt-lists"), locked).
+			WithMountedCache(aptArchives, dag.CacheVolume("slipway-apt-archives"), locked).
+			WithExec(append([]string{"sh", "-c", aptInstall, "apt-get"}, debianPackages...)).
+			WithoutMount(aptLists).
+			WithoutMount(aptArchives)
 	}
 	ctr = ctr.
 		WithMountedCache(modCache, dag.CacheVolume("slipway-go-mod")).
@@ -102,21 +109,73 @@ func (m *Slipway) env(debianPackages ...string) *dagger.Container {
 		WithEnvVariable("SLIPWAY_BIN", slipwayBin)
 }
 
-// Build makes a snapshot release (unreleased version of the current commit,
-// signed with throw-away dev keys) into a local store inside the container
-// and returns GoReleaser's dist directory.
-func (m *Slipway) Build() *dagger.Directory {
-	return m.Container().
-		WithExec([]string{"slipway", "release", "--snapshot", "--store", "/tmp/artifacts"}).
-		Directory(srcDir + "/dist")
+// apt's cache directories, and the install script that uses them: Debian
+// images delete downloaded packages after an install (docker-clean), which
+// would empty the archives volume, so that rule is dropped first.
+const (
+	aptLists    = "/var/lib/apt/lists"
+	aptArchives = "/var/cache/apt/archives"
+	aptInstall  = `set -e
+rm -f /etc/apt/apt.conf.d/docker-clean
+echo 'Binary::apt::APT::Keep-Downloaded-Packages "true";' >/etc/apt/apt.conf.d/keep-downloads
+install() { apt-get install -y -qq --no-install-recommends "$@" >/dev/null; }
+install "$@" 2>/dev/null || { apt-get update -qq && install "$@"; }`
+)
+
+// built is the container after GoReleaser ran (`slipway release
+// --build-only`): binaries, archives and checksums in /src/dist, nothing
+// signed with the artifact keys, nothing published. Its result is cached
+// by the engine, keyed by the source, the image, the version and the
+// binary code-signing inputs (Authenticode and macOS certificates, which
+// GoReleaser's post-build hook uses), so publishing again after a failed
+// upload does not rebuild. An empty version builds a snapshot.
+func (m *Slipway) built(version string, codesign []secret) *dagger.Container {
+	base := m.Container()
+	for _, s := range codesign {
+		if s.file == "authenticode.p12" && s.value != nil {
+			// `slipway sign-binary` signs Windows binaries with osslsigncode.
+			base = m.env("osslsigncode")
+		}
+	}
+	args := []string{"slipway", "release", "--build-only"}
+	if version == "" {
+		args = append(args, "--snapshot")
+	} else {
+		args = append(args, "--version", version)
+	}
+	return withSecrets(base, codesign).WithExec(args)
 }
+
+// Build makes a snapshot release (unreleased version of the current commit)
+// and signs it with throw-away dev keys into a local store. It returns a
+// directory with GoReleaser's dist/ (signatures beside the archives), the
+// signed release as it would be published (releases/<product>/<version>/:
+// archives, .minisig, .sig, .cosign.sig, .sigstore.json, release.json), the
+// report (report.json) and the dev public keys that verify the signatures
+// (keys/cosign.pub, keys/minisign.pub). Cached: an unchanged source is
+// answered from the engine's cache.
+func (m *Slipway) Build() *dagger.Directory {
+	const store = "/tmp/artifacts"
+	signed := m.built("", nil).
+		WithExec([]string{"slipway", "release", "--snapshot", "--skip-build", "--store", store, "--report-file", "/tmp/report.json"})
+	return signed.Directory(store).
+		WithDirectory("dist", signed.Directory(srcDir+"/dist")).
+		WithFile("report.json", signed.File("/tmp/report.json")).
+		WithFile("keys/cosign.pub", signed.File(srcDir+"/data/keys/cosign.pub")).
+		WithFile("keys/minisign.pub", signed.File(srcDir+"/data/keys/minisign.pub"))
+}
+
+// testPackages are the Debian packages scripts/tools.sh installs (its
+// apt_pkgs lines; internal/pipelinecheck compares the lists) plus npm for
+// the Tauri CLI. Installed before the source is copied in, from the apt
+// cache volumes, so that tools.sh finds them and runs no apt-get.
+var testPackages = []string{"npm", "minisign", "osslsigncode", "wixl", "chromium", "wrk", "nginx-light",
+	"prometheus-node-exporter", "rpm", "msitools", "postgresql-15"}
 
 // Test runs the project's test command (scripts/test.sh: tools, gofmt, vet,
 // staticcheck, go test -race) and returns its output.
 func (m *Slipway) Test(ctx context.Context) (string, error) {
-	// scripts/tools.sh installs the Debian packages and Go tools itself;
-	// the Go image lacks only npm (for the Tauri CLI).
-	return m.env("npm").
+	return m.env(testPackages...).
 		WithEnvVariable("CI", "true").
 		WithExec([]string{"bash", "scripts/test.sh"}).
 		Stdout(ctx)

@@ -70,20 +70,45 @@ func withSecrets(ctr *dagger.Container, secrets []secret) *dagger.Container {
 }
 
 // fresh makes the next exec run every time: publishing must not be served
-// from Dagger's cache.
+// from Dagger's cache. The functions that publish are themselves marked
+// +cache="never", so this runs (and changes) on every call; without the
+// variable the engine would still answer the exec from its layer cache.
 func fresh(ctr *dagger.Container) *dagger.Container {
 	return ctr.WithEnvVariable("SLIPWAY_PIPELINE_RUN", strconv.FormatInt(time.Now().UnixNano(), 10))
 }
 
-// Release builds, signs and publishes a version to S3 and returns the report
-// (every step with its duration, per-target results, every published URL).
-// Re-running the same version is harmless; different bytes for a published
-// version are refused.
+// Where Release leaves its outputs in the container.
+const (
+	reportJSON = "/tmp/slipway-report.json"
+	dryRunDir  = "/tmp/dry-run-artifacts"
+)
+
+// Release publishes a version to S3. The build (GoReleaser's twelve
+// binaries and their archives) is a cached step keyed by the source and the
+// version; signing with the artifact keys and publishing run on every call,
+// so a retry after a failed upload signs and uploads without rebuilding,
+// and a repeated release checks the bucket again (objects missing from a
+// published release are uploaded again; different bytes are refused).
+//
+// With --channel, the channels file is edited for the new version (`slipway
+// promote`, which verifies the published release with --minisign-pub) and
+// returned, with the plan it implies; nothing is applied. Channel changes
+// reach storage only from git: commit the returned release/channels.yaml
+// (the release workflow opens a pull request with it) and `promote`
+// applies it after merge.
+//
+// Returns a directory: report.txt (the human report: steps with durations,
+// per-target results, every published URL; then the channel plan),
+// report.json (the same report as JSON), dist/ (GoReleaser's output with
+// the signatures), and with --channel release/channels.yaml.
+//
+// +cache="never"
 func (m *Slipway) Release(
 	ctx context.Context,
 	// Version to publish, e.g. v1.4.0 (normally the pushed tag).
 	version string,
-	// Channel to publish the version to after upload, e.g. beta.
+	// Channel the version should be served on, e.g. beta: the returned
+	// release/channels.yaml serves it there once committed and applied.
 	// +optional
 	channel string,
 	// S3 endpoint host[:port]; empty for AWS S3.
@@ -129,81 +154,94 @@ func (m *Slipway) Release(
 	// Password of the macOS PKCS#12.
 	// +optional
 	macosPassword *dagger.Secret,
-	// TUF targets key, needed with --channel.
-	// +optional
-	tufTargetsKey *dagger.Secret,
-	// TUF online (snapshot/timestamp) key, needed with --channel.
-	// +optional
-	tufOnlineKey *dagger.Secret,
 	// minisign public key (minisign.pub) the published artifacts must verify
-	// with before a channel serves them; needed with --channel.
+	// with before the channels file may serve them; needed with --channel.
 	// +optional
 	minisignPub *dagger.File,
-	// Build and sign inside the container, but only show what would be
-	// uploaded and which channel changes would follow; write nothing to S3.
+	// Build and sign inside the container (into a throw-away local store),
+	// then only show what would be uploaded; write nothing to S3.
 	// +optional
 	dryRun bool,
-) (string, error) {
+) (*dagger.Directory, error) {
 	if version == "" {
-		return "", errors.New("version is required")
+		return nil, errors.New("version is required")
 	}
 	if channel != "" && minisignPub == nil {
-		return "", errors.New("--channel needs --minisign-pub (the channel commands verify the release)")
+		return nil, errors.New("--channel needs --minisign-pub (promote verifies the release)")
 	}
 	spec, err := s3Target{s3Endpoint, s3Bucket, s3Region, s3Prefix, s3PathStyle, s3Insecure}.spec()
 	if err != nil {
-		return "", err
+		return nil, err
 	}
 	// Key files are mounted read-only under /run/secrets/slipway and named
 	// by a *_KEY/*_P12 path variable; passwords and S3 keys are secret
 	// variables. The names are the ones `slipway` reads (signing/keyring).
-	base := m.Container()
-	if authenticodeP12 != nil {
-		// `slipway sign-binary` signs Windows binaries with osslsigncode.
-		base = m.env("osslsigncode")
-	}
-	ctr := withSecrets(base, []secret{
+	// Binary code signing happens during the (cached) build; artifact
+	// signing and S3 access only in the uncached publish.
+	ctr := m.built(version, []secret{
+		{env: "SLIPWAY_AUTHENTICODE_P12", file: "authenticode.p12", value: authenticodeP12},
+		{env: "SLIPWAY_AUTHENTICODE_PASSWORD", value: authenticodePassword},
+		{env: "SLIPWAY_MACOS_P12", file: "macos.p12", value: macosP12},
+		{env: "SLIPWAY_MACOS_PASSWORD", value: macosPassword},
+	})
+	ctr = withSecrets(ctr, []secret{
 		{env: "AWS_ACCESS_KEY_ID", value: s3AccessKey},
 		{env: "AWS_SECRET_ACCESS_KEY", value: s3SecretKey},
 		{env: "SLIPWAY_COSIGN_KEY", file: "cosign.key", value: cosignKey},
 		{env: "COSIGN_PASSWORD", value: cosignPassword},
 		{env: "SLIPWAY_MINISIGN_KEY", file: "minisign.key", value: minisignKey},
 		{env: "SLIPWAY_MINISIGN_PASSWORD", value: minisignPassword},
-		{env: "SLIPWAY_AUTHENTICODE_P12", file: "authenticode.p12", value: authenticodeP12},
-		{env: "SLIPWAY_AUTHENTICODE_PASSWORD", value: authenticodePassword},
-		{env: "SLIPWAY_MACOS_P12", file: "macos.p12", value: macosP12},
-		{env: "SLIPWAY_MACOS_PASSWORD", value: macosPassword},
 	})
-	ctr = withChannelInputs(ctr, tufTargetsKey, tufOnlineKey, minisignPub)
-
+	ctr = withChannelInputs(ctr, nil, nil, minisignPub)
 	ctr = fresh(ctr)
-	release := []string{"slipway", "release", "--version", version, "--store", spec}
+	publish := []string{"slipway", "release", "--version", version, "--skip-build", "--store", spec, "--report-file", reportJSON}
 	if dryRun {
-		// `slipway release --dry-run` plans from an existing dist/: build
-		// and sign into a throw-away local store first, then show what
-		// would be uploaded to S3. Nothing is written to S3.
-		ctr = ctr.WithExec([]string{"slipway", "release", "--version", version, "--store", "/tmp/dry-run-artifacts"})
-		release = append(release, "--dry-run", "--skip-build")
+		// Sign into a throw-away local store (checks the keys and
+		// passwords), then plan against S3 without writing.
+		ctr = ctr.WithExec([]string{"slipway", "release", "--version", version, "--skip-build", "--store", dryRunDir})
+		publish = append(publish, "--dry-run")
 	}
-	ctr = ctr.WithExec(release)
+	ctr = ctr.WithExec(publish)
 	report, err := ctr.Stdout(ctx)
-	if err != nil || channel == "" {
-		return report, err
+	if err != nil {
+		return nil, err
 	}
-	if dryRun {
-		// The channel plan needs the version in S3, which a dry run does
-		// not write.
-		return report + "\ndry run: " + channel + " would then serve " + version + "\n", nil
+	out := dag.Directory().
+		WithFile("report.json", ctr.File(reportJSON)).
+		WithDirectory("dist", ctr.Directory(srcDir+"/dist"))
+	if channel != "" {
+		plan, channels, err := proposeChannel(ctx, ctr, spec, version, channel, dryRun)
+		if err != nil {
+			return nil, err
+		}
+		report += "\n" + plan
+		if channels != nil {
+			out = out.WithFile(channelsFile, channels)
+		}
 	}
-	// Serve the new version on the channel: edit the channels file in the
-	// container (as `slipway promote` does for a release manager, which also
-	// verifies the published release) and apply it to the store.
+	return out.WithNewFile("report.txt", report), nil
+}
+
+// proposeChannel edits the channels file in the container so that channel
+// serves version for every product (`slipway promote` verifies the
+// published release first) and returns the plan that applying it would
+// carry out, and the edited file. Nothing is applied. A dry run published
+// nothing to verify, so it only says what would be proposed.
+func proposeChannel(ctx context.Context, ctr *dagger.Container, spec, version, channel string, dryRun bool) (string, *dagger.File, error) {
 	bare := strings.TrimPrefix(version, "v")
+	if dryRun {
+		return "dry run: " + channelsFile + " would then serve " + bare + " on " + channel + "\n", nil, nil
+	}
 	for _, product := range products {
 		ctr = ctr.WithExec(append([]string{"slipway", "promote", product, bare, "--to", channel}, channelFlags(spec)...))
 	}
-	applied, err := ctr.WithExec(append([]string{"slipway", "apply"}, channelFlags(spec)...)).Stdout(ctx)
-	return report + "\n" + applied, err
+	ctr = ctr.WithExec(append([]string{"slipway", "plan"}, channelFlags(spec)...))
+	plan, err := ctr.Stdout(ctx)
+	if err != nil {
+		return "", nil, err
+	}
+	msg := "Proposed change to " + channelsFile + " (returned; commit it, `promote` applies it):\n" + plan
+	return msg, ctr.File(srcDir + "/" + channelsFile), nil
 }
 
 // products are the programs `slipway release` publishes (docs: contracts).
@@ -240,7 +278,9 @@ func withChannelInputs(ctr *dagger.Container, targets, online *dagger.Secret, mi
 // Promote applies the channels file (release/channels.yaml) to S3: it
 // verifies newly served releases, re-signs the TUF metadata and writes the
 // channel state, and returns the plan it carried out. Applying an unchanged
-// file writes nothing.
+// file writes nothing. Runs on every call (storage may have changed).
+//
+// +cache="never"
 func (m *Slipway) Promote(
 	ctx context.Context,
 	// S3 endpoint host[:port]; empty for AWS S3.

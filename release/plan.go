@@ -60,6 +60,9 @@ type ProductPlan struct {
 	Done bool
 	// RecordStatus is the status of release.json.
 	RecordStatus FileStatus
+	// Missing counts the objects of a published release (release.json
+	// present) that were not in the store; they are uploaded again.
+	Missing int
 }
 
 // PlanFile is one artifact (archive or checksums file) and its signatures.

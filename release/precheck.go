@@ -49,6 +49,11 @@ func (publishedStep) Run(ctx context.Context, r *run) error {
 		if rec == nil {
 			return skip("%s of commit %s not published yet", p, short(commit))
 		}
+		if missing, err := missingObjects(ctx, r.opts.Store, r.opts.Prefix, rec); err != nil {
+			return err
+		} else if len(missing) > 0 {
+			return skip("%s %s is published but %d objects are missing (first: %s): building to repair", p, rec.Version, len(missing), missing[0])
+		}
 		plans = append(plans, donePlan(r.opts.Prefix, rec))
 	}
 	r.plans, r.done = plans, true
@@ -94,6 +99,29 @@ func findRecord(ctx context.Context, r *run, product, commit string) (*Record, e
 		}
 	}
 	return nil, nil
+}
+
+// missingObjects lists the keys of a published release's artifacts and
+// signatures that are not in the store.
+func missingObjects(ctx context.Context, st storage.Store, prefix string, rec *Record) ([]string, error) {
+	var missing []string
+	for _, a := range rec.Artifacts {
+		artifact := Key(prefix, rec.Product, rec.Version, a.Name)
+		keys := []string{artifact}
+		for _, k := range sortedKeys(a.Signatures) {
+			keys = append(keys, artifact+sigExt(k)) // known kinds only, as donePlan
+		}
+		for _, key := range keys {
+			_, err := st.Stat(ctx, key)
+			switch {
+			case errors.Is(err, storage.ErrNotFound):
+				missing = append(missing, key)
+			case err != nil:
+				return nil, fmt.Errorf("stat %s: %w", key, err)
+			}
+		}
+	}
+	return missing, nil
 }
 
 // donePlan describes an already published release for the report.

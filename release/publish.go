@@ -54,6 +54,12 @@ func (checkStep) Run(ctx context.Context, r *run) error {
 	if len(conflicts) > 0 {
 		return fmt.Errorf("%w (nothing was written):\n    %s", ErrConflict, strings.Join(conflicts, "\n    "))
 	}
+	for _, pp := range r.plans {
+		if pp.Missing > 0 {
+			r.printf("  %s %s is published but %d of its objects are missing from the store: uploading them again\n",
+				pp.Product, pp.Record.Version, pp.Missing)
+		}
+	}
 	return nil
 }
 
@@ -73,15 +79,8 @@ func checkProduct(ctx context.Context, st storage.Store, prefix string, pp *Prod
 			}
 			return diffs, nil
 		}
-		pp.Done = true
 		pp.RecordStatus = StatusUnchanged
-		for _, f := range pp.Files {
-			f.Status = StatusUnchanged
-			for k := range f.SigStatus {
-				f.SigStatus[k] = StatusUnchanged
-			}
-		}
-		return nil, nil
+		return checkPublished(ctx, st, pp)
 	}
 	pp.RecordStatus = StatusPlanned
 	var conflicts []string
@@ -103,6 +102,49 @@ func checkProduct(ctx context.Context, st storage.Store, prefix string, pp *Prod
 		}
 		f.completeGroups()
 	}
+	return conflicts, nil
+}
+
+// checkPublished checks that every object named by a published release.json
+// (identical to this build's, see sameRecord) is still in the store. Missing
+// artifacts and signatures are planned again: this build's bytes are the
+// recorded ones, so uploading them repairs the release without touching
+// release.json. An object present with another size is a conflict. With
+// nothing missing the product is done.
+func checkPublished(ctx context.Context, st storage.Store, pp *ProductPlan) ([]string, error) {
+	var conflicts []string
+	missing := 0
+	for _, f := range pp.Files {
+		info, err := st.Stat(ctx, f.Key)
+		switch {
+		case errors.Is(err, storage.ErrNotFound):
+			f.Status = StatusPlanned
+			missing++
+		case err != nil:
+			return nil, fmt.Errorf("stat %s: %w", f.Key, err)
+		case info.Size != f.Artifact.Size:
+			f.Status = StatusConflict
+			conflicts = append(conflicts, fmt.Sprintf("%s %s: %s in the store has %d bytes, release.json says %d",
+				pp.Product, pp.Record.Version, f.Artifact.Name, info.Size, f.Artifact.Size))
+		default:
+			f.Status = StatusUnchanged
+		}
+		for k := range f.SigStatus {
+			_, err := st.Stat(ctx, f.Key+sigExt(k))
+			switch {
+			case errors.Is(err, storage.ErrNotFound):
+				f.SigStatus[k] = StatusPlanned
+				missing++
+			case err != nil:
+				return nil, fmt.Errorf("stat %s: %w", f.Key+sigExt(k), err)
+			default:
+				f.SigStatus[k] = StatusUnchanged
+			}
+		}
+		f.completeGroups()
+	}
+	pp.Missing = missing
+	pp.Done = missing == 0 && len(conflicts) == 0
 	return conflicts, nil
 }
 
@@ -263,7 +305,10 @@ func (publishStep) Run(ctx context.Context, r *run) error {
 	n := 0
 	for _, pp := range r.plans {
 		if !pp.Done {
-			n += objects(pp.uploads()) + 1
+			n += objects(pp.uploads())
+			if pp.RecordStatus != StatusUnchanged {
+				n++ // release.json
+			}
 		}
 	}
 	if n == 0 {
@@ -344,6 +389,11 @@ func publishProduct(ctx context.Context, r *run, pp *ProductPlan) error {
 	if err != nil {
 		pp.RecordStatus = StatusFailed
 		return fmt.Errorf("%s %s: %w (release.json not written; re-run to resume)", pp.Product, pp.Record.Version, err)
+	}
+	if pp.RecordStatus == StatusUnchanged {
+		// A repair of a published release: its release.json stays.
+		r.log.Info("repaired", slog.String("product", pp.Product), slog.String("version", pp.Record.Version), slog.Int("objects", objects(ups)))
+		return nil
 	}
 	b, err := json.MarshalIndent(pp.Record, "", "  ")
 	if err != nil {

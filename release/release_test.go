@@ -135,6 +135,48 @@ func publishSuite(t *testing.T, st storage.Store, publicURL string) {
 			t.Errorf("objects changed on re-publish:\nbefore %s\nafter  %s", before, after)
 		}
 	})
+	t.Run("missing objects of a published release are repaired", func(t *testing.T) {
+		before := listInfo(t, st, "a/")
+		rep, err := Run(t.Context(), opts("a"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		a := rep.Products[0].Artifacts[0]
+		gone := []string{a.Key, a.Key + sigExt("minisign")}
+		for _, k := range gone {
+			if err := st.Delete(t.Context(), k); err != nil {
+				t.Fatal(err)
+			}
+		}
+		var out bytes.Buffer
+		o := opts("a")
+		o.Out = &out
+		rep, err = Run(t.Context(), o)
+		if err != nil {
+			t.Fatal(err)
+		}
+		p := rep.Products[0]
+		if p.Missing != 2 || p.Record.Status != StatusUnchanged || p.Artifacts[0].Status != StatusUploaded ||
+			p.Artifacts[0].Signatures["minisign"].Status != StatusUploaded {
+			t.Errorf("repair report: missing %d, record %s, artifact %s, minisign %s", p.Missing, p.Record.Status,
+				p.Artifacts[0].Status, p.Artifacts[0].Signatures["minisign"].Status)
+		}
+		if !strings.Contains(out.String(), "2 of its objects are missing from the store: uploading them again") {
+			t.Errorf("output does not report the repair:\n%s", out.String())
+		}
+		checkStatuses(t, rep.Products[1], StatusUnchanged)
+		fetchAndVerify(t, rep)
+		// The same keys as before; release.json untouched (same line:
+		// size, mtime, ETag).
+		after := listInfo(t, st, "a/")
+		if keysOf(after) != keysOf(before) {
+			t.Errorf("objects after repair:\n%s\nwant the keys of\n%s", after, before)
+		}
+		recKey := Key("a", p.Product, p.Version, RecordName)
+		if line := lineOf(after, recKey); line == "" || line != lineOf(before, recKey) {
+			t.Errorf("release.json rewritten by a repair: %q, was %q", line, lineOf(before, recKey))
+		}
+	})
 	t.Run("different bytes refused", func(t *testing.T) {
 		before := listInfo(t, st, "a/")
 		o := opts("a")
@@ -352,6 +394,25 @@ func listInfo(t *testing.T, st storage.Store, prefix string) string {
 		fmt.Fprintf(&b, "%s %d %s %s\n", i.Key, i.Size, i.ModTime.UTC().Format("15:04:05.000000000"), i.ETag)
 	}
 	return b.String()
+}
+
+// keysOf keeps the keys of a listInfo listing.
+func keysOf(list string) string {
+	var keys []string
+	for line := range strings.Lines(list) {
+		keys = append(keys, strings.Fields(line)[0])
+	}
+	return strings.Join(keys, "\n")
+}
+
+// lineOf returns the listInfo line of key, or "".
+func lineOf(list, key string) string {
+	for line := range strings.Lines(list) {
+		if strings.Fields(line)[0] == key {
+			return line
+		}
+	}
+	return ""
 }
 
 // tamper changes the first archive whose name starts with prefix and

@@ -21,9 +21,12 @@ type Report struct {
 
 // ProductReport is one product's release directory.
 type ProductReport struct {
-	Product   string           `json:"product"`
-	Version   string           `json:"version"`
-	Record    ObjectReport     `json:"record"`
+	Product string       `json:"product"`
+	Version string       `json:"version"`
+	Record  ObjectReport `json:"record"`
+	// Missing counts objects of an already published release that were
+	// missing from the store and uploaded again (a repair).
+	Missing   int              `json:"missing,omitempty"`
 	Artifacts []ArtifactReport `json:"artifacts"`
 }
 
@@ -68,7 +71,7 @@ func (rep *Report) URLs() []string {
 // fill builds the per-product part of the report from the plans.
 func (rep *Report) fill(ctx context.Context, r *run) {
 	for _, pp := range r.plans {
-		pr := ProductReport{Product: pp.Product, Version: pp.Record.Version}
+		pr := ProductReport{Product: pp.Product, Version: pp.Record.Version, Missing: pp.Missing}
 		pr.Record = r.object(ctx, Key(r.opts.Prefix, pp.Product, pp.Record.Version, RecordName), pp.RecordStatus)
 		for _, f := range pp.Files {
 			ar := ArtifactReport{ObjectReport: r.object(ctx, f.Key, f.Status), Name: f.Artifact.Name, Target: f.Artifact.targetLabel(), Size: f.Artifact.Size, SHA256: f.Artifact.SHA256}

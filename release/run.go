@@ -40,6 +40,11 @@ type Options struct {
 	SkipBuild bool
 	// SkipAttest publishes no SBOMs and no provenance (benchmarks).
 	SkipAttest bool
+	// BuildOnly runs GoReleaser and checks dist/, then stops: nothing is
+	// signed, nothing is read from or written to the store. A later run
+	// with SkipBuild signs and publishes that dist/ (the Dagger module
+	// caches the build and runs only the publish every time).
+	BuildOnly bool
 	// Store receives the release. Required.
 	Store storage.Store
 	// Prefix is prepended to every key (<prefix>/releases/...). Default: none.
@@ -107,6 +112,9 @@ func (o *Options) setDefaults() error {
 	if v := strings.TrimPrefix(o.Version, "v"); o.Version != "" && !versionRe.MatchString(v) {
 		return fmt.Errorf("release: version %q is not SemVer (v1.2.3)", o.Version)
 	}
+	if o.BuildOnly && (o.SkipBuild || o.DryRun) {
+		return errors.New("release: --build-only builds; it cannot be combined with --skip-build or --dry-run")
+	}
 	if !o.SkipBuild && !o.DryRun {
 		same, err := samePath(o.Dist, filepath.Join(o.Dir, "dist"))
 		if err != nil || !same {
@@ -168,6 +176,9 @@ func Run(ctx context.Context, opts Options) (*Report, error) {
 		signStep{},       // sign every archive and the checksums file not yet published
 		publishStep{},    // upload artifacts and signatures, then release.json last
 	}
+	if opts.BuildOnly {
+		steps = []Step{goreleaserStep{}, buildStep{}, distStep{}}
+	}
 	r.printf("slipway release: %s\n", r.describe())
 	err := runSteps(ctx, r, steps)
 	r.report.fill(ctx, r)
@@ -190,6 +201,9 @@ func (r *run) describe() string {
 	}
 	if r.opts.SkipBuild {
 		parts = append(parts, "existing "+r.opts.Dist)
+	}
+	if r.opts.BuildOnly {
+		return strings.Join(append(parts, "build only"), ", ")
 	}
 	parts = append(parts, "store "+storeName(r.opts.Store))
 	return strings.Join(parts, ", ")

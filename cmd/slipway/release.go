@@ -2,6 +2,8 @@ package main
 
 import (
 	"encoding/json"
+	"fmt"
+	"io"
 	"log/slog"
 	"os"
 	"path/filepath"
@@ -19,6 +21,7 @@ func newReleaseCmd() *cobra.Command {
 		o        release.Options
 		store    string
 		jsonOut  bool
+		jsonFile string
 		external release.ExternalOptions
 	)
 	cmd := &cobra.Command{
@@ -74,9 +77,13 @@ both Mac architectures); the file is then published as MyApp_aarch64.app.tar.gz.
 				rep, err = release.Run(ctx, o)
 			}
 			if jsonOut && rep != nil {
-				enc := json.NewEncoder(cmd.OutOrStdout())
-				enc.SetIndent("", "  ")
-				if jerr := enc.Encode(rep); jerr != nil && err == nil {
+				if jerr := writeJSON(cmd.OutOrStdout(), rep); jerr != nil && err == nil {
+					err = jerr
+				}
+			}
+			if jsonFile != "" && rep != nil {
+				// Written on failure too: the report shows how far it got.
+				if jerr := writeJSONFile(jsonFile, rep); jerr != nil && err == nil {
 					err = jerr
 				}
 			}
@@ -98,7 +105,30 @@ both Mac architectures); the file is then published as MyApp_aarch64.app.tar.gz.
 	f.StringVar(&o.GoReleaser, "goreleaser", "", "goreleaser binary (default: PATH, then the Slipway tool cache, else built once with go install)")
 	f.BoolVarP(&o.Verbose, "verbose", "v", false, "show GoReleaser's output and debug logs")
 	f.BoolVar(&jsonOut, "json", false, "also print the report as JSON")
+	f.StringVar(&jsonFile, "report-file", "", "also write the report as JSON to this file")
+	f.BoolVar(&o.BuildOnly, "build-only", false, "only run GoReleaser and check dist/ (no signing, no store); publish it later with --skip-build")
 	f.StringVar(&external.Product, "product", "", "with --files: the product name of the prebuilt artifacts")
 	f.StringSliceVar(&external.Files, "files", nil, "publish prebuilt files ([TARGET=]GLOB, TARGET like darwin-aarch64) as --product at --version instead of building")
 	return cmd
+}
+
+func writeJSON(w io.Writer, v any) error {
+	enc := json.NewEncoder(w)
+	enc.SetIndent("", "  ")
+	return enc.Encode(v)
+}
+
+// writeJSONFile writes v as indented JSON to path (mode 0644: the report
+// holds no secrets; presigned URLs carry the access key id and a signature,
+// not the secret key).
+func writeJSONFile(path string, v any) error {
+	f, err := os.Create(path)
+	if err != nil {
+		return err
+	}
+	if err := writeJSON(f, v); err != nil {
+		f.Close()
+		return fmt.Errorf("write %s: %w", path, err)
+	}
+	return f.Close()
 }

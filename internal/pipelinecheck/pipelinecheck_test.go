@@ -10,6 +10,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"regexp"
+	"slices"
 	"strconv"
 	"strings"
 	"testing"
@@ -163,5 +164,84 @@ func TestPipelineTypechecks(t *testing.T) {
 		if out, err := cmd.CombinedOutput(); err != nil {
 			t.Fatalf("go %s %v in pipeline/: %v\n%s", sub, args, err, out)
 		}
+	}
+}
+
+// pipelineFuncs parses the module's source and returns the doc comment of
+// each method of Slipway, and the string literals of testPackages.
+func pipelineFuncs(t *testing.T) (docs map[string]string, testPackages []string) {
+	t.Helper()
+	docs = map[string]string{}
+	files, err := filepath.Glob(filepath.Join(repoRoot(t), "pipeline", "*.go"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	fset := token.NewFileSet()
+	for _, f := range files {
+		file, err := parser.ParseFile(fset, f, nil, parser.ParseComments)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, d := range file.Decls {
+			switch d := d.(type) {
+			case *ast.FuncDecl:
+				if d.Recv != nil {
+					docs[d.Name.Name] = d.Doc.Text()
+				}
+			case *ast.GenDecl:
+				for _, spec := range d.Specs {
+					vs, ok := spec.(*ast.ValueSpec)
+					if !ok || vs.Names[0].Name != "testPackages" {
+						continue
+					}
+					for _, e := range vs.Values[0].(*ast.CompositeLit).Elts {
+						s, _ := strconv.Unquote(e.(*ast.BasicLit).Value)
+						testPackages = append(testPackages, s)
+					}
+				}
+			}
+		}
+	}
+	return docs, testPackages
+}
+
+// TestPublishingUncached: the functions that write to storage carry the
+// Go SDK's +cache="never" pragma (read by v0.19.7's codegen from the doc
+// comment, cmd/codegen/generator/go/templates/module_funcs.go), so the
+// engine never answers them from its function cache; Build stays cached.
+func TestPublishingUncached(t *testing.T) {
+	docs, _ := pipelineFuncs(t)
+	never := regexp.MustCompile(`(?m)^\+cache="never"$`)
+	for name, want := range map[string]bool{"Release": true, "Promote": true, "Build": false, "Test": false} {
+		doc, ok := docs[name]
+		if !ok {
+			t.Fatalf("no method %s", name)
+		}
+		if got := never.MatchString(doc); got != want {
+			t.Errorf("%s: +cache=\"never\" pragma %v, want %v", name, got, want)
+		}
+	}
+}
+
+// TestTestPackagesMatchTools: the pipeline's Test pre-installs exactly the
+// Debian packages scripts/tools.sh asks for (plus npm), so tools.sh runs no
+// apt-get in the container.
+func TestTestPackagesMatchTools(t *testing.T) {
+	_, pkgs := pipelineFuncs(t)
+	data, err := os.ReadFile(filepath.Join(repoRoot(t), "scripts", "tools.sh"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := []string{"npm"}
+	for _, m := range regexp.MustCompile(`(?m)^\s*\w+\)\s*apt_pkgs ([^;]+);`).FindAllStringSubmatch(string(data), -1) {
+		want = append(want, strings.Fields(m[1])...)
+	}
+	if len(want) < 2 {
+		t.Fatal("no apt_pkgs lines found in scripts/tools.sh")
+	}
+	slices.Sort(want)
+	slices.Sort(pkgs)
+	if !slices.Equal(pkgs, want) {
+		t.Errorf("pipeline testPackages %v, scripts/tools.sh (+npm) %v", pkgs, want)
 	}
 }

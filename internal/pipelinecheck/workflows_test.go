@@ -12,7 +12,10 @@ import (
 
 // workflow is the part of a GitHub Actions workflow these checks read.
 type workflow struct {
-	On   map[string]any `yaml:"on"`
+	On          map[string]any `yaml:"on"`
+	Concurrency struct {
+		Group string `yaml:"group"`
+	} `yaml:"concurrency"`
 	Jobs map[string]struct {
 		Steps []struct {
 			Name string            `yaml:"name"`
@@ -79,9 +82,64 @@ func TestReleaseWorkflow(t *testing.T) {
 		t.Errorf("release.yml must run on v* tags, got %v", push)
 	}
 	checkSteps(t, "release.yml", w, "release")
-	for _, want := range []string{`args="release --version=$VERSION --channel=beta"`, "--s3-bucket=", "--cosign-key=env://", "--minisign-key=env://", "--minisign-pub="} {
+	for _, want := range []string{`args="release --version=$VERSION --channel=beta"`, "--s3-bucket=", "--cosign-key=env://", "--minisign-key=env://", "--minisign-pub=",
+		// one call returns every output; the channel change becomes a pull request
+		`args+=" export --path=$RUNNER_TEMP/release-out"`, `scripts/channels-pr.sh "$RUNNER_TEMP/release-out" "$VERSION" beta`,
+		"pull-requests: write"} {
 		if !strings.Contains(text, want) {
 			t.Errorf("release.yml lacks %q", want)
+		}
+	}
+	// Release never applies a channel change, so it needs no TUF key.
+	for _, bad := range []string{"--tuf-", "TUF_", " apply"} {
+		if strings.Contains(text, bad) {
+			t.Errorf("release.yml mentions %q: channel changes are applied only by promote.yml", bad)
+		}
+	}
+}
+
+// tufGroup is the concurrency group of every workflow that writes TUF
+// metadata.
+const tufGroup = "slipway-tuf"
+
+func TestStorageMaintenanceWorkflow(t *testing.T) {
+	w, text := loadWorkflow(t, "storage-maintenance.yml")
+	if _, ok := w.On["schedule"]; !ok {
+		t.Error("storage-maintenance.yml must run on a schedule")
+	}
+	if w.Concurrency.Group != tufGroup {
+		t.Errorf("storage-maintenance.yml concurrency group %q, want %s", w.Concurrency.Group, tufGroup)
+	}
+	checkSteps(t, "storage-maintenance.yml", w, "")
+	for _, want := range []string{" tuf refresh ", " plan --detailed-exitcode ", "if [[ $rc == 2 ]]"} {
+		if !strings.Contains(text, want) {
+			t.Errorf("storage-maintenance.yml lacks %q", want)
+		}
+	}
+}
+
+// usesLine is a step's `uses:` with its ref and the comment after it.
+var usesLine = regexp.MustCompile(`(?m)^\s*-?\s*uses:\s*([^@\s]+)@(\S+)(.*)$`)
+
+// TestActionsPinned: every action is pinned by a full commit SHA, with the
+// tag it stands for in a comment (tags can be moved; commits cannot).
+func TestActionsPinned(t *testing.T) {
+	files, err := filepath.Glob(filepath.Join(repoRoot(t), ".github", "workflows", "*.yml"))
+	if err != nil || len(files) < 4 {
+		t.Fatalf("workflows: %v %v", files, err)
+	}
+	sha := regexp.MustCompile(`^[0-9a-f]{40}$`)
+	tag := regexp.MustCompile(`^\s*#\s*v[0-9]+\.[0-9]+\.[0-9]+\b`)
+	for _, f := range files {
+		data, err := os.ReadFile(f)
+		if err != nil {
+			t.Fatal(err)
+		}
+		matches := usesLine.FindAllStringSubmatch(string(data), -1)
+		for _, m := range matches {
+			if !sha.MatchString(m[2]) || !tag.MatchString(m[3]) {
+				t.Errorf("%s: %s@%s%s: pin by commit SHA with the tag in a comment", filepath.Base(f), m[1], m[2], m[3])
+			}
 		}
 	}
 }
@@ -96,6 +154,11 @@ func TestPromoteWorkflow(t *testing.T) {
 		t.Errorf("promote.yml must apply on main only, got %v", push)
 	}
 	checkSteps(t, "promote.yml", w, "promote")
+	// Applies share the TUF writers' group; pull request plans do not (a
+	// pending plan must not cancel a pending apply).
+	if !strings.Contains(w.Concurrency.Group, "github.event_name == 'push' && '"+tufGroup+"'") {
+		t.Errorf("promote.yml concurrency group %q: applies (push) must use %s", w.Concurrency.Group, tufGroup)
+	}
 	for _, want := range []string{`args="promote `, "--minisign-pub=", "--dry-run"} {
 		if !strings.Contains(text, want) {
 			t.Errorf("promote.yml lacks %q", want)

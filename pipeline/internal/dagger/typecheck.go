@@ -20,4 +20,9 @@ type (
 	CacheVolume                    = sdk.CacheVolume
 	ContainerWithExecOpts          = sdk.ContainerWithExecOpts
 	ContainerWithMountedSecretOpts = sdk.ContainerWithMountedSecretOpts
+	ContainerWithMountedCacheOpts  = sdk.ContainerWithMountedCacheOpts
+	CacheSharingMode               = sdk.CacheSharingMode
 )
+
+// The v0.19.7 API constants the module uses.
+const CacheSharingModeLocked = sdk.CacheSharingModeLocked
