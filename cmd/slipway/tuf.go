@@ -72,7 +72,7 @@ func dueRoles(status []repo.RoleStatus, now time.Time) []string {
 }
 
 // tufRefreshCmd re-signs root and targets before they expire: the
-// scheduled workflow (.github/workflows/tuf-refresh.yml) runs it with the
+// scheduled workflow (.github/workflows/storage-maintenance.yml) runs it with the
 // offline keys.
 func tufRefreshCmd(o *channelOpts, open func(context.Context) (*repo.Repo, error)) *cobra.Command {
 	var withinDays int
