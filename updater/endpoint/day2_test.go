@@ -63,7 +63,8 @@ func TestStartsWhileStoreDown(t *testing.T) {
 }
 
 // TestDownloadOpensBeforeHeaders: a missing object used to be a 200 with
-// `immutable` caching and an empty body; storage down the same.
+// `immutable` caching and an empty body; storage down the same. Errors
+// are never cached (no-store).
 func TestDownloadOpensBeforeHeaders(t *testing.T) {
 	e := newEnv(t, Options{})
 	name := "slipway-agent_1.1.0_linux_amd64.tar.gz"
@@ -73,7 +74,7 @@ func TestDownloadOpensBeforeHeaders(t *testing.T) {
 
 	e.st.SetDown(true)
 	resp, _ := get(t, url)
-	if resp.StatusCode != http.StatusServiceUnavailable || resp.Header.Get("Cache-Control") != "" || resp.Header.Get("Retry-After") == "" {
+	if resp.StatusCode != http.StatusServiceUnavailable || resp.Header.Get("Cache-Control") != "no-store" || resp.Header.Get("Retry-After") == "" {
 		t.Fatalf("storage down: %d cache %q", resp.StatusCode, resp.Header.Get("Cache-Control"))
 	}
 	e.st.SetDown(false)
@@ -82,7 +83,7 @@ func TestDownloadOpensBeforeHeaders(t *testing.T) {
 		t.Fatal(err)
 	}
 	resp, body := get(t, url)
-	if resp.StatusCode != http.StatusNotFound || resp.Header.Get("Cache-Control") != "" {
+	if resp.StatusCode != http.StatusNotFound || resp.Header.Get("Cache-Control") != "no-store" {
 		t.Fatalf("missing object: %d %q cache %q", resp.StatusCode, body, resp.Header.Get("Cache-Control"))
 	}
 	if err := e.st.Put(t.Context(), key, bytes.NewReader(whole), int64(len(whole)), ""); err != nil {
