@@ -127,12 +127,16 @@ done
 timed build dagger call "${ctor[@]}" build export --path="$work/build"
 timed build-again dagger call "${ctor[@]}" build export --path="$work/build-again"
 diff -r "$work/build" "$work/build-again" >/dev/null || fail "second build of the same source differs (not from cache)"
-n=$(find "$work/build/releases" -name '*.minisig' | grep -vc checksums || true)
+# Twelve archives (agent and desktop x 3 OS x 2 arch); packages, SBOMs and
+# provenance are signed too, and every signature must verify.
+n=$(find "$work/build/releases" \( -name '*.tar.gz.minisig' -o -name '*.zip.minisig' \) | wc -l)
 ((n == 12)) || fail "build: $n signed archives, want 12"
+signed=0
 for f in $(find "$work/build/releases" -name '*.minisig'); do
-  minisign -Vqm "${f%.minisig}" -p "$work/build/keys/minisign.pub" || fail "build: minisign rejects ${f%.minisig}"
+  minisign -Vqm "${f%.minisig}" -p "$work/build/keys/minisign.pub" >/dev/null || fail "build: minisign rejects ${f%.minisig}"
+  signed=$((signed + 1))
 done
-log "build: 12 archives, minisign signatures verify with the returned dev key; second build identical"
+log "build: 12 archives, $signed minisign signatures (archives, packages, SBOMs, provenance, checksums) verify with the returned dev key; second build identical"
 
 rel=(release --version="$VERSION" --channel="$CHANNEL"
   --s3-endpoint="$S3_ENDPOINT" --s3-bucket="$S3_BUCKET" --s3-region="$S3_REGION" --s3-path-style
@@ -147,7 +151,7 @@ timed release dagger call "${ctor[@]}" "${rel[@]}" export --path="$work/release-
 # verify_bucket: every object of both releases, fetched from the bucket and
 # checked with the real CLIs.
 verify_bucket() {
-  local dir=$work/bucket archives=0 key
+  local dir=$work/bucket archives=0 signed=0 key
   rm -rf "$dir"
   for product in agent desktop; do
     local prefix=releases/$product/$bare/
@@ -156,9 +160,11 @@ verify_bucket() {
       s3 GET "/$key" -o "$dir/$key"
     done
     [[ -f $dir/${prefix}release.json ]] || fail "$product: no release.json in the bucket"
-    for f in "$dir/$prefix"*.tar.gz "$dir/$prefix"*.zip; do
+    for f in "$dir/$prefix"*.tar.gz "$dir/$prefix"*.zip "$dir/$prefix"*.deb "$dir/$prefix"*.rpm \
+      "$dir/$prefix"*.apk "$dir/$prefix"*.msi "$dir/$prefix"*.spdx.json "$dir/$prefix"*.intoto.jsonl; do
       [[ -f $f ]] || continue
-      archives=$((archives + 1))
+      case $f in *.tar.gz | *.zip) archives=$((archives + 1)) ;; esac
+      signed=$((signed + 1))
       for ext in .minisig .cosign.sig .sigstore.json; do
         [[ -f $f$ext ]] || fail "$(basename "$f"): no $ext in the bucket"
       done
@@ -170,7 +176,7 @@ verify_bucket() {
     done
   done
   ((archives == 12)) || fail "$archives archives in the bucket, want 12"
-  log "bucket: 12 archives + checksums, .minisig/.cosign.sig/.sigstore.json each, 2 release.json; minisign and cosign verify all"
+  log "bucket: 12 archives and $signed signed files in all (archives, packages, SBOMs, provenance), .minisig/.cosign.sig/.sigstore.json each, 2 release.json; minisign and cosign verify all"
 }
 verify_bucket
 
