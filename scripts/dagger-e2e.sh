@@ -85,8 +85,8 @@ s3() { # s3 METHOD PATH [curl args...]
       -H 'x-amz-content-sha256: e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855' \
       -X "$method" "$@" "$scheme://$S3_HOST_ENDPOINT/$S3_BUCKET$path"
 }
-s3_keys() { # keys under a prefix
-  s3 GET "?list-type=2&prefix=$1" | grep -o '<Key>[^<]*</Key>' | sed 's/<[^>]*>//g'
+s3_keys() { # keys under a prefix (encoded: versitygw signs the query as sent)
+  s3 GET "?list-type=2&prefix=${1//\//%2F}" | grep -o '<Key>[^<]*</Key>' | sed 's/<[^>]*>//g'
 }
 host_spec="s3://$S3_BUCKET?endpoint=$S3_HOST_ENDPOINT&path-style=true&region=$S3_REGION"
 [[ $S3_INSECURE == 1 ]] && host_spec+="&insecure=true"
