@@ -123,6 +123,9 @@ for f in build release promote test container; do
   grep -q "^$f " "$work/functions.log" || fail "dagger functions does not list $f"
 done
 
+# Exports merge into existing directories: start from empty ones.
+rm -rf "$work/build" "$work/build-again" "$work/release-1" "$work/release-2"
+
 # Snapshot build, then the same again: the second is answered from cache.
 timed build dagger call "${ctor[@]}" build export --path="$work/build"
 timed build-again dagger call "${ctor[@]}" build export --path="$work/build-again"
