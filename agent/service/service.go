@@ -10,6 +10,7 @@ import (
 	"fmt"
 	"log/slog"
 	"os"
+	"runtime"
 	"sync"
 	"time"
 
@@ -34,8 +35,13 @@ func Config(args ...string) *kservice.Config {
 		Description: "Reports this machine's inventory and health to Slipway and keeps it up to date.",
 		Arguments:   append([]string{"run"}, args...),
 		Option: kservice.KeyValue{
-			"RunAtLoad": true,     // launchd: start at boot
-			"LogOutput": true,     // launchd: stderr to /var/log/slipway-agent.err.log
+			"RunAtLoad": true, // launchd: start at boot
+			// launchd: stderr to /var/log/slipway-agent.err.log. Not for
+			// systemd, where kardianos/service would write
+			// StandardError=file:/var/log/slipway-agent.err, which every
+			// start overwrites from its first byte (a restart loses the
+			// log of the crash before it): there stderr goes to the journal.
+			"LogOutput": runtime.GOOS == "darwin",
 			"Restart":   "always", // systemd
 			"OnFailure": "restart",
 		},
