@@ -81,7 +81,7 @@ func gatesScenario(t *testing.T, behaviour, wantGate string) {
 	apply()
 
 	log := slog.New(slog.DiscardHandler)
-	health := fleetHealth{st: st, offlineAfter: 10 * time.Minute}
+	health := newFleetHealth(st, fleet.Step, 3*fleet.Step) // one round = one heartbeat interval
 	fleet.Ctrl = gate.New(gateStore(st), health, gate.Options{OnEvent: auditGate(st, log)})
 	if u, err = newUpdates(ctx, data, updateOptions{rollouts: fleet.Ctrl}, log); err != nil {
 		t.Fatal(err)
@@ -215,5 +215,62 @@ func gateCommands(t *testing.T, data string, file *channel.File, minisignPub []b
 	}
 	if out, _ := runSlipway(t, append([]string{"gate", "status"}, common...)...); strings.Contains(out, "halted") {
 		t.Fatalf("still halted after resume:\n%s", out)
+	}
+}
+
+// TestFleetHealthSample checks the server's health sample on a real SQLite
+// fleet: upgraded machines silent for more than 1.5 heartbeat intervals are
+// offline, and the baseline is the share of the other recently active
+// machines that are as late (long-gone machines do not count).
+func TestFleetHealthSample(t *testing.T) {
+	ctx := t.Context()
+	st, err := server.OpenStore(ctx, server.Config{DataDir: t.TempDir()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { st.Close() })
+	if err := st.CreateTenant(ctx, store.Tenant{ID: "default", Name: "Default"}); err != nil {
+		t.Fatal(err)
+	}
+	now := time.Now().UTC().Truncate(time.Second)
+	const interval = time.Minute
+	machines := []struct {
+		version string
+		seen    time.Duration // ago
+	}{
+		{"1.1.0", 10 * time.Second}, {"1.1.0", 30 * time.Second}, {"1.1.0", 2 * time.Minute}, {"1.1.0", 100 * time.Second},
+		{"1.0.0", 5 * time.Second}, {"1.0.0", 20 * time.Second}, {"1.0.0", 50 * time.Second}, {"1.0.0", 2 * time.Minute},
+		{"1.0.0", 48 * time.Hour}, {"1.0.0", 72 * time.Hour}, // long gone: not in the baseline
+	}
+	var hbs []store.Heartbeat
+	for i, m := range machines {
+		id := "m" + string(rune('a'+i))
+		tok := store.Token{Hash: []byte{byte(i), 'h'}, CreatedAt: now.Add(-96 * time.Hour), ExpiresAt: now.Add(time.Hour)}
+		if _, _, err := st.RegisterMachine(ctx, store.Machine{ID: id, TenantID: "default", Hostname: id, Source: "agent",
+			CreatedAt: now.Add(-96 * time.Hour), UpdatedAt: now.Add(-96 * time.Hour)}, tok); err != nil {
+			t.Fatal(err)
+		}
+		hbs = append(hbs, store.Heartbeat{MachineID: id, At: now.Add(-m.seen), Status: "ok", AgentVersion: m.version})
+	}
+	if err := st.RecordHeartbeats(ctx, hbs); err != nil {
+		t.Fatal(err)
+	}
+	s, err := newFleetHealth(st, interval, 3*interval).Sample(ctx, "agent", "1.1.0", now)
+	if err != nil {
+		t.Fatal(err)
+	}
+	// Upgraded: 4, of which 2 silent (> 90 s). Others recently active: 4
+	// (seen within 3 min), of which 1 late (2 min ago).
+	want := gate.Sample{Upgraded: 4, Offline: 2, Baseline: 0.25, Fleet: 10}
+	if s != want {
+		t.Fatalf("sample %+v, want %+v", s, want)
+	}
+	if s, _ := newFleetHealth(st, interval, 3*interval).Sample(ctx, "desktop", "1.1.0", now); s != (gate.Sample{}) {
+		t.Fatalf("non-agent product sampled %+v", s)
+	}
+	for hb, want := range map[time.Duration]time.Duration{60 * time.Second: 15 * time.Second, time.Hour: time.Minute, time.Second: time.Second} {
+		if got := gateEvery(hb); got != want {
+			t.Errorf("gateEvery(%s) = %s, want %s", hb, got, want)
+		}
 	}
 }

@@ -38,7 +38,10 @@ type Gates struct {
 	// trial run, crash loop after the swap). Default: 0.05.
 	MaxFailedRate float64 `yaml:"maxFailedRate,omitempty" json:"maxFailedRate,omitempty"`
 	// MaxOfflineRate trips when the share of upgraded machines gone
-	// offline since upgrading exceeds it. Default: 0.10.
+	// silent since upgrading exceeds the share of the other recently
+	// active machines that are late too (Sample.Baseline) by more than
+	// it: a fleet-wide delay (the server was down, a network outage) does
+	// not count against the version. Default: 0.10.
 	MaxOfflineRate float64 `yaml:"maxOfflineRate,omitempty" json:"maxOfflineRate,omitempty"`
 	// MinSample is how many machines (upgraded + failed) must have
 	// reported before any gate is judged. Default: 20.
@@ -104,8 +107,14 @@ type Sample struct {
 	// Failed machines reported the version failed or rolled back.
 	Failed int `json:"failed"`
 	// Offline are upgraded machines not seen since they upgraded for
-	// longer than the offline threshold.
+	// longer than the silence threshold (the server: 1.5 heartbeat
+	// intervals).
 	Offline int `json:"offline"`
+	// Baseline is the share of the other machines, among those seen
+	// recently (within the server's StaleAfter), that are late by the same
+	// threshold: what "offline" looks like for machines that did not take
+	// the version. The offline gate compares against it.
+	Baseline float64 `json:"baseline,omitempty"`
 	// Fleet is every machine that could take the version (for adoption
 	// charts); 0 when unknown.
 	Fleet int `json:"fleet,omitempty"`
@@ -205,7 +214,7 @@ func tripped(g Gates, s Sample) string {
 	if g.MaxFailedRate > 0 && float64(s.Failed)/float64(s.Upgraded+s.Failed) > g.MaxFailedRate {
 		return GateFailed
 	}
-	if g.MaxOfflineRate > 0 && s.Upgraded > 0 && float64(s.Offline)/float64(s.Upgraded) > g.MaxOfflineRate {
+	if g.MaxOfflineRate > 0 && s.Upgraded > 0 && float64(s.Offline)/float64(s.Upgraded)-s.Baseline > g.MaxOfflineRate {
 		return GateOffline
 	}
 	return ""
@@ -231,7 +240,11 @@ func (st State) String() string {
 	s := st.Sample
 	switch st.Gate {
 	case GateOffline:
-		return fmt.Sprintf("halted by gate %s at %s: %d of %d upgraded machines offline", st.Gate, at, s.Offline, s.Upgraded)
+		others := ""
+		if s.Baseline > 0 {
+			others = fmt.Sprintf(" (%.1f %% of the other machines late)", 100*s.Baseline)
+		}
+		return fmt.Sprintf("halted by gate %s at %s: %d of %d upgraded machines offline%s", st.Gate, at, s.Offline, s.Upgraded, others)
 	default:
 		return fmt.Sprintf("halted by gate %s at %s: %d of %d machines failed the update", st.Gate, at, s.Failed, s.Upgraded+s.Failed)
 	}

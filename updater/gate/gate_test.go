@@ -28,6 +28,10 @@ func TestEvaluate(t *testing.T) {
 		{"failed rate trips", Sample{Upgraded: 30, Failed: 4}, time.Hour, Halt, 0, GateFailed},
 		{"offline rate trips", Sample{Upgraded: 30, Offline: 7}, time.Hour, Halt, 0, GateOffline},
 		{"exactly at threshold holds", Sample{Upgraded: 20, Offline: 4}, time.Minute, None, 0, ""},
+		// 10 of 40 upgraded offline = 25 %: 5 points above a fleet where
+		// 20 % of the other machines are as late (the server was down).
+		{"offline no worse than the baseline holds", Sample{Upgraded: 40, Offline: 10, Baseline: 0.2}, time.Minute, None, 0, ""},
+		{"offline well above the baseline trips", Sample{Upgraded: 40, Offline: 18, Baseline: 0.2}, time.Minute, Halt, 0, GateOffline},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
