@@ -7,6 +7,7 @@ import (
 	"net/http/httptest"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -127,6 +128,11 @@ func gatesScenario(t *testing.T, behaviour, wantGate string) {
 	c, _ := file.Channel("agent", "stable")
 	c.Plan = &gate.Plan{Steps: []float64{5, 25, 100}, Bake: gate.Duration(30 * time.Minute),
 		Gates: gate.Gates{MaxFailedRate: 0.05, MaxOfflineRate: 0.10, MinSample: 5}}
+	if behaviour == gatetest.Silent {
+		// The automatic rollback policy: the halt asks for the rollback,
+		// `slipway gate autorollback` performs it below.
+		c.Plan.OnHalt = gate.OnHaltRollback
+	}
 	apply()
 	// A second replica evaluates the same rollouts at the same times: the
 	// database lets one of them record each decision (one audit entry).
@@ -178,7 +184,12 @@ func gatesScenario(t *testing.T, behaviour, wantGate string) {
 	if behaviour == gatetest.Crash {
 		gateCommands(t, data, file, pub.PK.Encode())
 	}
-	if _, err := file.Rollback("agent", "stable"); err != nil {
+	if behaviour == gatetest.Silent {
+		if !stt.RollbackRequested {
+			t.Fatalf("onHalt: rollback, but the halt requested none: %v", stt)
+		}
+		*file = *autoRollbackCommand(t, data, file, pub.PK.Encode())
+	} else if _, err := file.Rollback("agent", "stable"); err != nil {
 		t.Fatal(err)
 	}
 	apply()
@@ -188,6 +199,52 @@ func gatesScenario(t *testing.T, behaviour, wantGate string) {
 	if n := fleet.Count("1.0.0"); n != len(fleet.Machines) {
 		t.Fatalf("%d of %d machines back on 1.0.0", n, len(fleet.Machines))
 	}
+}
+
+// autoRollbackCommand runs `slipway gate autorollback` on the file saved
+// to disk, as a CI job would, and returns the file it edited: the halted
+// version revoked, the channel back on the previous one, an audit entry;
+// a second run finds nothing to do.
+func autoRollbackCommand(t *testing.T, data string, file *channel.File, minisignPub []byte) *channel.File {
+	t.Helper()
+	path := filepath.Join(t.TempDir(), "channels.yaml")
+	if err := file.Save(path); err != nil {
+		t.Fatal(err)
+	}
+	args := []string{"gate", "autorollback", "--detailed-exitcode", "--data", data, "--channels", path, "--minisign-pub", writeTemp(t, minisignPub)}
+	out, err := runSlipway(t, args...)
+	if err == nil || !strings.Contains(err.Error(), "exit status 2") || !strings.Contains(out, "agent/stable: 1.1.0 revoked, back to 1.0.0") {
+		t.Fatalf("gate autorollback: %v\n%s", err, out)
+	}
+	edited, err := channel.Load(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if c, _ := edited.Channel("agent", "stable"); c.Version != "1.0.0" || !slices.Contains(c.Revoked, "1.1.0") {
+		t.Fatalf("channel after autorollback: %+v", c)
+	}
+	if out, err := runSlipway(t, args...); err != nil || !strings.Contains(out, "No halted rollout asks for a rollback") {
+		t.Fatalf("second autorollback: %v\n%s", err, out)
+	}
+	st, err := server.OpenStore(t.Context(), server.Config{DataDir: data})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer st.Close()
+	entries, err := st.ListAudit(t.Context(), store.AuditQuery{Action: store.AuditRollback})
+	if err != nil || len(entries) != 1 || entries[0].ActorName != "slipway gate autorollback" {
+		t.Fatalf("audit %+v %v", entries, err)
+	}
+	return edited
+}
+
+func writeTemp(t *testing.T, data []byte) string {
+	t.Helper()
+	p := filepath.Join(t.TempDir(), "file")
+	if err := os.WriteFile(p, data, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	return p
 }
 
 // gateCommands: `slipway plan` shows the halt as drift (exit 2 with
