@@ -159,9 +159,9 @@ type State struct {
 	Gate        string    `json:"gate,omitempty"` // the gate that tripped
 	// RollbackRequested: the plan's OnHalt policy asked for a rollback
 	// when this halt happened (performed by `slipway gate autorollback`).
-	RollbackRequested bool `json:"rollbackRequested,omitempty"`
-	Sample      Sample    `json:"sample"`         // the last sample (at the halt, if halted)
-	History     []Point   `json:"history,omitempty"`
+	RollbackRequested bool    `json:"rollbackRequested,omitempty"`
+	Sample            Sample  `json:"sample"` // the last sample (at the halt, if halted)
+	History           []Point `json:"history,omitempty"`
 }
 
 // Event is what an evaluation changed.
