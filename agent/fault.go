@@ -23,6 +23,9 @@ import (
 //	            server: after the start-up health bookkeeping, before it
 //	            can confirm itself healthy (a version that passes its trial
 //	            and fails only as the service)
+//	service-exit  like service-crash, but `run` exits 1 at once, before
+//	            the start-up health bookkeeping (only the service manager's
+//	            crash reports can catch it)
 var testFault string
 
 func init() {
@@ -40,6 +43,10 @@ func runFault(ctx context.Context) (done bool, err error) {
 	case "hang":
 		<-ctx.Done()
 		return true, nil
+	case "service-exit":
+		if client.TrialVersion() == "" {
+			return true, errors.New("injected fault: exit at start as a service")
+		}
 	}
 	return false, nil
 }

@@ -29,11 +29,13 @@ import (
 //   - 1.2.0, exits at once: rejected by its trial run; the service never
 //     stops (no restart at all), 1.1.0 reports 1.2.0 as rolled back;
 //   - 1.3.0, passes its trial but crashes at its first request when run as
-//     the service: systemd restarts it, its start-up counts the starts and
-//     the third restart puts 1.1.0 back; 1.1.0 reports 1.3.0.
+//     the service, and 1.4.0, passes its trial but exits at once as the
+//     service, before its start-up check: systemd restarts each, and after
+//     its third crash the unit's update guard (ExecStopPost, run from the
+//     previous binary) puts 1.1.0 back; 1.1.0 reports each.
 //
-// Neither bad version is installed again (the channel keeps offering
-// 1.3.0), and the restart count stops growing: no restart storm.
+// No bad version is installed again (the channel keeps offering 1.4.0),
+// and the restart count stops growing: no restart storm.
 //
 // The unit's RestartSec=120 (kardianos/service's template) is lowered to
 // 1 s by a drop-in so the test takes seconds, not 10 minutes; the start
@@ -44,14 +46,15 @@ func TestSelfUpdateUnderSystemd(t *testing.T) {
 	}
 	c := systemdtest.Boot(t)
 	w := newUpdateWorld(t)
-	for _, v := range []struct{ version, fault string }{{"1.1.0", ""}, {"1.2.0", "exit"}, {"1.3.0", "service-crash"}} {
-		data, err := os.ReadFile(buildAgentFault(t, v.version, v.fault))
+	bins := buildAgentFaults(t, map[string]string{"1.0.0": "", "1.1.0": "", "1.2.0": "exit", "1.3.0": "service-crash", "1.4.0": "service-exit"})
+	for _, v := range []string{"1.1.0", "1.2.0", "1.3.0", "1.4.0"} {
+		data, err := os.ReadFile(bins[v])
 		if err != nil {
 			t.Fatal(err)
 		}
-		w.publishBinary(t, v.version, data)
+		w.publishBinary(t, v, data)
 	}
-	good, err := os.ReadFile(buildAgent(t, "1.0.0"))
+	good, err := os.ReadFile(bins["1.0.0"])
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -102,18 +105,21 @@ func TestSelfUpdateUnderSystemd(t *testing.T) {
 		t.Fatalf("the service restarted for a version rejected on trial: NRestarts %s, MainPID %s (was %s)\n%s", r, p, pid, logs)
 	}
 
-	w.promote(t, "1.3.0")
-	// 1 (1.1.0) + 1 (hand-over to 1.3.0) + 3 crashes of 1.3.0 + 1 (exit after the rollback).
-	wantRestarts := 2 + client.MaxStarts + 1
-	eventually(t, "1.3.0 (crashes as the service) rolled back to 1.1.0", func() bool {
-		v, u := update()
-		return v == "1.1.0" && u["result"] == selfupdate.ResultRolledBack && u["available"] == "1.3.0" &&
-			c.Show(unit, "ActiveState") == "active"
-	}, logs)
+	// Each: the hand-over, then MaxStarts crashes (the guard rolls back
+	// after the last one, and systemd's restart runs 1.1.0 again).
+	for _, bad := range []string{"1.3.0", "1.4.0"} {
+		w.promote(t, bad)
+		eventually(t, bad+" (crashes as the service) rolled back to 1.1.0", func() bool {
+			v, u := update()
+			return v == "1.1.0" && u["result"] == selfupdate.ResultRolledBack && u["available"] == bad &&
+				c.Show(unit, "ActiveState") == "active"
+		}, logs)
+	}
+	wantRestarts := 1 + 2*(1+client.MaxStarts)
 	if v := strings.TrimSpace(c.Must(bin, "version")); !strings.Contains(v, " 1.1.0 ") {
 		t.Fatalf("installed binary: %q\n%s", v, logs)
 	}
-	// Several more update checks (1 s interval) find 1.3.0 still offered
+	// Several more update checks (1 s interval) find 1.4.0 still offered
 	// and skip it: the restart count stays where it is.
 	n := restarts()
 	time.Sleep(5 * time.Second)
@@ -124,8 +130,13 @@ func TestSelfUpdateUnderSystemd(t *testing.T) {
 	if k := strings.Count(log, "version 1.2.0 rejected"); k != 1 {
 		t.Fatalf("1.2.0 rejected %d times, want once\n%s", k, log)
 	}
-	if k := strings.Count(log, "injected fault: crash as a service"); k != client.MaxStarts {
-		t.Fatalf("1.3.0 crashed %d times as the service, want %d\n%s", k, client.MaxStarts, log)
+	for fault, version := range map[string]string{"crash as a service": "1.3.0", "exit at start as a service": "1.4.0"} {
+		if k := strings.Count(log, "injected fault: "+fault); k != client.MaxStarts {
+			t.Fatalf("%s crashed %d times as the service, want %d\n%s", version, k, client.MaxStarts, log)
+		}
+	}
+	if k := strings.Count(log, "update guard: the new version kept crashing"); k != 2 {
+		t.Fatalf("the update guard rolled back %d times, want 2\n%s", k, log)
 	}
 	for _, line := range strings.Split(log, "\n") {
 		if strings.Contains(line, "systemd[1]") && (strings.Contains(line, "Main process exited") || strings.Contains(line, "restart counter")) {
@@ -133,7 +144,7 @@ func TestSelfUpdateUnderSystemd(t *testing.T) {
 		}
 	}
 	rejected, err := client.Rejected(selfupdate.StateDir(c.Path("/etc/slipway")))
-	if err != nil || len(rejected) != 2 || rejected[0].Version != "1.2.0" || rejected[1].Version != "1.3.0" {
+	if err != nil || len(rejected) != 3 || rejected[0].Version != "1.2.0" || rejected[1].Version != "1.3.0" || rejected[2].Version != "1.4.0" {
 		t.Fatalf("rejected versions %+v %v", rejected, err)
 	}
 }
