@@ -196,7 +196,9 @@ diff -u release/channels.yaml "$returned" >&2 || true
 
 # A second release with the same arguments must really run: delete an
 # archive and its minisign signature; the release notices and re-uploads.
-victim=$(s3_keys "releases/agent/$bare/" | grep -m1 'linux_amd64.*\.tar\.gz$')
+# (listed first: grep -m1 closing the pipe early would fail curl under pipefail)
+agent_keys=$(s3_keys "releases/agent/$bare/")
+victim=$(grep -m1 'linux_amd64.*\.tar\.gz$' <<<"$agent_keys")
 s3 DELETE "/$victim"
 s3 DELETE "/$victim.minisig"
 log "deleted $victim and its .minisig from the bucket"
