@@ -54,6 +54,13 @@ type Custom struct {
 	Arch     string                   `json:"arch"`
 	Format   string                   `json:"format,omitempty"`
 	Channels map[string]ChannelCustom `json:"channels,omitempty"`
+	// Keys are the minisign public keys (line-2 form) the product's
+	// artifacts may be signed with, when the channels file lists them: a
+	// client accepts a signature by one of them that it trusts or that
+	// Endorsements lead to from a key it trusts, and no other.
+	Keys []string `json:"keys,omitempty"`
+	// Endorsements are the product's key endorsements (minisign.Endorse).
+	Endorsements []string `json:"endorsements,omitempty"`
 }
 
 // ChannelCustom is a channel's entry in a target's custom field.
@@ -109,7 +116,7 @@ func MakePlan(ctx context.Context, cfg Config, f *channel.File) (*Plan, error) {
 	}
 	want := StateOf(f)
 	p := &Plan{state: want, Changes: diffChannels(have, want)}
-	if p.targets, p.New, err = wantTargets(ctx, cfg, want, current); err != nil {
+	if p.targets, p.New, err = wantTargets(ctx, cfg, f, want, current); err != nil {
 		return nil, err
 	}
 	p.Changes = append(p.Changes, diffTargets(current, p.targets)...)
@@ -133,10 +140,18 @@ func loadState(ctx context.Context, cfg Config) (State, error) {
 // wantTargets builds the TUF targets for every version the state serves.
 // Hashes of files already in current are reused (artifacts are
 // immutable); new files are read once to compute sha512.
-func wantTargets(ctx context.Context, cfg Config, s State, current map[string]*metadata.TargetFiles) (map[string]*metadata.TargetFiles, []*release.Record, error) {
+func wantTargets(ctx context.Context, cfg Config, f *channel.File, s State, current map[string]*metadata.TargetFiles) (map[string]*metadata.TargetFiles, []*release.Record, error) {
 	out := map[string]*metadata.TargetFiles{}
 	var fresh []*release.Record
 	for prod, versions := range s.Versions() {
+		keys, err := f.TrustedKeys(prod)
+		if err != nil {
+			return nil, nil, err
+		}
+		var announced []string
+		for _, k := range keys {
+			announced = append(announced, k.String())
+		}
 		for _, v := range versions {
 			rec, err := catalog.Load(ctx, cfg.Store, cfg.Prefix, prod, v)
 			if err != nil {
@@ -154,7 +169,7 @@ func wantTargets(ctx context.Context, cfg Config, s State, current map[string]*m
 				}
 				isNew = isNew || current[path] == nil
 				custom := Custom{Product: prod, Version: v, OS: a.OS, Arch: a.Arch, Format: a.Format,
-					Channels: channelsServing(s.Products[prod], v)}
+					Channels: channelsServing(s.Products[prod], v), Keys: announced, Endorsements: f.Endorsements[prod]}
 				raw, err := json.Marshal(custom)
 				if err != nil {
 					return nil, nil, err
