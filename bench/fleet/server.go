@@ -55,6 +55,17 @@ func (f *faultStore) Put(ctx context.Context, key string, r io.Reader, size int6
 	return f.Store.Put(ctx, key, r, size, ct)
 }
 
+func (f *faultStore) PutIf(ctx context.Context, key string, data []byte, ct string, prev []byte) error {
+	if err := f.check(); err != nil {
+		return err
+	}
+	c, ok := f.Store.(storage.Conditional)
+	if !ok {
+		return fmt.Errorf("fleet: %T has no conditional writes", f.Store)
+	}
+	return c.PutIf(ctx, key, data, ct, prev)
+}
+
 func (f *faultStore) Get(ctx context.Context, key string) (io.ReadCloser, storage.Info, error) {
 	if err := f.check(); err != nil {
 		return nil, storage.Info{}, err
