@@ -12,7 +12,6 @@ import (
 	"sync"
 	"time"
 
-	"github.com/slipwayhq/slipway/server/store/sqlite"
 	"github.com/slipwayhq/slipway/storage/fs"
 	"github.com/slipwayhq/slipway/updater/catalog"
 	"github.com/slipwayhq/slipway/updater/channel"
@@ -56,6 +55,18 @@ type Result struct {
 	RevokedInstalls []string `json:"revokedInstalls"`
 	// OperatorRetries counts scripted actions retried (storage down).
 	OperatorRetries int `json:"operatorRetries"`
+	// Database the servers ran on; Kills counts kill -9 events;
+	// ServerProcesses counts server processes started.
+	Database        string `json:"database"`
+	Kills           int    `json:"kills"`
+	ServerProcesses int    `json:"serverProcesses"`
+	// P99ms is the 99th percentile wall time per route, measured at the
+	// round-robin in front of the servers (milliseconds).
+	P99ms map[string]float64 `json:"p99msByRoute"`
+	// ServerCPUSeconds is the CPU time (user + system) of every server
+	// process, from /proc; ServerPeakRSSMiB the largest peak RSS of one.
+	ServerCPUSeconds float64 `json:"serverCPUSeconds"`
+	ServerPeakRSSMiB float64 `json:"serverPeakRSSMiB"`
 }
 
 // Promotion is one channel move and how the fleet followed it.
@@ -129,7 +140,7 @@ func (r *rehearsal) setup(ctx context.Context) error {
 	if _, _, err := repo.Init(ctx, r.raw, "", filepath.Join(srvDir, "keys"), Start, repo.Options{}); err != nil {
 		return err
 	}
-	if r.srv, err = newSlipway(ctx, srvDir, r.clock, r.releases, r.sc); err != nil {
+	if r.srv, err = newSlipway(ctx, srvDir, filepath.Join(r.dir, "artifacts"), r.clock, r.releases, r.sc, r.sc.DatabaseURL); err != nil {
 		return err
 	}
 	root, err := os.ReadFile(filepath.Join(r.dir, "artifacts", "tuf", "1.root.json"))
@@ -164,6 +175,9 @@ func (r *rehearsal) loop(ctx context.Context) error {
 			return err
 		}
 		r.clock.Set(now)
+		if err := r.srv.setClock(ctx); err != nil {
+			return fmt.Errorf("%s: set the servers' clock: %w", now, err)
+		}
 		if err := r.events(ctx, now); err != nil {
 			return err
 		}
@@ -181,8 +195,9 @@ func (r *rehearsal) loop(ctx context.Context) error {
 // store is down) are retried at the next step.
 func (r *rehearsal) events(ctx context.Context, now time.Time) error {
 	if !r.outageUntil.IsZero() && !now.Before(r.outageUntil) {
-		r.releases.down.Store(false)
-		r.srv.stats.inFault.Store(false)
+		if err := r.srv.setDown(ctx, false); err != nil {
+			return err
+		}
 		r.outageUntil = time.Time{}
 	}
 	for len(r.pending) > 0 && !now.Before(Start.Add(time.Duration(r.pending[0].Day*float64(24*time.Hour)))) {
@@ -231,10 +246,12 @@ func (r *rehearsal) event(ctx context.Context, now time.Time, e Event) error {
 		return rp.RotateKey(ctx, keysDir, e.Rotate, now)
 	case e.Restart:
 		return r.srv.restart(ctx)
+	case e.Kill:
+		r.res.Kills++
+		return r.srv.kill(ctx)
 	case e.Outage > 0:
-		r.releases.down.Store(true)
-		r.srv.stats.inFault.Store(true)
 		r.outageUntil = now.Add(time.Duration(e.Outage))
+		return r.srv.setDown(ctx, true)
 	case e.Offline > 0:
 		for i := range e.Offline {
 			m := r.machines[(r.sc.Machines-1-i-len(r.offline))%r.sc.Machines]
@@ -352,12 +369,14 @@ func (r *rehearsal) finish(ctx context.Context) error {
 	st := r.srv.stats
 	r.res.Errors5xx, r.res.Errors5xxOutage, r.res.Requests = st.errors, st.outage, st.requests
 	r.res.BytesServed, r.res.InjectedDrops = st.bytes.Load(), r.net.dropped.Load()
-	db, err := sqlite.Open(ctx, filepath.Join(r.srv.dir, "slipway.db"), sqlite.Options{})
-	if err != nil {
-		return err
+	r.res.P99ms = st.p99()
+	r.res.ServerCPUSeconds, r.res.ServerPeakRSSMiB = r.srv.cpu.Seconds(), float64(r.srv.maxRSS)/1024
+	r.res.ServerProcesses = r.srv.starts
+	r.res.Database = "sqlite"
+	if r.sc.DatabaseURL != "" {
+		r.res.Database = fmt.Sprintf("postgres, %d replicas", len(r.srv.procs))
 	}
-	defer db.Close()
-	rows, err := db.CountHeartbeats(ctx)
+	rows, err := r.srv.countHeartbeats(ctx)
 	if err != nil {
 		return err
 	}

@@ -39,7 +39,13 @@ type Scenario struct {
 	RefreshEvery Duration `yaml:"refresh_every"`
 	// Workers run machines in parallel. Default: 8.
 	Workers int     `yaml:"workers"`
-	Events  []Event `yaml:"events"`
+	// Replicas is how many server processes share a PostgreSQL database
+	// (DatabaseURL), behind a round-robin. Default: 1. SQLite: always 1.
+	Replicas int     `yaml:"replicas"`
+	Events   []Event `yaml:"events"`
+	// DatabaseURL, when set (by the caller, not the file), runs the
+	// servers on that empty PostgreSQL database instead of SQLite.
+	DatabaseURL string `yaml:"-"`
 }
 
 // Event is one scripted action at Day (fractional days from the start).
@@ -51,8 +57,11 @@ type Event struct {
 	Rollback bool `yaml:"rollback,omitempty"`
 	// Rotate replaces a TUF key: root, targets or online.
 	Rotate string `yaml:"rotate,omitempty"`
-	// Restart closes the server and starts it again on the same database.
+	// Restart stops every server process (SIGTERM) and starts it again
+	// on the same database.
 	Restart bool `yaml:"restart,omitempty"`
+	// Kill is kill -9 of a server process, then a new one.
+	Kill bool `yaml:"kill,omitempty"`
 	// Outage makes the release store fail for this long.
 	Outage Duration `yaml:"outage,omitempty"`
 	// Offline takes this many machines off the network for OfflineFor.
