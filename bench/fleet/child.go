@@ -157,4 +157,3 @@ func readListening(sc *bufio.Scanner) (string, error) {
 	}
 	return "", errors.New("server subprocess exited before listening")
 }
-

@@ -9,7 +9,8 @@ import (
 )
 
 // TestYearShort plays testdata/year-short.yaml (a simulated year: 26
-// releases, 3 rollbacks, every key rotated, 4 restarts, 2 store outages,
+// releases, 3 rollbacks, every key rotated (TUF roles and the minisign
+// release key), 4 restarts and 2 kill -9 of the server process, 2 store outages,
 // offline machines, skewed clocks, a lossy network) and asserts: no
 // acknowledged heartbeat lost, no machine bricked or stuck, every online
 // machine on each promoted version, and back on the target of each
@@ -80,6 +81,12 @@ func TestYearShort(t *testing.T) {
 	if len(res.Errors5xx) > 0 {
 		t.Errorf("5xx outside outages: %v", res.Errors5xx)
 	}
+	if res.Kills < 2 || res.MinisignRotations < 1 || res.ServerProcesses < 1+4+2 {
+		t.Errorf("%d kill -9, %d release-key changes, %d server processes: the scenario did not run its faults",
+			res.Kills, res.MinisignRotations, res.ServerProcesses)
+	}
+	t.Logf("%s: server CPU %.1fs, peak RSS %.0f MiB; p99 ms by route %v",
+		res.Database, res.ServerCPUSeconds, res.ServerPeakRSSMiB, res.P99ms)
 	if t.Failed() {
 		t.Logf("result:\n%s", out)
 	}

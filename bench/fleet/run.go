@@ -8,6 +8,7 @@ import (
 	"net/http"
 	"os"
 	"path/filepath"
+	"slices"
 	"sort"
 	"sync"
 	"time"
@@ -55,6 +56,8 @@ type Result struct {
 	RevokedInstalls []string `json:"revokedInstalls"`
 	// OperatorRetries counts scripted actions retried (storage down).
 	OperatorRetries int `json:"operatorRetries"`
+	// MinisignRotations counts release-key changes started.
+	MinisignRotations int `json:"minisignRotations"`
 	// Database the servers ran on; Kills counts kill -9 events;
 	// ServerProcesses counts server processes started.
 	Database        string `json:"database"`
@@ -107,6 +110,7 @@ type rehearsal struct {
 	nextRefresh time.Time
 	offline     map[int][][2]time.Time // machine -> offline periods
 	published   map[string]bool
+	retired     []*updatertest.Publisher // earlier release keys
 }
 
 // Run plays the scenario in dir (which it fills) and returns the results.
@@ -238,6 +242,10 @@ func (r *rehearsal) event(ctx context.Context, now time.Time, e Event) error {
 			p.Rollback, p.Revoked = true, bad
 		}
 		return err
+	case e.Rotate == "minisign":
+		return r.rotateMinisign(ctx, now)
+	case e.RetireMinisign:
+		return r.retireMinisign(ctx, now)
 	case e.Rotate != "":
 		rp, err := repo.Open(ctx, r.releases, "", repo.Options{})
 		if err != nil {
@@ -295,6 +303,56 @@ func (r *rehearsal) apply(ctx context.Context, now time.Time, version string) er
 	r.res.Promotions = append(r.res.Promotions, Promotion{Version: version, At: now,
 		deadline: now.Add(2 * time.Duration(r.sc.PollInterval))})
 	return nil
+}
+
+// rotateMinisign is `slipway release-key endorse agent` + apply: the
+// current release key endorses a new one; releases from now on are
+// signed with the new key, and machines learn it from signed metadata.
+func (r *rehearsal) rotateMinisign(ctx context.Context, now time.Time) error {
+	next, err := updatertest.NewPublisher(r.raw, "", byte(2+len(r.retired)))
+	if err != nil {
+		return err
+	}
+	keys, ends := slices.Clone(r.file.Keys["agent"]), slices.Clone(r.file.Endorsements["agent"])
+	if err := r.file.Endorse("agent", r.pub.SK, r.pub.PK, next.PK, now); err != nil {
+		return err
+	}
+	if err := r.applyOnly(ctx, now); err != nil {
+		r.file.Keys["agent"], r.file.Endorsements["agent"] = keys, ends // retried next step
+		return err
+	}
+	r.retired = append(r.retired, r.pub)
+	r.pub = next
+	r.res.MinisignRotations++
+	return nil
+}
+
+// retireMinisign is `slipway release-key retire agent <old>` + apply.
+func (r *rehearsal) retireMinisign(ctx context.Context, now time.Time) error {
+	if len(r.retired) == 0 {
+		return errors.New("retire_minisign before rotate: minisign")
+	}
+	old := r.retired[len(r.retired)-1]
+	keys := slices.Clone(r.file.Keys["agent"])
+	if err := r.file.Retire("agent", old.PK.ID); err != nil {
+		return err
+	}
+	if err := r.applyOnly(ctx, now); err != nil {
+		r.file.Keys["agent"] = keys
+		return err
+	}
+	return nil
+}
+
+// applyOnly is `slipway apply` without a promotion to measure.
+func (r *rehearsal) applyOnly(ctx context.Context, now time.Time) error {
+	keys, err := repo.LoadKeys(r.srv.keysDir)
+	if err != nil {
+		return err
+	}
+	cfg := publish.Config{Store: r.releases, Verifier: catalog.Minisign{Key: r.pub.PK}}
+	_, err = publish.Apply(ctx, cfg, r.file, keys, now)
+	return err
 }
 
 // operatorRefresh is the scheduled `slipway tuf refresh --within 60`.

@@ -38,7 +38,7 @@ type Scenario struct {
 	// refresh --within 60` runs. Default: 7 days.
 	RefreshEvery Duration `yaml:"refresh_every"`
 	// Workers run machines in parallel. Default: 8.
-	Workers int     `yaml:"workers"`
+	Workers int `yaml:"workers"`
 	// Replicas is how many server processes share a PostgreSQL database
 	// (DatabaseURL), behind a round-robin. Default: 1. SQLite: always 1.
 	Replicas int     `yaml:"replicas"`
@@ -55,8 +55,13 @@ type Event struct {
 	Release string `yaml:"release,omitempty"`
 	// Rollback moves stable back to its previous version.
 	Rollback bool `yaml:"rollback,omitempty"`
-	// Rotate replaces a TUF key: root, targets or online.
+	// Rotate replaces a TUF key (root, targets or online) or starts a
+	// change of the minisign release key (minisign): the old key endorses
+	// the new one, later releases are signed with the new key.
 	Rotate string `yaml:"rotate,omitempty"`
+	// RetireMinisign ends the release-key change's overlap: only the new
+	// key is accepted from then on.
+	RetireMinisign bool `yaml:"retire_minisign,omitempty"`
 	// Restart stops every server process (SIGTERM) and starts it again
 	// on the same database.
 	Restart bool `yaml:"restart,omitempty"`
@@ -133,8 +138,10 @@ func (s *Scenario) validate() error {
 		if e.Day < 0 || e.Day > s.Days {
 			return fmt.Errorf("event %d: day %v outside the scenario", i, e.Day)
 		}
-		if e.Rotate != "" && e.Rotate != "root" && e.Rotate != "targets" && e.Rotate != "online" {
-			return fmt.Errorf("event %d: rotate %q: want root, targets or online", i, e.Rotate)
+		switch e.Rotate {
+		case "", "root", "targets", "online", "minisign":
+		default:
+			return fmt.Errorf("event %d: rotate %q: want root, targets, online or minisign", i, e.Rotate)
 		}
 		if e.Offline > s.Machines {
 			return fmt.Errorf("event %d: offline %d > machines", i, e.Offline)
