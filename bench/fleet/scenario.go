@@ -165,3 +165,15 @@ func (s *Scenario) Resize(n int) {
 	}
 	s.Machines = n
 }
+
+// Truncate shortens the scenario to its first days, dropping later events.
+func (s *Scenario) Truncate(days float64) {
+	s.Days = min(s.Days, days)
+	var keep []Event
+	for _, e := range s.Events {
+		if e.Day < s.Days {
+			keep = append(keep, e)
+		}
+	}
+	s.Events = keep
+}
