@@ -12,23 +12,25 @@ import (
 
 // expect is what a rehearsal must at least have exercised.
 type expect struct {
-	promotions, rollbacks, kills, minisign, processes int
+	promotions, rollbacks, kills, minisign, processes, pauses, pins int
 }
 
 // TestYearShort plays testdata/year-short.yaml (a simulated year: 26
 // releases, 3 rollbacks, every key rotated (TUF roles and the minisign
 // release key), 4 restarts and 2 kill -9 of the server process, 2 store
-// outages, offline machines, skewed clocks, a lossy network) on SQLite and
+// outages, a pause, pins, offline machines, skewed clocks, a lossy
+// network) on SQLite and
 // asserts: no acknowledged heartbeat lost, no machine bricked or stuck,
 // every online machine on each promoted version, and back on the target
 // of each rollback, within two poll intervals, no revoked version
 // installed after its revocation, no TUF metadata expired at any
-// simulated instant, no 5xx outside the outages. FLEET_MACHINES overrides
+// simulated instant, no 5xx outside the outages, nothing installed while
+// paused, no pinned machine moved. FLEET_MACHINES overrides
 // the machine count (default here: 20, 8 under -race, to keep CI short;
 // the file says 200).
 func TestYearShort(t *testing.T) {
 	sc := loadScenario(t, 20)
-	play(t, sc, expect{promotions: 20, rollbacks: 3, kills: 2, minisign: 1, processes: 1 + 4 + 2})
+	play(t, sc, expect{promotions: 20, rollbacks: 3, kills: 2, minisign: 1, processes: 1 + 4 + 2, pauses: 1, pins: 1})
 }
 
 // TestYearShortPostgres plays the same scenario with two server processes
@@ -40,10 +42,10 @@ func TestYearShort(t *testing.T) {
 func TestYearShortPostgres(t *testing.T) {
 	sc := loadScenario(t, 8)
 	sc.DatabaseURL, sc.Replicas = pgtest.Start(t), 2
-	want := expect{promotions: 20, rollbacks: 3, kills: 2, minisign: 1, processes: 2 + 8 + 2}
+	want := expect{promotions: 20, rollbacks: 3, kills: 2, minisign: 1, processes: 2 + 8 + 2, pauses: 1, pins: 1}
 	if raceMachines > 0 && os.Getenv("FLEET_FULL") == "" {
 		sc.Truncate(130)
-		want = expect{promotions: 7, rollbacks: 1, kills: 1, processes: 2 + 2*2 + 1}
+		want = expect{promotions: 7, rollbacks: 1, kills: 1, processes: 2 + 2*2 + 1, pins: 1}
 	}
 	play(t, sc, want)
 }
@@ -115,9 +117,13 @@ func play(t *testing.T, sc *Scenario, want expect) {
 	if len(res.Errors5xx) > 0 {
 		t.Errorf("5xx outside outages: %v", res.Errors5xx)
 	}
-	if res.Kills < want.kills || res.MinisignRotations < want.minisign || res.ServerProcesses < want.processes {
-		t.Errorf("%d kill -9, %d release-key changes, %d server processes: the scenario did not run its faults",
-			res.Kills, res.MinisignRotations, res.ServerProcesses)
+	if res.Kills < want.kills || res.MinisignRotations < want.minisign || res.ServerProcesses < want.processes ||
+		res.Pauses < want.pauses || res.HeldReleases < want.pauses || res.Pinned < want.pins {
+		t.Errorf("%d kill -9, %d release-key changes, %d server processes, %d pauses holding %d releases, %d pinned: the scenario did not run its events",
+			res.Kills, res.MinisignRotations, res.ServerProcesses, res.Pauses, res.HeldReleases, res.Pinned)
+	}
+	if len(res.PausedInstalls) > 0 || len(res.PinViolations) > 0 {
+		t.Errorf("installs while paused %v; pinned machines moved %v", res.PausedInstalls, res.PinViolations)
 	}
 	t.Logf("%s: server CPU %.1fs, peak RSS %.0f MiB; p99 ms by route %v",
 		res.Database, res.ServerCPUSeconds, res.ServerPeakRSSMiB, res.P99ms)

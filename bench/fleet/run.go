@@ -56,6 +56,15 @@ type Result struct {
 	RevokedInstalls []string `json:"revokedInstalls"`
 	// OperatorRetries counts scripted actions retried (storage down).
 	OperatorRetries int `json:"operatorRetries"`
+	// Pauses counts channel pauses; HeldReleases the versions they held;
+	// PausedInstalls installs of a held version between pause and resume.
+	Pauses         int      `json:"pauses"`
+	HeldReleases   int      `json:"heldReleases"`
+	PausedInstalls []string `json:"pausedInstalls"`
+	// Pinned counts pinned machines; PinViolations installs by a pinned
+	// machine of another version after its pin.
+	Pinned        int      `json:"pinned"`
+	PinViolations []string `json:"pinViolations"`
 	// MinisignRotations counts release-key changes started.
 	MinisignRotations int `json:"minisignRotations"`
 	// Database the servers ran on; Kills counts kill -9 events;
@@ -110,6 +119,9 @@ type rehearsal struct {
 	nextRefresh time.Time
 	offline     map[int][][2]time.Time // machine -> offline periods
 	published   map[string]bool
+	pausedSince time.Time
+	held        []heldRelease
+	pinned      map[int]pinnedMachine
 	retired     []*updatertest.Publisher // earlier release keys
 }
 
@@ -119,7 +131,7 @@ func Run(ctx context.Context, sc *Scenario, dir string) (*Result, error) {
 		return nil, err
 	}
 	wall := time.Now()
-	r := &rehearsal{sc: sc, dir: dir, clock: &Clock{}, file: &channel.File{}, offline: map[int][][2]time.Time{},
+	r := &rehearsal{sc: sc, dir: dir, clock: &Clock{}, file: &channel.File{}, offline: map[int][][2]time.Time{}, pinned: map[int]pinnedMachine{},
 		published: map[string]bool{}, res: &Result{Scenario: sc.Name, Machines: sc.Machines, SimDays: sc.Days, UpdateErrors: map[string]int{}}}
 	r.clock.Set(Start)
 	if err := r.setup(ctx); err != nil {
@@ -227,6 +239,9 @@ func (r *rehearsal) event(ctx context.Context, now time.Time, e Event) error {
 			}
 			r.published[e.Release] = true
 		}
+		if !r.pausedSince.IsZero() {
+			r.endPause(now) // promote resumes a paused channel
+		}
 		return r.editAndApply(ctx, now, func() (string, error) {
 			return e.Release, r.file.Promote("agent", "stable", e.Release, 100)
 		})
@@ -254,6 +269,10 @@ func (r *rehearsal) event(ctx context.Context, now time.Time, e Event) error {
 		return rp.RotateKey(ctx, keysDir, e.Rotate, now)
 	case e.Restart:
 		return r.srv.restart(ctx)
+	case e.Pause, e.Resume:
+		return r.pause(ctx, now, e.Pause)
+	case e.Pin > 0:
+		return r.pin(ctx, now, e.Pin)
 	case e.Kill:
 		r.res.Kills++
 		return r.srv.kill(ctx)
@@ -302,6 +321,103 @@ func (r *rehearsal) apply(ctx context.Context, now time.Time, version string) er
 	}
 	r.res.Promotions = append(r.res.Promotions, Promotion{Version: version, At: now,
 		deadline: now.Add(2 * time.Duration(r.sc.PollInterval))})
+	return nil
+}
+
+// copyFile deep-copies the channels file (to undo a failed edit).
+func copyFile(f *channel.File) (*channel.File, error) {
+	data, err := f.Marshal()
+	if err != nil {
+		return nil, err
+	}
+	return channel.Parse(data)
+}
+
+// heldRelease is the channel's version while it was paused: no machine
+// may install it between the pause and the resume.
+type heldRelease struct {
+	version       string
+	from, resumed time.Time
+}
+
+// pinnedMachine is a machine held on a version from a time.
+type pinnedMachine struct {
+	version string
+	at      time.Time
+}
+
+// pause is `slipway pause|resume agent stable` + apply. A resume counts
+// as a promotion of the channel's version (measured from now).
+func (r *rehearsal) pause(ctx context.Context, now time.Time, paused bool) error {
+	saved, err := copyFile(r.file)
+	if err != nil {
+		return err
+	}
+	if err := r.file.SetPaused("agent", "stable", paused); err != nil {
+		return err
+	}
+	if err := r.applyOnly(ctx, now); err != nil {
+		r.file = saved
+		return err
+	}
+	c, err := r.file.Channel("agent", "stable")
+	if err != nil {
+		return err
+	}
+	if paused {
+		// The promotion in progress is held: measured again from the resume.
+		if n := len(r.res.Promotions); n > 0 && r.res.Promotions[n-1].deadline.After(now) {
+			r.res.Promotions[n-1].Superseded = true
+		}
+		r.pausedSince = now
+		r.held = append(r.held, heldRelease{version: c.Version, from: now})
+		r.res.Pauses++
+		return nil
+	}
+	r.endPause(now)
+	r.res.Promotions = append(r.res.Promotions, Promotion{Version: c.Version, At: now,
+		deadline: now.Add(2 * time.Duration(r.sc.PollInterval))})
+	return nil
+}
+
+// endPause marks the held releases resumed at now.
+func (r *rehearsal) endPause(now time.Time) {
+	r.pausedSince = time.Time{}
+	for i := range r.held {
+		if r.held[i].resumed.IsZero() {
+			r.held[i].resumed = now
+		}
+	}
+}
+
+// pin is `slipway pin agent stable <current> --machine <id>` + apply for
+// n online machines not pinned yet.
+func (r *rehearsal) pin(ctx context.Context, now time.Time, n int) error {
+	c, err := r.file.Channel("agent", "stable")
+	if err != nil {
+		return err
+	}
+	saved, err := copyFile(r.file)
+	if err != nil {
+		return err
+	}
+	var ids []int
+	for _, m := range r.machines {
+		if _, ok := r.pinned[m.id]; ok || m.offlineUntil.After(now) || m.installed != c.Version || len(ids) == n {
+			continue
+		}
+		if err := r.file.Pin("agent", "stable", "machine", fmt.Sprintf("sim-%05d", m.id), c.Version); err != nil {
+			return err
+		}
+		ids = append(ids, m.id)
+	}
+	if err := r.applyOnly(ctx, now); err != nil {
+		r.file = saved
+		return err
+	}
+	for _, id := range ids {
+		r.pinned[id] = pinnedMachine{version: c.Version, at: now}
+	}
 	return nil
 }
 
@@ -454,6 +570,13 @@ func (r *rehearsal) finish(ctx context.Context) error {
 			r.res.Bricked = append(r.res.Bricked, name+": "+m.lastErr)
 			r.res.UpdateErrors[m.lastErr]++
 		}
+		if p, ok := r.pinned[m.id]; ok {
+			head := p.version
+			if m.installed != head {
+				r.res.Stuck = append(r.res.Stuck, name+" on "+m.installed+", pinned to "+head)
+			}
+			continue
+		}
 		if m.installed != head {
 			r.res.Stuck = append(r.res.Stuck, name+" on "+m.installed)
 		}
@@ -461,7 +584,26 @@ func (r *rehearsal) finish(ctx context.Context) error {
 	r.res.HeartbeatsStored = rows - enrolled
 	r.convergence()
 	r.revokedInstalls()
+	r.pausesAndPins()
 	return nil
+}
+
+// pausesAndPins lists installs of held releases before their resume and
+// installs by pinned machines after their pin.
+func (r *rehearsal) pausesAndPins() {
+	r.res.HeldReleases, r.res.Pinned = len(r.held), len(r.pinned)
+	for _, m := range r.machines {
+		for _, in := range m.history {
+			for _, h := range r.held {
+				if in.version == h.version && !in.at.Before(h.from) && (h.resumed.IsZero() || in.at.Before(h.resumed)) {
+					r.res.PausedInstalls = append(r.res.PausedInstalls, fmt.Sprintf("sim-%05d installed held %s at %s", m.id, in.version, in.at.Format(time.RFC3339)))
+				}
+			}
+			if p, ok := r.pinned[m.id]; ok && in.at.After(p.at) && in.version != p.version {
+				r.res.PinViolations = append(r.res.PinViolations, fmt.Sprintf("sim-%05d pinned to %s installed %s at %s", m.id, p.version, in.version, in.at.Format(time.RFC3339)))
+			}
+		}
+	}
 }
 
 // revokedInstalls lists every install of a version at or after the
@@ -496,6 +638,9 @@ func (r *rehearsal) convergence() {
 		for _, m := range r.machines {
 			if r.offlineDuring(m.id, p.At, p.deadline) {
 				continue
+			}
+			if pin, ok := r.pinned[m.id]; ok && pin.at.Before(p.At) {
+				continue // held on its pin
 			}
 			p.Eligible++
 			at, ok := m.installedAt(p.Version, p.At)

@@ -67,6 +67,12 @@ type Event struct {
 	Restart bool `yaml:"restart,omitempty"`
 	// Kill is kill -9 of a server process, then a new one.
 	Kill bool `yaml:"kill,omitempty"`
+	// Pause stops the channel (releases promoted meanwhile are held);
+	// Resume starts it again (held releases are measured from then).
+	Pause  bool `yaml:"pause,omitempty"`
+	Resume bool `yaml:"resume,omitempty"`
+	// Pin holds this many machines on the channel's current version.
+	Pin int `yaml:"pin,omitempty"`
 	// Outage makes the release store fail for this long.
 	Outage Duration `yaml:"outage,omitempty"`
 	// Offline takes this many machines off the network for OfflineFor.
@@ -143,7 +149,7 @@ func (s *Scenario) validate() error {
 		default:
 			return fmt.Errorf("event %d: rotate %q: want root, targets, online or minisign", i, e.Rotate)
 		}
-		if e.Offline > s.Machines {
+		if e.Offline > s.Machines || e.Pin > s.Machines {
 			return fmt.Errorf("event %d: offline %d > machines", i, e.Offline)
 		}
 	}
@@ -162,6 +168,7 @@ func (s *Scenario) Resize(n int) {
 	s.Skewed = scale(s.Skewed)
 	for i := range s.Events {
 		s.Events[i].Offline = scale(s.Events[i].Offline)
+		s.Events[i].Pin = scale(s.Events[i].Pin)
 	}
 	s.Machines = n
 }
