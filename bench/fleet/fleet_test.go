@@ -12,7 +12,7 @@ import (
 
 // expect is what a rehearsal must at least have exercised.
 type expect struct {
-	promotions, rollbacks, kills, minisign, processes, pauses, pins int
+	promotions, rollbacks, kills, minisign, processes, pauses, pins, staged int
 }
 
 // TestYearShort plays testdata/year-short.yaml (a simulated year: 26
@@ -31,7 +31,7 @@ type expect struct {
 // FLEET_FULL=1).
 func TestYearShort(t *testing.T) {
 	sc := loadScenario(t, 20)
-	play(t, sc, expect{promotions: 20, rollbacks: 3, kills: 2, minisign: 1, processes: 1 + 4 + 2, pauses: 1, pins: 1})
+	play(t, sc, expect{promotions: 20, rollbacks: 3, kills: 2, minisign: 1, processes: 1 + 4 + 2, pauses: 1, pins: 1, staged: 1})
 }
 
 // TestYearShortPostgres plays the same scenario with two server processes
@@ -43,7 +43,7 @@ func TestYearShort(t *testing.T) {
 func TestYearShortPostgres(t *testing.T) {
 	sc := loadScenario(t, 8)
 	sc.DatabaseURL, sc.Replicas = pgtest.Start(t), 2
-	want := expect{promotions: 20, rollbacks: 3, kills: 2, minisign: 1, processes: 2 + 8 + 2, pauses: 1, pins: 1}
+	want := expect{promotions: 20, rollbacks: 3, kills: 2, minisign: 1, processes: 2 + 8 + 2, pauses: 1, pins: 1, staged: 1}
 	if raceMachines > 0 && os.Getenv("FLEET_FULL") == "" {
 		sc.Truncate(130)
 		want = expect{promotions: 7, rollbacks: 1, kills: 1, processes: 2 + 2 + 1, pins: 1} // 1 restart (both), 1 kill
@@ -93,7 +93,7 @@ func play(t *testing.T, sc *Scenario, want expect) {
 	if len(res.Bricked) > 0 || len(res.Stuck) > 0 {
 		t.Errorf("bricked %v, stuck %v", res.Bricked, res.Stuck)
 	}
-	promoted, rollbacks := 0, 0
+	promoted, rollbacks, staged := 0, 0, 0
 	for _, p := range res.Promotions {
 		if p.Superseded {
 			continue
@@ -105,12 +105,18 @@ func play(t *testing.T, sc *Scenario, want expect) {
 		} else {
 			promoted++
 		}
-		if len(p.Late) > 0 || p.Eligible == 0 {
+		if p.Rollout > 0 {
+			staged++
+		}
+		if len(p.OutsideRollout) > 0 {
+			t.Errorf("%s at %s, staged at %g%%: installed outside the rollout: %v", p.Version, p.At.Format(time.DateOnly), p.Rollout, p.OutsideRollout)
+		}
+		if len(p.Late) > 0 || (p.Eligible == 0 && p.Rollout == 0) {
 			t.Errorf("%s at %s (rollback %v): %d of %d eligible machines late: %v", p.Version, p.At.Format(time.DateOnly), p.Rollback, len(p.Late), p.Eligible, p.Late)
 		}
 	}
-	if promoted < want.promotions || rollbacks < want.rollbacks {
-		t.Errorf("only %d promotions and %d rollbacks measured (of %d)", promoted, rollbacks, len(res.Promotions))
+	if promoted < want.promotions || rollbacks < want.rollbacks || staged < want.staged {
+		t.Errorf("only %d promotions (%d staged) and %d rollbacks measured (of %d)", promoted, staged, rollbacks, len(res.Promotions))
 	}
 	if len(res.RevokedInstalls) > 0 {
 		t.Errorf("revoked versions installed: %v", res.RevokedInstalls)

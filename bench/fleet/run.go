@@ -18,6 +18,7 @@ import (
 	"github.com/slipwayhq/slipway/updater/channel"
 	"github.com/slipwayhq/slipway/updater/publish"
 	"github.com/slipwayhq/slipway/updater/repo"
+	"github.com/slipwayhq/slipway/updater/rollout"
 	"github.com/slipwayhq/slipway/updater/updatertest"
 )
 
@@ -91,6 +92,11 @@ type Promotion struct {
 	Late     []string `json:"late"`
 	P50Hours float64  `json:"p50Hours"`
 	MaxHours float64  `json:"maxHours"`
+	// Rollout is the percentage of a staged rollout (0: all machines):
+	// only machines in its buckets are measured, and none outside may
+	// install the version until the rollout widens (OutsideRollout).
+	Rollout        float64  `json:"rollout,omitempty"`
+	OutsideRollout []string `json:"outsideRollout,omitempty"`
 	// Superseded: the next promotion came before the deadline.
 	Superseded bool `json:"superseded,omitempty"`
 	// Rollback: the channel moved back to an older version (Version),
@@ -242,9 +248,34 @@ func (r *rehearsal) event(ctx context.Context, now time.Time, e Event) error {
 		if !r.pausedSince.IsZero() {
 			r.endPause(now) // promote resumes a paused channel
 		}
-		return r.editAndApply(ctx, now, func() (string, error) {
-			return e.Release, r.file.Promote("agent", "stable", e.Release, 100)
-		})
+		pct := 100.0
+		if e.Rollout > 0 {
+			pct = e.Rollout
+		}
+		if err := r.editAndApply(ctx, now, func() (string, error) {
+			return e.Release, r.file.Promote("agent", "stable", e.Release, pct)
+		}); err != nil {
+			return err
+		}
+		if pct < 100 {
+			r.res.Promotions[len(r.res.Promotions)-1].Rollout = pct
+		}
+		return nil
+	case e.Rollout > 0:
+		c, err := r.file.Channel("agent", "stable")
+		if err != nil {
+			return err
+		}
+		v := c.Version
+		if err := r.editAndApply(ctx, now, func() (string, error) {
+			return v, r.file.SetRollout("agent", "stable", e.Rollout)
+		}); err != nil {
+			return err
+		}
+		if e.Rollout < 100 {
+			r.res.Promotions[len(r.res.Promotions)-1].Rollout = e.Rollout
+		}
+		return nil
 	case e.Rollback:
 		c, err := r.file.Channel("agent", "stable")
 		if err != nil {
@@ -642,10 +673,16 @@ func (r *rehearsal) convergence() {
 			if pin, ok := r.pinned[m.id]; ok && pin.at.Before(p.At) {
 				continue // held on its pin
 			}
+			if p.Rollout > 0 && !rollout.In(fmt.Sprintf("sim-%05d", m.id), "agent", p.Version, p.Rollout) {
+				r.outsideRollout(p, i, m)
+				continue
+			}
 			p.Eligible++
 			at, ok := m.installedAt(p.Version, p.At)
-			if !ok && p.Rollback && m.versionAt(p.At) == p.Version {
-				at, ok = p.At, true // never left the rollback target
+			if !ok && m.versionAt(p.At) == p.Version {
+				// Already there: the rollback target it never left, or a
+				// staged or paused version it got before the widening.
+				at, ok = p.At, true
 			}
 			if !ok || at.After(p.deadline) {
 				p.Late = append(p.Late, fmt.Sprintf("sim-%05d", m.id))
@@ -657,6 +694,18 @@ func (r *rehearsal) convergence() {
 		if len(took) > 0 {
 			p.P50Hours, p.MaxHours = took[len(took)/2], took[len(took)-1]
 		}
+	}
+}
+
+// outsideRollout records an install of a staged version by a machine
+// outside its buckets before the next promotion.
+func (r *rehearsal) outsideRollout(p *Promotion, i int, m *machine) {
+	until := time.Unix(1<<40, 0)
+	if i+1 < len(r.res.Promotions) {
+		until = r.res.Promotions[i+1].At
+	}
+	if at, ok := m.installedAt(p.Version, p.At); ok && at.Before(until) {
+		p.OutsideRollout = append(p.OutsideRollout, fmt.Sprintf("sim-%05d at %s", m.id, at.Format(time.RFC3339)))
 	}
 }
 

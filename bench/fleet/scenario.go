@@ -51,8 +51,12 @@ type Scenario struct {
 // Event is one scripted action at Day (fractional days from the start).
 type Event struct {
 	Day float64 `yaml:"day"`
-	// Release publishes this agent version and promotes it to stable at 100 %.
+	// Release publishes this agent version and promotes it to stable at
+	// Rollout % (default 100: a staged rollout otherwise).
 	Release string `yaml:"release,omitempty"`
+	// Rollout is the percentage of a Release, or, alone, widens the
+	// channel's current rollout to this percentage.
+	Rollout float64 `yaml:"rollout,omitempty"`
 	// Rollback moves stable back to its previous version.
 	Rollback bool `yaml:"rollback,omitempty"`
 	// Rotate replaces a TUF key (root, targets or online) or starts a
@@ -148,6 +152,9 @@ func (s *Scenario) validate() error {
 		case "", "root", "targets", "online", "minisign":
 		default:
 			return fmt.Errorf("event %d: rotate %q: want root, targets, online or minisign", i, e.Rotate)
+		}
+		if e.Rollout < 0 || e.Rollout > 100 {
+			return fmt.Errorf("event %d: rollout %v: want 0..100", i, e.Rollout)
 		}
 		if e.Offline > s.Machines || e.Pin > s.Machines {
 			return fmt.Errorf("event %d: offline %d > machines", i, e.Offline)
