@@ -35,9 +35,14 @@ type Options struct {
 	Synchronous string
 	// Readers is the size of the read connection pool. Default: 4.
 	Readers int
-	// CacheKB is SQLite's page cache per connection, in KiB. Default: 2000
-	// (SQLite's own default).
+	// CacheKB is SQLite's page cache per read connection, in KiB.
+	// Default: 2000 (SQLite's own default).
 	CacheKB int
+	// WriterCacheKB is the page cache of the one write connection, in KiB.
+	// Heartbeats update rows spread over the whole machines table and
+	// heartbeat index; with the default cache most of those pages are
+	// read back from the file on every batch. Default: 32768.
+	WriterCacheKB int
 }
 
 // Store is the SQLite implementation of store.Store.
@@ -67,6 +72,9 @@ func Open(ctx context.Context, path string, opts Options) (*Store, error) {
 	if opts.CacheKB <= 0 {
 		opts.CacheKB = 2000
 	}
+	if opts.WriterCacheKB <= 0 {
+		opts.WriterCacheKB = 32768
+	}
 	// Create the file 0600 first: SQLite gives -wal and -shm the same mode,
 	// and the database holds the session signing keys.
 	if f, err := os.OpenFile(path, os.O_RDWR|os.O_CREATE, 0o600); err != nil {
@@ -74,15 +82,18 @@ func Open(ctx context.Context, path string, opts Options) (*Store, error) {
 	} else {
 		f.Close()
 	}
-	q := url.Values{}
-	for _, p := range []string{
-		"journal_mode(WAL)", "busy_timeout(10000)", "foreign_keys(ON)",
-		"synchronous(" + opts.Synchronous + ")", fmt.Sprintf("cache_size(-%d)", opts.CacheKB),
-	} {
-		q.Add("_pragma", p)
+	dsnWith := func(cacheKB int) string {
+		q := url.Values{}
+		for _, p := range []string{
+			"journal_mode(WAL)", "busy_timeout(10000)", "foreign_keys(ON)",
+			"synchronous(" + opts.Synchronous + ")", fmt.Sprintf("cache_size(-%d)", cacheKB),
+		} {
+			q.Add("_pragma", p)
+		}
+		return "file:" + path + "?" + q.Encode()
 	}
-	dsn := "file:" + path + "?" + q.Encode()
-	w, err := sql.Open("sqlite", dsn+"&_txlock=immediate")
+	dsn := dsnWith(opts.CacheKB)
+	w, err := sql.Open("sqlite", dsnWith(opts.WriterCacheKB)+"&_txlock=immediate")
 	if err != nil {
 		return nil, fmt.Errorf("sqlite: open %s: %w", path, err)
 	}
