@@ -264,6 +264,8 @@ func (s *Server) routes(mounts []func(chi.Router)) chi.Router {
 		r.With(admin).Post("/tokens", s.h(s.handleCreateAdminToken))
 		r.With(admin).Post("/tokens/{tokenID}/revoke", s.h(s.handleRevokeAdminToken))
 		r.With(admin).Post("/tokens/{tokenID}/rotate", s.h(s.handleRotateAdminToken))
+		r.With(admin).Get("/session-keys", s.h(s.handleListSessionKeys))
+		r.With(admin).Post("/session-keys/rotate", s.h(s.handleRotateSessionKey))
 	})
 
 	// Other packages' routes, with the calling machine identified if possible.

@@ -15,6 +15,7 @@ import (
 	"sync"
 	"time"
 
+	jwtsession "github.com/slipwayhq/slipway/server/session"
 	"github.com/slipwayhq/slipway/server/store"
 	"github.com/slipwayhq/slipway/server/token"
 )
@@ -47,31 +48,29 @@ func sessionFrom(ctx context.Context) (session, bool) {
 	return s, ok
 }
 
-// sessionKeys derives the cookie MAC key from the server's oldest session
-// signing key, which every replica reads from the shared database.
+// sessionKeys are the cookie MAC keys, derived from the server's session
+// signing keys, which every replica reads from the shared database. A
+// cookie names the key that signed it, so it keeps working after a key
+// rotation until that key is dropped; a cookie without a name (made before
+// rotation existed) is checked with the oldest key, as it was signed.
 type sessionKeys struct {
-	st  store.SigningKeyStore
-	mu  sync.Mutex
-	key []byte
+	st store.SigningKeyStore
+	mu sync.Mutex
+	is *jwtsession.Issuer
 }
 
-func (k *sessionKeys) get(ctx context.Context) ([]byte, error) {
+func (k *sessionKeys) issuer(ctx context.Context, now time.Time) (*jwtsession.Issuer, error) {
 	k.mu.Lock()
 	defer k.mu.Unlock()
-	if k.key != nil {
-		return k.key, nil
+	if k.is != nil {
+		return k.is, nil
 	}
-	keys, err := k.st.SigningKeys(ctx)
+	is, err := jwtsession.Open(ctx, k.st, now)
 	if err != nil {
-		return nil, fmt.Errorf("admin session key: %w", err)
+		return nil, fmt.Errorf("admin session key (has the server started?): %w", err)
 	}
-	if len(keys) == 0 {
-		return nil, errors.New("admin session key: the server has no signing key yet")
-	}
-	m := hmac.New(sha256.New, keys[len(keys)-1].Seed)
-	m.Write([]byte("slipway admin session v1"))
-	k.key = m.Sum(nil)
-	return k.key, nil
+	k.is = is
+	return is, nil
 }
 
 func mac(key []byte, parts ...[]byte) []byte {
@@ -85,17 +84,19 @@ func mac(key []byte, parts ...[]byte) []byte {
 
 var b64 = base64.RawURLEncoding
 
+// encodeSession signs s as payload.mac.kid with the current key.
 func (u *UI) encodeSession(ctx context.Context, s session) (string, error) {
-	key, err := u.keys.get(ctx)
+	is, err := u.keys.issuer(ctx, u.opts.Now())
 	if err != nil {
 		return "", err
 	}
+	kid, key := is.CookieKey(ctx, u.opts.Now())
 	payload, err := json.Marshal(s)
 	if err != nil {
 		return "", err
 	}
 	p := b64.EncodeToString(payload)
-	return p + "." + b64.EncodeToString(mac(key, []byte("cookie"), []byte(p))), nil
+	return p + "." + b64.EncodeToString(mac(key, []byte("cookie"), []byte(p))) + "." + kid, nil
 }
 
 var errNoSession = errors.New("no valid admin session")
@@ -112,9 +113,14 @@ func (u *UI) decodeSession(r *http.Request) (session, error) {
 	if !ok {
 		return s, errNoSession
 	}
-	key, err := u.keys.get(r.Context())
+	sig, kid, _ := strings.Cut(sig, ".")
+	is, err := u.keys.issuer(r.Context(), u.opts.Now())
 	if err != nil {
 		return s, err
+	}
+	key, ok := is.CookieKeyFor(r.Context(), kid, u.opts.Now())
+	if !ok {
+		return s, errNoSession
 	}
 	got, err := b64.DecodeString(sig)
 	if err != nil || !hmac.Equal(got, mac(key, []byte("cookie"), []byte(p))) {

@@ -38,11 +38,42 @@ type ring struct {
 	jwks    []byte
 	loaded  time.Time
 	current string
+	oldest  key
 }
 
 type liveKey struct {
 	key
 	expires time.Time // zero: until retired
+}
+
+// Rotate adds a new signing key and signs with it from now on. The keys it
+// replaces stay in the JWKS, and keep verifying, until dropAfter (after
+// the last token they signed has expired); keys past their own expiry are
+// deleted. Other replicas sign with the new key from their next reread.
+func (is *Issuer) Rotate(ctx context.Context, now, dropAfter time.Time) (store.SigningKey, error) {
+	if !dropAfter.After(now) {
+		return store.SigningKey{}, fmt.Errorf("session: rotate: the old keys must be kept past now")
+	}
+	k := NewKey(now)
+	if err := is.ks.RotateSigningKey(ctx, k, dropAfter); err != nil {
+		return store.SigningKey{}, fmt.Errorf("session: rotate: %w", err)
+	}
+	is.mu.Lock()
+	defer is.mu.Unlock()
+	if r := is.reload(ctx, now); r.current != k.ID {
+		return k, fmt.Errorf("session: rotate: key %s stored but not read back", k.ID)
+	}
+	k.Seed = nil
+	return k, nil
+}
+
+// Keys lists the stored keys (seeds cleared), newest first.
+func (is *Issuer) Keys(ctx context.Context) ([]store.SigningKey, error) {
+	keys, err := is.ks.SigningKeys(ctx)
+	for i := range keys {
+		keys[i].Seed = nil
+	}
+	return keys, err
 }
 
 // Load reads the signing keys from ks, creating one when there is none
@@ -64,6 +95,22 @@ func Load(ctx context.Context, ks KeyStore, issuer string, now time.Time) (*Issu
 	if err != nil {
 		return nil, err
 	}
+	is.ring.Store(r)
+	return is, nil
+}
+
+// Open reads the signing keys from ks like Load, but never creates one: it
+// is for readers of keys the server made (the admin page's cookies).
+func Open(ctx context.Context, ks KeyStore, now time.Time) (*Issuer, error) {
+	stored, err := ks.SigningKeys(ctx)
+	if err != nil {
+		return nil, fmt.Errorf("session: load keys: %w", err)
+	}
+	r, err := newRing(stored, now)
+	if err != nil {
+		return nil, err
+	}
+	is := &Issuer{ks: ks, refresh: DefaultRefresh}
 	is.ring.Store(r)
 	return is, nil
 }
@@ -110,6 +157,7 @@ func newRing(stored []store.SigningKey, now time.Time) (*ring, error) {
 		if i == signAt {
 			r.sign, r.current = k, k.id
 		}
+		r.oldest = k
 	}
 	var err error
 	r.jwks, err = jwksOf(keys)
@@ -171,7 +219,9 @@ func (is *Issuer) lookup(ctx context.Context, kid string, now time.Time) (liveKe
 func (is *Issuer) JWKS(ctx context.Context, now time.Time) []byte { return is.current(ctx, now).jwks }
 
 // KeyID returns the kid new sessions are signed with.
-func (is *Issuer) KeyID(ctx context.Context, now time.Time) string { return is.current(ctx, now).current }
+func (is *Issuer) KeyID(ctx context.Context, now time.Time) string {
+	return is.current(ctx, now).current
+}
 
 // Issuer returns the "iss" value of issued tokens.
 func (is *Issuer) Issuer() string { return is.issuer }
@@ -195,4 +245,24 @@ func (is *Issuer) Verify(ctx context.Context, tok string, now time.Time) (Claims
 		return Claims{}, ErrSignature
 	}
 	return check(t, k.pub, is.issuer, now)
+}
+
+// CookieKey returns the current key's kid and the MAC key derived from it
+// for the admin page's cookies.
+func (is *Issuer) CookieKey(ctx context.Context, now time.Time) (string, []byte) {
+	r := is.current(ctx, now)
+	return r.sign.id, r.sign.mac
+}
+
+// CookieKeyFor returns the cookie MAC key of key kid while it is live;
+// kid "" is the oldest live key (cookies made before rotation existed).
+func (is *Issuer) CookieKeyFor(ctx context.Context, kid string, now time.Time) ([]byte, bool) {
+	if kid == "" {
+		return is.current(ctx, now).oldest.mac, true
+	}
+	k, ok := is.lookup(ctx, kid, now)
+	if !ok || (!k.expires.IsZero() && !now.Before(k.expires)) {
+		return nil, false
+	}
+	return k.mac, true
 }

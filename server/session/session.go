@@ -7,7 +7,9 @@ package session
 import (
 	"context"
 	"crypto/ed25519"
+	"crypto/hmac"
 	"crypto/rand"
+	"crypto/sha256"
 	"encoding/hex"
 	"encoding/json"
 	"errors"
@@ -68,12 +70,14 @@ type key struct {
 	id     string
 	pub    ed25519.PublicKey
 	signer jose.Signer
+	mac    []byte // the admin page's cookie MAC key, derived from the seed
 }
 
 // KeyStore is the part of store.SigningKeyStore that Load needs.
 type KeyStore interface {
 	CreateSigningKey(ctx context.Context, k store.SigningKey) error
 	SigningKeys(ctx context.Context) ([]store.SigningKey, error)
+	RotateSigningKey(ctx context.Context, k store.SigningKey, dropAfter time.Time) error
 }
 
 // NewKey returns a fresh signing key: a random seed and an 8-byte hex kid.
@@ -95,7 +99,9 @@ func newKey(sk store.SigningKey) (key, error) {
 	if err != nil {
 		return key{}, fmt.Errorf("session: key %s: %w", sk.ID, err)
 	}
-	return key{id: sk.ID, pub: priv.Public().(ed25519.PublicKey), signer: signer}, nil
+	m := hmac.New(sha256.New, sk.Seed)
+	m.Write([]byte("slipway admin session v1"))
+	return key{id: sk.ID, pub: priv.Public().(ed25519.PublicKey), signer: signer, mac: m.Sum(nil)}, nil
 }
 
 // jwksOf is the JSON Web Key Set of keys: OKP/Ed25519, alg EdDSA, use sig.

@@ -228,3 +228,56 @@ func TestWireFormat(t *testing.T) {
 		t.Errorf("hand-written verify of a go-jose token: %+v, %v", got, err)
 	}
 }
+
+// TestRereadsBounded: known kids never read the store; unknown kids read
+// it at most once a second; the keys are reread every refresh interval,
+// and a rotation is signed with at once by the rotating issuer and after
+// the interval by another one on the same store.
+func TestRereadsBounded(t *testing.T) {
+	ctx := t.Context()
+	ks := &memKeys{}
+	a, err := Load(ctx, ks, "iss", now)
+	if err != nil {
+		t.Fatal(err)
+	}
+	b, _ := Load(ctx, ks, "iss", now)
+	tok, _, _ := a.Issue(ctx, "m1", "t", now, time.Hour)
+	stranger, _ := Load(ctx, &memKeys{}, "iss", now)
+	unknown, _, _ := stranger.Issue(ctx, "m1", "t", now, time.Hour)
+	reads := ks.readCount()
+	for range 100 {
+		if _, err := b.Verify(ctx, tok, now); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := b.Verify(ctx, unknown, now); !errors.Is(err, ErrSignature) {
+			t.Fatalf("unknown kid: %v", err)
+		}
+	}
+	if got := ks.readCount() - reads; got != 1 {
+		t.Fatalf("100 known and 100 unknown kids in one second read the store %d times, want 1", got)
+	}
+	old := a.KeyID(ctx, now)
+	k, err := a.Rotate(ctx, now, now.Add(time.Hour))
+	if err != nil || a.KeyID(ctx, now) != k.ID || k.ID == old || k.Seed != nil {
+		t.Fatalf("rotate: %+v, %v; a signs with %s", k, err, a.KeyID(ctx, now))
+	}
+	if _, err := a.Rotate(ctx, now, now); err == nil {
+		t.Fatal("rotation dropping the old keys at once accepted")
+	}
+	if b.KeyID(ctx, now.Add(time.Second)) != old || b.KeyID(ctx, now.Add(DefaultRefresh)) != k.ID {
+		t.Fatal("b does not switch to the new key after its refresh interval")
+	}
+	if _, err := b.Verify(ctx, tok, now.Add(DefaultRefresh)); err != nil {
+		t.Fatalf("pre-rotation token: %v", err)
+	}
+	if _, err := b.Verify(ctx, tok, now.Add(time.Hour)); !errors.Is(err, ErrSignature) {
+		t.Fatalf("token of a dropped key: %v", err)
+	}
+	kid, key := b.CookieKey(ctx, now.Add(DefaultRefresh))
+	if got, ok := b.CookieKeyFor(ctx, kid, now.Add(DefaultRefresh)); kid != k.ID || !ok || !bytes.Equal(got, key) {
+		t.Fatal("cookie key of the current kid")
+	}
+	if _, ok := b.CookieKeyFor(ctx, old, now.Add(time.Hour)); ok {
+		t.Fatal("cookie key of a dropped key")
+	}
+}
