@@ -64,6 +64,9 @@ func withAdminUI(ctx context.Context, cfg server.Config, opts *server.Options, l
 		return nil, err
 	}
 	opts.Store, opts.SigningKeys = st, uo.SigningKeys
+	if uo.Rollouts != nil && !uo.GitOps { // the release managers' channel actions, on the admin API too
+		opts.Channels = uo.Rollouts
+	}
 	opts.Mount = append(opts.Mount, func(r chi.Router) { ui.Routes(r) })
 	return st, nil
 }
