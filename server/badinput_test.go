@@ -166,11 +166,14 @@ func TestBadInputChangesNothing(t *testing.T) {
 		"DELETE /api/admin/machines/{machineID}":                       {auth: e.admin},
 		"POST /api/admin/tokens": {auth: e.admin, valid: map[string]any{"name": "ci", "role": "viewer", "tenantId": "default",
 			"expiresAt": e.clock.Now().Add(time.Hour).Format(time.RFC3339)}},
-		"POST /api/admin/tokens/{tokenID}/revoke": {auth: e.admin},
-		"POST /api/admin/tokens/{tokenID}/rotate": {auth: e.admin},
+		"POST /api/admin/tokens/{tokenID}/revoke":               {auth: e.admin},
+		"POST /api/admin/tokens/{tokenID}/rotate":               {auth: e.admin},
+		"POST /api/admin/channels/{product}/{channel}/{action}": {auth: e.admin},
+		"POST /api/admin/session-keys/rotate":                   {auth: e.admin},
 	}
 	tokens, _ := e.st.ListAdminTokens(t.Context())
-	fill := strings.NewReplacer("{tenantID}", "default", "{secretID}", secretID, "{machineID}", m.ID, "{tokenID}", tokens[0].ID)
+	fill := strings.NewReplacer("{tenantID}", "default", "{secretID}", secretID, "{machineID}", m.ID, "{tokenID}", tokens[0].ID,
+		"{product}", "agent", "{channel}", "stable", "{action}", "pause")
 	before := e.dump(m.Token)
 	// Every routed endpoint is exercised (GETs other than /me carry no body to reject).
 	err := chi.Walk(e.srv.Router(), func(method, route string, _ http.Handler, _ ...func(http.Handler) http.Handler) error {
