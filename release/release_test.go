@@ -31,7 +31,7 @@ import (
 func TestSnapshotBuild(t *testing.T) {
 	sharedBuild(t)
 	rep := shared.report
-	for _, step := range []string{"goreleaser", "build", "dist", "keys", "msi", "attest", "check", "sign", "publish"} {
+	for _, step := range []string{"goreleaser", "build", "dist", "keys", "msi", "macos", "attest", "check", "sign", "publish"} {
 		if !hasLinePrefix(shared.out, "  ok    "+step+" ") {
 			t.Errorf("no ok line for step %s in:\n%s", step, shared.out)
 		}
@@ -43,8 +43,8 @@ func TestSnapshotBuild(t *testing.T) {
 		t.Fatalf("products = %+v", rep.Products)
 	}
 	for _, p := range rep.Products {
-		if len(p.Artifacts) != 28 {
-			t.Errorf("%s: %d artifacts, want 6 archives + 6 Linux packages + MSI + 13 SBOMs + provenance + checksums", p.Product, len(p.Artifacts))
+		if len(p.Artifacts) != 32 {
+			t.Errorf("%s: %d artifacts, want 6 archives + 6 Linux packages + MSI + 2 macOS archives + 15 SBOMs + provenance + checksums", p.Product, len(p.Artifacts))
 		}
 		checkStatuses(t, p, StatusUploaded)
 	}
