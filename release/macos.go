@@ -160,7 +160,7 @@ func buildAppArchive(ctx context.Context, d *Dist, a DistArtifact, bin string, s
 	if err := sign(ctx, app); err != nil {
 		return err
 	}
-	return writeTarGz(filepath.Join(d.Dir, a.Name), work, modTime(bin))
+	return writeTar(filepath.Join(d.Dir, a.Name), work, modTime(bin), true)
 }
 
 // buildLaunchdArchive writes the agent's launchd archive: a directory
@@ -197,7 +197,7 @@ func buildLaunchdArchive(_ context.Context, d *Dist, a DistArtifact, bin string,
 	if err != nil {
 		return err
 	}
-	return writeTarGz(filepath.Join(d.Dir, a.Name), work, modTime(bin))
+	return writeTar(filepath.Join(d.Dir, a.Name), work, modTime(bin), true)
 }
 
 func copyExecutable(dst, src string) error {
@@ -218,9 +218,24 @@ func modTime(p string) time.Time {
 	return st.ModTime().UTC().Truncate(time.Second)
 }
 
-// writeTarGz archives the tree under dir: entries relative to it, sorted,
-// owned by root:wheel (0:0), modes 0755/0644, all with one mtime.
-func writeTarGz(out, dir string, mtime time.Time) error {
+// commitTime is the commit time as the build stamped it on the binaries'
+// mtimes (mod_timestamp), or the build date when no binary is at hand.
+func commitTime(d *Dist) time.Time {
+	bins, err := binaries(d)
+	if err == nil {
+		for _, p := range bins {
+			if st, err := os.Stat(p); err == nil {
+				return st.ModTime().UTC().Truncate(time.Second)
+			}
+		}
+	}
+	return d.Metadata.Date.UTC().Truncate(time.Second)
+}
+
+// writeTar archives the tree under dir (gzip-compressed with gz): entries
+// relative to it, sorted, owned by root:wheel (0:0), modes 0755/0644, all
+// with one mtime.
+func writeTar(out, dir string, mtime time.Time, gz bool) error {
 	var paths []string
 	err := filepath.WalkDir(dir, func(p string, e fs.DirEntry, err error) error {
 		if err == nil && p != dir {
@@ -232,9 +247,18 @@ func writeTarGz(out, dir string, mtime time.Time) error {
 		return err
 	}
 	sort.Strings(paths)
-	var buf bytes.Buffer
-	gz := gzip.NewWriter(&buf)
-	tw := tar.NewWriter(gz)
+	f, err := os.Create(out)
+	if err != nil {
+		return err
+	}
+	defer f.Close()
+	var w io.Writer = f
+	var zw *gzip.Writer
+	if gz {
+		zw = gzip.NewWriter(f)
+		w = zw
+	}
+	tw := tar.NewWriter(w)
 	for _, p := range paths {
 		if err := addTarEntry(tw, dir, p, mtime); err != nil {
 			return err
@@ -243,10 +267,12 @@ func writeTarGz(out, dir string, mtime time.Time) error {
 	if err := tw.Close(); err != nil {
 		return err
 	}
-	if err := gz.Close(); err != nil {
-		return err
+	if zw != nil {
+		if err := zw.Close(); err != nil {
+			return err
+		}
 	}
-	return os.WriteFile(out, buf.Bytes(), 0o644)
+	return f.Close()
 }
 
 func addTarEntry(tw *tar.Writer, dir, p string, mtime time.Time) error {
