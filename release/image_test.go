@@ -2,6 +2,7 @@ package release
 
 import (
 	"bytes"
+	"encoding/json"
 	"io"
 	"log"
 	"net/http/httptest"
@@ -18,6 +19,7 @@ import (
 
 	"github.com/slipwayhq/slipway/internal/testenv"
 	"github.com/slipwayhq/slipway/signing/cosign"
+	"github.com/slipwayhq/slipway/storage/fs"
 )
 
 // serverStandIn is a tiny module with a ./cmd/slipway main package that
@@ -176,6 +178,46 @@ func TestReadImageLayoutRefusesGarbage(t *testing.T) {
 		}
 		if _, _, err := readImageLayout(p); err == nil {
 			t.Errorf("%s accepted", name)
+		}
+	}
+}
+
+// TestPublishedNeedsTheImage: with --image, a commit whose agent and
+// desktop are published but whose server image is not is built again.
+func TestPublishedNeedsTheImage(t *testing.T) {
+	testenv.Tool(t, "git", "apt-get install git")
+	dir := t.TempDir()
+	cfg := "project_name: slipway\narchives:\n  - id: agent\n  - id: desktop\n"
+	if err := os.WriteFile(filepath.Join(dir, ".goreleaser.yaml"), []byte(cfg), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	for _, args := range [][]string{{"init", "-q"}, {"add", "-A"}, {"-c", "user.name=t", "-c", "user.email=t@example.invalid", "commit", "-qm", "x"}} {
+		if _, err := gitOut(dir, args...); err != nil {
+			t.Fatal(err)
+		}
+	}
+	commit, err := gitOut(dir, "rev-parse", "HEAD")
+	if err != nil {
+		t.Fatal(err)
+	}
+	st, err := fs.New(t.TempDir(), fs.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, p := range []string{"agent", "desktop"} {
+		b, _ := json.Marshal(Record{Product: p, Version: "1.4.0", Commit: commit})
+		if err := st.Put(t.Context(), Key("", p, "1.4.0", RecordName), bytes.NewReader(b), int64(len(b)), "application/json"); err != nil {
+			t.Fatal(err)
+		}
+	}
+	for _, image := range []bool{false, true} {
+		r := &run{opts: Options{Dir: dir, Version: "v1.4.0", Store: st, Image: image}, report: &Report{}}
+		err := (publishedStep{}).Run(t.Context(), r)
+		switch {
+		case !image && (err != nil || !r.done):
+			t.Errorf("without --image: %v, done %v; want published", err, r.done)
+		case image && (r.done || err == nil || !strings.Contains(err.Error(), "server of commit")):
+			t.Errorf("with --image: %v, done %v; want the server to be built", err, r.done)
 		}
 	}
 }
