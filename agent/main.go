@@ -43,6 +43,7 @@ commands:
   install     install the OS service (systemd, launchd, Windows service)
   uninstall   remove the OS service (--purge also deletes the stored token)
   start|stop|restart|status   control the OS service
+  service-recovery   Windows: restart the service when it exits (the MSI runs it)
   version     print the version
   update-guard  (run by the systemd unit after the service exits; see docs/updater.md)
 
@@ -80,6 +81,8 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		err = cmdUpdateGuard(args, stderr)
 	case "install", "uninstall", "start", "stop", "restart", "status":
 		err = cmdService(ctx, cmd, args, stdout, stderr)
+	case "service-recovery":
+		err = service.SetRecovery()
 	default:
 		fmt.Fprintf(stderr, "slipway-agent: unknown command %q\n\n%s", cmd, usage)
 		return 2

@@ -213,7 +213,7 @@ func releaseBeta(t *testing.T, m *Slipway, dryRun bool) {
 		secret("mk", minisignPlain), secret("mp", "minisign-pw"),
 		nil, nil, nil, nil, // no Authenticode, ad-hoc macOS
 		dag.Directory().WithNewFile("minisign.pub", "untrusted comment: test\nRWQ=").File("minisign.pub"),
-		dryRun)
+		dryRun, true, "registry.internal/slipway")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -264,9 +264,9 @@ func TestReleaseAsksEngine(t *testing.T) {
 			t.Errorf("a secret's plaintext reached a container query: %s", plain)
 		}
 	}
-	build := exec("slipway", "release", "--build-only", "--version", "v1.4.0")
-	publish := exec("slipway", "release", "--version", "v1.4.0", "--skip-build", "--store", minioSpec, "--report-file", "/tmp/slipway-report.json")
-	steps := withExec(t, all, "slipway", "release", "--version", "v1.4.0", "--skip-build", "--store", minioSpec, "--report-file", "/tmp/slipway-report.json")
+	build := exec("slipway", "release", "--build-only", "--version", "v1.4.0", "--image")
+	publish := exec("slipway", "release", "--version", "v1.4.0", "--skip-build", "--store", minioSpec, "--report-file", "/tmp/slipway-report.json", "--image", "--image-repo", "registry.internal/slipway")
+	steps := withExec(t, all, "slipway", "release", "--version", "v1.4.0", "--skip-build", "--store", minioSpec, "--report-file", "/tmp/slipway-report.json", "--image", "--image-repo", "registry.internal/slipway")
 	want(t, steps, []call{
 		{"container", nil},
 		{"from", map[string]string{"address": q(DefaultGoImage)}},
@@ -363,8 +363,8 @@ func TestReleaseRunsEveryTime(t *testing.T) {
 	var builds []string
 	for range 2 {
 		releaseBeta(t, m, false)
-		steps := withExec(t, chains(t, eng), "slipway", "release", "--version", "v1.4.0", "--skip-build", "--store", minioSpec, "--report-file", "/tmp/slipway-report.json")
-		bi := find(steps, "withExec", map[string]string{"args": list("slipway", "release", "--build-only", "--version", "v1.4.0")})
+		steps := withExec(t, chains(t, eng), "slipway", "release", "--version", "v1.4.0", "--skip-build", "--store", minioSpec, "--report-file", "/tmp/slipway-report.json", "--image", "--image-repo", "registry.internal/slipway")
+		bi := find(steps, "withExec", map[string]string{"args": list("slipway", "release", "--build-only", "--version", "v1.4.0", "--image")})
 		if bi < 0 {
 			t.Fatal("no build exec")
 		}
@@ -393,7 +393,7 @@ func TestReleaseDryRunWritesNothing(t *testing.T) {
 	m := New(dag.Directory(), "", "", "")
 	key := dag.SetSecret("k", "x")
 	dir, err := m.Release(context.Background(), "v1.4.0", "beta", "", "releases", "eu-west-3", "", false, false,
-		key, key, key, key, key, key, key, key, nil, nil, dag.Directory().File("minisign.pub"), true)
+		key, key, key, key, key, key, key, key, nil, nil, dag.Directory().File("minisign.pub"), true, true, "")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -401,7 +401,7 @@ func TestReleaseDryRunWritesNothing(t *testing.T) {
 		t.Fatal(err)
 	}
 	all := chains(t, eng)
-	steps := withExec(t, all, "slipway", "release", "--version", "v1.4.0", "--skip-build", "--store", "s3://releases?region=eu-west-3", "--report-file", "/tmp/slipway-report.json", "--dry-run")
+	steps := withExec(t, all, "slipway", "release", "--version", "v1.4.0", "--skip-build", "--store", "s3://releases?region=eu-west-3", "--report-file", "/tmp/slipway-report.json", "--dry-run", "--image")
 	want(t, steps, []call{
 		{"from", nil},
 		{"withMountedCache", map[string]string{"path": q("/var/lib/apt/lists"), "sharing": "LOCKED"}},
@@ -410,9 +410,9 @@ func TestReleaseDryRunWritesNothing(t *testing.T) {
 		{"withoutMount", map[string]string{"path": q("/var/lib/apt/lists")}},
 		{"withDirectory", nil},
 		{"withMountedSecret", map[string]string{"path": q("/run/secrets/slipway/authenticode.p12")}},
-		exec("slipway", "release", "--build-only", "--version", "v1.4.0"),
-		exec("slipway", "release", "--version", "v1.4.0", "--skip-build", "--store", "/tmp/dry-run-artifacts"),
-		exec("slipway", "release", "--version", "v1.4.0", "--skip-build", "--store", "s3://releases?region=eu-west-3", "--report-file", "/tmp/slipway-report.json", "--dry-run"),
+		exec("slipway", "release", "--build-only", "--version", "v1.4.0", "--image"),
+		exec("slipway", "release", "--version", "v1.4.0", "--skip-build", "--store", "/tmp/dry-run-artifacts", "--image"),
+		exec("slipway", "release", "--version", "v1.4.0", "--skip-build", "--store", "s3://releases?region=eu-west-3", "--report-file", "/tmp/slipway-report.json", "--dry-run", "--image"),
 		{"stdout", nil},
 	})
 	for _, c := range all {
@@ -462,7 +462,7 @@ func TestBuildPromoteTestAskEngine(t *testing.T) {
 		exec(append([]string{"slipway", "plan"}, chanFlags("s3://releases?region=us-east-1")...)...),
 	})
 	if _, err := m.Release(context.Background(), "v1.4.0", "beta", "", "releases", "", "", false, false,
-		key, key, key, key, key, key, nil, nil, nil, nil, nil, false); err == nil {
+		key, key, key, key, key, key, nil, nil, nil, nil, nil, false, true, ""); err == nil {
 		t.Error("release to a channel without the minisign public key accepted")
 	}
 

@@ -128,8 +128,10 @@ install "$@" 2>/dev/null || { apt-get update -qq && install "$@"; }`
 // by the engine, keyed by the source, the image, the version and the
 // binary code-signing inputs (Authenticode and macOS certificates, which
 // GoReleaser's post-build hook uses), so publishing again after a failed
-// upload does not rebuild. An empty version builds a snapshot.
-func (m *Slipway) built(version string, codesign []secret) *dagger.Container {
+// upload does not rebuild. An empty version builds a snapshot. With image
+// the server binaries and its OCI image layout are built too (cached with
+// the rest; `slipway release --image`).
+func (m *Slipway) built(version string, codesign []secret, image bool) *dagger.Container {
 	base := m.Container()
 	for _, s := range codesign {
 		if s.file == "authenticode.p12" && s.value != nil {
@@ -142,6 +144,9 @@ func (m *Slipway) built(version string, codesign []secret) *dagger.Container {
 		args = append(args, "--snapshot")
 	} else {
 		args = append(args, "--version", version)
+	}
+	if image {
+		args = append(args, "--image")
 	}
 	return withSecrets(base, codesign).WithExec(args)
 }
@@ -156,7 +161,7 @@ func (m *Slipway) built(version string, codesign []secret) *dagger.Container {
 // answered from the engine's cache.
 func (m *Slipway) Build() *dagger.Directory {
 	const store = "/tmp/artifacts"
-	signed := m.built("", nil).
+	signed := m.built("", nil, false).
 		WithExec([]string{"slipway", "release", "--snapshot", "--skip-build", "--store", store, "--report-file", "/tmp/report.json"})
 	return signed.Directory(store).
 		WithDirectory("dist", signed.Directory(srcDir+"/dist")).

@@ -162,6 +162,16 @@ func (m *Slipway) Release(
 	// then only show what would be uploaded; write nothing to S3.
 	// +optional
 	dryRun bool,
+	// Also build the server (linux/amd64, linux/arm64) and its OCI image,
+	// published as slipway-server_<version>_oci.tar (product "server").
+	// +optional
+	// +default=true
+	image bool,
+	// Push the image there under the version tag and cosign-sign it, e.g.
+	// ghcr.io/slipwayhq/slipway (credentials: a Docker config in the
+	// container); empty: the image is only published as the OCI archive.
+	// +optional
+	imageRepo string,
 ) (*dagger.Directory, error) {
 	if version == "" {
 		return nil, errors.New("version is required")
@@ -178,12 +188,15 @@ func (m *Slipway) Release(
 	// variables. The names are the ones `slipway` reads (signing/keyring).
 	// Binary code signing happens during the (cached) build; artifact
 	// signing and S3 access only in the uncached publish.
+	if imageRepo != "" && !image {
+		return nil, errors.New("--image-repo needs --image")
+	}
 	ctr := m.built(version, []secret{
 		{env: "SLIPWAY_AUTHENTICODE_P12", file: "authenticode.p12", value: authenticodeP12},
 		{env: "SLIPWAY_AUTHENTICODE_PASSWORD", value: authenticodePassword},
 		{env: "SLIPWAY_MACOS_P12", file: "macos.p12", value: macosP12},
 		{env: "SLIPWAY_MACOS_PASSWORD", value: macosPassword},
-	})
+	}, image)
 	ctr = withSecrets(ctr, []secret{
 		{env: "AWS_ACCESS_KEY_ID", value: s3AccessKey},
 		{env: "AWS_SECRET_ACCESS_KEY", value: s3SecretKey},
@@ -195,12 +208,21 @@ func (m *Slipway) Release(
 	ctr = withChannelInputs(ctr, nil, nil, minisignPub)
 	ctr = fresh(ctr)
 	publish := []string{"slipway", "release", "--version", version, "--skip-build", "--store", spec, "--report-file", reportJSON}
+	var imageArgs []string
+	if image {
+		imageArgs = append(imageArgs, "--image")
+	}
 	if dryRun {
 		// Sign into a throw-away local store (checks the keys and
-		// passwords), then plan against S3 without writing.
-		ctr = ctr.WithExec([]string{"slipway", "release", "--version", version, "--skip-build", "--store", dryRunDir})
+		// passwords), then plan against S3 without writing (a dry run
+		// pushes no image either).
+		ctr = ctr.WithExec(append([]string{"slipway", "release", "--version", version, "--skip-build", "--store", dryRunDir}, imageArgs...))
 		publish = append(publish, "--dry-run")
 	}
+	if imageRepo != "" {
+		imageArgs = append(imageArgs, "--image-repo", imageRepo)
+	}
+	publish = append(publish, imageArgs...)
 	ctr = ctr.WithExec(publish)
 	report, err := ctr.Stdout(ctx)
 	if err != nil {

@@ -64,10 +64,14 @@ func (attestStep) Run(ctx context.Context, r *run) error {
 	byProduct := map[string][]DistArtifact{}
 	var added []DistArtifact
 	for _, a := range d.Artifacts {
-		if a.Type != TypeArchive && a.Type != TypeLinuxPackage && a.Type != typeInstaller {
+		if a.Type != TypeArchive && a.Type != TypeLinuxPackage && a.Type != typeInstaller && a.Type != typeImage {
 			continue
 		}
-		sbom, err := ensureSBOM(ctx, d, a, bins[a.Extra.ID+"/"+a.Goos+"/"+a.Goarch])
+		bin := bins[a.Extra.ID+"/"+a.Goos+"/"+a.Goarch]
+		if a.Type == typeImage {
+			bin = bins[serverProduct+"/linux/amd64"] // both platforms' binaries have the same modules
+		}
+		sbom, err := ensureSBOM(ctx, d, a, bin)
 		if err != nil {
 			return err
 		}

@@ -36,8 +36,8 @@ func TestBuildOnly(t *testing.T) {
 	for _, s := range rep.Steps {
 		names = append(names, s.Name)
 	}
-	if got := strings.Join(names, ","); got != "goreleaser,build,dist" {
-		t.Errorf("steps %s, want goreleaser,build,dist", got)
+	if got := strings.Join(names, ","); got != "goreleaser,build,dist,image" {
+		t.Errorf("steps %s, want goreleaser,build,dist,image (skipped without --image)", got)
 	}
 	if rep.Version == "" || len(rep.Products) != 0 {
 		t.Errorf("report version %q, %d products; want the dist version and no products", rep.Version, len(rep.Products))
@@ -52,7 +52,7 @@ func TestBuildOnly(t *testing.T) {
 	if !strings.Contains(out.String(), "build only") {
 		t.Errorf("output does not say build only:\n%s", out.String())
 	}
-	for _, bad := range []Options{{BuildOnly: true, SkipBuild: true, Store: st}, {BuildOnly: true, DryRun: true, Store: st}} {
+	for _, bad := range []Options{{BuildOnly: true, SkipBuild: true, Store: st}, {BuildOnly: true, DryRun: true, Store: st}, {ImageRepo: "r.example/s", Store: st}} {
 		if _, err := Run(t.Context(), bad); err == nil {
 			t.Errorf("%+v accepted", bad)
 		}

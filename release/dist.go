@@ -174,7 +174,7 @@ func (a *DistArtifact) validate() error {
 		return errors.New("missing type")
 	}
 	switch a.Type {
-	case typeSBOM, typeProvenance, typeInstaller:
+	case typeSBOM, typeProvenance, typeInstaller, typeImage:
 		return fmt.Errorf("type %q is Slipway's own, not GoReleaser's", a.Type)
 	}
 	if !published(a.Type) {

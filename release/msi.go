@@ -49,6 +49,14 @@ var msiTemplate = template.Must(template.New("wxs").Parse(`<?xml version="1.0" e
       <Directory Id="ProgramMenuFolder"/>
 {{- end}}
     </Directory>
+{{- if .Agent}}
+    <!-- wixl has no ServiceConfig: the installed agent sets its own
+         recovery actions (restart on exit) once the service exists. -->
+    <CustomAction Id="ServiceRecovery" FileKey="Exe" ExeCommand="service-recovery" Execute="deferred" Impersonate="no" Return="ignore"/>
+    <InstallExecuteSequence>
+      <Custom Action="ServiceRecovery" After="InstallServices">NOT REMOVE</Custom>
+    </InstallExecuteSequence>
+{{- end}}
     <Feature Id="Main" Level="1"><ComponentRef Id="Main"/></Feature>
   </Product>
 </Wix>

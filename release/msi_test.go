@@ -3,6 +3,7 @@ package release
 import (
 	"os/exec"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -65,6 +66,21 @@ func TestMSIs(t *testing.T) {
 	if svc := table(agent, "ServiceInstall"); !strings.Contains(svc, "\tslipway-agent\tSlipway agent\t16\t2\t1\t") || !strings.Contains(svc, "\trun\tMain\t") {
 		t.Errorf("ServiceInstall:\n%s", svc)
 	}
+	// Recovery actions: the installed agent runs `service-recovery` as
+	// LocalSystem, deferred (18 exe file + 64 ignore exit code + 1024
+	// deferred + 2048 no impersonation), after the service is installed,
+	// except on uninstall.
+	if ca := table(agent, "CustomAction"); !strings.Contains(ca, "ServiceRecovery\t3154\tExe\tservice-recovery") {
+		t.Errorf("CustomAction:\n%s", ca)
+	}
+	seq := table(agent, "InstallExecuteSequence")
+	if !strings.Contains(seq, "ServiceRecovery\tNOT REMOVE\t") || sequenceOf(t, seq, "ServiceRecovery") <= sequenceOf(t, seq, "InstallServices") ||
+		sequenceOf(t, seq, "ServiceRecovery") >= sequenceOf(t, seq, "InstallFinalize") {
+		t.Errorf("InstallExecuteSequence:\n%s", seq)
+	}
+	if ca := table(msis["desktop"], "CustomAction"); strings.Contains(ca, "ServiceRecovery") {
+		t.Errorf("desktop MSI has the agent's custom action:\n%s", ca)
+	}
 	if ctl := table(agent, "ServiceControl"); !strings.Contains(ctl, "\tslipway-agent\t163\t\t1\tMain") {
 		t.Errorf("ServiceControl:\n%s", ctl)
 	}
@@ -94,4 +110,22 @@ func TestMSIs(t *testing.T) {
 	if svc := table(agent, "ServiceInstall"); !strings.Contains(svc, "slipway-agent") {
 		t.Error("signing broke the installer's tables")
 	}
+}
+
+// sequenceOf returns the sequence number of action in an exported
+// *Sequence table (Action, Condition, Sequence).
+func sequenceOf(t *testing.T, table, action string) int {
+	t.Helper()
+	for _, line := range strings.Split(table, "\n") {
+		f := strings.Split(line, "\t")
+		if len(f) == 3 && f[0] == action {
+			n, err := strconv.Atoi(f[2])
+			if err != nil {
+				t.Fatalf("sequence of %s: %q", action, f[2])
+			}
+			return n
+		}
+	}
+	t.Fatalf("no %s in\n%s", action, table)
+	return 0
 }

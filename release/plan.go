@@ -116,8 +116,8 @@ func planDist(ctx context.Context, d *Dist, prefix string, kinds []string) ([]*P
 		switch a.Type {
 		case TypeChecksum:
 			checksums = append(checksums, a)
-		case TypeArchive, TypeLinuxPackage, typeInstaller:
-			if a.Type == typeInstaller {
+		case TypeArchive, TypeLinuxPackage, typeInstaller, typeImage:
+			if a.Type == typeInstaller || a.Type == typeImage {
 				generated[a.Name] = true
 			}
 			p := productOf(a, d.Metadata)

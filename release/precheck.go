@@ -40,6 +40,9 @@ func (publishedStep) Run(ctx context.Context, r *run) error {
 	if err != nil {
 		return skip("%v", err)
 	}
+	if r.opts.Image {
+		products = append(products, serverProduct) // not a GoReleaser archive
+	}
 	var plans []*ProductPlan
 	for _, p := range products {
 		rec, err := findRecord(ctx, r, p, commit)

@@ -31,7 +31,7 @@ import (
 func TestSnapshotBuild(t *testing.T) {
 	sharedBuild(t)
 	rep := shared.report
-	for _, step := range []string{"goreleaser", "build", "dist", "keys", "msi", "attest", "check", "sign", "publish"} {
+	for _, step := range []string{"goreleaser", "build", "dist", "keys", "msi", "macos", "attest", "check", "sign", "publish"} {
 		if !hasLinePrefix(shared.out, "  ok    "+step+" ") {
 			t.Errorf("no ok line for step %s in:\n%s", step, shared.out)
 		}
@@ -43,8 +43,8 @@ func TestSnapshotBuild(t *testing.T) {
 		t.Fatalf("products = %+v", rep.Products)
 	}
 	for _, p := range rep.Products {
-		if len(p.Artifacts) != 28 {
-			t.Errorf("%s: %d artifacts, want 6 archives + 6 Linux packages + MSI + 13 SBOMs + provenance + checksums", p.Product, len(p.Artifacts))
+		if len(p.Artifacts) != 32 {
+			t.Errorf("%s: %d artifacts, want 6 archives + 6 Linux packages + MSI + 2 macOS archives + 15 SBOMs + provenance + checksums", p.Product, len(p.Artifacts))
 		}
 		checkStatuses(t, p, StatusUploaded)
 	}
@@ -468,10 +468,9 @@ func (c *cancelingStore) Put(ctx context.Context, key string, r io.Reader, size 
 	return c.Store.Put(ctx, key, r, size, ct)
 }
 
-// TestReproducibleBuild builds the same commit again in a fresh clone and
-// compares every binary, archive and the checksums file byte for byte. The
-// Linux packages (.deb, .rpm, .apk) are not reproducible yet (README,
-// "Status"): their checksum lines are logged when they differ, not compared.
+// TestReproducibleBuild builds the same commit again in a fresh clone (new
+// file mtimes) and compares every binary, archive, Linux package (.deb,
+// .rpm, .apk) and the checksums file byte for byte.
 func TestReproducibleBuild(t *testing.T) {
 	sharedBuild(t)
 	gr := testenv.Tool(t, "goreleaser", "scripts/tools.sh goreleaser")
@@ -498,7 +497,7 @@ func TestReproducibleBuild(t *testing.T) {
 	}
 	compared := 0
 	for _, a := range first.Artifacts {
-		if a.Type != TypeArchive && a.Type != TypeChecksum && a.Type != "Binary" {
+		if a.Type != TypeArchive && a.Type != TypeChecksum && a.Type != "Binary" && a.Type != TypeLinuxPackage {
 			continue
 		}
 		rel := strings.TrimPrefix(filepath.ToSlash(a.Path), "dist/")
@@ -507,16 +506,13 @@ func TestReproducibleBuild(t *testing.T) {
 		if err1 != nil || err2 != nil {
 			t.Fatalf("%s: %v %v", rel, err1, err2)
 		}
-		if a.Type == TypeChecksum {
-			b1, b2 = withoutPackages(t, b1), withoutPackages(t, b2)
-		}
 		if !bytes.Equal(b1, b2) {
 			t.Errorf("%s differs between two builds of the same commit", rel)
 		}
 		compared++
 	}
-	if compared != 12+12+1 {
-		t.Errorf("compared %d files, want 12 binaries + 12 archives + checksums", compared)
+	if compared != 12+12+12+1 {
+		t.Errorf("compared %d files, want 12 binaries + 12 archives + 12 packages + checksums", compared)
 	}
 }
 
@@ -581,20 +577,4 @@ func TestTaggedRelease(t *testing.T) {
 			t.Errorf("version %q: the published tag was built again:\n%s", version, out.String())
 		}
 	}
-}
-
-// withoutPackages drops the Linux packages' lines from a checksums file,
-// logging them so that a difference shows in the test output.
-func withoutPackages(t *testing.T, sums []byte) []byte {
-	t.Helper()
-	var out []byte
-	for line := range strings.Lines(string(sums)) {
-		if strings.HasSuffix(strings.TrimSpace(line), ".deb") || strings.HasSuffix(strings.TrimSpace(line), ".rpm") ||
-			strings.HasSuffix(strings.TrimSpace(line), ".apk") {
-			t.Logf("package checksum (not compared): %s", strings.TrimSpace(line))
-			continue
-		}
-		out = append(out, line...)
-	}
-	return out
 }

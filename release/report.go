@@ -17,6 +17,15 @@ type Report struct {
 	DryRun   bool            `json:"dry_run,omitempty"`
 	Steps    []StepResult    `json:"steps"`
 	Products []ProductReport `json:"products"`
+	// Image is the pushed server image (--image with --image-repo).
+	Image *ImageReport `json:"image,omitempty"`
+}
+
+// ImageReport is where the server image was pushed, signed with the
+// release cosign key: verify with cosign verify --key cosign.pub <digest>.
+type ImageReport struct {
+	Tag    string `json:"tag"`    // registry/repo:version
+	Digest string `json:"digest"` // registry/repo@sha256:...
 }
 
 // ProductReport is one product's release directory.
@@ -118,6 +127,9 @@ func (rep *Report) WriteText(w io.Writer) {
 			fmt.Fprintf(w, "  %-13s %-58s %9s  %-9s signatures: %s\n", a.Target, a.Name, humanSize(a.Size), a.Status, sigSummary(a.Signatures))
 		}
 		fmt.Fprintf(w, "  %-13s %-58s %9s  %s\n", "record", RecordName, "", p.Record.Status)
+	}
+	if rep.Image != nil {
+		fmt.Fprintf(w, "\nImage (cosign-signed): %s\n  %s\n", rep.Image.Tag, rep.Image.Digest)
 	}
 	if urls := rep.URLs(); len(urls) > 0 {
 		fmt.Fprintf(w, "\nPublished (%d objects):\n", len(urls))

@@ -40,6 +40,16 @@ type Options struct {
 	SkipBuild bool
 	// SkipAttest publishes no SBOMs and no provenance (benchmarks).
 	SkipAttest bool
+	// Image also builds the server for linux/amd64 and linux/arm64 and
+	// its OCI image, published as an OCI layout archive in the "server"
+	// product (slower: two more cross-compiled binaries).
+	Image bool
+	// ImageRepo, with Image, is where the image is pushed under the
+	// version tag and cosign-signed (registry.example.com/slipway/slipway).
+	// Credentials come from the Docker config.
+	ImageRepo string
+	// ImageInsecure reaches ImageRepo over plain HTTP (a local registry).
+	ImageInsecure bool
 	// BuildOnly runs GoReleaser and checks dist/, then stops: nothing is
 	// signed, nothing is read from or written to the store. A later run
 	// with SkipBuild signs and publishes that dist/ (the Dagger module
@@ -112,6 +122,9 @@ func (o *Options) setDefaults() error {
 	if v := strings.TrimPrefix(o.Version, "v"); o.Version != "" && !versionRe.MatchString(v) {
 		return fmt.Errorf("release: version %q is not SemVer (v1.2.3)", o.Version)
 	}
+	if (o.ImageRepo != "" || o.ImageInsecure) && !o.Image {
+		return errors.New("release: --image-repo and --image-insecure-registry need --image")
+	}
 	if o.BuildOnly && (o.SkipBuild || o.DryRun) {
 		return errors.New("release: --build-only builds; it cannot be combined with --skip-build or --dry-run")
 	}
@@ -171,13 +184,18 @@ func Run(ctx context.Context, opts Options) (*Report, error) {
 		distStep{},       // read and cross-check dist/metadata.json, artifacts.json, checksums
 		keysStep{},       // load the artifact signers (dev keys for snapshots)
 		msiStep{},        // Windows MSI installers (wixl), Authenticode-signed
+		macosStep{},      // desktop Slipway.app (signed bundle) and agent launchd archives
+		imageStep{},      // --image: server binaries and the OCI image layout archive
 		attestStep{},     // SPDX SBOM per archive/package, signed SLSA provenance per product
 		checkStep{},      // compare with what is already published; refuse conflicts
+		imagePushStep{},  // --image-repo: push the image and cosign-sign its digest
 		signStep{},       // sign every archive and the checksums file not yet published
 		publishStep{},    // upload artifacts and signatures, then release.json last
 	}
 	if opts.BuildOnly {
-		steps = []Step{goreleaserStep{}, buildStep{}, distStep{}}
+		// The server binaries and the image layout are built too (they
+		// need no release key): a later --skip-build --image run reuses them.
+		steps = []Step{goreleaserStep{}, buildStep{}, distStep{}, imageStep{}}
 	}
 	r.printf("slipway release: %s\n", r.describe())
 	err := runSteps(ctx, r, steps)

@@ -53,6 +53,10 @@ func newSignBinaryCmd() *cobra.Command {
   Mach-O (thin or universal)         Apple code signature (pure Go, quill) with
                                      SLIPWAY_MACOS_P12 + SLIPWAY_MACOS_PASSWORD, or ad hoc
                                      when SLIPWAY_MACOS_P12 is unset
+  macOS .app bundle (a directory)    its executable signed as above with the bundle
+                                     identifier, Info.plist and the resource seal
+                                     Contents/_CodeSignature/CodeResources bound
+                                     (bundles without resources only)
   ELF and anything else              left untouched
 
 SLIPWAY_MACOS_TIMESTAMP_URL adds an RFC 3161 timestamp to macOS signatures.
@@ -95,6 +99,9 @@ Made to run as a GoReleaser post-build hook, before archiving.`,
 // signBinary signs one file according to its format and reports what it did.
 func signBinary(cmd *cobra.Command, path string, keys keyring.Config, o signBinaryOptions) error {
 	out := cmd.OutOrStdout()
+	if st, err := os.Stat(path); err == nil && st.IsDir() {
+		return signBundle(cmd, path, keys, o)
+	}
 	format, err := binfmt.DetectFile(path)
 	if err != nil {
 		return err
@@ -164,6 +171,32 @@ func binarySigner(format binfmt.Format, keys keyring.Config, o signBinaryOptions
 		return macos.New(keys.MacOSP12, keys.MacOSPassword, mo), nil
 	}
 	return nil, nil
+}
+
+// signBundle signs a macOS .app bundle directory.
+func signBundle(cmd *cobra.Command, dir string, keys keyring.Config, o signBinaryOptions) error {
+	if !strings.HasSuffix(filepath.Clean(dir), ".app") {
+		return fmt.Errorf("%s: a directory, but not an .app bundle", dir)
+	}
+	b, err := binarySigner(binfmt.MachO, keys, o)
+	if err != nil {
+		return err
+	}
+	s := b.(*macos.Signer)
+	if err := s.SignBundle(cmd.Context(), dir); err != nil {
+		return err
+	}
+	if o.verify {
+		if err := s.VerifyBundle(cmd.Context(), dir); err != nil {
+			return err
+		}
+	}
+	how := s.String()
+	if s.AdHoc() {
+		how += ", ad hoc: set SLIPWAY_MACOS_P12 for a Developer ID signature"
+	}
+	fmt.Fprintf(cmd.OutOrStdout(), "%s: bundle signed (%s)\n", dir, how)
+	return nil
 }
 
 func skipBinary(out io.Writer, path string, format binfmt.Format, o signBinaryOptions) error {

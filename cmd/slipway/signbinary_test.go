@@ -96,6 +96,32 @@ func TestSignBinaryCommand(t *testing.T) {
 		}
 	})
 
+	t.Run("app bundle", func(t *testing.T) {
+		clearKeyEnv(t)
+		app := filepath.Join(t.TempDir(), "Hello.app")
+		if err := os.MkdirAll(filepath.Join(app, "Contents", "MacOS"), 0o755); err != nil {
+			t.Fatal(err)
+		}
+		if err := binfmttest.CopyFile(filepath.Join(app, "Contents", "MacOS", "hello"), bins.Copy(t, "darwin", "arm64")); err != nil {
+			t.Fatal(err)
+		}
+		info := `<plist version="1.0"><dict><key>CFBundleIdentifier</key><string>dev.slipway.hello</string>` +
+			`<key>CFBundleExecutable</key><string>hello</string></dict></plist>`
+		if err := os.WriteFile(filepath.Join(app, "Contents", "Info.plist"), []byte(info), 0o644); err != nil {
+			t.Fatal(err)
+		}
+		out, err := runSlipway(t, "sign-binary", "--verify", app)
+		if err != nil || !strings.Contains(out, "bundle signed (macos, ad hoc") {
+			t.Fatalf("sign-binary = %q, %v", out, err)
+		}
+		if err := macos.New("", nil, macos.Options{}).VerifyBundle(t.Context(), app); err != nil {
+			t.Error(err)
+		}
+		if _, err := runSlipway(t, "sign-binary", t.TempDir()); err == nil {
+			t.Error("a directory that is not an .app was accepted")
+		}
+	})
+
 	t.Run("elf and text are left alone", func(t *testing.T) {
 		clearKeyEnv(t)
 		dir := t.TempDir()

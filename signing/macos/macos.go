@@ -57,6 +57,10 @@ type Signer struct {
 	p12Path  string
 	password []byte
 	opts     Options
+	// external: hashes of files outside the binary (a bundle's
+	// Info.plist and resource seal) for the code directory's special
+	// slots; set by SignBundle.
+	external []slotBlob
 }
 
 var _ signing.Backend = (*Signer)(nil)
@@ -156,10 +160,13 @@ func (s *Signer) Sign(ctx context.Context, path string) ([]string, error) {
 // through quill.Sign.
 func (s *Signer) sign(cfg *quill.SigningConfig, format binfmt.Format) error {
 	if format == binfmt.MachO {
-		err := signThin(cfg)
+		err := signThin(cfg, s.external)
 		if !errors.Is(err, errNotStripped) {
 			return err
 		}
+	}
+	if len(s.external) > 0 {
+		return fmt.Errorf("%w: the executable of a bundle must be a thin Mach-O with a strippable signature", ErrBundle)
 	}
 	return quill.Sign(*cfg)
 }

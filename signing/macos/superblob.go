@@ -34,7 +34,8 @@ const (
 	requirementsHeader = 8 + 12 // blob header + count, type, offset
 )
 
-// slotBlob is a special-slot blob (requirements, entitlements) and its hash.
+// slotBlob is a special-slot blob (requirements, entitlements) and its
+// hash, or (raw nil) only the hash of a file outside the binary.
 type slotBlob struct {
 	slot uint32
 	raw  []byte
@@ -242,6 +243,9 @@ func superBlob(cd []byte, specials []slotBlob, cmsWrapper []byte, size int) ([]b
 	blobs := [][]byte{cd}
 	slots := []uint32{slotCodeDirectory}
 	for _, s := range specials {
+		if s.raw == nil {
+			continue // the hash of a file outside the binary (Info.plist)
+		}
 		blobs, slots = append(blobs, s.raw), append(slots, s.slot)
 	}
 	blobs, slots = append(blobs, cmsWrapper), append(slots, slotSignature)

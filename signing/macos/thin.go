@@ -23,7 +23,7 @@ var errNotStripped = errors.New("signature load command still present")
 // signature, once for real) and packs the hashes through reflection.
 // The signature's size is fixed before hashing exactly as quill fixes it:
 // from a first CMS signature over a code directory of the final size.
-func signThin(cfg *quill.SigningConfig) error {
+func signThin(cfg *quill.SigningConfig, external []slotBlob) error {
 	m, err := qmacho.NewFile(cfg.Path)
 	if err != nil {
 		return err
@@ -51,7 +51,7 @@ func signThin(cfg *quill.SigningConfig) error {
 	if sm.Signer != nil {
 		flags = cdFlagRuntime
 	}
-	specials := specialBlobs(cfg.Identity, sm, ents)
+	specials := append(specialBlobs(cfg.Identity, sm, ents), external...)
 	cd, hashOff := newCodeDirectoryBlob(cfg.Identity, teamID(sm), flags, m, cmd.DataOffset, specials)
 	estimate, err := cmsBlob(sm, cd)
 	if err != nil {

@@ -1,0 +1,13 @@
+// Package packaging holds the OS integration files of Slipway's packages:
+// packaging/linux (installed by the nfpm packages GoReleaser builds) and
+// packaging/macos (the agent's launchd daemon and its install scripts,
+// which the release's macos step writes into the agent's macOS archive).
+package packaging
+
+import "embed"
+
+// MacOS holds macos/slipway-agent.plist, macos/install.sh and
+// macos/uninstall.sh.
+//
+//go:embed macos/slipway-agent.plist macos/install.sh macos/uninstall.sh
+var MacOS embed.FS

@@ -1,0 +1,312 @@
+package release
+
+import (
+	"archive/tar"
+	"bytes"
+	"compress/gzip"
+	"context"
+	"fmt"
+	"io"
+	"io/fs"
+	"os"
+	"path"
+	"path/filepath"
+	"sort"
+	"strings"
+	"text/template"
+	"time"
+
+	"github.com/slipwayhq/slipway/packaging"
+)
+
+// macOS deliverables, built on Linux:
+//
+//   - the desktop client as Slipway.app (Contents/Info.plist, PkgInfo,
+//     MacOS/slipway-desktop) in slipway-desktop_<v>_darwin_<arch>.app.tar.gz,
+//     the bundle signed with the macOS signer (`slipway sign-binary` on the
+//     .app directory: bundle identifier, Info.plist and resource seal bound);
+//   - the agent as slipway-agent_<v>_darwin_<arch>_launchd.tar.gz: the
+//     signed binary, its launchd daemon plist and install/uninstall scripts
+//     an MDM runs. Not a .pkg: a flat package needs xar and a Bom file, and
+//     neither xar nor mkbom (bomutils) is packaged in Debian (see
+//     docs/operations.md, "macOS agent").
+const (
+	desktopBundleID = "io.github.slipwayhq.slipway"
+	appName         = "Slipway"
+	// macOSMinimum: Go 1.26 binaries need macOS 12 Monterey.
+	macOSMinimum = "12.0"
+)
+
+var infoPlistTemplate = template.Must(template.New("Info.plist").Parse(`<?xml version="1.0" encoding="UTF-8"?>
+<!DOCTYPE plist PUBLIC "-//Apple//DTD PLIST 1.0//EN" "http://www.apple.com/DTDs/PropertyList-1.0.dtd">
+<plist version="1.0">
+<dict>
+	<key>CFBundleDevelopmentRegion</key>
+	<string>en</string>
+	<key>CFBundleDisplayName</key>
+	<string>{{.Name}}</string>
+	<key>CFBundleExecutable</key>
+	<string>{{.Executable}}</string>
+	<key>CFBundleIdentifier</key>
+	<string>{{.Identifier}}</string>
+	<key>CFBundleInfoDictionaryVersion</key>
+	<string>6.0</string>
+	<key>CFBundleName</key>
+	<string>{{.Name}}</string>
+	<key>CFBundlePackageType</key>
+	<string>APPL</string>
+	<key>CFBundleShortVersionString</key>
+	<string>{{.ShortVersion}}</string>
+	<key>CFBundleVersion</key>
+	<string>{{.ShortVersion}}</string>
+	<key>LSMinimumSystemVersion</key>
+	<string>{{.Minimum}}</string>
+	<key>NSHighResolutionCapable</key>
+	<true/>
+	<key>SlipwayVersion</key>
+	<string>{{.Version}}</string>
+</dict>
+</plist>
+`))
+
+// macosStep writes the desktop .app archive and the agent's launchd
+// archive for every darwin build.
+type macosStep struct{}
+
+func (macosStep) Name() string { return "macos" }
+
+func (macosStep) Run(ctx context.Context, r *run) error {
+	switch {
+	case r.done:
+		return errAlreadyPublished
+	case r.external || r.dist == nil:
+		return skip("no build")
+	case r.opts.SkipAttest:
+		return skip("--skip-attest: no installers")
+	case r.opts.DryRun:
+		return skip("dry run: installers are built with the release")
+	}
+	d := r.dist
+	bins, err := binaries(d)
+	if err != nil {
+		return err
+	}
+	sign := func(ctx context.Context, p string) error { return signInstaller(ctx, r, p) }
+	for _, arch := range []string{"amd64", "arm64"} {
+		for _, product := range []string{"agent", "desktop"} {
+			bin := bins[product+"/darwin/"+arch]
+			if bin == "" {
+				continue
+			}
+			a := macosArtifact(d, product, arch)
+			if _, err := os.Stat(filepath.Join(d.Dir, a.Name)); err != nil {
+				build := buildLaunchdArchive
+				if product == "desktop" {
+					build = buildAppArchive
+				}
+				if err := build(ctx, d, a, bin, sign); err != nil {
+					return err
+				}
+			}
+			d.Artifacts = append(d.Artifacts, a)
+		}
+	}
+	return nil
+}
+
+// macosArtifact names the macOS deliverable of a product: format "app"
+// (the updater's bundle format) for the desktop client, "launchd" for
+// the agent.
+func macosArtifact(d *Dist, product, arch string) DistArtifact {
+	base := fmt.Sprintf("%s-%s_%s_darwin_%s", d.Metadata.ProjectName, product, d.Metadata.Version, arch)
+	name, format := base+"_launchd.tar.gz", "launchd"
+	if product == "desktop" {
+		name, format = base+".app.tar.gz", "app"
+	}
+	return DistArtifact{Name: name, Path: name, Goos: "darwin", Goarch: arch, Type: typeInstaller,
+		Extra: DistExtra{ID: product, Format: format}}
+}
+
+type signFunc func(ctx context.Context, path string) error
+
+// buildAppArchive lays out Slipway.app around the desktop binary, signs
+// the bundle and archives it.
+func buildAppArchive(ctx context.Context, d *Dist, a DistArtifact, bin string, sign signFunc) error {
+	work, err := os.MkdirTemp(d.Dir, ".app-")
+	if err != nil {
+		return err
+	}
+	defer os.RemoveAll(work)
+	app := filepath.Join(work, appName+".app")
+	exe := filepath.Base(bin)
+	if err := os.MkdirAll(filepath.Join(app, "Contents", "MacOS"), 0o755); err != nil {
+		return err
+	}
+	var info bytes.Buffer
+	if err := infoPlistTemplate.Execute(&info, map[string]string{"Name": appName, "Executable": exe,
+		"Identifier": desktopBundleID, "ShortVersion": msiVersion(d.Metadata.Version), "Version": d.Metadata.Version,
+		"Minimum": macOSMinimum}); err != nil {
+		return err
+	}
+	if err := os.WriteFile(filepath.Join(app, "Contents", "Info.plist"), info.Bytes(), 0o644); err != nil {
+		return err
+	}
+	if err := os.WriteFile(filepath.Join(app, "Contents", "PkgInfo"), []byte("APPL????"), 0o644); err != nil {
+		return err
+	}
+	if err := copyExecutable(filepath.Join(app, "Contents", "MacOS", exe), bin); err != nil {
+		return err
+	}
+	if err := sign(ctx, app); err != nil {
+		return err
+	}
+	return writeTar(filepath.Join(d.Dir, a.Name), work, modTime(bin), true)
+}
+
+// buildLaunchdArchive writes the agent's launchd archive: a directory
+// named like the archive holding the signed binary, the daemon plist and
+// the scripts.
+func buildLaunchdArchive(_ context.Context, d *Dist, a DistArtifact, bin string, _ signFunc) error {
+	work, err := os.MkdirTemp(d.Dir, ".launchd-")
+	if err != nil {
+		return err
+	}
+	defer os.RemoveAll(work)
+	top := filepath.Join(work, strings.TrimSuffix(a.Name, ".tar.gz"))
+	if err := os.Mkdir(top, 0o755); err != nil {
+		return err
+	}
+	// The binary was signed by the build hook, like the one in the plain archive.
+	if err := copyExecutable(filepath.Join(top, filepath.Base(bin)), bin); err != nil {
+		return err
+	}
+	err = fs.WalkDir(packaging.MacOS, "macos", func(p string, e fs.DirEntry, err error) error {
+		if err != nil || e.IsDir() {
+			return err
+		}
+		b, err := fs.ReadFile(packaging.MacOS, p)
+		if err != nil {
+			return err
+		}
+		mode := os.FileMode(0o644)
+		if strings.HasSuffix(p, ".sh") {
+			mode = 0o755
+		}
+		return os.WriteFile(filepath.Join(top, path.Base(p)), b, mode)
+	})
+	if err != nil {
+		return err
+	}
+	return writeTar(filepath.Join(d.Dir, a.Name), work, modTime(bin), true)
+}
+
+func copyExecutable(dst, src string) error {
+	b, err := os.ReadFile(src)
+	if err != nil {
+		return err
+	}
+	return os.WriteFile(dst, b, 0o755)
+}
+
+// modTime is the binary's mtime (the commit time, set by the build hook),
+// so the archives of a commit do not depend on when they were built.
+func modTime(p string) time.Time {
+	st, err := os.Stat(p)
+	if err != nil {
+		return time.Unix(0, 0)
+	}
+	return st.ModTime().UTC().Truncate(time.Second)
+}
+
+// commitTime is the commit time as the build stamped it on the binaries'
+// mtimes (mod_timestamp), or the build date when no binary is at hand.
+func commitTime(d *Dist) time.Time {
+	bins, err := binaries(d)
+	if err == nil {
+		for _, p := range bins {
+			if st, err := os.Stat(p); err == nil {
+				return st.ModTime().UTC().Truncate(time.Second)
+			}
+		}
+	}
+	return d.Metadata.Date.UTC().Truncate(time.Second)
+}
+
+// writeTar archives the tree under dir (gzip-compressed with gz): entries
+// relative to it, sorted, owned by root:wheel (0:0), modes 0755/0644, all
+// with one mtime.
+func writeTar(out, dir string, mtime time.Time, gz bool) error {
+	var paths []string
+	err := filepath.WalkDir(dir, func(p string, e fs.DirEntry, err error) error {
+		if err == nil && p != dir {
+			paths = append(paths, p)
+		}
+		return err
+	})
+	if err != nil {
+		return err
+	}
+	sort.Strings(paths)
+	f, err := os.Create(out)
+	if err != nil {
+		return err
+	}
+	defer f.Close()
+	var w io.Writer = f
+	var zw *gzip.Writer
+	if gz {
+		zw = gzip.NewWriter(f)
+		w = zw
+	}
+	tw := tar.NewWriter(w)
+	for _, p := range paths {
+		if err := addTarEntry(tw, dir, p, mtime); err != nil {
+			return err
+		}
+	}
+	if err := tw.Close(); err != nil {
+		return err
+	}
+	if zw != nil {
+		if err := zw.Close(); err != nil {
+			return err
+		}
+	}
+	return f.Close()
+}
+
+func addTarEntry(tw *tar.Writer, dir, p string, mtime time.Time) error {
+	st, err := os.Lstat(p)
+	if err != nil {
+		return err
+	}
+	rel, err := filepath.Rel(dir, p)
+	if err != nil {
+		return err
+	}
+	h := &tar.Header{Name: filepath.ToSlash(rel), ModTime: mtime, Format: tar.FormatPAX, Uname: "root", Gname: "wheel"}
+	switch {
+	case st.IsDir():
+		h.Typeflag, h.Name, h.Mode = tar.TypeDir, h.Name+"/", 0o755
+	case st.Mode().IsRegular():
+		h.Typeflag, h.Size, h.Mode = tar.TypeReg, st.Size(), 0o644
+		if st.Mode()&0o111 != 0 {
+			h.Mode = 0o755
+		}
+	default:
+		return fmt.Errorf("%s: not a file or directory", p)
+	}
+	if err := tw.WriteHeader(h); err != nil {
+		return err
+	}
+	if h.Typeflag != tar.TypeReg {
+		return nil
+	}
+	f, err := os.Open(p)
+	if err != nil {
+		return err
+	}
+	defer f.Close()
+	_, err = io.Copy(tw, f)
+	return err
+}
