@@ -7,6 +7,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
 	"os"
 	"path/filepath"
 	"sort"
@@ -14,6 +15,7 @@ import (
 
 	"github.com/slipwayhq/slipway/signing"
 	"github.com/slipwayhq/slipway/signing/cosign"
+	"github.com/slipwayhq/slipway/storage"
 )
 
 // Files the attest step adds to a release (they are not GoReleaser
@@ -84,7 +86,7 @@ func (attestStep) Run(ctx context.Context, r *run) error {
 		return err
 	}
 	for p, files := range byProduct {
-		prov, err := writeProvenance(ctx, d, p, files, signer, cv)
+		prov, err := writeProvenance(ctx, d, p, files, signer, cv, r.publishedEnvelope)
 		if err != nil {
 			return err
 		}
@@ -201,10 +203,17 @@ func provenance(ctx context.Context, d *Dist, product string, files []DistArtifa
 	return json.Marshal(st)
 }
 
+// envelopeSource returns an already published copy of a provenance file
+// (product, file name), or nil when there is none.
+type envelopeSource func(ctx context.Context, product, version, name string) ([]byte, error)
+
 // writeProvenance signs the product's statement into its .intoto.jsonl. An
-// envelope already in dist/ that carries the same statement under this key
-// is kept (signatures differ between runs; the published file must not).
-func writeProvenance(ctx context.Context, d *Dist, product string, files []DistArtifact, s *cosign.Signer, v *cosign.Verifier) (DistArtifact, error) {
+// envelope that carries the same statement under this key is kept: the one
+// already in dist/, else the one already published (signatures differ
+// between runs, and the published file must not: a release re-run on a
+// cached build, as `dagger call release` does, would otherwise conflict
+// with itself).
+func writeProvenance(ctx context.Context, d *Dist, product string, files []DistArtifact, s *cosign.Signer, v *cosign.Verifier, published envelopeSource) (DistArtifact, error) {
 	payload, err := provenance(ctx, d, product, files)
 	if err != nil {
 		return DistArtifact{}, err
@@ -212,12 +221,25 @@ func writeProvenance(ctx context.Context, d *Dist, product string, files []DistA
 	name := fmt.Sprintf("%s-%s_%s%s", d.Metadata.ProjectName, product, d.Metadata.Version, ProvenanceExt)
 	path := filepath.Join(d.Dir, name)
 	art := DistArtifact{Name: name, Path: name, Type: typeProvenance, Extra: DistExtra{ID: product, Format: FormatProvenance}}
+	same := func(env []byte) bool {
+		typ, got, err := v.VerifyDSSE(bytes.TrimSpace(env))
+		return err == nil && typ == cosign.InTotoPayloadType && bytes.Equal(got, payload)
+	}
 	if old, err := signing.ReadFileLimited(path, cosign.MaxEnvelope); err == nil {
-		if typ, got, err := v.VerifyDSSE(bytes.TrimSpace(old)); err == nil && typ == cosign.InTotoPayloadType && bytes.Equal(got, payload) {
+		if same(old) {
 			return art, nil
 		}
 	} else if !errors.Is(err, os.ErrNotExist) {
 		return DistArtifact{}, err
+	}
+	if published != nil {
+		old, err := published(ctx, product, d.Metadata.Version, name)
+		if err != nil {
+			return DistArtifact{}, err
+		}
+		if old != nil && same(old) {
+			return art, signing.WriteFileAtomic(path, old, 0o644)
+		}
 	}
 	env, err := s.SignDSSE(ctx, cosign.InTotoPayloadType, payload)
 	if err != nil {
@@ -227,4 +249,29 @@ func writeProvenance(ctx context.Context, d *Dist, product string, files []DistA
 		return DistArtifact{}, err
 	}
 	return art, nil
+}
+
+// publishedEnvelope reads a provenance file of this version from the store,
+// if one is published there (nil otherwise, and for dry runs and builds
+// without a store).
+func (r *run) publishedEnvelope(ctx context.Context, product, version, name string) ([]byte, error) {
+	if r.opts.Store == nil {
+		return nil, nil
+	}
+	rc, _, err := r.opts.Store.Get(ctx, Key(r.opts.Prefix, product, version, name))
+	if errors.Is(err, storage.ErrNotFound) {
+		return nil, nil
+	}
+	if err != nil {
+		return nil, fmt.Errorf("read the published %s: %w", name, err)
+	}
+	defer rc.Close()
+	b, err := io.ReadAll(io.LimitReader(rc, cosign.MaxEnvelope+1))
+	if err != nil {
+		return nil, fmt.Errorf("read the published %s: %w", name, err)
+	}
+	if len(b) > cosign.MaxEnvelope {
+		return nil, nil // not ours to reuse; the conflict check reports it
+	}
+	return b, nil
 }

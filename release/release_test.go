@@ -135,6 +135,32 @@ func publishSuite(t *testing.T, st storage.Store, publicURL string) {
 			t.Errorf("objects changed on re-publish:\nbefore %s\nafter  %s", before, after)
 		}
 	})
+	t.Run("a build without its provenance re-publishes unchanged", func(t *testing.T) {
+		// `dagger call release` publishes from a cached build step, so the
+		// provenance is signed afresh on every call; the published envelope
+		// (same statement, same key) must be reused, not a conflict.
+		before := listInfo(t, st, "a/")
+		o := opts("a")
+		provs, err := filepath.Glob(filepath.Join(o.Dist, "*"+ProvenanceExt))
+		if err != nil || len(provs) != 2 {
+			t.Fatalf("provenance files in dist: %v %v", provs, err)
+		}
+		for _, f := range provs {
+			if err := os.Remove(f); err != nil {
+				t.Fatal(err)
+			}
+		}
+		rep, err := Run(t.Context(), o)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, p := range rep.Products {
+			checkStatuses(t, p, StatusUnchanged)
+		}
+		if after := listInfo(t, st, "a/"); after != before {
+			t.Errorf("objects changed on re-publish:\nbefore %s\nafter  %s", before, after)
+		}
+	})
 	t.Run("missing objects of a published release are repaired", func(t *testing.T) {
 		before := listInfo(t, st, "a/")
 		rep, err := Run(t.Context(), opts("a"))
