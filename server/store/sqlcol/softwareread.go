@@ -73,8 +73,9 @@ func (r SoftwareReader) softwareHash(ctx context.Context, machineID, origin stri
 func (r SoftwareReader) listMachineSoftware(ctx context.Context, machineID string) ([]store.InstalledSoftware, error) {
 	a := r.args()
 	var out []store.InstalledSoftware
-	err := r.Query(ctx, "SELECT "+installedColumns+` FROM machine_software ms JOIN software s ON s.id = ms.software_id
-		WHERE ms.machine_id = `+a.add(machineID)+" AND ms.shadowed = 0 ORDER BY s.name_key, s.name, s.version, s.id",
+	err := r.Query(ctx, "SELECT "+installedColumns+` FROM software_machines k
+		JOIN machine_software ms ON ms.machine_key = k.id JOIN software s ON s.id = ms.software_id
+		WHERE k.machine_id = `+a.add(machineID)+" AND ms.shadowed = 0 ORDER BY s.name_key, s.name, s.version, s.id",
 		a.vals, func(row Scanner) error {
 			s, err := scanInstalled(row)
 			out = append(out, s)
@@ -87,8 +88,8 @@ func (r SoftwareReader) listMachineSoftware(ctx context.Context, machineID strin
 const maxVersions = 5000
 
 // findSoftware answers a search in three steps: the title's versions
-// (filtered in Go: version order is not SQL's), one page of machine IDs
-// from the partial search index, then the matching entries of that page.
+// (filtered in Go: version order is not SQL's), one page of machine keys
+// from the search index, then the matching entries of that page.
 func (r SoftwareReader) findSoftware(ctx context.Context, q store.SoftwareSearch) ([]store.SoftwareHit, error) {
 	if q.Limit <= 0 || q.Limit > 500 {
 		q.Limit = 500
@@ -113,42 +114,45 @@ func (r SoftwareReader) findSoftware(ctx context.Context, q store.SoftwareSearch
 	if len(ids) > maxVersions {
 		return nil, fmt.Errorf("%d versions of %q match, more than %d: %w", len(ids), q.Name, maxVersions, store.ErrInvalid)
 	}
-	machines, err := r.searchPage(ctx, q, ids)
-	if err != nil || len(machines) == 0 {
+	keys, err := r.searchPage(ctx, q, ids)
+	if err != nil || len(keys) == 0 {
 		return nil, err
 	}
-	return r.hits(ctx, machines, ids)
+	return r.hits(ctx, keys, ids)
 }
 
+// searchPage returns one page of machine keys, in key order, from the
+// search index (software_id, shadowed, tenant_id, machine_key).
 func (r SoftwareReader) searchPage(ctx context.Context, q store.SoftwareSearch, ids []any) ([]any, error) {
 	a := r.args()
 	// Placeholders in text order: SQLite's "?" are positional.
-	where := "shadowed = 0"
+	where := "software_id IN (" + a.list(ids...) + ") AND shadowed = 0"
 	if q.TenantID != "" {
 		where += " AND tenant_id = " + a.add(q.TenantID)
 	}
-	where += " AND software_id IN (" + a.list(ids...) + ")"
 	if q.After != "" {
-		where += " AND machine_id > " + a.add(q.After)
+		// A cursor naming a machine deleted since ends the listing.
+		where += " AND machine_key > (SELECT id FROM software_machines WHERE machine_id = " + a.add(q.After) + ")"
 	}
-	var machines []any
-	err := r.Query(ctx, fmt.Sprintf("SELECT DISTINCT machine_id FROM machine_software WHERE %s ORDER BY machine_id LIMIT %d",
+	var keys []any
+	err := r.Query(ctx, fmt.Sprintf("SELECT DISTINCT machine_key FROM machine_software WHERE %s ORDER BY machine_key LIMIT %d",
 		where, q.Limit), a.vals, func(row Scanner) error {
-		var id string
-		err := row.Scan(&id)
-		machines = append(machines, id)
+		var k int64
+		err := row.Scan(&k)
+		keys = append(keys, k)
 		return err
 	})
-	return machines, err
+	return keys, err
 }
 
-func (r SoftwareReader) hits(ctx context.Context, machines, ids []any) ([]store.SoftwareHit, error) {
+func (r SoftwareReader) hits(ctx context.Context, keys, ids []any) ([]store.SoftwareHit, error) {
 	a := r.args()
 	var out []store.SoftwareHit
 	err := r.Query(ctx, "SELECT m.id, m.tenant_id, m.hostname, "+installedColumns+` FROM machine_software ms
-		JOIN software s ON s.id = ms.software_id JOIN machines m ON m.id = ms.machine_id
-		WHERE ms.machine_id IN (`+a.list(machines...)+") AND ms.software_id IN ("+a.list(ids...)+
-		") AND ms.shadowed = 0 ORDER BY m.id, s.version, s.id", a.vals, func(row Scanner) error {
+		JOIN software s ON s.id = ms.software_id JOIN software_machines k ON k.id = ms.machine_key
+		JOIN machines m ON m.id = k.machine_id
+		WHERE ms.machine_key IN (`+a.list(keys...)+") AND ms.software_id IN ("+a.list(ids...)+
+		") AND ms.shadowed = 0 ORDER BY k.id, s.version, s.id", a.vals, func(row Scanner) error {
 		var h store.SoftwareHit
 		s, err := scanInstalled(row, &h.MachineID, &h.TenantID, &h.Hostname)
 		if err != nil {
@@ -183,4 +187,33 @@ func (r SoftwareReader) listSoftwareHistory(ctx context.Context, machineID strin
 		return err
 	})
 	return out, err
+}
+
+// GCBatch is how many software rows one CollectSoftwareSQL deletes.
+const GCBatch = 1000
+
+// CollectSoftwareSQL deletes up to GCBatch software rows that no machine
+// (machine_software, shadowed links included) and no history row refers
+// to. Run it until it deletes fewer than GCBatch rows (or a bound).
+var CollectSoftwareSQL = fmt.Sprintf(`DELETE FROM software WHERE id IN (SELECT s.id FROM software s
+	WHERE NOT EXISTS (SELECT 1 FROM machine_software ms WHERE ms.software_id = s.id)
+	AND NOT EXISTS (SELECT 1 FROM software_history h WHERE h.software_id = s.id) LIMIT %d)`, GCBatch)
+
+// CollectSoftware runs CollectSoftwareSQL through exec (which returns the
+// rows affected) until a batch deletes fewer than GCBatch rows or
+// store.MaxSoftwareCollect rows are gone. Each statement is its own
+// transaction.
+func CollectSoftware(ctx context.Context, exec func(ctx context.Context, sql string) (int64, error)) (int64, error) {
+	var total int64
+	for total < store.MaxSoftwareCollect {
+		n, err := exec(ctx, CollectSoftwareSQL)
+		if err != nil {
+			return total, fmt.Errorf("collect software: %w", err)
+		}
+		total += n
+		if n < GCBatch {
+			break
+		}
+	}
+	return total, nil
 }
