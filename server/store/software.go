@@ -243,3 +243,14 @@ type SoftwareStore interface {
 	// number of rows deleted of both kinds.
 	PruneSoftwareHistory(ctx context.Context, before time.Time) (int64, error)
 }
+
+// SoftwareListWatcher is implemented by stores several server replicas
+// share (PostgreSQL). A replica caches each machine's stored agent list
+// hash; when another replica stores a new list, the cache must forget it.
+type SoftwareListWatcher interface {
+	// WatchSoftwareLists calls changed with the machine ID after any
+	// replica committed a new agent list, and reset when changes may have
+	// been missed (when it starts listening and after a lost connection).
+	// It returns when ctx ends.
+	WatchSoftwareLists(ctx context.Context, changed func(machineID string), reset func())
+}

@@ -61,7 +61,11 @@ func (s *Store) replaceSoftware(ctx context.Context, r store.SoftwareReport) (st
 				_, err := tx.Exec(ctx, q, args...)
 				return err
 			}}
-		diff, err = store.ReplaceSoftwareIn(ctx, stx, r)
+		if diff, err = store.ReplaceSoftwareIn(ctx, stx, r); err != nil || r.Origin != store.OriginAgent {
+			return err
+		}
+		// Replicas caching the machine's hash forget it at commit.
+		_, err = tx.Exec(ctx, "SELECT pg_notify($1, $2)", softwareChannel, r.MachineID)
 		return err
 	})
 	if err != nil {

@@ -3,6 +3,8 @@ package sqlcol
 import (
 	"context"
 	"fmt"
+	"maps"
+	"slices"
 	"strings"
 
 	"github.com/slipwayhq/slipway/server/store"
@@ -121,28 +123,54 @@ func (r SoftwareReader) findSoftware(ctx context.Context, q store.SoftwareSearch
 	return r.hits(ctx, keys, ids)
 }
 
-// searchPage returns one page of machine keys, in key order, from the
-// search index (software_id, shadowed, tenant_id, machine_key).
+// searchMembers is how many versions one search statement reads.
+const searchMembers = 100
+
+// searchPage returns one page of machine keys, in key order. Each version
+// is read in key order from the search index (software_id, shadowed,
+// machine_key, tenant_id), at most one page of it, as one member of a
+// UNION: the work is versions × page size, whatever the fleet size.
 func (r SoftwareReader) searchPage(ctx context.Context, q store.SoftwareSearch, ids []any) ([]any, error) {
-	a := r.args()
-	// Placeholders in text order: SQLite's "?" are positional.
-	where := "software_id IN (" + a.list(ids...) + ") AND shadowed = 0"
-	if q.TenantID != "" {
-		where += " AND tenant_id = " + a.add(q.TenantID)
-	}
+	after := int64(0)
 	if q.After != "" {
-		// A cursor naming a machine deleted since ends the listing.
-		where += " AND machine_key > (SELECT id FROM software_machines WHERE machine_id = " + a.add(q.After) + ")"
+		a := r.args()
+		found := false
+		err := r.Query(ctx, "SELECT id FROM software_machines WHERE machine_id = "+a.add(q.After), a.vals,
+			func(row Scanner) error { found = true; return row.Scan(&after) })
+		if err != nil || !found { // a cursor naming a machine deleted since ends the listing
+			return nil, err
+		}
 	}
-	var keys []any
-	err := r.Query(ctx, fmt.Sprintf("SELECT DISTINCT machine_key FROM machine_software WHERE %s ORDER BY machine_key LIMIT %d",
-		where, q.Limit), a.vals, func(row Scanner) error {
-		var k int64
-		err := row.Scan(&k)
-		keys = append(keys, k)
-		return err
-	})
-	return keys, err
+	seen := map[int64]bool{}
+	for start := 0; start < len(ids); start += searchMembers {
+		a := r.args()
+		var members []string
+		// Placeholders in text order: SQLite's "?" are positional.
+		for i, id := range ids[start:min(start+searchMembers, len(ids))] {
+			where := "software_id = " + a.add(id) + " AND shadowed = 0 AND machine_key > " + a.add(after)
+			if q.TenantID != "" {
+				where += " AND tenant_id = " + a.add(q.TenantID)
+			}
+			members = append(members, fmt.Sprintf(
+				"SELECT machine_key FROM (SELECT machine_key FROM machine_software WHERE %s ORDER BY machine_key LIMIT %d) AS v%d",
+				where, q.Limit, i))
+		}
+		err := r.Query(ctx, strings.Join(members, " UNION ALL "), a.vals, func(row Scanner) error {
+			var k int64
+			err := row.Scan(&k)
+			seen[k] = true
+			return err
+		})
+		if err != nil {
+			return nil, err
+		}
+	}
+	keys := slices.Sorted(maps.Keys(seen))
+	out := make([]any, 0, min(len(keys), q.Limit))
+	for _, k := range keys[:min(len(keys), q.Limit)] {
+		out = append(out, k)
+	}
+	return out, nil
 }
 
 func (r SoftwareReader) hits(ctx context.Context, keys, ids []any) ([]store.SoftwareHit, error) {

@@ -31,5 +31,5 @@ INSERT INTO machine_software_v2 (machine_key, software_id, installed_at, origin,
 DROP TABLE machine_software;
 ALTER TABLE machine_software_v2 RENAME TO machine_software;
 ALTER INDEX machine_software_v2_pkey RENAME TO machine_software_pkey;
-CREATE INDEX machine_software_search ON machine_software(software_id, shadowed, tenant_id, machine_key);
+CREATE INDEX machine_software_search ON machine_software(software_id, shadowed, machine_key, tenant_id);
 CREATE INDEX software_history_software ON software_history(software_id);
