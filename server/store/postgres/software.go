@@ -61,17 +61,23 @@ func (s *Store) replaceSoftware(ctx context.Context, r store.SoftwareReport) (st
 				_, err := tx.Exec(ctx, q, args...)
 				return err
 			}}
-		if diff, err = store.ReplaceSoftwareIn(ctx, stx, r); err != nil || r.Origin != store.OriginAgent {
-			return err
-		}
-		// Replicas caching the machine's hash forget it at commit.
-		_, err = tx.Exec(ctx, "SELECT pg_notify($1, $2)", softwareChannel, r.MachineID)
+		diff, err = store.ReplaceSoftwareIn(ctx, stx, r)
 		return err
 	})
 	if err != nil {
 		return store.SoftwareDiff{}, wrap("replace software", err)
 	}
 	stx.Commit()
+	if r.Origin == store.OriginAgent {
+		// Replicas caching the machine's hash forget it. Sent after the
+		// commit, on its own: a NOTIFY inside the transaction would hold
+		// PostgreSQL's notify lock through the commit (fsync included),
+		// one uploading transaction at a time. If it fails, the caller
+		// gets the error and the agent uploads again (and notifies).
+		if _, err := s.pool.Exec(ctx, "SELECT pg_notify($1, $2)", softwareChannel, r.MachineID); err != nil {
+			return store.SoftwareDiff{}, wrap("replace software: notify replicas", err)
+		}
+	}
 	return diff, nil
 }
 

@@ -335,7 +335,7 @@ func (t *SoftwareTx) SoftwareLinks(ctx context.Context, machineID string) ([]sto
 }
 
 // WriteSoftwareLinks deletes del and upserts put, in multi-row statements.
-func (t *SoftwareTx) WriteSoftwareLinks(ctx context.Context, machineID, tenantID string, del, put []store.SoftwareLink) error {
+func (t *SoftwareTx) WriteSoftwareLinks(ctx context.Context, machineID string, del, put []store.SoftwareLink) error {
 	key, err := t.key(machineID)
 	if err != nil {
 		return err
@@ -357,10 +357,10 @@ func (t *SoftwareTx) WriteSoftwareLinks(ctx context.Context, machineID, tenantID
 		a := t.args()
 		var rows []string
 		for _, l := range put[start:min(start+chunk, len(put))] {
-			rows = append(rows, "("+a.list(key, l.SoftwareID, OriginCode(l.Origin), tenantID,
+			rows = append(rows, "("+a.list(key, l.SoftwareID, OriginCode(l.Origin),
 				boolInt(l.Shadowed), Millis(l.InstalledAt), l.Path)+")")
 		}
-		q := "INSERT INTO machine_software (machine_key, software_id, origin, tenant_id, shadowed, installed_at, path) VALUES " +
+		q := "INSERT INTO machine_software (machine_key, software_id, origin, shadowed, installed_at, path) VALUES " +
 			strings.Join(rows, ", ") + ` ON CONFLICT (machine_key, software_id, origin) DO UPDATE SET
 			shadowed = excluded.shadowed, installed_at = excluded.installed_at, path = excluded.path`
 		if err := t.Exec(ctx, q, a.vals...); err != nil {

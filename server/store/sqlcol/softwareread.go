@@ -128,8 +128,12 @@ const searchMembers = 100
 
 // searchPage returns one page of machine keys, in key order. Each version
 // is read in key order from the search index (software_id, shadowed,
-// machine_key, tenant_id), at most one page of it, as one member of a
-// UNION: the work is versions × page size, whatever the fleet size.
+// machine_key), a window at a time, as one member of a UNION; the tenant
+// is checked on the window's rows (outside the window's query, so the
+// planner reads the index in order rather than guessing how many rows the
+// tenant keeps). A version whose window ended before the page was settled
+// is read further. Work: versions × page size for one tenant, more when a
+// small tenant shares the versions with many machines of other tenants.
 func (r SoftwareReader) searchPage(ctx context.Context, q store.SoftwareSearch, ids []any) ([]any, error) {
 	after := int64(0)
 	if q.After != "" {
@@ -141,28 +145,31 @@ func (r SoftwareReader) searchPage(ctx context.Context, q store.SoftwareSearch, 
 			return nil, err
 		}
 	}
+	window := q.Limit
+	if q.TenantID != "" {
+		window = min(4*q.Limit, 2000)
+	}
+	from := make(map[int]int64, len(ids)) // version index → read after this key
+	for i := range ids {
+		from[i] = after
+	}
 	seen := map[int64]bool{}
-	for start := 0; start < len(ids); start += searchMembers {
-		a := r.args()
-		var members []string
-		// Placeholders in text order: SQLite's "?" are positional.
-		for i, id := range ids[start:min(start+searchMembers, len(ids))] {
-			where := "software_id = " + a.add(id) + " AND shadowed = 0 AND machine_key > " + a.add(after)
-			if q.TenantID != "" {
-				where += " AND tenant_id = " + a.add(q.TenantID)
+	for len(from) > 0 {
+		pending := slices.Sorted(maps.Keys(from))
+		last := map[int]int64{} // version index → last key read, when the window was full
+		for start := 0; start < len(pending); start += searchMembers {
+			if err := r.searchWindow(ctx, q, ids, pending[start:min(start+searchMembers, len(pending))], from, window, seen, last); err != nil {
+				return nil, err
 			}
-			members = append(members, fmt.Sprintf(
-				"SELECT machine_key FROM (SELECT machine_key FROM machine_software WHERE %s ORDER BY machine_key LIMIT %d) AS v%d",
-				where, q.Limit, i))
 		}
-		err := r.Query(ctx, strings.Join(members, " UNION ALL "), a.vals, func(row Scanner) error {
-			var k int64
-			err := row.Scan(&k)
-			seen[k] = true
-			return err
-		})
-		if err != nil {
-			return nil, err
+		// The page is settled once no unfinished version can add a key
+		// below the page's last.
+		keys := slices.Sorted(maps.Keys(seen))
+		from = map[int]int64{}
+		for v, k := range last {
+			if len(keys) < q.Limit || k < keys[q.Limit-1] {
+				from[v] = k
+			}
 		}
 	}
 	keys := slices.Sorted(maps.Keys(seen))
@@ -171,6 +178,41 @@ func (r SoftwareReader) searchPage(ctx context.Context, q store.SoftwareSearch, 
 		out = append(out, k)
 	}
 	return out, nil
+}
+
+// searchWindow reads one window of each version in vs: the keys of the
+// tenant go to seen; the last key of a full window to last.
+func (r SoftwareReader) searchWindow(ctx context.Context, q store.SoftwareSearch, ids []any, vs []int, from map[int]int64,
+	window int, seen map[int64]bool, last map[int]int64) error {
+	a := r.args()
+	members := make([]string, 0, len(vs))
+	// Placeholders in text order: SQLite's "?" are positional.
+	for _, v := range vs {
+		ok := "1"
+		if q.TenantID != "" {
+			ok = "CASE WHEN (SELECT k.tenant_id FROM software_machines k WHERE k.id = w.machine_key) = " + a.add(q.TenantID) +
+				" THEN 1 ELSE 0 END"
+		}
+		members = append(members, fmt.Sprintf(`SELECT %d AS v, w.machine_key, %s AS ok FROM (SELECT machine_key FROM machine_software
+			WHERE software_id = %s AND shadowed = 0 AND machine_key > %s ORDER BY machine_key LIMIT %d) AS w`,
+			v, ok, a.add(ids[v]), a.add(from[v]), window))
+	}
+	count := map[int]int{}
+	return r.Query(ctx, strings.Join(members, " UNION ALL "), a.vals, func(row Scanner) error {
+		var v, ok int
+		var k int64
+		if err := row.Scan(&v, &k, &ok); err != nil {
+			return err
+		}
+		count[v]++
+		if ok == 1 {
+			seen[k] = true
+		}
+		if count[v] == window {
+			last[v] = k
+		}
+		return nil
+	})
 }
 
 func (r SoftwareReader) hits(ctx context.Context, keys, ids []any) ([]store.SoftwareHit, error) {

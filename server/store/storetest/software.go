@@ -176,6 +176,33 @@ func testSoftwareSearch(t *testing.T, s store.Store) {
 	if hits, err := s.FindSoftware(ctx, store.SoftwareSearch{Name: "nothing"}); err != nil || len(hits) != 0 {
 		t.Fatalf("unknown title: %v %v", hits, err)
 	}
+	// Many machines of another tenant between two of t1's: the store reads
+	// past them (in windows of a few times the page size).
+	for i := range 12 {
+		id := fmt.Sprintf("y%02d", i)
+		must(t, s.CreateMachine(ctx, machine("t2", id, "fp"+id)))
+		replace(t, s, id, store.OriginAgent, t0, deb("firefox", "127.0"))
+	}
+	must(t, s.CreateMachine(ctx, machine("t1", "m9", "fpm9")))
+	replace(t, s, "m9", store.OriginAgent, t0, deb("firefox", "127.0")) // same version as the y machines
+	ids, after = nil, ""
+	for page := 0; page < 6; page++ {
+		hits, err := s.FindSoftware(ctx, store.SoftwareSearch{TenantID: "t1", Name: "firefox", Version: below128, After: after, Limit: 1})
+		must(t, err)
+		if len(hits) == 0 {
+			break
+		}
+		ids = append(ids, hits[0].MachineID)
+		after = hits[0].MachineID
+	}
+	if j := strings.Join(ids, " "); j != "m0 m1 m3 m9" {
+		t.Fatalf("t1's machines one by one, past t2's = %s", j)
+	}
+	hits, err = s.FindSoftware(ctx, store.SoftwareSearch{Name: "firefox", Version: below128, Limit: 500})
+	must(t, err)
+	if len(hits) != 17 {
+		t.Fatalf("every tenant: %d hits, want 17", len(hits))
+	}
 }
 
 // testSoftwareInvalid: bad reports change nothing.
