@@ -101,7 +101,15 @@ func BenchSoftware(b *testing.B, st store.Store, hooks BenchHooks) {
 	b.ResetTimer()
 	for b.Loop() {
 		start := time.Now()
-		parallel(workers, n, func(i int) { report(i, 0) })
+		var done atomic.Int64
+		parallel(workers, n, func(i int) {
+			report(i, 0)
+			// Progress (with -v): a long run cut short still tells its rate.
+			if d := done.Add(1); n >= 10_000 && d%(int64(n)/10) == 0 {
+				b.Logf("%d machines in %.0f s (%.1f machines/s)", d, time.Since(start).Seconds(),
+					float64(d)/time.Since(start).Seconds())
+			}
+		})
 		full := time.Since(start)
 		churned := max(1, n/100)
 		start = time.Now()
