@@ -104,10 +104,11 @@ func BenchSoftware(b *testing.B, st store.Store, hooks BenchHooks) {
 		var done atomic.Int64
 		parallel(workers, n, func(i int) {
 			report(i, 0)
-			// Progress (with -v): a long run cut short still tells its rate.
+			// Progress on stderr at once (a benchmark's log shows at its end):
+			// a long run cut short still tells its rate.
 			if d := done.Add(1); n >= 10_000 && d%(int64(n)/10) == 0 {
-				b.Logf("%d machines in %.0f s (%.1f machines/s)", d, time.Since(start).Seconds(),
-					float64(d)/time.Since(start).Seconds())
+				fmt.Fprintf(os.Stderr, "%s: %d machines in %.0f s (%.1f machines/s)\n", b.Name(), d,
+					time.Since(start).Seconds(), float64(d)/time.Since(start).Seconds())
 			}
 		})
 		full := time.Since(start)
