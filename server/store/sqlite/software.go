@@ -42,6 +42,9 @@ func query(q interface {
 // softwareBatch is the most reports one transaction applies.
 const softwareBatch = 64
 
+// maxBatchStmts bounds the statements a batch keeps prepared.
+const maxBatchStmts = 32
+
 type softwareReq struct {
 	ctx  context.Context
 	r    store.SoftwareReport
@@ -83,8 +86,25 @@ func (s *Store) applySoftware(batch []*softwareReq) {
 	res := make([]softwareRes, len(batch))
 	var stx *sqlcol.SoftwareTx
 	err := s.tx(ctx, func(tx *sql.Tx) error {
+		// Statements prepared once per batch: the reports of a batch run
+		// the same few multi-row statements (parsing one of 1,400
+		// parameters costs more than running it). Closed with tx.
+		stmts := map[string]*sql.Stmt{}
 		exec := func(ctx context.Context, q string, args ...any) error {
-			_, err := tx.ExecContext(ctx, q, args...)
+			st, ok := stmts[q]
+			if !ok && len(stmts) < maxBatchStmts {
+				var err error
+				if st, err = tx.PrepareContext(ctx, q); err != nil {
+					return err
+				}
+				stmts[q] = st
+			}
+			var err error
+			if st != nil {
+				_, err = st.ExecContext(ctx, args...)
+			} else {
+				_, err = tx.ExecContext(ctx, q, args...)
+			}
 			return err
 		}
 		stx = &sqlcol.SoftwareTx{Query: query(tx), Param: param, Cache: s.softwareIDs, Exec: exec}

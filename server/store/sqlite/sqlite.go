@@ -39,6 +39,12 @@ type Options struct {
 	// CacheKB is SQLite's page cache per connection, in KiB. Default: 2000
 	// (SQLite's own default).
 	CacheKB int
+	// WriterCacheKB is the writer connection's page cache, in KiB (at least
+	// CacheKB). Default: 65536. Writes touch index pages all over the file
+	// (a software list: ~300 places of the search index); the pages of
+	// the last writes stay cached instead of being read again. SQLite
+	// allocates the cache as it fills.
+	WriterCacheKB int
 }
 
 // Store is the SQLite implementation of store.Store.
@@ -74,6 +80,10 @@ func Open(ctx context.Context, path string, opts Options) (*Store, error) {
 	if opts.CacheKB <= 0 {
 		opts.CacheKB = 2000
 	}
+	if opts.WriterCacheKB <= 0 {
+		opts.WriterCacheKB = 65536
+	}
+	opts.WriterCacheKB = max(opts.WriterCacheKB, opts.CacheKB)
 	// Create the file 0600 first: SQLite gives -wal and -shm the same mode,
 	// and the database holds the session signing keys.
 	if f, err := os.OpenFile(path, os.O_RDWR|os.O_CREATE, 0o600); err != nil {
@@ -91,7 +101,8 @@ func Open(ctx context.Context, path string, opts Options) (*Store, error) {
 		q.Add("_pragma", p)
 	}
 	dsn := "file:" + path + "?" + q.Encode()
-	w, err := sql.Open("sqlite", dsn+"&_txlock=immediate")
+	// The writer's cache_size comes last, so it wins.
+	w, err := sql.Open("sqlite", dsn+"&_txlock=immediate&"+url.Values{"_pragma": {fmt.Sprintf("cache_size(-%d)", opts.WriterCacheKB)}}.Encode())
 	if err != nil {
 		return nil, fmt.Errorf("sqlite: open %s: %w", path, err)
 	}
