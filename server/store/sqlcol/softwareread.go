@@ -215,27 +215,50 @@ func (r SoftwareReader) searchWindow(ctx context.Context, q store.SoftwareSearch
 	})
 }
 
+// hits reads the page's machines, then their entries of the versions: two
+// queries the planner runs by key (one join of both made PostgreSQL hash
+// whole tables at 100k machines).
 func (r SoftwareReader) hits(ctx context.Context, keys, ids []any) ([]store.SoftwareHit, error) {
 	a := r.args()
-	var out []store.SoftwareHit
-	err := r.Query(ctx, "SELECT m.id, m.tenant_id, m.hostname, "+installedColumns+` FROM machine_software ms
-		JOIN software s ON s.id = ms.software_id JOIN software_machines k ON k.id = ms.machine_key
-		JOIN machines m ON m.id = k.machine_id
-		WHERE ms.machine_key IN (`+a.list(keys...)+") AND ms.software_id IN ("+a.list(ids...)+
-		") AND ms.shadowed = 0 ORDER BY k.id, s.version, s.id", a.vals, func(row Scanner) error {
+	byKey := make(map[int64]*store.SoftwareHit, len(keys))
+	err := r.Query(ctx, `SELECT k.id, m.id, m.tenant_id, m.hostname FROM software_machines k
+		JOIN machines m ON m.id = k.machine_id WHERE k.id IN (`+a.list(keys...)+")", a.vals, func(row Scanner) error {
+		var k int64
 		var h store.SoftwareHit
-		s, err := scanInstalled(row, &h.MachineID, &h.TenantID, &h.Hostname)
+		if err := row.Scan(&k, &h.MachineID, &h.TenantID, &h.Hostname); err != nil {
+			return err
+		}
+		byKey[k] = &h
+		return nil
+	})
+	if err != nil {
+		return nil, err
+	}
+	a = r.args()
+	var order []int64
+	err = r.Query(ctx, "SELECT ms.machine_key, "+installedColumns+` FROM machine_software ms
+		JOIN software s ON s.id = ms.software_id
+		WHERE ms.machine_key IN (`+a.list(keys...)+") AND ms.software_id IN ("+a.list(ids...)+
+		") AND ms.shadowed = 0 ORDER BY ms.machine_key, s.version, s.id", a.vals, func(row Scanner) error {
+		var k int64
+		s, err := scanInstalled(row, &k)
 		if err != nil {
 			return err
 		}
-		if n := len(out); n > 0 && out[n-1].MachineID == h.MachineID {
-			out[n-1].Software = append(out[n-1].Software, s)
-		} else {
-			h.Software = []store.InstalledSoftware{s}
-			out = append(out, h)
+		h, ok := byKey[k]
+		if !ok { // the machine was deleted between the two reads
+			return nil
 		}
+		if len(h.Software) == 0 {
+			order = append(order, k)
+		}
+		h.Software = append(h.Software, s)
 		return nil
 	})
+	out := make([]store.SoftwareHit, 0, len(order))
+	for _, k := range order {
+		out = append(out, *byKey[k])
+	}
 	return out, err
 }
 
