@@ -128,7 +128,8 @@ const searchMembers = 100
 
 // searchPage returns one page of machine keys, in key order. Each version
 // is read in key order from the search index (software_id, shadowed,
-// machine_key), a window at a time, as one member of a UNION; the tenant
+// machine_key), a window at a time (one page, then twice as much each
+// round), as one member of a UNION; the tenant
 // is checked on the window's rows (outside the window's query, so the
 // planner reads the index in order rather than guessing how many rows the
 // tenant keeps). A version whose window ended before the page was settled
@@ -145,10 +146,9 @@ func (r SoftwareReader) searchPage(ctx context.Context, q store.SoftwareSearch, 
 			return nil, err
 		}
 	}
+	// A page's worth first (all of it is the tenant's in a one-tenant
+	// fleet), twice as much each further round.
 	window := q.Limit
-	if q.TenantID != "" {
-		window = min(4*q.Limit, 2000)
-	}
 	from := make(map[int]int64, len(ids)) // version index → read after this key
 	for i := range ids {
 		from[i] = after
@@ -162,6 +162,7 @@ func (r SoftwareReader) searchPage(ctx context.Context, q store.SoftwareSearch, 
 				return nil, err
 			}
 		}
+		window = min(2*window, 2000)
 		// The page is settled once no unfinished version can add a key
 		// below the page's last.
 		keys := slices.Sorted(maps.Keys(seen))
