@@ -3,6 +3,7 @@ package sqlcol
 import (
 	"context"
 	"fmt"
+	"slices"
 	"strings"
 	"sync"
 	"time"
@@ -234,6 +235,10 @@ func (t *SoftwareTx) SoftwareIDs(ctx context.Context, items []store.Software, or
 			missing = append(missing, i)
 		}
 	}
+	// Inserted in key order: two transactions inserting the same new rows
+	// in different orders deadlock on PostgreSQL (seen with the old code
+	// under 32 concurrent first uploads).
+	slices.SortFunc(missing, func(i, j int) int { return strings.Compare(items[i].Key(), items[j].Key()) })
 	for start := 0; start < len(missing); start += chunk {
 		part := missing[start:min(start+chunk, len(missing))]
 		if err := t.resolve(ctx, items, part, ids, origin); err != nil {
