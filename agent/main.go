@@ -22,6 +22,7 @@ import (
 
 	"github.com/slipwayhq/slipway/agent/daemon"
 	"github.com/slipwayhq/slipway/agent/enroll"
+	"github.com/slipwayhq/slipway/agent/identity"
 	"github.com/slipwayhq/slipway/agent/selfupdate"
 	"github.com/slipwayhq/slipway/agent/service"
 	"github.com/slipwayhq/slipway/updater/client"
@@ -43,6 +44,7 @@ commands:
   uninstall   remove the OS service (--purge also deletes the stored token)
   start|stop|restart|status   control the OS service
   version     print the version
+  update-guard  (run by the systemd unit after the service exits; see docs/updater.md)
 
 Run 'slipway-agent <command> -h' for the flags of a command.
 `
@@ -74,6 +76,8 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		err = cmdRun(ctx, args, stderr)
 	case "inventory":
 		err = cmdInventory(ctx, args, stdout, stderr)
+	case "update-guard":
+		err = cmdUpdateGuard(args, stderr)
 	case "install", "uninstall", "start", "stop", "restart", "status":
 		err = cmdService(ctx, cmd, args, stdout, stderr)
 	default:
@@ -213,6 +217,33 @@ func cmdService(ctx context.Context, action string, args []string, stdout, stder
 		}
 	}
 	fmt.Fprintf(stdout, "%s: %s done\n", service.Name, action)
+	return nil
+}
+
+// cmdUpdateGuard is what the agent's systemd unit runs after every exit of
+// the service (ExecStopPost), from the previous binary a self-update kept:
+// known-good code that counts the crashes of a pending update and rolls it
+// back at the limit, even when the new binary dies before its own start-up
+// check. It never fails the unit: problems are logged.
+func cmdUpdateGuard(args []string, stderr io.Writer) error {
+	var c common
+	fs := newFlags("update-guard", stderr, &c)
+	if err := fs.Parse(args); err != nil {
+		return err
+	}
+	dir := c.dir
+	if dir == "" {
+		dir = identity.DefaultDir()
+	}
+	log := newLogger(stderr, c.logLevel)
+	rolled, err := selfupdate.Guard(dir, os.Getenv("SERVICE_RESULT"), os.Getenv("EXIT_CODE"), os.Getenv("EXIT_STATUS"),
+		service.ExitRestart, time.Now())
+	switch {
+	case err != nil:
+		log.Error("update guard", "err", err)
+	case rolled:
+		log.Warn("update guard: the new version kept crashing under the service manager; the previous version is restored", "version", version)
+	}
 	return nil
 }
 

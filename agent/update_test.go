@@ -6,6 +6,7 @@ import (
 	"compress/gzip"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"io"
 	"os"
 	"os/exec"
@@ -16,6 +17,7 @@ import (
 	"time"
 
 	"github.com/go-chi/chi/v5"
+	"golang.org/x/sync/errgroup"
 
 	"github.com/slipwayhq/slipway/agent/agenttest"
 	"github.com/slipwayhq/slipway/agent/enroll"
@@ -125,10 +127,35 @@ func buildAgent(t *testing.T, version string) string {
 func buildAgentFault(t *testing.T, version, fault string) string {
 	t.Helper()
 	out := filepath.Join(t.TempDir(), "slipway-agent")
+	if err := goBuildAgent(version, fault, out); err != nil {
+		t.Fatal(err)
+	}
+	return out
+}
+
+func goBuildAgent(version, fault, out string) error {
 	cmd := exec.Command("go", "build", "-trimpath", "-ldflags", "-X main.version="+version+" -X main.commit=test -X main.testFault="+fault, "-o", out, ".")
 	cmd.Env = append(os.Environ(), "CGO_ENABLED=0")
 	if b, err := cmd.CombinedOutput(); err != nil {
-		t.Fatalf("build %s: %v\n%s", version, err, b)
+		return fmt.Errorf("build %s (fault %q): %v\n%s", version, fault, err, b)
+	}
+	return nil
+}
+
+// buildAgentFaults builds several versions (version → fault) two at a time
+// and returns their paths by version.
+func buildAgentFaults(t *testing.T, builds map[string]string) map[string]string {
+	t.Helper()
+	var g errgroup.Group
+	g.SetLimit(2)
+	out := map[string]string{}
+	for version, fault := range builds {
+		path := filepath.Join(t.TempDir(), "slipway-agent")
+		out[version] = path
+		g.Go(func() error { return goBuildAgent(version, fault, path) })
+	}
+	if err := g.Wait(); err != nil {
+		t.Fatal(err)
 	}
 	return out
 }

@@ -14,6 +14,7 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"net/http"
 	"os"
 	"os/signal"
 	"path/filepath"
@@ -84,9 +85,15 @@ func serve(ctx context.Context, server, dir string, noBrowser bool, stdout io.Wr
 	} else if d, err := identity.UserDir(); err == nil && os.Getenv(identity.EnvConfigDir) == "" {
 		opts.EnrollDir = d
 	}
-	updates, err := startUpdates(ctx, log)
-	if err != nil {
-		return err
+	// A trial run (client.TrialEnv) leaves the installation's update
+	// state alone: the running version decides.
+	trial := client.TrialVersion()
+	updates := &desktopUpdates{log: log}
+	if trial == "" {
+		var err error
+		if updates, err = startUpdates(ctx, log); err != nil {
+			return err
+		}
 	}
 	opts.Updates = updates.status
 	s, err := ui.New(opts)
@@ -95,6 +102,9 @@ func serve(ctx context.Context, server, dir string, noBrowser bool, stdout io.Wr
 	}
 	if err := s.Listen(); err != nil {
 		return err
+	}
+	if trial != "" {
+		return trialRun(ctx, s, trial, stdout)
 	}
 	updates.run(ctx)
 	if noBrowser {
@@ -105,6 +115,41 @@ func serve(ctx context.Context, server, dir string, noBrowser bool, stdout io.Wr
 	}
 	log.Info("desktop UI ready", "addr", "127.0.0.1", "version", version)
 	return s.Serve(ctx)
+}
+
+// trialRun is the desktop client's trial run: started by the running
+// version with client.TrialEnv before a self-update, the new version must
+// get through its normal start-up (flags, token store, UI) and answer one
+// request for its UI on loopback — what "healthy" means for the desktop
+// client — then report healthy and exit, without opening a browser.
+func trialRun(ctx context.Context, s *ui.Server, trial string, stdout io.Writer) error {
+	if trial != version {
+		return fmt.Errorf("trial run of %s started, but this binary is %s", trial, version)
+	}
+	ctx, cancel := context.WithTimeout(ctx, 30*time.Second)
+	defer cancel()
+	served := make(chan error, 1)
+	go func() { served <- s.Serve(ctx) }()
+	hc := &http.Client{
+		Transport:     &http.Transport{Proxy: nil},
+		CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse },
+	}
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, s.URL(), nil)
+	if err != nil {
+		return err
+	}
+	resp, err := hc.Do(req)
+	if err != nil {
+		return fmt.Errorf("trial run: the UI does not answer: %w", err)
+	}
+	_, _ = io.Copy(io.Discard, io.LimitReader(resp.Body, 1<<20))
+	resp.Body.Close()
+	cancel()
+	<-served
+	if resp.StatusCode >= http.StatusBadRequest {
+		return fmt.Errorf("trial run: the UI answers %s", resp.Status)
+	}
+	return client.TrialHealthy(stdout, trial)
 }
 
 // desktopUpdates is the desktop client's own self-update: the same trust
@@ -142,7 +187,7 @@ func startUpdates(ctx context.Context, log *slog.Logger) (*desktopUpdates, error
 		}
 	}
 	u.mgr, err = selfupdate.NewFor(selfupdate.Options{Product: "desktop", TrustDir: identity.SystemDir(),
-		StateDir: state, Store: u.store, Config: cfg, Version: version, Logger: log})
+		StateDir: state, Store: u.store, Config: cfg, Version: version, Logger: log, TrialArgs: []string{"--no-browser"}})
 	if err != nil {
 		log.Info("self-update off", "reason", err)
 	}

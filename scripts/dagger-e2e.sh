@@ -85,8 +85,8 @@ s3() { # s3 METHOD PATH [curl args...]
       -H 'x-amz-content-sha256: e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855' \
       -X "$method" "$@" "$scheme://$S3_HOST_ENDPOINT/$S3_BUCKET$path"
 }
-s3_keys() { # keys under a prefix
-  s3 GET "?list-type=2&prefix=$1" | grep -o '<Key>[^<]*</Key>' | sed 's/<[^>]*>//g'
+s3_keys() { # keys under a prefix (encoded: versitygw signs the query as sent)
+  s3 GET "?list-type=2&prefix=${1//\//%2F}" | grep -o '<Key>[^<]*</Key>' | sed 's/<[^>]*>//g'
 }
 host_spec="s3://$S3_BUCKET?endpoint=$S3_HOST_ENDPOINT&path-style=true&region=$S3_REGION"
 [[ $S3_INSECURE == 1 ]] && host_spec+="&insecure=true"
@@ -123,16 +123,23 @@ for f in build release promote test container; do
   grep -q "^$f " "$work/functions.log" || fail "dagger functions does not list $f"
 done
 
+# Exports merge into existing directories: start from empty ones.
+rm -rf "$work/build" "$work/build-again" "$work/release-1" "$work/release-2"
+
 # Snapshot build, then the same again: the second is answered from cache.
 timed build dagger call "${ctor[@]}" build export --path="$work/build"
 timed build-again dagger call "${ctor[@]}" build export --path="$work/build-again"
 diff -r "$work/build" "$work/build-again" >/dev/null || fail "second build of the same source differs (not from cache)"
-n=$(find "$work/build/releases" -name '*.minisig' | grep -vc checksums || true)
+# Twelve archives (agent and desktop x 3 OS x 2 arch); packages, SBOMs and
+# provenance are signed too, and every signature must verify.
+n=$(find "$work/build/releases" \( -name '*.tar.gz.minisig' -o -name '*.zip.minisig' \) | wc -l)
 ((n == 12)) || fail "build: $n signed archives, want 12"
+signed=0
 for f in $(find "$work/build/releases" -name '*.minisig'); do
-  minisign -Vqm "${f%.minisig}" -p "$work/build/keys/minisign.pub" || fail "build: minisign rejects ${f%.minisig}"
+  minisign -Vqm "${f%.minisig}" -p "$work/build/keys/minisign.pub" >/dev/null || fail "build: minisign rejects ${f%.minisig}"
+  signed=$((signed + 1))
 done
-log "build: 12 archives, minisign signatures verify with the returned dev key; second build identical"
+log "build: 12 archives, $signed minisign signatures (archives, packages, SBOMs, provenance, checksums) verify with the returned dev key; second build identical"
 
 rel=(release --version="$VERSION" --channel="$CHANNEL"
   --s3-endpoint="$S3_ENDPOINT" --s3-bucket="$S3_BUCKET" --s3-region="$S3_REGION" --s3-path-style
@@ -147,7 +154,7 @@ timed release dagger call "${ctor[@]}" "${rel[@]}" export --path="$work/release-
 # verify_bucket: every object of both releases, fetched from the bucket and
 # checked with the real CLIs.
 verify_bucket() {
-  local dir=$work/bucket archives=0 key
+  local dir=$work/bucket archives=0 signed=0 key
   rm -rf "$dir"
   for product in agent desktop; do
     local prefix=releases/$product/$bare/
@@ -156,9 +163,11 @@ verify_bucket() {
       s3 GET "/$key" -o "$dir/$key"
     done
     [[ -f $dir/${prefix}release.json ]] || fail "$product: no release.json in the bucket"
-    for f in "$dir/$prefix"*.tar.gz "$dir/$prefix"*.zip; do
+    for f in "$dir/$prefix"*.tar.gz "$dir/$prefix"*.zip "$dir/$prefix"*.deb "$dir/$prefix"*.rpm \
+      "$dir/$prefix"*.apk "$dir/$prefix"*.msi "$dir/$prefix"*.spdx.json "$dir/$prefix"*.intoto.jsonl; do
       [[ -f $f ]] || continue
-      archives=$((archives + 1))
+      case $f in *.tar.gz | *.zip) archives=$((archives + 1)) ;; esac
+      signed=$((signed + 1))
       for ext in .minisig .cosign.sig .sigstore.json; do
         [[ -f $f$ext ]] || fail "$(basename "$f"): no $ext in the bucket"
       done
@@ -170,7 +179,7 @@ verify_bucket() {
     done
   done
   ((archives == 12)) || fail "$archives archives in the bucket, want 12"
-  log "bucket: 12 archives + checksums, .minisig/.cosign.sig/.sigstore.json each, 2 release.json; minisign and cosign verify all"
+  log "bucket: 12 archives and $signed signed files in all (archives, packages, SBOMs, provenance), .minisig/.cosign.sig/.sigstore.json each, 2 release.json; minisign and cosign verify all"
 }
 verify_bucket
 
@@ -187,7 +196,9 @@ diff -u release/channels.yaml "$returned" >&2 || true
 
 # A second release with the same arguments must really run: delete an
 # archive and its minisign signature; the release notices and re-uploads.
-victim=$(s3_keys "releases/agent/$bare/" | grep -m1 'linux_amd64.*\.tar\.gz$')
+# (listed first: grep -m1 closing the pipe early would fail curl under pipefail)
+agent_keys=$(s3_keys "releases/agent/$bare/")
+victim=$(grep -m1 'linux_amd64.*\.tar\.gz$' <<<"$agent_keys")
 s3 DELETE "/$victim"
 s3 DELETE "/$victim.minisig"
 log "deleted $victim and its .minisig from the bucket"

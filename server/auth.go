@@ -77,7 +77,7 @@ func (s *Server) checkMachineToken(ctx context.Context, value string) (Caller, e
 // and its sessions were not revoked after it was issued (one indexed read
 // per request, so a revocation through any replica is honoured at once).
 func (s *Server) checkSession(ctx context.Context, value string) (Caller, error) {
-	c, err := s.sessions.Verify(value, s.now())
+	c, err := s.sessions.Verify(ctx, value, s.now())
 	if errors.Is(err, session.ErrExpired) {
 		return Caller{}, unauthorized("session_expired", "session expired")
 	}

@@ -30,8 +30,8 @@ func (s *Server) openapi(w http.ResponseWriter, _ *http.Request) {
 	_, _ = w.Write(openapiDoc)
 }
 
-func (s *Server) jwks(w http.ResponseWriter, _ *http.Request) {
+func (s *Server) jwks(w http.ResponseWriter, r *http.Request) {
 	w.Header().Set("Content-Type", "application/jwk-set+json")
 	w.Header().Set("Cache-Control", "public, max-age=300")
-	_, _ = w.Write(append(s.sessions.JWKS(), '\n'))
+	_, _ = w.Write(append(s.sessions.JWKS(r.Context(), s.now()), '\n'))
 }

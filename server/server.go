@@ -40,6 +40,10 @@ type Options struct {
 	// caller already opened them with SigningKeys (to share them with the
 	// admin page). Default: SigningKeys(cfg, Store, Logger).
 	SigningKeys store.SigningKeyStore
+	// Channels serves the release managers' channel actions on the admin
+	// API (POST /api/admin/channels/{product}/{channel}/{action}). Default:
+	// none (404).
+	Channels ChannelActions
 }
 
 // Server is the machine API; it is an http.Handler.
@@ -50,6 +54,7 @@ type Server struct {
 	log       *slog.Logger
 	now       func() time.Time
 	sessions  *session.Issuer
+	channels  ChannelActions
 	batcher   *heartbeat.Batcher
 	router    chi.Router
 	metrics   *metrics
@@ -74,7 +79,7 @@ func New(cfg Config, opts Options) (*Server, error) {
 	if err := cfg.Validate(); err != nil {
 		return nil, fmt.Errorf("server: config: %w", err)
 	}
-	s := &Server{cfg: cfg, st: opts.Store, log: opts.Logger, now: opts.Now}
+	s := &Server{cfg: cfg, st: opts.Store, log: opts.Logger, now: opts.Now, channels: opts.Channels}
 	if s.log == nil {
 		s.log = slog.New(slog.DiscardHandler)
 	}
@@ -241,7 +246,7 @@ func (s *Server) routes(mounts []func(chi.Router)) chi.Router {
 	})
 
 	// Admin: admin bearer token; each route names the least role it needs
-	// (viewer reads, admin changes; release managers act on the admin page).
+	// (viewer reads, release managers act on channels, admin changes).
 	r.Route("/api/admin", func(r chi.Router) {
 		r.Use(s.requireAdmin, s.auditDenied)
 		viewer, admin := s.requireRole(store.RoleViewer), s.requireRole(store.RoleAdmin)
@@ -265,6 +270,9 @@ func (s *Server) routes(mounts []func(chi.Router)) chi.Router {
 		r.With(admin).Post("/tokens", s.h(s.handleCreateAdminToken))
 		r.With(admin).Post("/tokens/{tokenID}/revoke", s.h(s.handleRevokeAdminToken))
 		r.With(admin).Post("/tokens/{tokenID}/rotate", s.h(s.handleRotateAdminToken))
+		r.With(s.requireRole(store.RoleReleaseManager)).Post("/channels/{product}/{channel}/{action}", s.h(s.handleChannelAction))
+		r.With(admin).Get("/session-keys", s.h(s.handleListSessionKeys))
+		r.With(admin).Post("/session-keys/rotate", s.h(s.handleRotateSessionKey))
 	})
 
 	// Other packages' routes, with the calling machine identified if possible.

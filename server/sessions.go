@@ -53,7 +53,7 @@ func (s *Server) issueSession(ctx context.Context, w http.ResponseWriter, c Call
 	if iat := time.Unix(now.Unix(), 0); !iat.After(revoked) {
 		now = revoked.Truncate(time.Second).Add(time.Second)
 	}
-	jwt, claims, err := s.sessions.Issue(c.MachineID, c.TenantID, now, s.cfg.SessionTTL)
+	jwt, claims, err := s.sessions.Issue(ctx, c.MachineID, c.TenantID, now, s.cfg.SessionTTL)
 	if err != nil {
 		return "", time.Time{}, err
 	}

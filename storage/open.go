@@ -13,8 +13,8 @@ import (
 
 // Interface guards.
 var (
-	_ Store = (*fs.Store)(nil)
-	_ Store = (*s3.Store)(nil)
+	_ Conditional = (*fs.Store)(nil)
+	_ Conditional = (*s3.Store)(nil)
 )
 
 // Open returns the store a spec names:

@@ -16,6 +16,23 @@ var ErrNotFound = object.ErrNotFound
 // ErrInvalidKey is returned for a key that breaks the key rules (see ValidateKey).
 var ErrInvalidKey = object.ErrInvalidKey
 
+// ErrPrecondition is returned by PutIf when its condition does not hold.
+var ErrPrecondition = object.ErrPrecondition
+
+// Conditional is a Store that can write conditionally (every backend in
+// this module: fs, s3; wrappers should pass it through). Writers that
+// share keys (several servers and `slipway apply` re-signing TUF
+// metadata) use it so that no write is lost to a concurrent one.
+type Conditional interface {
+	Store
+	// PutIf writes data to key only if the object's current content is
+	// prev, or, with prev nil, only if key does not exist, and fails with
+	// ErrPrecondition otherwise. It is atomic with respect to other PutIf
+	// calls on the same key (S3 If-Match / If-None-Match; an exclusive
+	// lock file for the filesystem).
+	PutIf(ctx context.Context, key string, data []byte, contentType string, prev []byte) error
+}
+
 // Info describes one stored object (Key, Size, ModTime, ETag, ContentType).
 type Info = object.Info
 

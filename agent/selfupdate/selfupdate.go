@@ -15,6 +15,7 @@ import (
 	"os"
 	"path/filepath"
 	"runtime"
+	"strconv"
 	"sync"
 	"time"
 
@@ -294,4 +295,26 @@ func firstNonEmpty(s ...string) string {
 		}
 	}
 	return ""
+}
+
+// ServiceCrashed reports whether the service manager's account of the
+// agent's exit (systemd's $SERVICE_RESULT, $EXIT_CODE and $EXIT_STATUS in
+// ExecStopPost) is a crash: anything but a clean stop or the agent's own
+// restart request (exit status restart, after an update or a rollback).
+func ServiceCrashed(result, code, status string, restart int) bool {
+	if result == "" || result == "success" {
+		return false
+	}
+	return code != "exited" || status != strconv.Itoa(restart)
+}
+
+// Guard is run by the previous, known-good binary after the service
+// exited (see client.RecordCrash): a crash of a pending update is counted
+// and, at the limit, the previous binary restored. It reports whether it
+// rolled back.
+func Guard(dir, result, code, status string, restart int, now time.Time) (bool, error) {
+	if !ServiceCrashed(result, code, status, restart) {
+		return false, nil
+	}
+	return client.RecordCrash(StateDir(dir), now)
 }

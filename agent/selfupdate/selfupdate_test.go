@@ -148,3 +148,27 @@ func TestReportClearsFailed(t *testing.T) {
 		}
 	}
 }
+
+// TestServiceCrashed: what the update guard counts as a crash, from
+// systemd's ExecStopPost variables.
+func TestServiceCrashed(t *testing.T) {
+	for _, tt := range []struct {
+		result, code, status string
+		crash                bool
+	}{
+		{"success", "exited", "0", false},     // systemctl stop, clean exit
+		{"", "", "", false},                   // not run by systemd
+		{"exit-code", "exited", "3", false},   // hand-over after an update, or a rollback
+		{"exit-code", "exited", "1", true},    // the new version failed
+		{"exit-code", "exited", "2", true},    // panic (init or main)
+		{"exit-code", "exited", "203", true},  // systemd could not exec it (wrong CPU)
+		{"signal", "killed", "SEGV", true},    // killed by a signal
+		{"core-dump", "dumped", "ABRT", true}, // crashed with a core
+		{"watchdog", "killed", "ABRT", true},  // hung (watchdog)
+		{"exit-code", "killed", "3", true},    // signal 3 (QUIT) is not exit status 3
+	} {
+		if got := ServiceCrashed(tt.result, tt.code, tt.status, 3); got != tt.crash {
+			t.Errorf("ServiceCrashed(%q, %q, %q) = %v, want %v", tt.result, tt.code, tt.status, got, tt.crash)
+		}
+	}
+}

@@ -10,6 +10,7 @@ import (
 	"fmt"
 	"log/slog"
 	"os"
+	"runtime"
 	"sync"
 	"time"
 
@@ -34,13 +35,47 @@ func Config(args ...string) *kservice.Config {
 		Description: "Reports this machine's inventory and health to Slipway and keeps it up to date.",
 		Arguments:   append([]string{"run"}, args...),
 		Option: kservice.KeyValue{
-			"RunAtLoad": true,     // launchd: start at boot
-			"LogOutput": true,     // launchd: stderr to /var/log/slipway-agent.err.log
+			"RunAtLoad": true, // launchd: start at boot
+			// launchd: stderr to /var/log/slipway-agent.err.log. Not for
+			// systemd, where kardianos/service would write
+			// StandardError=file:/var/log/slipway-agent.err, which every
+			// start overwrites from its first byte (a restart loses the
+			// log of the crash before it): there stderr goes to the journal.
+			"LogOutput": runtime.GOOS == "darwin",
 			"Restart":   "always", // systemd
 			"OnFailure": "restart",
+			// systemd: the unit below (kardianos/service's own, plus the
+			// update guard).
+			"SystemdScript": systemdUnit,
 		},
 	}
 }
+
+// systemdUnit is the agent's systemd unit (a kardianos/service template):
+// restart always, 2 minutes apart, at most 10 starts in 5 s; and after
+// every exit, the previous binary a self-update kept (<exe>.previous, absent
+// otherwise: "-" ignores that) runs `update-guard` with the service's
+// arguments, which rolls back a new version that keeps crashing, even one
+// that dies before its own start-up check (docs/updater.md).
+const systemdUnit = `[Unit]
+Description={{.Description}}
+ConditionFileIsExecutable={{.Path|cmdEscape}}
+StartLimitIntervalSec=5
+StartLimitBurst=10
+
+[Service]
+ExecStart={{.Path|cmdEscape}}{{range .Arguments}} {{.|cmd}}{{end}}
+ExecStopPost=-{{.Path|cmdEscape}}.previous update-guard{{range $i, $a := .Arguments}}{{if $i}} {{$a|cmd}}{{end}}{{end}}
+{{if .Restart}}Restart={{.Restart}}{{end}}
+RestartSec=120
+EnvironmentFile=-/etc/sysconfig/{{.Name}}
+{{range $k, $v := .EnvVars -}}
+Environment={{$k}}={{$v}}
+{{end -}}
+
+[Install]
+WantedBy=multi-user.target
+`
 
 type program struct {
 	run    Runner

@@ -1,6 +1,7 @@
 package service
 
 import (
+	"runtime"
 	"slices"
 	"testing"
 )
@@ -12,6 +13,11 @@ func TestConfigRunsTheAgent(t *testing.T) {
 	}
 	if c.Option["Restart"] != "always" || c.Option["RunAtLoad"] != true || c.Option["OnFailure"] != "restart" {
 		t.Fatalf("restart policy: %v", c.Option)
+	}
+	// systemd: the journal (a file: output would be overwritten at every
+	// restart); launchd: its log file.
+	if c.Option["LogOutput"] != (runtime.GOOS == "darwin") {
+		t.Fatalf("LogOutput %v on %s", c.Option["LogOutput"], runtime.GOOS)
 	}
 	if ExitRestart == 0 {
 		t.Fatal("a restart must exit non-zero so every service manager restarts it")

@@ -6,19 +6,53 @@ import (
 	"strconv"
 	"testing"
 	"time"
+
+	"github.com/slipwayhq/slipway/internal/pgtest"
 )
 
+// expect is what a rehearsal must at least have exercised.
+type expect struct {
+	promotions, rollbacks, kills, minisign, processes, pauses, pins, staged int
+}
+
 // TestYearShort plays testdata/year-short.yaml (a simulated year: 26
-// releases, 3 rollbacks, every key rotated, 4 restarts, 2 store outages,
-// offline machines, skewed clocks, a lossy network) and asserts: no
-// acknowledged heartbeat lost, no machine bricked or stuck, every online
-// machine on each promoted version, and back on the target of each
-// rollback, within two poll intervals, no revoked version installed after
-// its revocation, no TUF
-// metadata expired at any simulated instant, no 5xx outside the outages.
-// FLEET_MACHINES overrides the machine count (default here: 20, 8 under -race, to
-// keep CI short; the file says 200).
+// releases, 3 rollbacks, every key rotated (TUF roles and the minisign
+// release key), 4 restarts and 2 kill -9 of the server process, 2 store
+// outages, a pause, pins, offline machines, skewed clocks, a lossy
+// network) on SQLite and
+// asserts: no acknowledged heartbeat lost, no machine bricked or stuck,
+// every online machine on each promoted version, and back on the target
+// of each rollback, within two poll intervals, no revoked version
+// installed after its revocation, no TUF metadata expired at any
+// simulated instant, no 5xx outside the outages, nothing installed while
+// paused, no pinned machine moved. FLEET_MACHINES overrides
+// the machine count (default here: 20, 8 under -race, to keep CI short;
+// the file says 200; under -race the step is 4 h instead of 2 h unless
+// FLEET_FULL=1).
 func TestYearShort(t *testing.T) {
+	sc := loadScenario(t, 20)
+	play(t, sc, expect{promotions: 20, rollbacks: 3, kills: 2, minisign: 1, processes: 1 + 4 + 2, pauses: 1, pins: 1, staged: 1})
+}
+
+// TestYearShortPostgres plays the same scenario with two server processes
+// on one PostgreSQL database behind the round-robin (each restart restarts
+// both; kill -9 hits one while the other serves). Under -race (CI) it
+// plays the first 130 days only (a rollback, the targets and online key
+// rotations, a restart, a kill -9, an outage, a pin); FLEET_FULL=1 plays the
+// year.
+func TestYearShortPostgres(t *testing.T) {
+	sc := loadScenario(t, 8)
+	sc.DatabaseURL, sc.Replicas = pgtest.Start(t), 2
+	want := expect{promotions: 20, rollbacks: 3, kills: 2, minisign: 1, processes: 2 + 8 + 2, pauses: 1, pins: 1, staged: 1}
+	if raceMachines > 0 && os.Getenv("FLEET_FULL") == "" {
+		sc.Truncate(130)
+		want = expect{promotions: 7, rollbacks: 1, kills: 1, processes: 2 + 2 + 1, pins: 1} // 1 restart (both), 1 kill
+	}
+	play(t, sc, want)
+}
+
+func loadScenario(t *testing.T, n int) *Scenario {
+	t.Helper()
 	if testing.Short() {
 		t.Skip("rehearsal")
 	}
@@ -26,7 +60,6 @@ func TestYearShort(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	n := 20
 	if raceMachines > 0 {
 		n = raceMachines
 	}
@@ -36,13 +69,21 @@ func TestYearShort(t *testing.T) {
 		}
 	}
 	sc.Resize(n)
+	if raceMachines > 0 && os.Getenv("FLEET_FULL") == "" {
+		sc.Step = Duration(4 * time.Hour) // half the rounds: the race detector is slow
+	}
+	return sc
+}
+
+func play(t *testing.T, sc *Scenario, want expect) {
+	t.Helper()
 	res, err := Run(t.Context(), sc, t.TempDir())
 	if err != nil {
 		t.Fatal(err)
 	}
 	out, _ := json.MarshalIndent(res, "", "  ")
 	if p := os.Getenv("FLEET_RESULT"); p != "" {
-		_ = os.WriteFile(p, out, 0o644)
+		_ = os.WriteFile(p+"."+t.Name()+".json", out, 0o644)
 	}
 	t.Logf("%d machines, %.0f simulated days in %.0fs; %d heartbeats acked, %d stored; %d requests",
 		res.Machines, res.SimDays, res.WallSeconds, res.HeartbeatsAcked, res.HeartbeatsStored, sum(res.Requests))
@@ -52,7 +93,7 @@ func TestYearShort(t *testing.T) {
 	if len(res.Bricked) > 0 || len(res.Stuck) > 0 {
 		t.Errorf("bricked %v, stuck %v", res.Bricked, res.Stuck)
 	}
-	promoted, rollbacks := 0, 0
+	promoted, rollbacks, staged := 0, 0, 0
 	for _, p := range res.Promotions {
 		if p.Superseded {
 			continue
@@ -64,12 +105,18 @@ func TestYearShort(t *testing.T) {
 		} else {
 			promoted++
 		}
-		if len(p.Late) > 0 || p.Eligible == 0 {
+		if p.Rollout > 0 {
+			staged++
+		}
+		if len(p.OutsideRollout) > 0 {
+			t.Errorf("%s at %s, staged at %g%%: installed outside the rollout: %v", p.Version, p.At.Format(time.DateOnly), p.Rollout, p.OutsideRollout)
+		}
+		if len(p.Late) > 0 || (p.Eligible == 0 && p.Rollout == 0) {
 			t.Errorf("%s at %s (rollback %v): %d of %d eligible machines late: %v", p.Version, p.At.Format(time.DateOnly), p.Rollback, len(p.Late), p.Eligible, p.Late)
 		}
 	}
-	if promoted < 20 || rollbacks < 3 {
-		t.Errorf("only %d promotions and %d rollbacks measured (of %d)", promoted, rollbacks, len(res.Promotions))
+	if promoted < want.promotions || rollbacks < want.rollbacks || staged < want.staged {
+		t.Errorf("only %d promotions (%d staged) and %d rollbacks measured (of %d)", promoted, staged, rollbacks, len(res.Promotions))
 	}
 	if len(res.RevokedInstalls) > 0 {
 		t.Errorf("revoked versions installed: %v", res.RevokedInstalls)
@@ -80,6 +127,16 @@ func TestYearShort(t *testing.T) {
 	if len(res.Errors5xx) > 0 {
 		t.Errorf("5xx outside outages: %v", res.Errors5xx)
 	}
+	if res.Kills < want.kills || res.MinisignRotations < want.minisign || res.ServerProcesses < want.processes ||
+		res.Pauses < want.pauses || res.HeldReleases < want.pauses || res.Pinned < want.pins {
+		t.Errorf("%d kill -9, %d release-key changes, %d server processes, %d pauses holding %d releases, %d pinned: the scenario did not run its events",
+			res.Kills, res.MinisignRotations, res.ServerProcesses, res.Pauses, res.HeldReleases, res.Pinned)
+	}
+	if len(res.PausedInstalls) > 0 || len(res.PinViolations) > 0 {
+		t.Errorf("installs while paused %v; pinned machines moved %v", res.PausedInstalls, res.PinViolations)
+	}
+	t.Logf("%s: server CPU %.1fs, peak RSS %.0f MiB; p99 ms by route %v",
+		res.Database, res.ServerCPUSeconds, res.ServerPeakRSSMiB, res.P99ms)
 	if t.Failed() {
 		t.Logf("result:\n%s", out)
 	}

@@ -8,16 +8,17 @@ import (
 	"net/http"
 	"os"
 	"path/filepath"
+	"slices"
 	"sort"
 	"sync"
 	"time"
 
-	"github.com/slipwayhq/slipway/server/store/sqlite"
 	"github.com/slipwayhq/slipway/storage/fs"
 	"github.com/slipwayhq/slipway/updater/catalog"
 	"github.com/slipwayhq/slipway/updater/channel"
 	"github.com/slipwayhq/slipway/updater/publish"
 	"github.com/slipwayhq/slipway/updater/repo"
+	"github.com/slipwayhq/slipway/updater/rollout"
 	"github.com/slipwayhq/slipway/updater/updatertest"
 )
 
@@ -56,6 +57,29 @@ type Result struct {
 	RevokedInstalls []string `json:"revokedInstalls"`
 	// OperatorRetries counts scripted actions retried (storage down).
 	OperatorRetries int `json:"operatorRetries"`
+	// Pauses counts channel pauses; HeldReleases the versions they held;
+	// PausedInstalls installs of a held version between pause and resume.
+	Pauses         int      `json:"pauses"`
+	HeldReleases   int      `json:"heldReleases"`
+	PausedInstalls []string `json:"pausedInstalls"`
+	// Pinned counts pinned machines; PinViolations installs by a pinned
+	// machine of another version after its pin.
+	Pinned        int      `json:"pinned"`
+	PinViolations []string `json:"pinViolations"`
+	// MinisignRotations counts release-key changes started.
+	MinisignRotations int `json:"minisignRotations"`
+	// Database the servers ran on; Kills counts kill -9 events;
+	// ServerProcesses counts server processes started.
+	Database        string `json:"database"`
+	Kills           int    `json:"kills"`
+	ServerProcesses int    `json:"serverProcesses"`
+	// P99ms is the 99th percentile wall time per route, measured at the
+	// round-robin in front of the servers (milliseconds).
+	P99ms map[string]float64 `json:"p99msByRoute"`
+	// ServerCPUSeconds is the CPU time (user + system) of every server
+	// process, from /proc; ServerPeakRSSMiB the largest peak RSS of one.
+	ServerCPUSeconds float64 `json:"serverCPUSeconds"`
+	ServerPeakRSSMiB float64 `json:"serverPeakRSSMiB"`
 }
 
 // Promotion is one channel move and how the fleet followed it.
@@ -68,6 +92,11 @@ type Promotion struct {
 	Late     []string `json:"late"`
 	P50Hours float64  `json:"p50Hours"`
 	MaxHours float64  `json:"maxHours"`
+	// Rollout is the percentage of a staged rollout (0: all machines):
+	// only machines in its buckets are measured, and none outside may
+	// install the version until the rollout widens (OutsideRollout).
+	Rollout        float64  `json:"rollout,omitempty"`
+	OutsideRollout []string `json:"outsideRollout,omitempty"`
 	// Superseded: the next promotion came before the deadline.
 	Superseded bool `json:"superseded,omitempty"`
 	// Rollback: the channel moved back to an older version (Version),
@@ -96,6 +125,10 @@ type rehearsal struct {
 	nextRefresh time.Time
 	offline     map[int][][2]time.Time // machine -> offline periods
 	published   map[string]bool
+	pausedSince time.Time
+	held        []heldRelease
+	pinned      map[int]pinnedMachine
+	retired     []*updatertest.Publisher // earlier release keys
 }
 
 // Run plays the scenario in dir (which it fills) and returns the results.
@@ -104,7 +137,7 @@ func Run(ctx context.Context, sc *Scenario, dir string) (*Result, error) {
 		return nil, err
 	}
 	wall := time.Now()
-	r := &rehearsal{sc: sc, dir: dir, clock: &Clock{}, file: &channel.File{}, offline: map[int][][2]time.Time{},
+	r := &rehearsal{sc: sc, dir: dir, clock: &Clock{}, file: &channel.File{}, offline: map[int][][2]time.Time{}, pinned: map[int]pinnedMachine{},
 		published: map[string]bool{}, res: &Result{Scenario: sc.Name, Machines: sc.Machines, SimDays: sc.Days, UpdateErrors: map[string]int{}}}
 	r.clock.Set(Start)
 	if err := r.setup(ctx); err != nil {
@@ -129,7 +162,7 @@ func (r *rehearsal) setup(ctx context.Context) error {
 	if _, _, err := repo.Init(ctx, r.raw, "", filepath.Join(srvDir, "keys"), Start, repo.Options{}); err != nil {
 		return err
 	}
-	if r.srv, err = newSlipway(ctx, srvDir, r.clock, r.releases, r.sc); err != nil {
+	if r.srv, err = newSlipway(ctx, srvDir, filepath.Join(r.dir, "artifacts"), r.clock, r.releases, r.sc, r.sc.DatabaseURL); err != nil {
 		return err
 	}
 	root, err := os.ReadFile(filepath.Join(r.dir, "artifacts", "tuf", "1.root.json"))
@@ -164,6 +197,9 @@ func (r *rehearsal) loop(ctx context.Context) error {
 			return err
 		}
 		r.clock.Set(now)
+		if err := r.srv.setClock(ctx); err != nil {
+			return fmt.Errorf("%s: set the servers' clock: %w", now, err)
+		}
 		if err := r.events(ctx, now); err != nil {
 			return err
 		}
@@ -181,8 +217,9 @@ func (r *rehearsal) loop(ctx context.Context) error {
 // store is down) are retried at the next step.
 func (r *rehearsal) events(ctx context.Context, now time.Time) error {
 	if !r.outageUntil.IsZero() && !now.Before(r.outageUntil) {
-		r.releases.down.Store(false)
-		r.srv.stats.inFault.Store(false)
+		if err := r.srv.setDown(ctx, false); err != nil {
+			return err
+		}
 		r.outageUntil = time.Time{}
 	}
 	for len(r.pending) > 0 && !now.Before(Start.Add(time.Duration(r.pending[0].Day*float64(24*time.Hour)))) {
@@ -208,9 +245,37 @@ func (r *rehearsal) event(ctx context.Context, now time.Time, e Event) error {
 			}
 			r.published[e.Release] = true
 		}
-		return r.editAndApply(ctx, now, func() (string, error) {
-			return e.Release, r.file.Promote("agent", "stable", e.Release, 100)
-		})
+		if !r.pausedSince.IsZero() {
+			r.endPause(now) // promote resumes a paused channel
+		}
+		pct := 100.0
+		if e.Rollout > 0 {
+			pct = e.Rollout
+		}
+		if err := r.editAndApply(ctx, now, func() (string, error) {
+			return e.Release, r.file.Promote("agent", "stable", e.Release, pct)
+		}); err != nil {
+			return err
+		}
+		if pct < 100 {
+			r.res.Promotions[len(r.res.Promotions)-1].Rollout = pct
+		}
+		return nil
+	case e.Rollout > 0:
+		c, err := r.file.Channel("agent", "stable")
+		if err != nil {
+			return err
+		}
+		v := c.Version
+		if err := r.editAndApply(ctx, now, func() (string, error) {
+			return v, r.file.SetRollout("agent", "stable", e.Rollout)
+		}); err != nil {
+			return err
+		}
+		if e.Rollout < 100 {
+			r.res.Promotions[len(r.res.Promotions)-1].Rollout = e.Rollout
+		}
+		return nil
 	case e.Rollback:
 		c, err := r.file.Channel("agent", "stable")
 		if err != nil {
@@ -223,6 +288,10 @@ func (r *rehearsal) event(ctx context.Context, now time.Time, e Event) error {
 			p.Rollback, p.Revoked = true, bad
 		}
 		return err
+	case e.Rotate == "minisign":
+		return r.rotateMinisign(ctx, now)
+	case e.RetireMinisign:
+		return r.retireMinisign(ctx, now)
 	case e.Rotate != "":
 		rp, err := repo.Open(ctx, r.releases, "", repo.Options{})
 		if err != nil {
@@ -231,10 +300,16 @@ func (r *rehearsal) event(ctx context.Context, now time.Time, e Event) error {
 		return rp.RotateKey(ctx, keysDir, e.Rotate, now)
 	case e.Restart:
 		return r.srv.restart(ctx)
+	case e.Pause, e.Resume:
+		return r.pause(ctx, now, e.Pause)
+	case e.Pin > 0:
+		return r.pin(ctx, now, e.Pin)
+	case e.Kill:
+		r.res.Kills++
+		return r.srv.kill(ctx)
 	case e.Outage > 0:
-		r.releases.down.Store(true)
-		r.srv.stats.inFault.Store(true)
 		r.outageUntil = now.Add(time.Duration(e.Outage))
+		return r.srv.setDown(ctx, true)
 	case e.Offline > 0:
 		for i := range e.Offline {
 			m := r.machines[(r.sc.Machines-1-i-len(r.offline))%r.sc.Machines]
@@ -278,6 +353,153 @@ func (r *rehearsal) apply(ctx context.Context, now time.Time, version string) er
 	r.res.Promotions = append(r.res.Promotions, Promotion{Version: version, At: now,
 		deadline: now.Add(2 * time.Duration(r.sc.PollInterval))})
 	return nil
+}
+
+// copyFile deep-copies the channels file (to undo a failed edit).
+func copyFile(f *channel.File) (*channel.File, error) {
+	data, err := f.Marshal()
+	if err != nil {
+		return nil, err
+	}
+	return channel.Parse(data)
+}
+
+// heldRelease is the channel's version while it was paused: no machine
+// may install it between the pause and the resume.
+type heldRelease struct {
+	version       string
+	from, resumed time.Time
+}
+
+// pinnedMachine is a machine held on a version from a time.
+type pinnedMachine struct {
+	version string
+	at      time.Time
+}
+
+// pause is `slipway pause|resume agent stable` + apply. A resume counts
+// as a promotion of the channel's version (measured from now).
+func (r *rehearsal) pause(ctx context.Context, now time.Time, paused bool) error {
+	saved, err := copyFile(r.file)
+	if err != nil {
+		return err
+	}
+	if err := r.file.SetPaused("agent", "stable", paused); err != nil {
+		return err
+	}
+	if err := r.applyOnly(ctx, now); err != nil {
+		r.file = saved
+		return err
+	}
+	c, err := r.file.Channel("agent", "stable")
+	if err != nil {
+		return err
+	}
+	if paused {
+		// The promotion in progress is held: measured again from the resume.
+		if n := len(r.res.Promotions); n > 0 && r.res.Promotions[n-1].deadline.After(now) {
+			r.res.Promotions[n-1].Superseded = true
+		}
+		r.pausedSince = now
+		r.held = append(r.held, heldRelease{version: c.Version, from: now})
+		r.res.Pauses++
+		return nil
+	}
+	r.endPause(now)
+	r.res.Promotions = append(r.res.Promotions, Promotion{Version: c.Version, At: now,
+		deadline: now.Add(2 * time.Duration(r.sc.PollInterval))})
+	return nil
+}
+
+// endPause marks the held releases resumed at now.
+func (r *rehearsal) endPause(now time.Time) {
+	r.pausedSince = time.Time{}
+	for i := range r.held {
+		if r.held[i].resumed.IsZero() {
+			r.held[i].resumed = now
+		}
+	}
+}
+
+// pin is `slipway pin agent stable <current> --machine <id>` + apply for
+// n online machines not pinned yet.
+func (r *rehearsal) pin(ctx context.Context, now time.Time, n int) error {
+	c, err := r.file.Channel("agent", "stable")
+	if err != nil {
+		return err
+	}
+	saved, err := copyFile(r.file)
+	if err != nil {
+		return err
+	}
+	var ids []int
+	for _, m := range r.machines {
+		if _, ok := r.pinned[m.id]; ok || m.offlineUntil.After(now) || m.installed != c.Version || len(ids) == n {
+			continue
+		}
+		if err := r.file.Pin("agent", "stable", "machine", fmt.Sprintf("sim-%05d", m.id), c.Version); err != nil {
+			return err
+		}
+		ids = append(ids, m.id)
+	}
+	if err := r.applyOnly(ctx, now); err != nil {
+		r.file = saved
+		return err
+	}
+	for _, id := range ids {
+		r.pinned[id] = pinnedMachine{version: c.Version, at: now}
+	}
+	return nil
+}
+
+// rotateMinisign is `slipway release-key endorse agent` + apply: the
+// current release key endorses a new one; releases from now on are
+// signed with the new key, and machines learn it from signed metadata.
+func (r *rehearsal) rotateMinisign(ctx context.Context, now time.Time) error {
+	next, err := updatertest.NewPublisher(r.raw, "", byte(2+len(r.retired)))
+	if err != nil {
+		return err
+	}
+	keys, ends := slices.Clone(r.file.Keys["agent"]), slices.Clone(r.file.Endorsements["agent"])
+	if err := r.file.Endorse("agent", r.pub.SK, r.pub.PK, next.PK, now); err != nil {
+		return err
+	}
+	if err := r.applyOnly(ctx, now); err != nil {
+		r.file.Keys["agent"], r.file.Endorsements["agent"] = keys, ends // retried next step
+		return err
+	}
+	r.retired = append(r.retired, r.pub)
+	r.pub = next
+	r.res.MinisignRotations++
+	return nil
+}
+
+// retireMinisign is `slipway release-key retire agent <old>` + apply.
+func (r *rehearsal) retireMinisign(ctx context.Context, now time.Time) error {
+	if len(r.retired) == 0 {
+		return errors.New("retire_minisign before rotate: minisign")
+	}
+	old := r.retired[len(r.retired)-1]
+	keys := slices.Clone(r.file.Keys["agent"])
+	if err := r.file.Retire("agent", old.PK.ID); err != nil {
+		return err
+	}
+	if err := r.applyOnly(ctx, now); err != nil {
+		r.file.Keys["agent"] = keys
+		return err
+	}
+	return nil
+}
+
+// applyOnly is `slipway apply` without a promotion to measure.
+func (r *rehearsal) applyOnly(ctx context.Context, now time.Time) error {
+	keys, err := repo.LoadKeys(r.srv.keysDir)
+	if err != nil {
+		return err
+	}
+	cfg := publish.Config{Store: r.releases, Verifier: catalog.Minisign{Key: r.pub.PK}}
+	_, err = publish.Apply(ctx, cfg, r.file, keys, now)
+	return err
 }
 
 // operatorRefresh is the scheduled `slipway tuf refresh --within 60`.
@@ -352,12 +574,14 @@ func (r *rehearsal) finish(ctx context.Context) error {
 	st := r.srv.stats
 	r.res.Errors5xx, r.res.Errors5xxOutage, r.res.Requests = st.errors, st.outage, st.requests
 	r.res.BytesServed, r.res.InjectedDrops = st.bytes.Load(), r.net.dropped.Load()
-	db, err := sqlite.Open(ctx, filepath.Join(r.srv.dir, "slipway.db"), sqlite.Options{})
-	if err != nil {
-		return err
+	r.res.P99ms = st.p99()
+	r.res.ServerCPUSeconds, r.res.ServerPeakRSSMiB = r.srv.cpu.Seconds(), float64(r.srv.maxRSS)/1024
+	r.res.ServerProcesses = r.srv.starts
+	r.res.Database = "sqlite"
+	if r.sc.DatabaseURL != "" {
+		r.res.Database = fmt.Sprintf("postgres, %d replicas", len(r.srv.procs))
 	}
-	defer db.Close()
-	rows, err := db.CountHeartbeats(ctx)
+	rows, err := r.srv.countHeartbeats(ctx)
 	if err != nil {
 		return err
 	}
@@ -377,6 +601,13 @@ func (r *rehearsal) finish(ctx context.Context) error {
 			r.res.Bricked = append(r.res.Bricked, name+": "+m.lastErr)
 			r.res.UpdateErrors[m.lastErr]++
 		}
+		if p, ok := r.pinned[m.id]; ok {
+			head := p.version
+			if m.installed != head {
+				r.res.Stuck = append(r.res.Stuck, name+" on "+m.installed+", pinned to "+head)
+			}
+			continue
+		}
 		if m.installed != head {
 			r.res.Stuck = append(r.res.Stuck, name+" on "+m.installed)
 		}
@@ -384,7 +615,26 @@ func (r *rehearsal) finish(ctx context.Context) error {
 	r.res.HeartbeatsStored = rows - enrolled
 	r.convergence()
 	r.revokedInstalls()
+	r.pausesAndPins()
 	return nil
+}
+
+// pausesAndPins lists installs of held releases before their resume and
+// installs by pinned machines after their pin.
+func (r *rehearsal) pausesAndPins() {
+	r.res.HeldReleases, r.res.Pinned = len(r.held), len(r.pinned)
+	for _, m := range r.machines {
+		for _, in := range m.history {
+			for _, h := range r.held {
+				if in.version == h.version && !in.at.Before(h.from) && (h.resumed.IsZero() || in.at.Before(h.resumed)) {
+					r.res.PausedInstalls = append(r.res.PausedInstalls, fmt.Sprintf("sim-%05d installed held %s at %s", m.id, in.version, in.at.Format(time.RFC3339)))
+				}
+			}
+			if p, ok := r.pinned[m.id]; ok && in.at.After(p.at) && in.version != p.version {
+				r.res.PinViolations = append(r.res.PinViolations, fmt.Sprintf("sim-%05d pinned to %s installed %s at %s", m.id, p.version, in.version, in.at.Format(time.RFC3339)))
+			}
+		}
+	}
 }
 
 // revokedInstalls lists every install of a version at or after the
@@ -420,10 +670,19 @@ func (r *rehearsal) convergence() {
 			if r.offlineDuring(m.id, p.At, p.deadline) {
 				continue
 			}
+			if pin, ok := r.pinned[m.id]; ok && pin.at.Before(p.At) {
+				continue // held on its pin
+			}
+			if p.Rollout > 0 && !rollout.In(fmt.Sprintf("sim-%05d", m.id), "agent", p.Version, p.Rollout) {
+				r.outsideRollout(p, i, m)
+				continue
+			}
 			p.Eligible++
 			at, ok := m.installedAt(p.Version, p.At)
-			if !ok && p.Rollback && m.versionAt(p.At) == p.Version {
-				at, ok = p.At, true // never left the rollback target
+			if !ok && m.versionAt(p.At) == p.Version {
+				// Already there: the rollback target it never left, or a
+				// staged or paused version it got before the widening.
+				at, ok = p.At, true
 			}
 			if !ok || at.After(p.deadline) {
 				p.Late = append(p.Late, fmt.Sprintf("sim-%05d", m.id))
@@ -435,6 +694,18 @@ func (r *rehearsal) convergence() {
 		if len(took) > 0 {
 			p.P50Hours, p.MaxHours = took[len(took)/2], took[len(took)-1]
 		}
+	}
+}
+
+// outsideRollout records an install of a staged version by a machine
+// outside its buckets before the next promotion.
+func (r *rehearsal) outsideRollout(p *Promotion, i int, m *machine) {
+	until := time.Unix(1<<40, 0)
+	if i+1 < len(r.res.Promotions) {
+		until = r.res.Promotions[i+1].At
+	}
+	if at, ok := m.installedAt(p.Version, p.At); ok && at.Before(until) {
+		p.OutsideRollout = append(p.OutsideRollout, fmt.Sprintf("sim-%05d at %s", m.id, at.Format(time.RFC3339)))
 	}
 }
 

@@ -38,21 +38,45 @@ type Scenario struct {
 	// refresh --within 60` runs. Default: 7 days.
 	RefreshEvery Duration `yaml:"refresh_every"`
 	// Workers run machines in parallel. Default: 8.
-	Workers int     `yaml:"workers"`
-	Events  []Event `yaml:"events"`
+	Workers int `yaml:"workers"`
+	// Replicas is how many server processes share a PostgreSQL database
+	// (DatabaseURL), behind a round-robin. Default: 1. SQLite: always 1.
+	Replicas int     `yaml:"replicas"`
+	Events   []Event `yaml:"events"`
+	// DatabaseURL, when set (by the caller, not the file), runs the
+	// servers on that empty PostgreSQL database instead of SQLite.
+	DatabaseURL string `yaml:"-"`
 }
 
 // Event is one scripted action at Day (fractional days from the start).
 type Event struct {
 	Day float64 `yaml:"day"`
-	// Release publishes this agent version and promotes it to stable at 100 %.
+	// Release publishes this agent version and promotes it to stable at
+	// Rollout % (default 100: a staged rollout otherwise).
 	Release string `yaml:"release,omitempty"`
+	// Rollout is the percentage of a Release, or, alone, widens the
+	// channel's current rollout to this percentage.
+	Rollout float64 `yaml:"rollout,omitempty"`
 	// Rollback moves stable back to its previous version.
 	Rollback bool `yaml:"rollback,omitempty"`
-	// Rotate replaces a TUF key: root, targets or online.
+	// Rotate replaces a TUF key (root, targets or online) or starts a
+	// change of the minisign release key (minisign): the old key endorses
+	// the new one, later releases are signed with the new key.
 	Rotate string `yaml:"rotate,omitempty"`
-	// Restart closes the server and starts it again on the same database.
+	// RetireMinisign ends the release-key change's overlap: only the new
+	// key is accepted from then on.
+	RetireMinisign bool `yaml:"retire_minisign,omitempty"`
+	// Restart stops every server process (SIGTERM) and starts it again
+	// on the same database.
 	Restart bool `yaml:"restart,omitempty"`
+	// Kill is kill -9 of a server process, then a new one.
+	Kill bool `yaml:"kill,omitempty"`
+	// Pause stops the channel (releases promoted meanwhile are held);
+	// Resume starts it again (held releases are measured from then).
+	Pause  bool `yaml:"pause,omitempty"`
+	Resume bool `yaml:"resume,omitempty"`
+	// Pin holds this many machines on the channel's current version.
+	Pin int `yaml:"pin,omitempty"`
 	// Outage makes the release store fail for this long.
 	Outage Duration `yaml:"outage,omitempty"`
 	// Offline takes this many machines off the network for OfflineFor.
@@ -124,10 +148,15 @@ func (s *Scenario) validate() error {
 		if e.Day < 0 || e.Day > s.Days {
 			return fmt.Errorf("event %d: day %v outside the scenario", i, e.Day)
 		}
-		if e.Rotate != "" && e.Rotate != "root" && e.Rotate != "targets" && e.Rotate != "online" {
-			return fmt.Errorf("event %d: rotate %q: want root, targets or online", i, e.Rotate)
+		switch e.Rotate {
+		case "", "root", "targets", "online", "minisign":
+		default:
+			return fmt.Errorf("event %d: rotate %q: want root, targets, online or minisign", i, e.Rotate)
 		}
-		if e.Offline > s.Machines {
+		if e.Rollout < 0 || e.Rollout > 100 {
+			return fmt.Errorf("event %d: rollout %v: want 0..100", i, e.Rollout)
+		}
+		if e.Offline > s.Machines || e.Pin > s.Machines {
 			return fmt.Errorf("event %d: offline %d > machines", i, e.Offline)
 		}
 	}
@@ -146,6 +175,19 @@ func (s *Scenario) Resize(n int) {
 	s.Skewed = scale(s.Skewed)
 	for i := range s.Events {
 		s.Events[i].Offline = scale(s.Events[i].Offline)
+		s.Events[i].Pin = scale(s.Events[i].Pin)
 	}
 	s.Machines = n
+}
+
+// Truncate shortens the scenario to its first days, dropping later events.
+func (s *Scenario) Truncate(days float64) {
+	s.Days = min(s.Days, days)
+	var keep []Event
+	for _, e := range s.Events {
+		if e.Day < s.Days {
+			keep = append(keep, e)
+		}
+	}
+	s.Events = keep
 }

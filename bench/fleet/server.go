@@ -1,26 +1,32 @@
 package fleet
 
 import (
+	"bufio"
+	"bytes"
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
 	"net/http"
 	"net/http/httptest"
+	"net/http/httputil"
+	"net/url"
 	"os"
+	"os/exec"
 	"path/filepath"
+	"slices"
+	"strconv"
 	"strings"
 	"sync"
 	"sync/atomic"
+	"syscall"
 	"time"
 
-	"github.com/go-chi/chi/v5"
-
 	"github.com/slipwayhq/slipway/server"
+	"github.com/slipwayhq/slipway/server/store/postgres"
 	"github.com/slipwayhq/slipway/server/store/sqlite"
 	"github.com/slipwayhq/slipway/storage"
-	"github.com/slipwayhq/slipway/updater/endpoint"
-	"github.com/slipwayhq/slipway/updater/repo"
 )
 
 // Clock is the scenario's clock, shared by the server and the machines.
@@ -55,6 +61,17 @@ func (f *faultStore) Put(ctx context.Context, key string, r io.Reader, size int6
 	return f.Store.Put(ctx, key, r, size, ct)
 }
 
+func (f *faultStore) PutIf(ctx context.Context, key string, data []byte, ct string, prev []byte) error {
+	if err := f.check(); err != nil {
+		return err
+	}
+	c, ok := f.Store.(storage.Conditional)
+	if !ok {
+		return fmt.Errorf("fleet: %T has no conditional writes", f.Store)
+	}
+	return c.PutIf(ctx, key, data, ct, prev)
+}
+
 func (f *faultStore) Get(ctx context.Context, key string) (io.ReadCloser, storage.Info, error) {
 	if err := f.check(); err != nil {
 		return nil, storage.Info{}, err
@@ -76,23 +93,39 @@ func (f *faultStore) List(ctx context.Context, prefix string) ([]storage.Info, e
 	return f.Store.List(ctx, prefix)
 }
 
-// slipway is the server under test: the real machine API and update
-// endpoints on one loopback listener, restartable on the same database.
+// slipway is the server under test: Replicas subprocesses of the real
+// server (see ServeChild) on one database (SQLite in the data directory,
+// or PostgreSQL), behind one loopback listener that spreads requests
+// round-robin and measures them. Restart is SIGTERM (acknowledged
+// heartbeats flushed) and a new process; Kill is SIGKILL.
 type slipway struct {
 	dir, keysDir string
 	clock        *Clock
-	releases     *faultStore
-	cfg          server.Config
+	releases     *faultStore // the operator's view of the release store
+	releasesDir  string
+	sc           *Scenario
+	dbURL        string
 
-	mu  sync.Mutex
-	db  *sqlite.Store
-	srv *server.Server
-	h   *endpoint.Handler
+	mu    sync.RWMutex
+	procs []*child
+	next  atomic.Uint64
 
-	current atomic.Pointer[http.Handler]
-	ts      *httptest.Server
-	stats   *httpStats
-	secret  string
+	ts     *httptest.Server
+	stats  *httpStats
+	secret string
+	ctl    *http.Client
+
+	cpu    time.Duration // CPU of stopped server processes
+	maxRSS int64         // peak resident set of any server process, KiB
+	starts int
+}
+
+// child is one server subprocess.
+type child struct {
+	cmd   *exec.Cmd
+	url   string
+	proxy *httputil.ReverseProxy
+	log   *testenvBuffer
 }
 
 // httpStats counts answers by route and whether a fault was active.
@@ -101,6 +134,7 @@ type httpStats struct {
 	errors   map[string]int // 5xx outside injected outages
 	outage   map[string]int // 5xx during them
 	requests map[string]int
+	latency  map[string][]time.Duration
 	bytes    atomic.Int64
 	inFault  atomic.Bool
 }
@@ -130,14 +164,17 @@ func (w *countingWriter) Write(b []byte) (int, error) {
 	return n, err
 }
 
-func (s *httpStats) wrap(next func() http.Handler) http.Handler {
+func (s *httpStats) wrap(next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		cw := &countingWriter{ResponseWriter: w}
-		next().ServeHTTP(cw, r)
+		began := time.Now()
+		next.ServeHTTP(cw, r)
+		took := time.Since(began)
 		rt := route(r.URL.Path)
 		s.bytes.Add(cw.n)
 		s.mu.Lock()
 		s.requests[rt]++
+		s.latency[rt] = append(s.latency[rt], took)
 		if cw.status >= 500 {
 			if s.inFault.Load() {
 				s.outage[rt]++
@@ -149,85 +186,265 @@ func (s *httpStats) wrap(next func() http.Handler) http.Handler {
 	})
 }
 
-func newSlipway(ctx context.Context, dir string, clock *Clock, releases *faultStore, sc *Scenario) (*slipway, error) {
-	s := &slipway{dir: dir, keysDir: filepath.Join(dir, "keys"), clock: clock, releases: releases,
-		stats: &httpStats{errors: map[string]int{}, outage: map[string]int{}, requests: map[string]int{}}}
-	s.ts = httptest.NewServer(s.stats.wrap(func() http.Handler { return *s.current.Load() }))
-	hb := time.Duration(sc.HeartbeatInterval)
-	s.cfg = server.Config{DataDir: dir, PublicURL: s.ts.URL, RateLimit: 1e6, RateBurst: 1e6,
-		HeartbeatInterval: hb, StaleAfter: 3 * hb, OfflineAfter: 3650 * 24 * time.Hour,
-		HeartbeatRetention: 3650 * 24 * time.Hour, AuditRetention: 3650 * 24 * time.Hour}
-	if err := s.start(ctx, true); err != nil {
-		s.ts.Close()
-		return nil, err
+// p99 is the 99th percentile wall time per route, in milliseconds.
+func (s *httpStats) p99() map[string]float64 {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	out := map[string]float64{}
+	for rt, d := range s.latency {
+		sorted := slices.Clone(d)
+		slices.Sort(sorted)
+		out[rt] = float64(sorted[len(sorted)*99/100].Microseconds()) / 1000
 	}
-	secret, err := os.ReadFile(filepath.Join(dir, server.ProvisioningSecretFile))
+	return out
+}
+
+func newSlipway(ctx context.Context, dir, releasesDir string, clock *Clock, releases *faultStore, sc *Scenario, dbURL string) (*slipway, error) {
+	s := &slipway{dir: dir, keysDir: filepath.Join(dir, "keys"), clock: clock, releases: releases, releasesDir: releasesDir,
+		sc: sc, dbURL: dbURL, ctl: &http.Client{Timeout: 2 * time.Minute},
+		stats: &httpStats{errors: map[string]int{}, outage: map[string]int{}, requests: map[string]int{}, latency: map[string][]time.Duration{}}}
+	s.ts = httptest.NewServer(s.stats.wrap(http.HandlerFunc(s.serve)))
+	replicas := 1
+	if dbURL != "" {
+		replicas = max(1, sc.Replicas)
+	}
+	s.procs = make([]*child, replicas)
+	for i := range replicas {
+		if err := s.start(ctx, i); err != nil {
+			s.close()
+			return nil, err
+		}
+	}
+	secret, err := os.ReadFile(filepath.Join(s.replicaDir(0), server.ProvisioningSecretFile))
 	if err != nil {
+		s.close()
 		return nil, err
 	}
 	s.secret = strings.TrimSpace(string(secret))
 	return s, nil
 }
 
-// start opens the database and builds the server and update handler, as
-// `slipway server` does (the online key file re-read on rotation).
-func (s *slipway) start(ctx context.Context, first bool) error {
-	db, err := sqlite.Open(ctx, filepath.Join(s.dir, "slipway.db"), sqlite.Options{Synchronous: "NORMAL"})
+// serve forwards to the replicas in turn.
+func (s *slipway) serve(w http.ResponseWriter, r *http.Request) {
+	s.mu.RLock()
+	c := s.procs[s.next.Add(1)%uint64(len(s.procs))]
+	s.mu.RUnlock()
+	c.proxy.ServeHTTP(w, r)
+}
+
+func (s *slipway) replicaDir(i int) string { return filepath.Join(s.dir, fmt.Sprintf("replica-%d", i)) }
+
+// start runs replica i's server process and waits until it listens.
+func (s *slipway) start(ctx context.Context, i int) error {
+	exe, err := os.Executable()
 	if err != nil {
 		return err
 	}
-	if first {
-		if _, err := server.EnsureBootstrap(ctx, db, s.dir, server.Bootstrap{}, s.clock.Now()); err != nil {
-			db.Close()
-			return err
+	cfg, err := json.Marshal(childConfig{DataDir: s.replicaDir(i), DatabaseURL: s.dbURL, Releases: s.releasesDir,
+		KeysDir: s.keysDir, PublicURL: s.ts.URL, Heartbeat: time.Duration(s.sc.HeartbeatInterval),
+		Holder: fmt.Sprintf("replica-%d", i), Now: s.clock.Now()})
+	if err != nil {
+		return err
+	}
+	cmd := exec.CommandContext(ctx, exe, "-test.run=^$")
+	cmd.Env = append(os.Environ(), childEnv+"="+string(cfg))
+	log := &testenvBuffer{}
+	cmd.Stderr = log
+	out, err := cmd.StdoutPipe()
+	if err != nil {
+		return err
+	}
+	if err := cmd.Start(); err != nil {
+		return err
+	}
+	sc := bufio.NewScanner(out)
+	raw, err := readListening(sc)
+	if err != nil {
+		_ = cmd.Wait()
+		return fmt.Errorf("replica %d: %w\n%s", i, err, log.String())
+	}
+	go func() { // keep draining stdout
+		for sc.Scan() {
 		}
-	}
-	h, err := endpoint.New(ctx, s.releases, endpoint.Options{BaseURL: s.ts.URL, Now: s.clock.Now,
-		OnlineKeyFile: filepath.Join(s.keysDir, repo.OnlineKeyFile),
-		Lease: func(ctx context.Context) (bool, error) {
-			return db.AcquireLease(ctx, "tuf-online-signing", "fleet", s.clock.Now(), 2*time.Minute)
-		}})
+	}()
+	u, err := url.Parse(raw)
 	if err != nil {
-		db.Close()
 		return err
 	}
-	srv, err := server.New(s.cfg, server.Options{Store: db, Now: s.clock.Now, Mount: []func(chi.Router){h.Routes}})
-	if err != nil {
-		db.Close()
-		return err
-	}
+	proxy := httputil.NewSingleHostReverseProxy(u)
+	proxy.Transport = &http.Transport{MaxIdleConnsPerHost: 64, IdleConnTimeout: 30 * time.Second}
+	proxy.ErrorLog = nil
 	s.mu.Lock()
-	s.db, s.srv, s.h = db, srv, h
+	s.procs[i] = &child{cmd: cmd, url: raw, proxy: proxy, log: log}
+	s.starts++
 	s.mu.Unlock()
-	var hh http.Handler = srv
-	s.current.Store(&hh)
 	return nil
 }
 
-// restart stops the server (flushing acknowledged heartbeats, as on
-// SIGTERM) and starts a new one on the same database; requests in
-// between reach the old one until the switch.
-func (s *slipway) restart(ctx context.Context) error {
-	s.mu.Lock()
-	srv, db := s.srv, s.db
-	s.mu.Unlock()
-	if err := s.start(ctx, false); err != nil {
-		return fmt.Errorf("restart: %w", err)
+// stop ends replica i with sig after recording its CPU and memory.
+func (s *slipway) stop(i int, sig syscall.Signal) error {
+	s.mu.RLock()
+	c := s.procs[i]
+	s.mu.RUnlock()
+	if c == nil || c.cmd.Process == nil {
+		return nil
 	}
-	return errors.Join(srv.Close(), db.Close())
+	cpu, rss := procUsage(c.cmd.Process.Pid)
+	s.mu.Lock()
+	s.cpu += cpu
+	s.maxRSS = max(s.maxRSS, rss)
+	s.mu.Unlock()
+	if err := c.cmd.Process.Signal(sig); err != nil {
+		return err
+	}
+	err := c.cmd.Wait()
+	if sig == syscall.SIGKILL {
+		return nil // "signal: killed" is the point
+	}
+	if err != nil {
+		return fmt.Errorf("replica %d: %w\n%s", i, err, c.log.String())
+	}
+	return nil
 }
 
-// tick is the update handler's periodic work (Run's body).
-func (s *slipway) tick(ctx context.Context) error {
-	s.mu.Lock()
-	h := s.h
-	s.mu.Unlock()
-	return h.Tick(ctx)
+// restart stops every replica (SIGTERM: acknowledged heartbeats are
+// flushed) and starts it again on the same database, one at a time.
+func (s *slipway) restart(ctx context.Context) error {
+	for i := range s.procs {
+		if err := s.stop(i, syscall.SIGTERM); err != nil {
+			return err
+		}
+		if err := s.start(ctx, i); err != nil {
+			return fmt.Errorf("restart: %w", err)
+		}
+	}
+	return nil
 }
+
+// kill is kill -9 of the first replica, then a new process.
+func (s *slipway) kill(ctx context.Context) error {
+	if err := s.stop(0, syscall.SIGKILL); err != nil {
+		return err
+	}
+	return s.start(ctx, 0)
+}
+
+// control posts to every replica's /_fleet/ route.
+func (s *slipway) control(ctx context.Context, path string) error {
+	s.mu.RLock()
+	procs := slices.Clone(s.procs)
+	s.mu.RUnlock()
+	var errs []error
+	for _, c := range procs {
+		req, err := http.NewRequestWithContext(ctx, http.MethodPost, c.url+path, nil)
+		if err != nil {
+			return err
+		}
+		resp, err := s.ctl.Do(req)
+		if err != nil {
+			errs = append(errs, err)
+			continue
+		}
+		body, _ := io.ReadAll(io.LimitReader(resp.Body, 4096))
+		resp.Body.Close()
+		if resp.StatusCode != http.StatusOK {
+			errs = append(errs, fmt.Errorf("%s: HTTP %d: %s", path, resp.StatusCode, body))
+		}
+	}
+	return errors.Join(errs...)
+}
+
+// setClock moves every replica's clock to the scenario's.
+func (s *slipway) setClock(ctx context.Context) error {
+	return s.control(ctx, "/_fleet/clock?ns="+strconv.FormatInt(s.clock.Now().UnixNano(), 10))
+}
+
+// setDown starts or ends a release store outage on every side.
+func (s *slipway) setDown(ctx context.Context, down bool) error {
+	s.releases.down.Store(down)
+	s.stats.inFault.Store(down)
+	v := "0"
+	if down {
+		v = "1"
+	}
+	return s.control(ctx, "/_fleet/store?down="+v)
+}
+
+// tick is each replica's periodic work (Handler.Run's body).
+func (s *slipway) tick(ctx context.Context) error { return s.control(ctx, "/_fleet/tick") }
 
 func (s *slipway) close() error {
+	var errs []error
+	for i := range s.procs {
+		errs = append(errs, s.stop(i, syscall.SIGTERM))
+	}
 	s.ts.Close()
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return errors.Join(s.srv.Close(), s.db.Close())
+	return errors.Join(errs...)
+}
+
+// countHeartbeats counts stored heartbeat rows once the servers stopped.
+func (s *slipway) countHeartbeats(ctx context.Context) (int64, error) {
+	if s.dbURL != "" {
+		db, err := postgres.Open(ctx, s.dbURL, postgres.Options{SkipMigrate: true})
+		if err != nil {
+			return 0, err
+		}
+		defer db.Close()
+		return db.CountHeartbeats(ctx)
+	}
+	db, err := sqlite.Open(ctx, filepath.Join(s.replicaDir(0), "slipway.db"), sqlite.Options{})
+	if err != nil {
+		return 0, err
+	}
+	defer db.Close()
+	return db.CountHeartbeats(ctx)
+}
+
+// procUsage is a process's CPU time (user + system) and peak resident
+// set (KiB) from /proc; zero where /proc is missing.
+func procUsage(pid int) (time.Duration, int64) {
+	var cpu time.Duration
+	if stat, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid)); err == nil {
+		// Fields after the parenthesised command name; utime and stime
+		// are fields 14 and 15 (clock ticks, 100 per second on Linux).
+		if i := bytes.LastIndexByte(stat, ')'); i > 0 {
+			f := strings.Fields(string(stat[i+1:]))
+			if len(f) > 13 {
+				u, _ := strconv.ParseInt(f[11], 10, 64)
+				st, _ := strconv.ParseInt(f[12], 10, 64)
+				cpu = time.Duration(u+st) * 10 * time.Millisecond
+			}
+		}
+	}
+	var rss int64
+	if status, err := os.ReadFile(fmt.Sprintf("/proc/%d/status", pid)); err == nil {
+		for line := range strings.SplitSeq(string(status), "\n") {
+			if v, ok := strings.CutPrefix(line, "VmHWM:"); ok {
+				rss, _ = strconv.ParseInt(strings.TrimSuffix(strings.TrimSpace(v), " kB"), 10, 64)
+			}
+		}
+	}
+	return cpu, rss
+}
+
+// testenvBuffer is a goroutine-safe, bounded log of a subprocess.
+type testenvBuffer struct {
+	mu  sync.Mutex
+	buf []byte
+}
+
+func (b *testenvBuffer) Write(p []byte) (int, error) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	b.buf = append(b.buf, p...)
+	if len(b.buf) > 64<<10 {
+		b.buf = b.buf[len(b.buf)-32<<10:]
+	}
+	return len(p), nil
+}
+
+func (b *testenvBuffer) String() string {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return string(b.buf)
 }

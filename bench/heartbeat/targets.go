@@ -142,7 +142,7 @@ func runServer(ctx context.Context, o options, out io.Writer) (result, error) {
 		return result{}, fmt.Errorf("seed: %w", err)
 	}
 	fmt.Fprintf(out, "seeded %d machines in %s\n", len(tokens), time.Since(t0).Round(time.Millisecond))
-	st, err := sqlite.Open(ctx, filepath.Join(dir, "slipway.db"), sqlite.Options{Synchronous: o.synchronous})
+	st, err := sqlite.Open(ctx, filepath.Join(dir, "slipway.db"), sqlite.Options{Synchronous: o.synchronous, WriterCacheKB: o.writerCacheKB})
 	if err != nil {
 		return result{}, err
 	}

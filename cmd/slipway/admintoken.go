@@ -157,6 +157,7 @@ func adminCmd() *cobra.Command {
 			return nil
 		}}
 	tok.AddCommand(create, list, revoke)
+	admin.AddCommand(sessionKeyCmd(&server))
 	return admin
 }
 

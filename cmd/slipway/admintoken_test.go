@@ -72,4 +72,20 @@ func TestAdminTokenCLI(t *testing.T) {
 	if _, err := runSlipway(t, "admin", "token", "list", "--server", ts.URL); err == nil {
 		t.Fatal("no token: no error")
 	}
+
+	// Session signing keys: list, rotate (the old key stays, verifying).
+	t.Setenv(envAdminToken, strings.TrimSpace(string(admin)))
+	out, err = runSlipway(t, "admin", "session-key", "list", "--server", ts.URL)
+	if err != nil || strings.Count(out, "signing") != 1 || strings.Contains(out, "verifying") {
+		t.Fatalf("session-key list: %v\n%s", err, out)
+	}
+	out, err = runSlipway(t, "admin", "session-key", "rotate", "--server", ts.URL)
+	rm := regexp.MustCompile(`signing with ([0-9a-f]{16})`).FindStringSubmatch(out)
+	if err != nil || rm == nil || !regexp.MustCompile(rm[1]+`\s+signing`).MatchString(out) || strings.Count(out, "verifying") != 1 {
+		t.Fatalf("session-key rotate: %v\n%s", err, out)
+	}
+	t.Setenv(envAdminToken, secret)
+	if _, err := runSlipway(t, "admin", "session-key", "rotate", "--server", ts.URL); err == nil {
+		t.Fatal("a revoked token rotated the session key")
+	}
 }

@@ -2,8 +2,10 @@ package main
 
 import (
 	"context"
+	"fmt"
 	"log/slog"
 	"os"
+	"strconv"
 	"strings"
 
 	"github.com/go-chi/chi/v5"
@@ -38,6 +40,20 @@ func withAdminUI(ctx context.Context, cfg server.Config, opts *server.Options, l
 	} else if local != nil {
 		uo.Rollouts, uo.ChannelsFile = local, local.Path
 	}
+	// Single sign-on (SLIPWAY_OIDC_*) and whether admin tokens sign in to
+	// the page (SLIPWAY_ADMIN_TOKEN_LOGIN, default true): docs/admin.md.
+	if uo.OIDC, err = adminui.OIDCFromEnv(os.Getenv, d.PublicURL); err != nil {
+		st.Close()
+		return nil, err
+	}
+	if v := os.Getenv("SLIPWAY_ADMIN_TOKEN_LOGIN"); v != "" {
+		on, err := strconv.ParseBool(v)
+		if err != nil {
+			st.Close()
+			return nil, fmt.Errorf("SLIPWAY_ADMIN_TOKEN_LOGIN: want true or false, not %q", v)
+		}
+		uo.NoTokenLogin = !on
+	}
 	if uo.SigningKeys, err = server.SigningKeys(cfg, st, log); err != nil {
 		st.Close()
 		return nil, err
@@ -48,6 +64,9 @@ func withAdminUI(ctx context.Context, cfg server.Config, opts *server.Options, l
 		return nil, err
 	}
 	opts.Store, opts.SigningKeys = st, uo.SigningKeys
+	if uo.Rollouts != nil && !uo.GitOps { // the release managers' channel actions, on the admin API too
+		opts.Channels = uo.Rollouts
+	}
 	opts.Mount = append(opts.Mount, func(r chi.Router) { ui.Routes(r) })
 	return st, nil
 }

@@ -26,6 +26,14 @@ func TestChannelCommands(t *testing.T) {
 		t.Fatal(err)
 	}
 	file := filepath.Join(t.TempDir(), "channels.yaml")
+	oldSK, newPK := filepath.Join(data, "old.key"), filepath.Join(data, "new.pub")
+	next := updatertest.New(t, st, "", 2)
+	if err := os.WriteFile(oldSK, pub.SK.Encode(), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(newPK, next.PK.Encode(), 0o644); err != nil {
+		t.Fatal(err)
+	}
 	common := []string{"--data", data, "--channels", file}
 	steps := []struct {
 		args []string
@@ -56,6 +64,12 @@ func TestChannelCommands(t *testing.T) {
 		{[]string{"tuf", "refresh", "--within", "400"}, "Re-signed root, targets, snapshot, timestamp.", false},
 		{[]string{"tuf", "status", "--json"}, `"version": 3`, false},
 		{[]string{"tuf", "refresh", "--within", "0"}, "want 1..3650", true},
+		{[]string{"release-key", "endorse", "agent", "--old-key", newPK, "--new-pub", newPK}, "secret key", true},
+		{[]string{"release-key", "endorse", "agent", "--old-key", oldSK, "--new-pub", newPK}, "endorsed by " + pub.PK.ID.String(), false},
+		{[]string{"apply"}, "Applied.", false},
+		{[]string{"release-key", "retire", "agent", "nothex"}, "16 hex digits", true},
+		{[]string{"release-key", "retire", "agent", pub.PK.ID.String()}, "retired", false},
+		{[]string{"release-key", "retire", "agent", next.PK.ID.String()}, "no key left", true},
 		{[]string{"apply"}, "Applied.", false},
 		{[]string{"plan"}, "No changes", false},
 		{[]string{"plan", "--detailed-exitcode"}, "No changes", false}, // in sync: exit 0

@@ -15,6 +15,7 @@ import (
 	"github.com/slipwayhq/slipway/server/store"
 	"github.com/slipwayhq/slipway/updater/channel"
 	"github.com/slipwayhq/slipway/updater/gate"
+	"github.com/slipwayhq/slipway/updater/publish"
 )
 
 func init() { register(gateCmd) }
@@ -45,7 +46,110 @@ func gateCmd() *cobra.Command {
 			},
 		})
 	}
+	cmd.AddCommand(autoRollbackCmd(&file, &data))
 	return cmd
+}
+
+// autoRollbackCmd performs the rollbacks the servers' gates requested
+// (plans with onHalt: rollback): where the targets key is — a CI job that
+// can run `slipway apply` — it revokes each such halted version in the
+// channels file, like `slipway rollback`.
+func autoRollbackCmd(file, data *string) *cobra.Command {
+	o := &channelOpts{}
+	var detailed bool
+	cmd := &cobra.Command{
+		Use:   "autorollback",
+		Short: "Roll back every halted rollout whose plan says onHalt: rollback (edits the channels file; then commit and apply)",
+		Args:  cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			o.file, o.data = *file, *data
+			n, err := autoRollback(cmd.Context(), cmd.OutOrStdout(), o)
+			if err != nil {
+				return err
+			}
+			if n > 0 && detailed {
+				return exitStatus(2)
+			}
+			return nil
+		},
+	}
+	f := cmd.Flags()
+	f.StringVar(&o.store, "store", "", "release store (default <data>/artifacts)")
+	f.StringVar(&o.prefix, "prefix", "", "key prefix inside the store")
+	f.StringVar(&o.minisignPub, "minisign-pub", "", "minisign public key of the releases (default <data>/keys/minisign.pub)")
+	f.BoolVar(&detailed, "detailed-exitcode", false, "exit 2 when something was rolled back (0: nothing to do, 1: error)")
+	return cmd
+}
+
+// autoRollback rolls back, in the channels file, every planned channel
+// whose current version the server halted with a rollback request, and
+// returns how many. The file is saved only when something changed.
+func autoRollback(ctx context.Context, w io.Writer, o *channelOpts) (int, error) {
+	f, err := channel.Load(o.file)
+	if err != nil {
+		return 0, err
+	}
+	st, g, ok, err := openGates(ctx, o.data)
+	if err != nil || !ok {
+		return 0, err
+	}
+	defer st.Close()
+	type request struct {
+		gate.Key
+		version string
+	}
+	var todo []request
+	for _, p := range f.Products {
+		for _, c := range p.Channels {
+			if c.Plan == nil || c.Plan.OnHalt != gate.OnHaltRollback {
+				continue
+			}
+			k := gate.Key{Product: p.Name, Channel: c.Name}
+			s, rev, err := g.Load(ctx, k)
+			if err != nil {
+				return 0, err
+			}
+			if rev > 0 && s.Version == c.Version && s.Halted && s.RollbackRequested {
+				todo = append(todo, request{k, s.Version})
+			}
+		}
+	}
+	if len(todo) == 0 {
+		fmt.Fprintln(w, "No halted rollout asks for a rollback.")
+		return 0, nil
+	}
+	cfg, err := o.config(ctx)
+	if err != nil {
+		return 0, err
+	}
+	n := 0
+	for _, k := range todo {
+		c, err := f.Channel(k.Product, k.Channel)
+		if err != nil {
+			return n, err
+		}
+		bad := c.Version
+		if bad != k.version { // an earlier rollback in this run moved this channel too
+			continue
+		}
+		v, err := publish.Rollback(ctx, cfg, f, k.Product, k.Channel)
+		if err != nil {
+			return n, fmt.Errorf("%s/%s: %w", k.Product, k.Channel, err)
+		}
+		n++
+		detail := fmt.Sprintf("%s revoked, back to %s (onHalt: rollback)", bad, v)
+		_ = st.AppendAudit(ctx, store.AuditEntry{At: time.Now().UTC(), ActorID: "cli", ActorName: "slipway gate autorollback",
+			Action: store.AuditRollback, Target: k.Product + "/" + k.Channel, Detail: detail, Result: store.AuditOK})
+		fmt.Fprintf(w, "%s/%s: %s\n", k.Product, k.Channel, detail)
+	}
+	if n == 0 {
+		return 0, nil
+	}
+	if err := f.Save(o.file); err != nil {
+		return n, err
+	}
+	fmt.Fprintf(w, "Edited %s: commit it, then run `slipway apply` (signs the rollback with the targets key).\n", o.file)
+	return n, nil
 }
 
 // openGates opens the server database, or reports ok=false when there is
@@ -135,7 +239,7 @@ func overrideGate(ctx context.Context, w io.Writer, file, data, action string, k
 		return fmt.Errorf("%s/%s: the server has not evaluated %s yet", k.Product, k.Channel, c.Version)
 	}
 	now := time.Now().UTC()
-	s.Halted, s.Gate, s.HaltedAt = false, "", time.Time{}
+	s.Halted, s.Gate, s.HaltedAt, s.RollbackRequested = false, "", time.Time{}, false
 	if action == "advance" && s.Step < len(c.Plan.Steps)-1 {
 		s.Step++
 	}

@@ -18,12 +18,24 @@ import (
 // machines (heartbeats): upgraded = machines whose last heartbeat runs it,
 // failed = machines whose last self-update of it failed or was rolled
 // back (trial run, self-check, crash loop), offline = upgraded machines not
-// seen for offlineAfter (the server's StaleAfter). Only the agent heartbeats, so other products
-// (desktop, Tauri apps) sample nothing: their plans advance on bake time
-// alone.
+// seen for silentAfter (1.5 heartbeat intervals: one missed heartbeat), and
+// the baseline = the share of the other machines seen within staleAfter
+// that are late by the same measure (a fleet-wide delay is not the
+// version's fault). Only the agent heartbeats, so other products (desktop,
+// Tauri apps) sample nothing: their plans advance on bake time alone.
 type fleetHealth struct {
-	st           store.Store
-	offlineAfter time.Duration
+	st                      store.Store
+	silentAfter, staleAfter time.Duration
+}
+
+// newFleetHealth derives the thresholds from the server's heartbeat
+// interval and StaleAfter.
+func newFleetHealth(st store.Store, heartbeat, staleAfter time.Duration) fleetHealth {
+	silent := heartbeat * 3 / 2
+	if staleAfter < silent {
+		staleAfter = silent
+	}
+	return fleetHealth{st: st, silentAfter: silent, staleAfter: staleAfter}
 }
 
 func (f fleetHealth) Sample(ctx context.Context, product, version string, now time.Time) (gate.Sample, error) {
@@ -32,7 +44,9 @@ func (f fleetHealth) Sample(ctx context.Context, product, version string, now ti
 	if product != "agent" || !ok {
 		return s, nil
 	}
-	fs, err := ss.FleetStats(ctx, store.StatsQuery{Versions: true, OnlineAfter: now.Add(-f.offlineAfter), OfflineBefore: now.Add(-f.offlineAfter)})
+	silentBefore, staleBefore := now.Add(-f.silentAfter), now.Add(-f.staleAfter)
+	// Online: seen within silentAfter; Stale: late but seen within staleAfter.
+	fs, err := ss.FleetStats(ctx, store.StatsQuery{Versions: true, OnlineAfter: silentBefore, OfflineBefore: staleBefore})
 	if err != nil {
 		return s, err
 	}
@@ -43,17 +57,37 @@ func (f fleetHealth) Sample(ctx context.Context, product, version string, now ti
 		}
 	}
 	// Offline: page through the (few) upgraded machines not seen lately.
+	upLate := 0 // of them, those seen within staleAfter (in fs.Stale)
 	for after := ""; ; {
-		ms, err := f.st.ListMachines(ctx, store.MachineFilter{AgentVersion: version, SeenBefore: now.Add(-f.offlineAfter), After: after, Limit: 500})
+		ms, err := f.st.ListMachines(ctx, store.MachineFilter{AgentVersion: version, SeenBefore: silentBefore, After: after, Limit: 500})
 		if err != nil {
 			return s, err
 		}
 		s.Offline += len(ms)
+		for _, m := range ms {
+			if m.LastSeenAt.After(staleBefore) {
+				upLate++
+			}
+		}
 		if len(ms) < 500 {
-			return s, nil
+			break
 		}
 		after = ms[len(ms)-1].ID
 	}
+	othersLate := int(fs.Stale) - upLate
+	othersActive := int(fs.Online) - (s.Upgraded - s.Offline) + othersLate
+	if othersActive > 0 && othersLate > 0 {
+		s.Baseline = float64(othersLate) / float64(othersActive)
+	}
+	return s, nil
+}
+
+// gateEvery is how often the gates are evaluated: a quarter of the
+// heartbeat interval, between 1 s and 1 min, so a version whose machines
+// go silent halts within two intervals of its minimum sample (silent after
+// 1.5 intervals, seen at the next evaluation).
+func gateEvery(heartbeat time.Duration) time.Duration {
+	return min(max(heartbeat/4, time.Second), time.Minute)
 }
 
 // runGates evaluates the planned rollouts every interval (jittered) until

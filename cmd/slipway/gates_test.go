@@ -7,6 +7,7 @@ import (
 	"net/http/httptest"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -81,7 +82,7 @@ func gatesScenario(t *testing.T, behaviour, wantGate string) {
 	apply()
 
 	log := slog.New(slog.DiscardHandler)
-	health := fleetHealth{st: st, offlineAfter: 10 * time.Minute}
+	health := newFleetHealth(st, fleet.Step, 3*fleet.Step) // one round = one heartbeat interval
 	fleet.Ctrl = gate.New(gateStore(st), health, gate.Options{OnEvent: auditGate(st, log)})
 	if u, err = newUpdates(ctx, data, updateOptions{rollouts: fleet.Ctrl}, log); err != nil {
 		t.Fatal(err)
@@ -127,6 +128,11 @@ func gatesScenario(t *testing.T, behaviour, wantGate string) {
 	c, _ := file.Channel("agent", "stable")
 	c.Plan = &gate.Plan{Steps: []float64{5, 25, 100}, Bake: gate.Duration(30 * time.Minute),
 		Gates: gate.Gates{MaxFailedRate: 0.05, MaxOfflineRate: 0.10, MinSample: 5}}
+	if behaviour == gatetest.Silent {
+		// The automatic rollback policy: the halt asks for the rollback,
+		// `slipway gate autorollback` performs it below.
+		c.Plan.OnHalt = gate.OnHaltRollback
+	}
 	apply()
 	// A second replica evaluates the same rollouts at the same times: the
 	// database lets one of them record each decision (one audit entry).
@@ -178,7 +184,12 @@ func gatesScenario(t *testing.T, behaviour, wantGate string) {
 	if behaviour == gatetest.Crash {
 		gateCommands(t, data, file, pub.PK.Encode())
 	}
-	if _, err := file.Rollback("agent", "stable"); err != nil {
+	if behaviour == gatetest.Silent {
+		if !stt.RollbackRequested {
+			t.Fatalf("onHalt: rollback, but the halt requested none: %v", stt)
+		}
+		*file = *autoRollbackCommand(t, data, file, pub.PK.Encode())
+	} else if _, err := file.Rollback("agent", "stable"); err != nil {
 		t.Fatal(err)
 	}
 	apply()
@@ -188,6 +199,52 @@ func gatesScenario(t *testing.T, behaviour, wantGate string) {
 	if n := fleet.Count("1.0.0"); n != len(fleet.Machines) {
 		t.Fatalf("%d of %d machines back on 1.0.0", n, len(fleet.Machines))
 	}
+}
+
+// autoRollbackCommand runs `slipway gate autorollback` on the file saved
+// to disk, as a CI job would, and returns the file it edited: the halted
+// version revoked, the channel back on the previous one, an audit entry;
+// a second run finds nothing to do.
+func autoRollbackCommand(t *testing.T, data string, file *channel.File, minisignPub []byte) *channel.File {
+	t.Helper()
+	path := filepath.Join(t.TempDir(), "channels.yaml")
+	if err := file.Save(path); err != nil {
+		t.Fatal(err)
+	}
+	args := []string{"gate", "autorollback", "--detailed-exitcode", "--data", data, "--channels", path, "--minisign-pub", writeTemp(t, minisignPub)}
+	out, err := runSlipway(t, args...)
+	if err == nil || !strings.Contains(err.Error(), "exit status 2") || !strings.Contains(out, "agent/stable: 1.1.0 revoked, back to 1.0.0") {
+		t.Fatalf("gate autorollback: %v\n%s", err, out)
+	}
+	edited, err := channel.Load(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if c, _ := edited.Channel("agent", "stable"); c.Version != "1.0.0" || !slices.Contains(c.Revoked, "1.1.0") {
+		t.Fatalf("channel after autorollback: %+v", c)
+	}
+	if out, err := runSlipway(t, args...); err != nil || !strings.Contains(out, "No halted rollout asks for a rollback") {
+		t.Fatalf("second autorollback: %v\n%s", err, out)
+	}
+	st, err := server.OpenStore(t.Context(), server.Config{DataDir: data})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer st.Close()
+	entries, err := st.ListAudit(t.Context(), store.AuditQuery{Action: store.AuditRollback})
+	if err != nil || len(entries) != 1 || entries[0].ActorName != "slipway gate autorollback" {
+		t.Fatalf("audit %+v %v", entries, err)
+	}
+	return edited
+}
+
+func writeTemp(t *testing.T, data []byte) string {
+	t.Helper()
+	p := filepath.Join(t.TempDir(), "file")
+	if err := os.WriteFile(p, data, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	return p
 }
 
 // gateCommands: `slipway plan` shows the halt as drift (exit 2 with
@@ -215,5 +272,62 @@ func gateCommands(t *testing.T, data string, file *channel.File, minisignPub []b
 	}
 	if out, _ := runSlipway(t, append([]string{"gate", "status"}, common...)...); strings.Contains(out, "halted") {
 		t.Fatalf("still halted after resume:\n%s", out)
+	}
+}
+
+// TestFleetHealthSample checks the server's health sample on a real SQLite
+// fleet: upgraded machines silent for more than 1.5 heartbeat intervals are
+// offline, and the baseline is the share of the other recently active
+// machines that are as late (long-gone machines do not count).
+func TestFleetHealthSample(t *testing.T) {
+	ctx := t.Context()
+	st, err := server.OpenStore(ctx, server.Config{DataDir: t.TempDir()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { st.Close() })
+	if err := st.CreateTenant(ctx, store.Tenant{ID: "default", Name: "Default"}); err != nil {
+		t.Fatal(err)
+	}
+	now := time.Now().UTC().Truncate(time.Second)
+	const interval = time.Minute
+	machines := []struct {
+		version string
+		seen    time.Duration // ago
+	}{
+		{"1.1.0", 10 * time.Second}, {"1.1.0", 30 * time.Second}, {"1.1.0", 2 * time.Minute}, {"1.1.0", 100 * time.Second},
+		{"1.0.0", 5 * time.Second}, {"1.0.0", 20 * time.Second}, {"1.0.0", 50 * time.Second}, {"1.0.0", 2 * time.Minute},
+		{"1.0.0", 48 * time.Hour}, {"1.0.0", 72 * time.Hour}, // long gone: not in the baseline
+	}
+	var hbs []store.Heartbeat
+	for i, m := range machines {
+		id := "m" + string(rune('a'+i))
+		tok := store.Token{Hash: []byte{byte(i), 'h'}, CreatedAt: now.Add(-96 * time.Hour), ExpiresAt: now.Add(time.Hour)}
+		if _, _, err := st.RegisterMachine(ctx, store.Machine{ID: id, TenantID: "default", Hostname: id, Source: "agent",
+			CreatedAt: now.Add(-96 * time.Hour), UpdatedAt: now.Add(-96 * time.Hour)}, tok); err != nil {
+			t.Fatal(err)
+		}
+		hbs = append(hbs, store.Heartbeat{MachineID: id, At: now.Add(-m.seen), Status: "ok", AgentVersion: m.version})
+	}
+	if err := st.RecordHeartbeats(ctx, hbs); err != nil {
+		t.Fatal(err)
+	}
+	s, err := newFleetHealth(st, interval, 3*interval).Sample(ctx, "agent", "1.1.0", now)
+	if err != nil {
+		t.Fatal(err)
+	}
+	// Upgraded: 4, of which 2 silent (> 90 s). Others recently active: 4
+	// (seen within 3 min), of which 1 late (2 min ago).
+	want := gate.Sample{Upgraded: 4, Offline: 2, Baseline: 0.25, Fleet: 10}
+	if s != want {
+		t.Fatalf("sample %+v, want %+v", s, want)
+	}
+	if s, _ := newFleetHealth(st, interval, 3*interval).Sample(ctx, "desktop", "1.1.0", now); s != (gate.Sample{}) {
+		t.Fatalf("non-agent product sampled %+v", s)
+	}
+	for hb, want := range map[time.Duration]time.Duration{60 * time.Second: 15 * time.Second, time.Hour: time.Minute, time.Second: time.Second} {
+		if got := gateEvery(hb); got != want {
+			t.Errorf("gateEvery(%s) = %s, want %s", hb, got, want)
+		}
 	}
 }

@@ -5,7 +5,6 @@ import (
 	"log/slog"
 	"os"
 	"strings"
-	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/collectors"
@@ -55,10 +54,13 @@ SLIPWAY_DATA; every other setting is an environment variable (docs/server.md).`,
 			defer st.Close()
 			// The update endpoints, from the release store (SLIPWAY_STORE,
 			// default <data>/artifacts) and TUF keys (<data>/keys).
-			// Rollout gates: one evaluation per minute from the heartbeats;
-			// an upgraded machine not seen for StaleAfter counts as offline.
-			// The state is in the database: replicas make one decision.
-			ctrl := gate.New(gateStore(st), fleetHealth{st: st, offlineAfter: cfg.Default().StaleAfter},
+			// Rollout gates: evaluated from the heartbeats four times per
+			// heartbeat interval (at most once a minute); an upgraded machine
+			// that missed a heartbeat (1.5 intervals) counts as offline,
+			// against the share of other machines as late. The state is in
+			// the database: replicas make one decision.
+			def := cfg.Default()
+			ctrl := gate.New(gateStore(st), newFleetHealth(st, def.HeartbeatInterval, def.StaleAfter),
 				gate.Options{OnEvent: auditGate(st, log), Logger: log})
 			uo := updateOptions{
 				store: os.Getenv("SLIPWAY_STORE"), prefix: os.Getenv("SLIPWAY_STORE_PREFIX"),
@@ -69,7 +71,7 @@ SLIPWAY_DATA; every other setting is an environment variable (docs/server.md).`,
 				return err
 			}
 			go u.run(cmd.Context())
-			go runGates(cmd.Context(), ctrl, u, time.Minute, log)
+			go runGates(cmd.Context(), ctrl, u, gateEvery(def.HeartbeatInterval), log)
 			reg.MustRegister(newGateMetrics(ctrl, u.h.Rollouts))
 			opts.Mount = append(opts.Mount, u.mount())
 			return server.Run(cmd.Context(), cfg, server.RunOptions{

@@ -100,14 +100,9 @@ func shot(t *testing.T, name string) chromedp.Action[chromedp.Void] {
 	}
 }
 
-var artifacts string
-
-func artifactsDir(t *testing.T) string {
-	if artifacts == "" {
-		artifacts = t.TempDir()
-	}
-	return artifacts
-}
+// artifactsDir is the test's own directory: one kept across tests would
+// be removed when the first test that made it ends.
+func artifactsDir(t *testing.T) string { return t.TempDir() }
 
 func register(t *testing.T, base, host, serial string) string {
 	t.Helper()

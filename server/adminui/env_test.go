@@ -53,15 +53,20 @@ func newEnv(t *testing.T, opts adminui.Options, mounts ...func(chi.Router)) *env
 	if opts.SigningKeys, err = server.SigningKeys(server.Config{DataDir: dir}, st, slog.New(slog.DiscardHandler)); err != nil {
 		t.Fatal(err)
 	}
+	e := &env{st: st, admin: strings.TrimSpace(string(tok))}
+	e.ts = httptest.NewUnstartedServer(nil)
+	url := "http://" + e.ts.Listener.Addr().String()
+	if opts.OIDC != nil && opts.OIDC.RedirectURL == "" {
+		o := *opts.OIDC
+		o.RedirectURL = url + "/admin/oidc/callback"
+		opts.OIDC = &o
+	}
 	ui, err := adminui.New(st, opts)
 	if err != nil {
 		t.Fatal(err)
 	}
-	e := &env{st: st, admin: strings.TrimSpace(string(tok))}
-	e.ts = httptest.NewUnstartedServer(nil)
-	url := "http://" + e.ts.Listener.Addr().String()
 	e.srv, err = server.New(server.Config{DataDir: dir, PublicURL: url, RateLimit: 1000, RateBurst: 1000},
-		server.Options{Store: st, Mount: append(mounts, ui.Routes), SigningKeys: opts.SigningKeys})
+		server.Options{Store: st, Mount: append(mounts, ui.Routes), SigningKeys: opts.SigningKeys, Channels: channelActions(opts)})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -69,6 +74,15 @@ func newEnv(t *testing.T, opts adminui.Options, mounts ...func(chi.Router)) *env
 	e.ts.Start()
 	t.Cleanup(func() { e.ts.Close(); e.srv.Close() })
 	return e
+}
+
+// channelActions is what `slipway server` gives the admin API: the page's
+// channels file, unless it is in git.
+func channelActions(opts adminui.Options) server.ChannelActions {
+	if opts.Rollouts == nil || opts.GitOps {
+		return nil
+	}
+	return opts.Rollouts
 }
 
 // client is a browser-like client: a cookie jar and no automatic redirects.

@@ -80,7 +80,9 @@ func gateChart(p gate.Plan, v *gateView) template.HTML {
 		n, of      int
 	}{
 		{gate.GateFailed, ratio(s.Failed, s.Upgraded+s.Failed), p.Gates.MaxFailedRate, s.Failed, s.Upgraded + s.Failed},
-		{gate.GateOffline, ratio(s.Offline, s.Upgraded), p.Gates.MaxOfflineRate, s.Offline, s.Upgraded},
+		// The offline gate's threshold rises with the share of the other
+		// machines that are as late (gate.Sample.Baseline).
+		{gate.GateOffline, ratio(s.Offline, s.Upgraded), p.Gates.MaxOfflineRate + s.Baseline, s.Offline, s.Upgraded},
 	}
 	for i, g := range gates {
 		y := rowH * (i + 1)

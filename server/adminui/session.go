@@ -6,15 +6,16 @@ import (
 	"crypto/hmac"
 	"crypto/sha256"
 	"encoding/base64"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"net/http"
 	"net/url"
+	"slices"
 	"strings"
 	"sync"
 	"time"
 
+	jwtsession "github.com/slipwayhq/slipway/server/session"
 	"github.com/slipwayhq/slipway/server/store"
 	"github.com/slipwayhq/slipway/server/token"
 )
@@ -35,9 +36,14 @@ type session struct {
 	Tenant    string `json:"t,omitempty"`
 	Nonce     []byte `json:"n"` // per session; the CSRF token is derived from it
 	Expires   int64  `json:"e"`
-	csrf      string
-	name      string // the admin token's name, read with the token on every request
-	role      string // the admin token's role, read with the token on every request
+	// Single sign-on sessions (no TokenHash): who and the role they were
+	// given at sign-in.
+	User    string `json:"u,omitempty"`
+	Subject string `json:"s,omitempty"`
+	Role    string `json:"r,omitempty"`
+	csrf    string
+	name    string // the admin token's name, read with the token on every request
+	role    string // the admin token's role, read with the token on every request
 }
 
 type ctxKey struct{}
@@ -47,31 +53,29 @@ func sessionFrom(ctx context.Context) (session, bool) {
 	return s, ok
 }
 
-// sessionKeys derives the cookie MAC key from the server's oldest session
-// signing key, which every replica reads from the shared database.
+// sessionKeys are the cookie MAC keys, derived from the server's session
+// signing keys, which every replica reads from the shared database. A
+// cookie names the key that signed it, so it keeps working after a key
+// rotation until that key is dropped; a cookie without a name (made before
+// rotation existed) is checked with the oldest key, as it was signed.
 type sessionKeys struct {
-	st  store.SigningKeyStore
-	mu  sync.Mutex
-	key []byte
+	st store.SigningKeyStore
+	mu sync.Mutex
+	is *jwtsession.Issuer
 }
 
-func (k *sessionKeys) get(ctx context.Context) ([]byte, error) {
+func (k *sessionKeys) issuer(ctx context.Context, now time.Time) (*jwtsession.Issuer, error) {
 	k.mu.Lock()
 	defer k.mu.Unlock()
-	if k.key != nil {
-		return k.key, nil
+	if k.is != nil {
+		return k.is, nil
 	}
-	keys, err := k.st.SigningKeys(ctx)
+	is, err := jwtsession.Open(ctx, k.st, now)
 	if err != nil {
-		return nil, fmt.Errorf("admin session key: %w", err)
+		return nil, fmt.Errorf("admin session key (has the server started?): %w", err)
 	}
-	if len(keys) == 0 {
-		return nil, errors.New("admin session key: the server has no signing key yet")
-	}
-	m := hmac.New(sha256.New, keys[len(keys)-1].Seed)
-	m.Write([]byte("slipway admin session v1"))
-	k.key = m.Sum(nil)
-	return k.key, nil
+	k.is = is
+	return is, nil
 }
 
 func mac(key []byte, parts ...[]byte) []byte {
@@ -85,54 +89,42 @@ func mac(key []byte, parts ...[]byte) []byte {
 
 var b64 = base64.RawURLEncoding
 
+// encodeSession signs s as payload.mac.kid with the current key.
 func (u *UI) encodeSession(ctx context.Context, s session) (string, error) {
-	key, err := u.keys.get(ctx)
-	if err != nil {
-		return "", err
-	}
-	payload, err := json.Marshal(s)
-	if err != nil {
-		return "", err
-	}
-	p := b64.EncodeToString(payload)
-	return p + "." + b64.EncodeToString(mac(key, []byte("cookie"), []byte(p))), nil
+	return u.sign(ctx, "cookie", s)
 }
 
 var errNoSession = errors.New("no valid admin session")
 
 // decodeSession verifies the cookie's MAC and expiry and that the admin
-// token is still active.
+// token is still active (a single sign-on session carries its role).
 func (u *UI) decodeSession(r *http.Request) (session, error) {
 	var s session
 	c, err := r.Cookie(CookieName)
-	if err != nil || len(c.Value) > maxCookie {
-		return s, errNoSession
-	}
-	p, sig, ok := strings.Cut(c.Value, ".")
-	if !ok {
-		return s, errNoSession
-	}
-	key, err := u.keys.get(r.Context())
 	if err != nil {
-		return s, err
-	}
-	got, err := b64.DecodeString(sig)
-	if err != nil || !hmac.Equal(got, mac(key, []byte("cookie"), []byte(p))) {
 		return s, errNoSession
 	}
-	payload, err := b64.DecodeString(p)
-	if err != nil || json.Unmarshal(payload, &s) != nil || len(s.Nonce) != 16 {
-		return s, errNoSession
+	key, err := u.verify(r.Context(), "cookie", c.Value, &s)
+	if err != nil || len(s.Nonce) != 16 {
+		return session{}, cmp.Or(err, errNoSession)
 	}
 	if u.opts.Now().Unix() >= s.Expires {
 		return s, errNoSession
 	}
-	t, err := u.st.GetAdminToken(r.Context(), s.TokenHash)
-	if errors.Is(err, store.ErrNotFound) || (err == nil && (!t.Active(u.opts.Now()) || !token.Equal(t.Hash, s.TokenHash))) {
-		return s, errNoSession
-	}
-	if err != nil {
-		return s, err
+	if len(s.TokenHash) == 0 { // single sign-on
+		if u.sso == nil || s.User == "" || !slices.Contains(store.Roles, s.Role) {
+			return s, errNoSession
+		}
+		s.name, s.role, s.TokenID = s.User, s.Role, ssoActor(s.Subject)
+	} else {
+		t, err := u.st.GetAdminToken(r.Context(), s.TokenHash)
+		if errors.Is(err, store.ErrNotFound) || (err == nil && (!t.Active(u.opts.Now()) || !token.Equal(t.Hash, s.TokenHash))) {
+			return s, errNoSession
+		}
+		if err != nil {
+			return s, err
+		}
+		s.name, s.role = t.Name, t.Role
 	}
 	// Signed out (on any replica) before it expired: refused, even if a
 	// copy of the cookie survives somewhere.
@@ -143,7 +135,6 @@ func (u *UI) decodeSession(r *http.Request) (session, error) {
 		return s, err
 	}
 	s.csrf = b64.EncodeToString(mac(key, []byte("csrf"), s.Nonce))
-	s.name, s.role = t.Name, t.Role
 	return s, nil
 }
 
@@ -194,10 +185,23 @@ func sameOrigin(r *http.Request) bool {
 }
 
 func (u *UI) loginPage(w http.ResponseWriter, r *http.Request) {
-	u.render(w, r, "login", http.StatusOK, page{Title: "Sign in", Data: loginData{Next: safeNext(r.URL.Query().Get("next"))}})
+	u.render(w, r, "login", http.StatusOK, page{Title: "Sign in", Data: u.loginData(safeNext(r.URL.Query().Get("next")))})
 }
 
-type loginData struct{ Next string }
+// loginData: where to go after signing in, the single sign-on link (""
+// without it) and whether the token form is offered.
+type loginData struct {
+	Next, SSO string
+	Token     bool
+}
+
+func (u *UI) loginData(next string) loginData {
+	d := loginData{Next: next, Token: !u.opts.NoTokenLogin}
+	if u.sso != nil {
+		d.SSO = ssoURL(next)
+	}
+	return d
+}
 
 // safeNext keeps post-login redirects on this page (no open redirect).
 func safeNext(next string) string {
@@ -213,7 +217,13 @@ func (u *UI) login(w http.ResponseWriter, r *http.Request) {
 	next := safeNext(r.PostFormValue("next"))
 	bad := func() {
 		u.render(w, r, "login", http.StatusUnauthorized, page{Title: "Sign in", Error: "That admin token is not valid.",
-			Data: loginData{Next: next}})
+			Data: u.loginData(next)})
+	}
+	if u.opts.NoTokenLogin {
+		err := &httpError{http.StatusForbidden, "signing in with an admin token is turned off here; use single sign-on"}
+		u.audit(r.Context(), session{TokenID: "token-login"}, auditEvent{action: store.AuditDenied, target: "POST /admin/login", err: err})
+		u.fail(w, r, err)
+		return
 	}
 	if !sameOrigin(r) || value == "" || len(value) > token.MaxLen || !strings.HasPrefix(value, token.Admin) {
 		bad()
@@ -237,10 +247,14 @@ func (u *UI) login(w http.ResponseWriter, r *http.Request) {
 		u.fail(w, r, err)
 		return
 	}
-	http.SetCookie(w, &http.Cookie{Name: CookieName, Value: v, Path: "/admin", HttpOnly: true, Secure: u.opts.Secure,
-		SameSite: http.SameSiteStrictMode, MaxAge: int(u.opts.SessionTTL / time.Second)})
+	u.setSessionCookie(w, v)
 	u.audit(r.Context(), s, auditEvent{action: store.AuditLogin, tenant: s.Tenant})
 	http.Redirect(w, r, next, http.StatusSeeOther)
+}
+
+func (u *UI) setSessionCookie(w http.ResponseWriter, v string) {
+	http.SetCookie(w, &http.Cookie{Name: CookieName, Value: v, Path: "/admin", HttpOnly: true, Secure: u.opts.Secure,
+		SameSite: http.SameSiteStrictMode, MaxAge: int(u.opts.SessionTTL / time.Second)})
 }
 
 // logout ends the session: the cookie is cleared and the session is
@@ -276,7 +290,7 @@ func (u *UI) requireRole(min string) func(http.Handler) http.Handler {
 				return
 			}
 			role := cmp.Or(s.role, store.RoleAdmin)
-			err := &httpError{http.StatusForbidden, "your admin token's role (" + role + ") may not do this; it needs " + min}
+			err := &httpError{http.StatusForbidden, "your role (" + role + ") may not do this; it needs " + min}
 			u.audit(r.Context(), s, auditEvent{action: store.AuditDenied, tenant: s.Tenant, target: r.Method + " " + r.URL.Path, err: err,
 				attrs: []any{"role", role}})
 			u.fail(w, r, err)

@@ -13,6 +13,7 @@
 package adminui
 
 import (
+	"cmp"
 	"context"
 	"embed"
 	"errors"
@@ -65,6 +66,11 @@ type Options struct {
 	// cookie key derives from the oldest); the server passes the store
 	// wrapped by server.SigningKeys so sealed seeds are opened. Default: st.
 	SigningKeys store.SigningKeyStore
+	// OIDC enables single sign-on (nil: admin tokens only).
+	OIDC *OIDC
+	// NoTokenLogin turns off signing in to the page with an admin token
+	// (with OIDC set: single sign-on only). The admin API still takes tokens.
+	NoTokenLogin bool
 	// Warnings returns problems every page shows at the top (TUF metadata
 	// close to expiry, no online key, release store down). Default: none.
 	Warnings func() []string
@@ -78,6 +84,7 @@ type UI struct {
 	tmpl  map[string]*template.Template
 	keys  *sessionKeys
 	cache statsCache
+	sso   *sso // nil: no single sign-on
 }
 
 // New returns the admin page for st.
@@ -112,6 +119,18 @@ func New(st store.Store, opts Options) (*UI, error) {
 	}
 	u := &UI{st: st, opts: opts, keys: &sessionKeys{st: ks}}
 	u.stats, _ = st.(store.StatsStore)
+	if opts.OIDC != nil {
+		cfg := *opts.OIDC
+		if err := cfg.validate(); err != nil {
+			return nil, fmt.Errorf("adminui: %w", err)
+		}
+		if cfg.HTTPClient == nil {
+			cfg.HTTPClient = &http.Client{Timeout: 10 * time.Second}
+		}
+		u.sso = &sso{cfg: cfg}
+	} else if opts.NoTokenLogin {
+		return nil, errors.New("adminui: token sign-in is turned off and single sign-on is not configured: nobody could sign in")
+	}
 	var err error
 	if u.tmpl, err = parseTemplates(); err != nil {
 		return nil, fmt.Errorf("adminui: %w", err)
@@ -143,6 +162,10 @@ func (u *UI) Routes(r chi.Router) {
 		r.Get("/static/*", serveStatic)
 		r.Get("/login", u.loginPage)
 		r.Post("/login", u.login)
+		if u.sso != nil {
+			r.Get("/oidc/start", u.oidcStart)
+			r.Get("/oidc/callback", u.oidcCallback)
+		}
 		r.Group(func(r chi.Router) {
 			r.Use(u.requireSession)
 			r.Get("/", u.machinesPage)
@@ -195,6 +218,8 @@ type page struct {
 	Nav    string
 	CSRF   string
 	Tenant string // the admin's tenant scope, "" = all
+	User   string // who is signed in: the admin token's name or the SSO email
+	Role   string
 	Error  string
 	// Warnings are Options.Warnings, shown to signed-in admins.
 	Warnings []string
@@ -203,7 +228,7 @@ type page struct {
 
 func (u *UI) render(w http.ResponseWriter, r *http.Request, name string, status int, p page) {
 	if s, ok := sessionFrom(r.Context()); ok {
-		p.CSRF, p.Tenant = s.csrf, s.Tenant
+		p.CSRF, p.Tenant, p.User, p.Role = s.csrf, s.Tenant, s.name, cmp.Or(s.role, store.RoleAdmin)
 		if u.opts.Warnings != nil {
 			p.Warnings = u.opts.Warnings()
 		}

@@ -20,6 +20,7 @@ import (
 	"io"
 	"os"
 	"strings"
+	"time"
 
 	"github.com/slipwayhq/slipway/server/store"
 )
@@ -104,6 +105,16 @@ func (k *Keys) open(sk store.SigningKey) ([]byte, error) {
 		return seed, nil
 	}
 	return nil, fmt.Errorf("keyseal: key %s: stored seed has an unknown format (%d bytes)", sk.ID, len(sk.Seed))
+}
+
+// RotateSigningKey stores k, with its seed sealed, as the signing key.
+func (k *Keys) RotateSigningKey(ctx context.Context, sk store.SigningKey, dropAfter time.Time) error {
+	sealed, err := k.seal(sk.ID, sk.Seed)
+	if err != nil {
+		return err
+	}
+	sk.Seed = sealed
+	return k.st.RotateSigningKey(ctx, sk, dropAfter)
 }
 
 // ReplaceSigningKeySeed passes through to the wrapped store (stored values).

@@ -41,6 +41,14 @@ func (m *memKeys) SigningKeys(context.Context) ([]store.SigningKey, error) {
 	return out, nil
 }
 
+func (m *memKeys) RotateSigningKey(_ context.Context, k store.SigningKey, _ time.Time) error {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	k.Seed = append([]byte(nil), k.Seed...)
+	m.keys = append([]store.SigningKey{k}, m.keys...)
+	return nil
+}
+
 func (m *memKeys) ReplaceSigningKeySeed(_ context.Context, id string, old, seed []byte) error {
 	m.mu.Lock()
 	defer m.mu.Unlock()
@@ -78,6 +86,18 @@ func TestSealRoundTrip(t *testing.T) {
 	if err != nil || len(got) != 2 || !bytes.Equal(got[0].Seed, seed) || !bytes.Equal(got[1].Seed, legacy.Seed) {
 		t.Fatalf("opened: %+v, %v", got, err)
 	}
+	// A rotated-in key is sealed too.
+	rotated := bytes.Repeat([]byte{5}, ed25519.SeedSize)
+	if err := k.RotateSigningKey(ctx, store.SigningKey{ID: "rot", Seed: rotated, CreatedAt: time.Unix(3, 0)}, time.Unix(9, 0)); err != nil {
+		t.Fatal(err)
+	}
+	if stored, _ := raw.SigningKeys(ctx); !keyseal.Sealed(stored[0].Seed) || bytes.Contains(stored[0].Seed, rotated[:8]) {
+		t.Fatalf("rotated key stored as %x", stored[0].Seed)
+	}
+	if got, err := k.SigningKeys(ctx); err != nil || !bytes.Equal(got[0].Seed, rotated) {
+		t.Fatalf("rotated key opened: %+v, %v", got, err)
+	}
+	raw.keys = raw.keys[1:]
 	// Another KEK, a tampered seed or a seed moved to another key ID: refused.
 	other, _ := keyseal.New(raw, kek(2))
 	if _, err := other.SigningKeys(ctx); !errors.Is(err, keyseal.ErrWrongKey) {

@@ -1,20 +1,24 @@
 // Package session issues and verifies machine sessions: compact JWTs signed
-// with Ed25519 (alg EdDSA), whose public keys are published as a JWKS so any
-// app (the ticket portal) can verify them.
+// with Ed25519 (alg EdDSA, a "kid" header), whose public keys are published
+// as a JWKS so any app (the ticket portal) can verify them. Signing,
+// parsing and the key set are go-jose's (github.com/go-jose/go-jose/v4).
 package session
 
 import (
-	"bytes"
 	"context"
 	"crypto/ed25519"
+	"crypto/hmac"
 	"crypto/rand"
-	"encoding/base64"
+	"crypto/sha256"
 	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"fmt"
 	"strings"
 	"time"
+
+	jose "github.com/go-jose/go-jose/v4"
+	"github.com/go-jose/go-jose/v4/jwt"
 
 	"github.com/slipwayhq/slipway/server/store"
 )
@@ -51,156 +55,107 @@ func (c Claims) MachineID() string {
 	return id
 }
 
-type key struct {
-	id   string
-	priv ed25519.PrivateKey
-	pub  ed25519.PublicKey
-}
+// Skew is how far in the future a token's nbf may be.
+const Skew = 60 * time.Second
 
-// Issuer signs with the newest key and verifies with any known key.
-type Issuer struct {
-	keys   []key // newest first
-	jwks   []byte
-	issuer string
+// MaxLen bounds accepted tokens.
+const MaxLen = 4096
+
+// algs is the one algorithm accepted: a token with any other "alg"
+// (none, HS256 with the public key as secret, ...) fails to parse.
+var algs = []jose.SignatureAlgorithm{jose.EdDSA}
+
+// key is one signing key, with its go-jose signer.
+type key struct {
+	id     string
+	pub    ed25519.PublicKey
+	signer jose.Signer
+	mac    []byte // the admin page's cookie MAC key, derived from the seed
 }
 
 // KeyStore is the part of store.SigningKeyStore that Load needs.
 type KeyStore interface {
 	CreateSigningKey(ctx context.Context, k store.SigningKey) error
 	SigningKeys(ctx context.Context) ([]store.SigningKey, error)
+	RotateSigningKey(ctx context.Context, k store.SigningKey, dropAfter time.Time) error
 }
 
-// Load reads the signing keys from ks, creating one when there is none.
-func Load(ctx context.Context, ks KeyStore, issuer string, now time.Time) (*Issuer, error) {
-	stored, err := ks.SigningKeys(ctx)
+// NewKey returns a fresh signing key: a random seed and an 8-byte hex kid.
+func NewKey(now time.Time) store.SigningKey {
+	seed := make([]byte, ed25519.SeedSize)
+	_, _ = rand.Read(seed)
+	kid := make([]byte, 8)
+	_, _ = rand.Read(kid)
+	return store.SigningKey{ID: hex.EncodeToString(kid), Seed: seed, CreatedAt: now}
+}
+
+func newKey(sk store.SigningKey) (key, error) {
+	if len(sk.Seed) != ed25519.SeedSize {
+		return key{}, fmt.Errorf("session: key %s: bad seed length %d", sk.ID, len(sk.Seed))
+	}
+	priv := ed25519.NewKeyFromSeed(sk.Seed)
+	signer, err := jose.NewSigner(jose.SigningKey{Algorithm: jose.EdDSA, Key: jose.JSONWebKey{Key: priv, KeyID: sk.ID}},
+		(&jose.SignerOptions{}).WithType("JWT"))
 	if err != nil {
-		return nil, fmt.Errorf("session: load keys: %w", err)
+		return key{}, fmt.Errorf("session: key %s: %w", sk.ID, err)
 	}
-	if len(stored) == 0 {
-		seed := make([]byte, ed25519.SeedSize)
-		_, _ = rand.Read(seed)
-		kid := make([]byte, 8)
-		_, _ = rand.Read(kid)
-		k := store.SigningKey{ID: hex.EncodeToString(kid), Seed: seed, CreatedAt: now}
-		if err := ks.CreateSigningKey(ctx, k); err != nil {
-			return nil, fmt.Errorf("session: create key: %w", err)
-		}
-		stored = []store.SigningKey{k}
-	}
-	is := &Issuer{issuer: issuer}
-	for _, sk := range stored {
-		if len(sk.Seed) != ed25519.SeedSize {
-			return nil, fmt.Errorf("session: key %s: bad seed length %d", sk.ID, len(sk.Seed))
-		}
-		priv := ed25519.NewKeyFromSeed(sk.Seed)
-		is.keys = append(is.keys, key{id: sk.ID, priv: priv, pub: priv.Public().(ed25519.PublicKey)})
-	}
-	is.jwks, err = is.buildJWKS()
-	return is, err
+	m := hmac.New(sha256.New, sk.Seed)
+	m.Write([]byte("slipway admin session v1"))
+	return key{id: sk.ID, pub: priv.Public().(ed25519.PublicKey), signer: signer, mac: m.Sum(nil)}, nil
 }
 
-type jwk struct {
-	Kty string `json:"kty"`
-	Crv string `json:"crv"`
-	X   string `json:"x"`
-	Kid string `json:"kid"`
-	Alg string `json:"alg"`
-	Use string `json:"use"`
-}
-
-func (is *Issuer) buildJWKS() ([]byte, error) {
-	set := struct {
-		Keys []jwk `json:"keys"`
-	}{Keys: []jwk{}}
-	for _, k := range is.keys {
-		set.Keys = append(set.Keys, jwk{Kty: "OKP", Crv: "Ed25519", X: b64(k.pub), Kid: k.id, Alg: "EdDSA", Use: "sig"})
+// jwksOf is the JSON Web Key Set of keys: OKP/Ed25519, alg EdDSA, use sig.
+func jwksOf(keys []key) ([]byte, error) {
+	set := jose.JSONWebKeySet{Keys: []jose.JSONWebKey{}}
+	for _, k := range keys {
+		set.Keys = append(set.Keys, jose.JSONWebKey{Key: k.pub, KeyID: k.id, Algorithm: string(jose.EdDSA), Use: "sig"})
 	}
 	return json.Marshal(set)
 }
 
-// JWKS returns the JSON Web Key Set document.
-func (is *Issuer) JWKS() []byte { return is.jwks }
-
-// Issuer returns the "iss" value of issued tokens.
-func (is *Issuer) Issuer() string { return is.issuer }
-
-func b64(b []byte) string { return base64.RawURLEncoding.EncodeToString(b) }
-
-type header struct {
-	Alg string `json:"alg"`
-	Typ string `json:"typ"`
-	Kid string `json:"kid"`
-}
-
-// Issue signs a session for the machine, valid for ttl from now.
-func (is *Issuer) Issue(machineID, tenantID string, now time.Time, ttl time.Duration) (string, Claims, error) {
+func newClaims(issuer, machineID, tenantID string, now time.Time, ttl time.Duration) Claims {
 	jti := make([]byte, 16)
 	_, _ = rand.Read(jti)
-	c := Claims{
-		Issuer: is.issuer, Subject: "machine:" + machineID, Tenant: tenantID, Scope: Scope,
+	return Claims{
+		Issuer: issuer, Subject: "machine:" + machineID, Tenant: tenantID, Scope: Scope,
 		IssuedAt: now.Unix(), NotBefore: now.Unix(), ExpiresAt: now.Add(ttl).Unix(), ID: hex.EncodeToString(jti),
 	}
-	k := is.keys[0]
-	h, err := json.Marshal(header{Alg: "EdDSA", Typ: "JWT", Kid: k.id})
-	if err != nil {
-		return "", c, err
-	}
-	p, err := json.Marshal(c)
-	if err != nil {
-		return "", c, err
-	}
-	signing := b64(h) + "." + b64(p)
-	return signing + "." + b64(ed25519.Sign(k.priv, []byte(signing))), c, nil
 }
 
-// MaxLen bounds accepted tokens.
-const MaxLen = 4096
+func sign(k key, c Claims) (string, error) {
+	tok, err := jwt.Signed(k.signer).Claims(c).Serialize()
+	if err != nil {
+		return "", fmt.Errorf("session: sign: %w", err)
+	}
+	return tok, nil
+}
 
-// Verify checks the signature, algorithm, issuer, scope and time window.
-func (is *Issuer) Verify(tok string, now time.Time) (Claims, error) {
-	var c Claims
+// parse parses tok (EdDSA only) and returns it with its kid.
+func parse(tok string) (*jwt.JSONWebToken, string, error) {
 	if len(tok) > MaxLen {
-		return c, ErrMalformed
+		return nil, "", ErrMalformed
 	}
-	parts := strings.Split(tok, ".")
-	if len(parts) != 3 {
-		return c, ErrMalformed
+	t, err := jwt.ParseSigned(tok, algs)
+	if err != nil || len(t.Headers) != 1 {
+		return nil, "", ErrMalformed
 	}
-	var h header
-	if err := decodePart(parts[0], &h); err != nil || h.Alg != "EdDSA" {
-		return c, ErrMalformed
-	}
-	sig, err := base64.RawURLEncoding.DecodeString(parts[2])
-	if err != nil || len(sig) != ed25519.SignatureSize {
-		return c, ErrMalformed
-	}
-	ok := false
-	for _, k := range is.keys {
-		if k.id == h.Kid && ed25519.Verify(k.pub, []byte(parts[0]+"."+parts[1]), sig) {
-			ok = true
-			break
+	return t, t.Headers[0].KeyID, nil
+}
+
+// check verifies t's signature with pub and its claims at now.
+func check(t *jwt.JSONWebToken, pub ed25519.PublicKey, issuer string, now time.Time) (Claims, error) {
+	var c Claims
+	if err := t.Claims(pub, &c); err != nil {
+		if errors.Is(err, jose.ErrCryptoFailure) {
+			return Claims{}, ErrSignature
 		}
-	}
-	if !ok {
-		return c, ErrSignature
-	}
-	if err := decodePart(parts[1], &c); err != nil {
 		return Claims{}, ErrMalformed
 	}
-	if c.Issuer != is.issuer || c.Scope != Scope || c.MachineID() == "" {
+	if c.Issuer != issuer || c.Scope != Scope || c.MachineID() == "" {
 		return Claims{}, ErrMalformed
 	}
-	if n := now.Unix(); n >= c.ExpiresAt || n < c.NotBefore-60 {
+	if n := now.Unix(); n >= c.ExpiresAt || n < c.NotBefore-int64(Skew/time.Second) {
 		return Claims{}, ErrExpired
 	}
 	return c, nil
-}
-
-func decodePart(s string, v any) error {
-	b, err := base64.RawURLEncoding.DecodeString(s)
-	if err != nil {
-		return err
-	}
-	dec := json.NewDecoder(bytes.NewReader(b))
-	return dec.Decode(v)
 }

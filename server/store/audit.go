@@ -57,6 +57,7 @@ const (
 	AuditCreateAdminToken = "create-admin-token"
 	AuditRevokeAdminToken = "revoke-admin-token"
 	AuditRotateAdminToken = "rotate-admin-token"
+	AuditRotateSessionKey = "rotate-session-key"
 )
 
 // AuditActions lists the actions above, sorted (the admin page suggests
@@ -64,7 +65,7 @@ const (
 var AuditActions = []string{AuditCreateAdminToken, AuditCreateSecret, AuditCreateTenant, AuditDeleteMachine, AuditDenied,
 	AuditLogin, AuditLogout, AuditPause, AuditResume, AuditRevokeAdminToken, AuditRevokeSecret, AuditRevokeToken,
 	AuditRollback, AuditRolloutAdvance, AuditRolloutHalt, AuditRolloutResume, AuditRolloutStart,
-	AuditRotateAdminToken, AuditRotateSecret, AuditRotateToken}
+	AuditRotateAdminToken, AuditRotateSecret, AuditRotateSessionKey, AuditRotateToken}
 
 // AuditOK is the Result of an action that succeeded.
 const AuditOK = "ok"

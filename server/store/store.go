@@ -378,6 +378,11 @@ type SigningKey struct {
 	ID        string // the JWT "kid"
 	Seed      []byte // ed25519 seed, 32 bytes
 	CreatedAt time.Time
+	// RetiredAt is when a newer key took over signing (zero: it signs).
+	RetiredAt time.Time
+	// ExpiresAt is when the key leaves the JWKS and stops verifying, after
+	// the last token it signed has expired (zero: not retired).
+	ExpiresAt time.Time
 }
 
 // SigningKeyStore keeps session signing keys.
@@ -389,6 +394,10 @@ type SigningKeyStore interface {
 	// compare-and-swap: when the stored seed is no longer old (another
 	// replica got there first), nothing changes and it returns ErrConflict.
 	ReplaceSigningKeySeed(ctx context.Context, id string, old, seed []byte) error
+	// RotateSigningKey adds k as the signing key and, in one transaction,
+	// retires every other unretired key at k.CreatedAt with expiry
+	// dropAfter, and deletes keys whose expiry is at or before k.CreatedAt.
+	RotateSigningKey(ctx context.Context, k SigningKey, dropAfter time.Time) error
 }
 
 // LeaseStore coordinates replicas: a named lease has one holder at a

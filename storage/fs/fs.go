@@ -98,8 +98,8 @@ func (s *Store) SweepTemp(before time.Time) (files int, size int64, err error) {
 			}
 			return err
 		}
-		if d.IsDir() || !strings.HasPrefix(d.Name(), TempPrefix) {
-			return nil
+		if d.IsDir() || !strings.HasPrefix(d.Name(), TempPrefix) || strings.HasPrefix(d.Name(), lockPrefix) {
+			return nil // a lock file may be held: removing it would break the lock
 		}
 		info, err := d.Info()
 		if err != nil || !info.Mode().IsRegular() || !info.ModTime().Before(before) {

@@ -19,6 +19,10 @@ var ErrNotFound = errors.New("object not found")
 // ErrInvalidKey is returned for a key or prefix that breaks the key rules.
 var ErrInvalidKey = errors.New("invalid object key")
 
+// ErrPrecondition is returned by a conditional write whose condition did
+// not hold: the key exists (create-only) or changed since it was read.
+var ErrPrecondition = errors.New("object precondition failed")
+
 // Info describes one stored object.
 type Info struct {
 	Key     string

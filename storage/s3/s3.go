@@ -175,7 +175,21 @@ func (s *Store) Get(ctx context.Context, key string) (io.ReadCloser, object.Info
 		_ = obj.Close()
 		return nil, object.Info{}, fmt.Errorf("s3 get %s: %w", key, s.notFound(ctx, err))
 	}
-	return obj, s.info(st), nil
+	return changeAware{obj}, s.info(st), nil
+}
+
+// changeAware is a minio object whose reads fail with
+// object.ErrPrecondition when the object was replaced after it was opened
+// (minio-go reads with If-Match on the ETag it saw first): callers can
+// tell "changed while read, read again" from a storage failure.
+type changeAware struct{ *minio.Object }
+
+func (c changeAware) Read(p []byte) (int, error) {
+	n, err := c.Object.Read(p)
+	if err != nil && minio.ToErrorResponse(err).StatusCode == http.StatusPreconditionFailed {
+		err = fmt.Errorf("%w: replaced while read: %w", object.ErrPrecondition, err)
+	}
+	return n, err
 }
 
 // Stat describes the object.

@@ -60,6 +60,7 @@ func Run(t *testing.T, newStore func(t *testing.T) storage.Store, opts Options) 
 		{"ShortReader", testShortReader},
 		{"BadKeys", testBadKeys},
 		{"CancelMidUpload", testCancelMidUpload},
+		{"PutIf", testPutIf},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {

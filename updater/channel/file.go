@@ -45,8 +45,13 @@ type File struct {
 	// Keys lists, per product, the minisign public keys its release
 	// artifacts may be signed with (see TrustedKeys); a product without an
 	// entry uses the server's release key. Optional.
-	Keys     map[string][]string
-	Products []*Product
+	Keys map[string][]string
+	// Endorsements lists, per product, key endorsements (see
+	// minisign.Endorse): each vouches, signed by an older key, for a newer
+	// one, so that clients trusting the old key learn the new one from the
+	// signed update metadata during a key change. Optional.
+	Endorsements map[string][]string
+	Products     []*Product
 }
 
 // Product is one product's channels, in file order.
@@ -114,8 +119,9 @@ type channelDoc struct {
 }
 
 type fileDoc struct {
-	Keys     map[string][]string              `yaml:"keys"`
-	Products map[string]map[string]channelDoc `yaml:"products"`
+	Keys         map[string][]string              `yaml:"keys"`
+	Endorsements map[string][]string              `yaml:"endorsements"`
+	Products     map[string]map[string]channelDoc `yaml:"products"`
 }
 
 var nameRE = regexp.MustCompile(`^[a-z0-9][a-z0-9._-]{0,62}$`)
@@ -140,7 +146,7 @@ func Parse(data []byte) (*File, error) {
 	if err := yaml.Unmarshal(data, &root); err != nil {
 		return nil, fmt.Errorf("%w: %w", ErrInvalid, err)
 	}
-	f := &File{Keys: doc.Keys}
+	f := &File{Keys: doc.Keys, Endorsements: doc.Endorsements}
 	for _, p := range mappingKeys(&root, "products") {
 		prod := &Product{Name: p}
 		for _, c := range mappingKeys(&root, "products", p) {
@@ -234,6 +240,13 @@ func (f *File) Marshal() ([]byte, error) {
 			return nil, err
 		}
 		root.Content = append(root.Content, scalar("keys"), keys)
+	}
+	if len(f.Endorsements) > 0 {
+		n, err := sortedListsNode(f.Endorsements)
+		if err != nil {
+			return nil, err
+		}
+		root.Content = append(root.Content, scalar("endorsements"), n)
 	}
 	root.Content = append(root.Content, scalar("products"), products)
 	var buf bytes.Buffer

@@ -182,9 +182,11 @@ type Offer struct {
 	Rollback   bool              `json:"rollback"`
 
 	// Set by Check from the signed TUF target.
-	length int64
-	hashes map[string][]byte
-	format string
+	length       int64
+	hashes       map[string][]byte
+	format       string
+	keys         []string // announced release keys (signed)
+	endorsements []string
 }
 
 // maxOfferSize bounds the update-check response.
@@ -218,6 +220,7 @@ func (c *Client) Check(ctx context.Context) (*Offer, error) {
 		return nil, err
 	}
 	offer.length, offer.format = tf.Length, custom.Format
+	offer.keys, offer.endorsements = custom.Keys, custom.Endorsements
 	offer.hashes = map[string][]byte{}
 	for alg, h := range tf.Hashes {
 		offer.hashes[alg] = h

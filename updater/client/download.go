@@ -13,6 +13,7 @@ import (
 	"net/http"
 	"os"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 
@@ -157,16 +158,29 @@ func (c *Client) verifySignature(path string, o *Offer) error {
 	if err != nil {
 		return fmt.Errorf("%w: %w", ErrBadSignature, err)
 	}
+	keys, err := c.acceptedKeys(o)
+	if err != nil {
+		return err
+	}
+	i := slices.IndexFunc(keys, func(k *minisign.PublicKey) bool { return k.ID == sig.KeyID })
+	if i < 0 {
+		return fmt.Errorf("%w: signed by %s; accepted release keys: %s", ErrBadSignature, sig.KeyID, keyIDs(keys))
+	}
 	f, err := os.Open(path)
 	if err != nil {
 		return err
 	}
 	defer f.Close()
-	if err := minisign.Verify(c.cfg.MinisignKey, f, sig); err != nil {
+	if err := minisign.Verify(keys[i], f, sig); err != nil {
 		return fmt.Errorf("%w: %w", ErrBadSignature, err)
 	}
 	if v, ok := sig.Field("version"); ok && v != o.Version {
 		return fmt.Errorf("%w: signature is for version %s, offered %s", ErrBadSignature, v, o.Version)
+	}
+	if len(o.keys) > 0 {
+		if err := c.learnKeys(keys); err != nil {
+			return fmt.Errorf("record release keys: %w", err)
+		}
 	}
 	return nil
 }

@@ -133,6 +133,10 @@ type pending struct {
 	Window time.Duration `json:"window,omitempty"`
 	// Starts counts Startup calls while pending (crash loops).
 	Starts int `json:"starts"`
+	// Crashes counts the service manager's reports of the new version
+	// exiting abnormally (RecordCrash), which a version that dies before
+	// its Startup cannot count itself.
+	Crashes int `json:"crashes,omitempty"`
 }
 
 const (
@@ -173,18 +177,9 @@ type Failure struct {
 // wrapping ErrUnhealthy (the caller exits so its supervisor starts the
 // restored binary). It returns nil when nothing is pending.
 func Startup(stateDir string, now time.Time) error {
-	path := filepath.Join(stateDir, pendingFile)
-	data, err := os.ReadFile(path)
-	if errors.Is(err, os.ErrNotExist) {
-		return nil
-	}
-	if err != nil {
+	p, ok, err := readPending(stateDir)
+	if !ok || err != nil {
 		return err
-	}
-	var p pending
-	if err := json.Unmarshal(data, &p); err != nil {
-		os.Remove(path)
-		return fmt.Errorf("pending update state: %w", err)
 	}
 	if p.Starts == 0 && p.Window > 0 {
 		p.Deadline = now.Add(p.Window)
@@ -194,17 +189,61 @@ func Startup(stateDir string, now time.Time) error {
 		return writePending(stateDir, p)
 	}
 	reason := fmt.Sprintf("version %s did not report healthy by %s (%d starts)", p.To, p.Deadline.Format(time.RFC3339), p.Starts)
-	if err := Rollback(p.Binary); err != nil {
-		return err
-	}
-	os.Remove(path)
-	if err := recordRejected(stateDir, p.To, reason, now); err != nil {
-		return err
-	}
-	if err := writeJSONFile(filepath.Join(stateDir, failureFile), Failure{From: p.From, To: p.To, Reason: reason, At: now}); err != nil {
+	if err := rollbackPending(stateDir, p, reason, now); err != nil {
 		return err
 	}
 	return fmt.Errorf("%w: %s", ErrUnhealthy, reason)
+}
+
+// RecordCrash is the service manager's half of the post-swap check: run by
+// the previous, known-good binary after the service exited abnormally
+// (the agent's systemd unit: ExecStopPost with the kept .previous binary),
+// it counts the crash of a pending update and, at the MaxStarts-th,
+// restores the previous binary — also when the new version dies before
+// its own Startup could count anything (flag parsing, init, exec). It
+// reports whether it rolled back; nothing pending is (false, nil).
+func RecordCrash(stateDir string, now time.Time) (bool, error) {
+	p, ok, err := readPending(stateDir)
+	if !ok || err != nil {
+		return false, err
+	}
+	p.Crashes++
+	if p.Crashes < MaxStarts {
+		return false, writePending(stateDir, p)
+	}
+	reason := fmt.Sprintf("version %s exited abnormally %d times under the service manager", p.To, p.Crashes)
+	return true, rollbackPending(stateDir, p, reason, now)
+}
+
+// readPending reads the pending update; ok is false when there is none.
+// Unreadable state is removed and reported.
+func readPending(stateDir string) (p pending, ok bool, err error) {
+	path := filepath.Join(stateDir, pendingFile)
+	data, err := os.ReadFile(path)
+	if errors.Is(err, os.ErrNotExist) {
+		return p, false, nil
+	}
+	if err != nil {
+		return p, false, err
+	}
+	if err := json.Unmarshal(data, &p); err != nil {
+		os.Remove(path)
+		return p, false, fmt.Errorf("pending update state: %w", err)
+	}
+	return p, true, nil
+}
+
+// rollbackPending restores the previous binary of a pending update and
+// records the version as rejected and as the last failure.
+func rollbackPending(stateDir string, p pending, reason string, now time.Time) error {
+	if err := Rollback(p.Binary); err != nil {
+		return err
+	}
+	os.Remove(filepath.Join(stateDir, pendingFile))
+	if err := recordRejected(stateDir, p.To, reason, now); err != nil {
+		return err
+	}
+	return writeJSONFile(filepath.Join(stateDir, failureFile), Failure{From: p.From, To: p.To, Reason: reason, At: now})
 }
 
 // ConfirmHealthy marks the running version healthy: the pending update

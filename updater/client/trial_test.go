@@ -129,3 +129,35 @@ func TestHealthDeadlineCountsFromFirstStart(t *testing.T) {
 		t.Fatalf("past the window: %v", err)
 	}
 }
+
+// TestRecordCrashRollsBackWithoutStartup: a new version that dies before
+// its own Startup (so it never counts a start) is rolled back by the
+// service manager's crash reports (RecordCrash, run by the previous
+// binary) at the MaxStarts-th crash, reported, and not installed again.
+func TestRecordCrashRollsBackWithoutStartup(t *testing.T) {
+	w := newWorld(t)
+	if rolled, err := RecordCrash(w.cfg.StateDir, w.cfg.Now()); rolled || err != nil {
+		t.Fatalf("nothing pending: %v %v", rolled, err)
+	}
+	if _, err := w.client(t).Update(t.Context()); err != nil {
+		t.Fatal(err)
+	}
+	for i := 1; i <= MaxStarts; i++ {
+		rolled, err := RecordCrash(w.cfg.StateDir, w.cfg.Now())
+		if err != nil || rolled != (i == MaxStarts) {
+			t.Fatalf("crash %d: rolled back %v, %v", i, rolled, err)
+		}
+	}
+	if data, _ := os.ReadFile(w.bin); !bytes.Equal(data, script("1.0.0")) {
+		t.Fatalf("not rolled back: %q", data)
+	}
+	if err := Startup(w.cfg.StateDir, w.cfg.Now()); err != nil {
+		t.Fatalf("the restored binary's start: %v", err)
+	}
+	if f, err := LastFailure(w.cfg.StateDir); err != nil || f == nil || f.To != "1.1.0" {
+		t.Fatalf("failure report %+v %v", f, err)
+	}
+	if res, err := w.client(t).Update(t.Context()); res != nil || err != nil {
+		t.Fatalf("reinstalled: %+v %v", res, err)
+	}
+}

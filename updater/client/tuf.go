@@ -146,6 +146,8 @@ type targetCustom struct {
 		Rollout float64  `json:"rollout"`
 		Revoked []string `json:"revoked"`
 	} `json:"channels"`
+	Keys         []string `json:"keys"`
+	Endorsements []string `json:"endorsements"`
 }
 
 func customOf(tf *metadata.TargetFiles) (targetCustom, error) {

@@ -95,7 +95,13 @@ func (h *Handler) refreshTUF(ctx context.Context) error {
 			return err
 		}
 	}
-	if _, err := r.Refresh(ctx, key, h.opts.Now()); err != nil {
+	if _, err := r.Refresh(ctx, key, h.opts.Now()); errors.Is(err, repo.ErrConflict) {
+		// Another writer (an apply, a replica without the lease) changed
+		// the metadata first; its write stands, Reload picks it up and the
+		// next tick re-signs from it if still due.
+		h.opts.Logger.InfoContext(ctx, "TUF metadata changed by another writer while re-signing; will retry", "err", err)
+		return nil
+	} else if err != nil {
 		return fmt.Errorf("refresh TUF timestamp: %w", err)
 	}
 	return nil

@@ -43,7 +43,9 @@ func badRollout(b *testing.B, behaviour string) {
 	e := newEnv(b, 2000)
 	f := e.fleet
 	f.Step = time.Minute
-	f.OfflineAfter = 3 * time.Minute // the server's StaleAfter: 3 heartbeat intervals
+	// Like the server: silent after 1.5 heartbeat intervals (one missed
+	// heartbeat), the baseline over machines seen within StaleAfter (3).
+	f.OfflineAfter, f.StaleAfter = 90*time.Second, 3*time.Minute
 	p := gate.Plan{Steps: []float64{5, 25, 100}, Bake: gate.Duration(30 * time.Minute),
 		Gates: gate.Gates{MaxFailedRate: 0.05, MaxOfflineRate: 0.10, MinSample: 20}}
 	e.release("1.1.0", behaviour, p)

@@ -38,6 +38,9 @@ func newEnv(t testing.TB, n int) *env {
 	e := &env{t: t, st: memstore.New(), file: &channel.File{}}
 	e.fleet = &gatetest.Fleet{Product: "agent", Channel: "stable", Now: time.Date(2026, 3, 1, 12, 0, 0, 0, time.UTC),
 		Step: 5 * time.Minute, Behave: map[string]string{}}
+	// One round = one heartbeat interval; silent after 1.5 intervals and
+	// recently active within 3, like the server (cmd/slipway fleetHealth).
+	e.fleet.OfflineAfter, e.fleet.StaleAfter = e.fleet.Step*3/2, 3*e.fleet.Step
 	e.pub = updatertest.New(t, e.st, "", 1)
 	var err error
 	if e.keys, err = repo.EnsureKeys(filepath.Join(t.TempDir(), "keys"), 1); err != nil {
@@ -145,5 +148,33 @@ func TestBadVersionHaltsAtFirstStep(t *testing.T) {
 				t.Fatalf("%d of %d machines back on 1.0.0", n, len(f.Machines))
 			}
 		})
+	}
+}
+
+// TestSilentVersionHaltsWithinTwoIntervals: machines that go silent after
+// taking a version trip the offline gate at most two heartbeat intervals
+// (rounds) after the gate's minimum sample is reached (the goal;
+// counted on the simulated clock, not measured in wall time).
+func TestSilentVersionHaltsWithinTwoIntervals(t *testing.T) {
+	e := newEnv(t, 600)
+	f := e.fleet
+	e.release("1.1.0", gatetest.Silent, plan)
+	k := gate.Key{Product: "agent", Channel: "stable"}
+	sampledRound, round := -1, 0
+	for ; round < 20; round++ {
+		f.Round(t)
+		if st, _ := f.Ctrl.State(k); st.Halted {
+			break
+		}
+		if s, _ := f.Sample(t.Context(), "agent", "1.1.0", f.Now.Add(-f.Step)); sampledRound < 0 && s.Upgraded+s.Failed >= plan.Gates.MinSample {
+			sampledRound = round
+		}
+	}
+	st, _ := f.Ctrl.State(k)
+	if !st.Halted || st.Gate != gate.GateOffline || sampledRound < 0 {
+		t.Fatalf("state %v (minimum sample at round %d)", st, sampledRound)
+	}
+	if n := round - sampledRound; n > 2 {
+		t.Fatalf("halted %d rounds after the minimum sample, want at most 2: %v", n, st)
 	}
 }

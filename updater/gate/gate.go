@@ -29,7 +29,19 @@ type Plan struct {
 	Bake Duration `yaml:"bake,omitempty" json:"bake,omitempty"`
 	// Gates trip the halt.
 	Gates Gates `yaml:"gates,omitempty" json:"gates,omitzero"`
+	// OnHalt is the policy when a gate trips: OnHaltStop (default: the
+	// spread stops and a human decides) or OnHaltRollback: the halt also
+	// records a request for the signed rollback, which `slipway gate
+	// autorollback` performs where the targets key is (a CI job). The
+	// server holds no targets key, so it cannot sign a rollback itself.
+	OnHalt string `yaml:"onHalt,omitempty" json:"onHalt,omitempty"`
 }
+
+// OnHalt policies.
+const (
+	OnHaltStop     = "halt"
+	OnHaltRollback = "rollback"
+)
 
 // Gates are the health thresholds. A zero threshold disables its gate.
 type Gates struct {
@@ -38,7 +50,10 @@ type Gates struct {
 	// trial run, crash loop after the swap). Default: 0.05.
 	MaxFailedRate float64 `yaml:"maxFailedRate,omitempty" json:"maxFailedRate,omitempty"`
 	// MaxOfflineRate trips when the share of upgraded machines gone
-	// offline since upgrading exceeds it. Default: 0.10.
+	// silent since upgrading exceeds the share of the other recently
+	// active machines that are late too (Sample.Baseline) by more than
+	// it: a fleet-wide delay (the server was down, a network outage) does
+	// not count against the version. Default: 0.10.
 	MaxOfflineRate float64 `yaml:"maxOfflineRate,omitempty" json:"maxOfflineRate,omitempty"`
 	// MinSample is how many machines (upgraded + failed) must have
 	// reported before any gate is judged. Default: 20.
@@ -94,6 +109,9 @@ func (p Plan) Validate() error {
 	if p.Gates.MinSample < 0 || p.Gates.MinSample > 1_000_000 {
 		return errors.New("plan: minSample must be between 0 and 1000000")
 	}
+	if p.OnHalt != "" && p.OnHalt != OnHaltStop && p.OnHalt != OnHaltRollback {
+		return fmt.Errorf("plan: onHalt %q: want %q or %q", p.OnHalt, OnHaltStop, OnHaltRollback)
+	}
 	return nil
 }
 
@@ -104,8 +122,14 @@ type Sample struct {
 	// Failed machines reported the version failed or rolled back.
 	Failed int `json:"failed"`
 	// Offline are upgraded machines not seen since they upgraded for
-	// longer than the offline threshold.
+	// longer than the silence threshold (the server: 1.5 heartbeat
+	// intervals).
 	Offline int `json:"offline"`
+	// Baseline is the share of the other machines, among those seen
+	// recently (within the server's StaleAfter), that are late by the same
+	// threshold: what "offline" looks like for machines that did not take
+	// the version. The offline gate compares against it.
+	Baseline float64 `json:"baseline,omitempty"`
 	// Fleet is every machine that could take the version (for adoption
 	// charts); 0 when unknown.
 	Fleet int `json:"fleet,omitempty"`
@@ -133,8 +157,11 @@ type State struct {
 	Halted      bool      `json:"halted,omitempty"`
 	HaltedAt    time.Time `json:"haltedAt,omitzero"`
 	Gate        string    `json:"gate,omitempty"` // the gate that tripped
-	Sample      Sample    `json:"sample"`         // the last sample (at the halt, if halted)
-	History     []Point   `json:"history,omitempty"`
+	// RollbackRequested: the plan's OnHalt policy asked for a rollback
+	// when this halt happened (performed by `slipway gate autorollback`).
+	RollbackRequested bool    `json:"rollbackRequested,omitempty"`
+	Sample            Sample  `json:"sample"` // the last sample (at the halt, if halted)
+	History           []Point `json:"history,omitempty"`
 }
 
 // Event is what an evaluation changed.
@@ -164,6 +191,7 @@ func Evaluate(p Plan, st State, version string, s Sample, now time.Time) (State,
 	st.Sample = s
 	if gate := tripped(p.Gates, s); gate != "" {
 		st.Halted, st.HaltedAt, st.Gate = true, now, gate
+		st.RollbackRequested = p.OnHalt == OnHaltRollback
 		return st.record(p, now, true), Halt
 	}
 	if st.Step < len(p.Steps)-1 && !now.Before(st.StepStarted.Add(time.Duration(p.Bake))) {
@@ -205,7 +233,7 @@ func tripped(g Gates, s Sample) string {
 	if g.MaxFailedRate > 0 && float64(s.Failed)/float64(s.Upgraded+s.Failed) > g.MaxFailedRate {
 		return GateFailed
 	}
-	if g.MaxOfflineRate > 0 && s.Upgraded > 0 && float64(s.Offline)/float64(s.Upgraded) > g.MaxOfflineRate {
+	if g.MaxOfflineRate > 0 && s.Upgraded > 0 && float64(s.Offline)/float64(s.Upgraded)-s.Baseline > g.MaxOfflineRate {
 		return GateOffline
 	}
 	return ""
@@ -229,12 +257,21 @@ func (st State) String() string {
 	}
 	at := st.HaltedAt.UTC().Format(time.RFC3339)
 	s := st.Sample
+	var out string
 	switch st.Gate {
 	case GateOffline:
-		return fmt.Sprintf("halted by gate %s at %s: %d of %d upgraded machines offline", st.Gate, at, s.Offline, s.Upgraded)
+		others := ""
+		if s.Baseline > 0 {
+			others = fmt.Sprintf(" (%.1f %% of the other machines late)", 100*s.Baseline)
+		}
+		out = fmt.Sprintf("halted by gate %s at %s: %d of %d upgraded machines offline%s", st.Gate, at, s.Offline, s.Upgraded, others)
 	default:
-		return fmt.Sprintf("halted by gate %s at %s: %d of %d machines failed the update", st.Gate, at, s.Failed, s.Upgraded+s.Failed)
+		out = fmt.Sprintf("halted by gate %s at %s: %d of %d machines failed the update", st.Gate, at, s.Failed, s.Upgraded+s.Failed)
 	}
+	if st.RollbackRequested {
+		out += "; rollback requested by the plan's onHalt policy"
+	}
+	return out
 }
 
 // Duration is a time.Duration written as "1h30m" in YAML and JSON.
@@ -255,5 +292,5 @@ func (d *Duration) UnmarshalText(b []byte) error {
 
 // Equal reports whether two plans are the same.
 func (p Plan) Equal(o Plan) bool {
-	return slices.Equal(p.Steps, o.Steps) && p.Bake == o.Bake && p.Gates == o.Gates
+	return slices.Equal(p.Steps, o.Steps) && p.Bake == o.Bake && p.Gates == o.Gates && p.OnHalt == o.OnHalt
 }

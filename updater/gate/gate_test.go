@@ -28,6 +28,10 @@ func TestEvaluate(t *testing.T) {
 		{"failed rate trips", Sample{Upgraded: 30, Failed: 4}, time.Hour, Halt, 0, GateFailed},
 		{"offline rate trips", Sample{Upgraded: 30, Offline: 7}, time.Hour, Halt, 0, GateOffline},
 		{"exactly at threshold holds", Sample{Upgraded: 20, Offline: 4}, time.Minute, None, 0, ""},
+		// 10 of 40 upgraded offline = 25 %: 5 points above a fleet where
+		// 20 % of the other machines are as late (the server was down).
+		{"offline no worse than the baseline holds", Sample{Upgraded: 40, Offline: 10, Baseline: 0.2}, time.Minute, None, 0, ""},
+		{"offline well above the baseline trips", Sample{Upgraded: 40, Offline: 18, Baseline: 0.2}, time.Minute, Halt, 0, GateOffline},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -70,13 +74,33 @@ func TestPlanValidate(t *testing.T) {
 		{Steps: []float64{5}, Gates: Gates{MaxFailedRate: 2}},
 		{Steps: []float64{5}, Gates: Gates{MinSample: -1}},
 		{Steps: make([]float64, MaxSteps+1)},
+		{Steps: []float64{5}, OnHalt: "revert"},
 	} {
 		if bad.Validate() == nil {
 			t.Errorf("accepted %+v", bad)
 		}
 	}
-	if err := (Plan{Steps: []float64{5, 25, 100}, Bake: Duration(time.Hour)}).Validate(); err != nil {
-		t.Fatal(err)
+	for _, ok := range []string{"", OnHaltStop, OnHaltRollback} {
+		if err := (Plan{Steps: []float64{5, 25, 100}, Bake: Duration(time.Hour), OnHalt: ok}).Validate(); err != nil {
+			t.Fatal(err)
+		}
+	}
+}
+
+// TestOnHaltRollbackRecorded: with onHalt: rollback, a halt records the
+// rollback request (what `slipway gate autorollback` acts on) and says so;
+// with the default policy it does not.
+func TestOnHaltRollbackRecorded(t *testing.T) {
+	t0 := time.Date(2026, 3, 1, 12, 0, 0, 0, time.UTC)
+	bad := Sample{Upgraded: 10, Failed: 30}
+	for _, policy := range []string{"", OnHaltStop, OnHaltRollback} {
+		p := Plan{Steps: []float64{5, 100}, Gates: Gates{MinSample: 10}, OnHalt: policy}
+		st, _ := Evaluate(p, State{}, "1.1.0", Sample{}, t0)
+		st, ev := Evaluate(p, st, "1.1.0", bad, t0.Add(time.Minute))
+		want := policy == OnHaltRollback
+		if ev != Halt || st.RollbackRequested != want || strings.Contains(st.String(), "rollback requested") != want {
+			t.Errorf("policy %q: %v %q, rollback requested %v", policy, ev, st.String(), st.RollbackRequested)
+		}
 	}
 }
 

@@ -11,6 +11,7 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"math/rand/v2"
 	"strings"
 	"time"
 
@@ -54,6 +55,13 @@ type Custom struct {
 	Arch     string                   `json:"arch"`
 	Format   string                   `json:"format,omitempty"`
 	Channels map[string]ChannelCustom `json:"channels,omitempty"`
+	// Keys are the minisign public keys (line-2 form) the product's
+	// artifacts may be signed with, when the channels file lists them: a
+	// client accepts a signature by one of them that it trusts or that
+	// Endorsements lead to from a key it trusts, and no other.
+	Keys []string `json:"keys,omitempty"`
+	// Endorsements are the product's key endorsements (minisign.Endorse).
+	Endorsements []string `json:"endorsements,omitempty"`
 }
 
 // ChannelCustom is a channel's entry in a target's custom field.
@@ -109,7 +117,7 @@ func MakePlan(ctx context.Context, cfg Config, f *channel.File) (*Plan, error) {
 	}
 	want := StateOf(f)
 	p := &Plan{state: want, Changes: diffChannels(have, want)}
-	if p.targets, p.New, err = wantTargets(ctx, cfg, want, current); err != nil {
+	if p.targets, p.New, err = wantTargets(ctx, cfg, f, want, current); err != nil {
 		return nil, err
 	}
 	p.Changes = append(p.Changes, diffTargets(current, p.targets)...)
@@ -133,10 +141,18 @@ func loadState(ctx context.Context, cfg Config) (State, error) {
 // wantTargets builds the TUF targets for every version the state serves.
 // Hashes of files already in current are reused (artifacts are
 // immutable); new files are read once to compute sha512.
-func wantTargets(ctx context.Context, cfg Config, s State, current map[string]*metadata.TargetFiles) (map[string]*metadata.TargetFiles, []*release.Record, error) {
+func wantTargets(ctx context.Context, cfg Config, f *channel.File, s State, current map[string]*metadata.TargetFiles) (map[string]*metadata.TargetFiles, []*release.Record, error) {
 	out := map[string]*metadata.TargetFiles{}
 	var fresh []*release.Record
 	for prod, versions := range s.Versions() {
+		keys, err := f.TrustedKeys(prod)
+		if err != nil {
+			return nil, nil, err
+		}
+		var announced []string
+		for _, k := range keys {
+			announced = append(announced, k.String())
+		}
 		for _, v := range versions {
 			rec, err := catalog.Load(ctx, cfg.Store, cfg.Prefix, prod, v)
 			if err != nil {
@@ -154,7 +170,7 @@ func wantTargets(ctx context.Context, cfg Config, s State, current map[string]*m
 				}
 				isNew = isNew || current[path] == nil
 				custom := Custom{Product: prod, Version: v, OS: a.OS, Arch: a.Arch, Format: a.Format,
-					Channels: channelsServing(s.Products[prod], v)}
+					Channels: channelsServing(s.Products[prod], v), Keys: announced, Endorsements: f.Endorsements[prod]}
 				raw, err := json.Marshal(custom)
 				if err != nil {
 					return nil, nil, err
@@ -231,10 +247,19 @@ func customOf(t *metadata.TargetFiles) string {
 	return string(*t.Custom)
 }
 
+// maxApplyAttempts bounds how often Apply writes the TUF metadata again
+// when another writer changed it meanwhile (repo.ErrConflict).
+const maxApplyAttempts = 10
+
 // Apply makes storage match the channels file: it verifies every release
 // not yet served, then writes the TUF metadata (creating the repository
 // with keys from keys on first use) and the channel state, and reports
 // the plan it carried out. Applying an unchanged file writes nothing.
+// When a server re-signs the timestamp (or another apply lands) while it
+// writes, the metadata writes are conditional (see repo.ErrConflict):
+// Apply opens the metadata again and writes its targets on top, so
+// neither write is lost; after maxApplyAttempts it gives up with
+// repo.ErrConflict, having changed nothing clients see.
 func Apply(ctx context.Context, cfg Config, f *channel.File, keys *repo.Keys, now time.Time) (*Plan, error) {
 	p, err := MakePlan(ctx, cfg, f)
 	if err != nil || p.Empty() {
@@ -246,16 +271,9 @@ func Apply(ctx context.Context, cfg Config, f *channel.File, keys *repo.Keys, no
 	if err := verifyNew(ctx, cfg, p.New); err != nil {
 		return nil, err
 	}
-	r, err := repo.Open(ctx, cfg.Store, cfg.Prefix, cfg.Repo)
-	if errors.Is(err, repo.ErrNotInitialized) {
-		r, err = repo.Create(ctx, cfg.Store, cfg.Prefix, keys, now, cfg.Repo)
-	}
-	if err != nil {
-		return nil, err
-	}
 	// TUF first: a client must never be offered a version its metadata
 	// does not list yet.
-	if _, err := r.SetTargets(ctx, keys, p.targets, now); err != nil {
+	if err := writeTargets(ctx, cfg, keys, p.targets, now); err != nil {
 		return nil, err
 	}
 	data, err := p.state.Marshal()
@@ -267,6 +285,30 @@ func Apply(ctx context.Context, cfg Config, f *channel.File, keys *repo.Keys, no
 	}
 	cfg.logger().InfoContext(ctx, "applied channels", "changes", len(p.Changes))
 	return p, nil
+}
+
+// writeTargets publishes targets on top of the stored metadata, opening it
+// again when a concurrent writer changed it (repo.ErrConflict).
+func writeTargets(ctx context.Context, cfg Config, keys *repo.Keys, targets map[string]*metadata.TargetFiles, now time.Time) error {
+	for attempt := 1; ; attempt++ {
+		r, err := repo.Open(ctx, cfg.Store, cfg.Prefix, cfg.Repo)
+		if errors.Is(err, repo.ErrNotInitialized) {
+			r, err = repo.Create(ctx, cfg.Store, cfg.Prefix, keys, now, cfg.Repo)
+		}
+		if err == nil {
+			_, err = r.SetTargets(ctx, keys, targets, now)
+		}
+		if !errors.Is(err, repo.ErrConflict) || attempt == maxApplyAttempts {
+			return err
+		}
+		cfg.logger().InfoContext(ctx, "TUF metadata changed while applying; writing again on top", "attempt", attempt, "err", err)
+		// Back off with jitter so two writers do not collide in lock-step.
+		select {
+		case <-ctx.Done():
+			return ctx.Err()
+		case <-time.After(time.Duration(attempt) * time.Duration(5+rand.IntN(20)) * time.Millisecond):
+		}
+	}
 }
 
 func verifyNew(ctx context.Context, cfg Config, recs []*release.Record) error {

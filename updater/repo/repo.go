@@ -26,6 +26,10 @@ import (
 var (
 	ErrNotInitialized = errors.New("TUF repository not initialised (run slipway tuf init or apply)")
 	ErrNoKey          = errors.New("signing key missing")
+	// ErrConflict: another writer (a server re-signing, another apply)
+	// changed the metadata between Open and this write; nothing of this
+	// writer's is visible. Open again and retry.
+	ErrConflict = errors.New("TUF metadata changed by another writer; reload and retry")
 )
 
 // MaxMetadataSize bounds any metadata file read from storage. Default: 8 MiB.
@@ -79,6 +83,10 @@ type Repo struct {
 	Targets   *metadata.Metadata[metadata.TargetsType]
 	Snapshot  *metadata.Metadata[metadata.SnapshotType]
 	Timestamp *metadata.Metadata[metadata.TimestampType]
+
+	// tsRaw is timestamp.json as read or last written: a new timestamp
+	// replaces exactly it (nil: create it).
+	tsRaw []byte
 }
 
 func (r *Repo) key(name string) string { return Dir(r.prefix) + "/" + name }
@@ -172,6 +180,7 @@ func Open(ctx context.Context, st storage.Store, prefix string, opts Options) (*
 	if r.Timestamp, err = metadata.Timestamp().FromBytes(data); err != nil {
 		return nil, fmt.Errorf("timestamp.json: %w", err)
 	}
+	r.tsRaw = data
 	sv := r.Timestamp.Signed.Meta["snapshot.json"].Version
 	if data, err = r.read(ctx, strconv.FormatInt(sv, 10)+".snapshot.json"); err != nil {
 		return nil, err
@@ -191,6 +200,9 @@ func Open(ctx context.Context, st storage.Store, prefix string, opts Options) (*
 
 func (r *Repo) read(ctx context.Context, name string) ([]byte, error) {
 	data, _, err := catalog.ReadLimited(ctx, r.st, r.key(name), MaxMetadataSize)
+	if errors.Is(err, storage.ErrPrecondition) {
+		err = fmt.Errorf("%w: %w", ErrConflict, err) // replaced while read
+	}
 	return data, err
 }
 
@@ -198,12 +210,55 @@ func (r *Repo) put(ctx context.Context, name string, data []byte) error {
 	return r.st.Put(ctx, r.key(name), bytes.NewReader(data), int64(len(data)), "application/json")
 }
 
+// putIf writes name only if its content is prev (nil: only if absent),
+// so versioned files are immutable and timestamp.json changes only from
+// the state this writer read: concurrent writers (replicas re-signing,
+// `slipway apply`) never lose each other's writes. A store without
+// conditional writes gets a plain Put (no protection).
+func (r *Repo) putIf(ctx context.Context, name string, data, prev []byte) error {
+	c, ok := r.st.(storage.Conditional)
+	if !ok {
+		return r.put(ctx, name, data)
+	}
+	err := c.PutIf(ctx, r.key(name), data, "application/json", prev)
+	if errors.Is(err, storage.ErrPrecondition) {
+		return fmt.Errorf("%w: %s: %w", ErrConflict, name, err)
+	}
+	return err
+}
+
+// maxSkip bounds how many versions a writer skips over files left by a
+// writer that lost a race or died (see putVersioned).
+const maxSkip = 64
+
+// putVersioned writes <version>.<role>.json create-only. A file of that
+// version that exists was left by a writer that lost the timestamp race
+// or died before writing it (or is being written by a concurrent writer,
+// which the timestamp race settles): the version is skipped, as TUF only
+// requires versions to grow. It returns the version written.
+func (r *Repo) putVersioned(ctx context.Context, role string, version int64, sign func(version int64) ([]byte, error)) (int64, error) {
+	for range maxSkip {
+		data, err := sign(version)
+		if err != nil {
+			return 0, err
+		}
+		err = r.putIf(ctx, fmt.Sprintf("%d.%s.json", version, role), data, nil)
+		if !errors.Is(err, ErrConflict) {
+			return version, err
+		}
+		version++
+	}
+	return 0, fmt.Errorf("%w: %d versions of %s taken after the current one", ErrConflict, maxSkip, role)
+}
+
 func (r *Repo) putRoot(ctx context.Context) error {
 	data, err := r.Root.ToBytes(false)
 	if err != nil {
 		return err
 	}
-	if err := r.put(ctx, fmt.Sprintf("%d.root.json", r.Root.Signed.Version), data); err != nil {
+	// Root versions must follow each other: a taken version is a
+	// concurrent rotation, not something to skip.
+	if err := r.putIf(ctx, fmt.Sprintf("%d.root.json", r.Root.Signed.Version), data, nil); err != nil {
 		return err
 	}
 	return r.put(ctx, "root.json", data)
@@ -237,17 +292,18 @@ func (r *Repo) publish(ctx context.Context, keys *Keys, now time.Time, withTarge
 			t.Signed.Version = r.Snapshot.Signed.Meta["targets.json"].Version + 1
 		}
 		t.Signed.Expires = now.Add(r.opts.TargetsExpiry).UTC()
-		t.ClearSignatures()
-		if _, err := t.Sign(keys.Targets); err != nil {
-			return fmt.Errorf("sign targets: %w", err)
-		}
-		data, err := t.ToBytes(false)
+		v, err := r.putVersioned(ctx, "targets", t.Signed.Version, func(v int64) ([]byte, error) {
+			t.Signed.Version = v
+			t.ClearSignatures()
+			if _, err := t.Sign(keys.Targets); err != nil {
+				return nil, fmt.Errorf("sign targets: %w", err)
+			}
+			return t.ToBytes(false)
+		})
 		if err != nil {
 			return err
 		}
-		if err := r.put(ctx, fmt.Sprintf("%d.targets.json", t.Signed.Version), data); err != nil {
-			return err
-		}
+		t.Signed.Version = v
 	}
 	return r.resignSnapshot(ctx, keys.Online, now)
 }
@@ -263,16 +319,18 @@ func (r *Repo) resignSnapshot(ctx context.Context, online *Signer, now time.Time
 		snap.Signed.Version = r.Snapshot.Signed.Version + 1
 	}
 	snap.Signed.Meta["targets.json"] = metadata.MetaFile(r.Targets.Signed.Version)
-	if _, err := snap.Sign(online); err != nil {
-		return fmt.Errorf("sign snapshot: %w", err)
-	}
-	data, err := snap.ToBytes(false)
+	v, err := r.putVersioned(ctx, "snapshot", snap.Signed.Version, func(v int64) ([]byte, error) {
+		snap.Signed.Version = v
+		snap.ClearSignatures()
+		if _, err := snap.Sign(online); err != nil {
+			return nil, fmt.Errorf("sign snapshot: %w", err)
+		}
+		return snap.ToBytes(false)
+	})
 	if err != nil {
 		return err
 	}
-	if err := r.put(ctx, fmt.Sprintf("%d.snapshot.json", snap.Signed.Version), data); err != nil {
-		return err
-	}
+	snap.Signed.Version = v
 	r.Snapshot = snap
 	return r.resignTimestamp(ctx, online, now)
 }
@@ -299,10 +357,10 @@ func (r *Repo) resignTimestamp(ctx context.Context, online *Signer, now time.Tim
 	if err != nil {
 		return err
 	}
-	if err := r.put(ctx, "timestamp.json", data); err != nil {
+	if err := r.putIf(ctx, "timestamp.json", data, r.tsRaw); err != nil {
 		return err
 	}
-	r.Timestamp = ts
+	r.Timestamp, r.tsRaw = ts, data
 	return nil
 }
 

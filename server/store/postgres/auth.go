@@ -99,13 +99,31 @@ func (s *Store) ReplaceSigningKeySeed(ctx context.Context, id string, old, seed 
 
 // SigningKeys lists the signing keys, newest first.
 func (s *Store) SigningKeys(ctx context.Context) ([]store.SigningKey, error) {
-	rows, _ := s.pool.Query(ctx, `SELECT id, seed, created_at FROM signing_keys ORDER BY created_at DESC, id COLLATE "C" DESC`)
+	rows, _ := s.pool.Query(ctx, `SELECT id, seed, created_at, retired_at, expires_at FROM signing_keys
+		ORDER BY created_at DESC, id COLLATE "C" DESC`)
 	out, err := pgx.CollectRows(rows, func(row pgx.CollectableRow) (store.SigningKey, error) {
 		var k store.SigningKey
-		var created int64
-		err := row.Scan(&k.ID, &k.Seed, &created)
-		k.CreatedAt = tm(created)
+		var created, retired, expires int64
+		err := row.Scan(&k.ID, &k.Seed, &created, &retired, &expires)
+		k.CreatedAt, k.RetiredAt, k.ExpiresAt = tm(created), tm(retired), tm(expires)
 		return k, err
 	})
 	return out, wrap("signing keys", err)
+}
+
+// RotateSigningKey adds k as the signing key, retires the others and
+// deletes the dropped ones, in one transaction.
+func (s *Store) RotateSigningKey(ctx context.Context, k store.SigningKey, dropAfter time.Time) error {
+	return wrap("rotate signing key", pgx.BeginFunc(ctx, s.pool, func(tx pgx.Tx) error {
+		at := ms(k.CreatedAt)
+		if _, err := tx.Exec(ctx, "DELETE FROM signing_keys WHERE expires_at <> 0 AND expires_at <= $1", at); err != nil {
+			return err
+		}
+		if _, err := tx.Exec(ctx, "UPDATE signing_keys SET retired_at = $1, expires_at = $2 WHERE retired_at = 0",
+			at, ms(dropAfter)); err != nil {
+			return err
+		}
+		_, err := tx.Exec(ctx, "INSERT INTO signing_keys (id, seed, created_at) VALUES ($1, $2, $3)", k.ID, k.Seed, at)
+		return err
+	}))
 }

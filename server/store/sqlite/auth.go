@@ -99,7 +99,7 @@ func (s *Store) ReplaceSigningKeySeed(ctx context.Context, id string, old, seed 
 
 // SigningKeys lists the signing keys, newest first.
 func (s *Store) SigningKeys(ctx context.Context) ([]store.SigningKey, error) {
-	rows, err := s.r.QueryContext(ctx, "SELECT id, seed, created_at FROM signing_keys ORDER BY created_at DESC, id DESC")
+	rows, err := s.r.QueryContext(ctx, "SELECT id, seed, created_at, retired_at, expires_at FROM signing_keys ORDER BY created_at DESC, id DESC")
 	if err != nil {
 		return nil, wrap("signing keys", err)
 	}
@@ -107,12 +107,29 @@ func (s *Store) SigningKeys(ctx context.Context) ([]store.SigningKey, error) {
 	var out []store.SigningKey
 	for rows.Next() {
 		var k store.SigningKey
-		var created int64
-		if err := rows.Scan(&k.ID, &k.Seed, &created); err != nil {
+		var created, retired, expires int64
+		if err := rows.Scan(&k.ID, &k.Seed, &created, &retired, &expires); err != nil {
 			return nil, wrap("signing keys", err)
 		}
-		k.CreatedAt = tm(created)
+		k.CreatedAt, k.RetiredAt, k.ExpiresAt = tm(created), tm(retired), tm(expires)
 		out = append(out, k)
 	}
 	return out, wrap("signing keys", rows.Err())
+}
+
+// RotateSigningKey adds k as the signing key, retires the others and
+// deletes the dropped ones, in one transaction.
+func (s *Store) RotateSigningKey(ctx context.Context, k store.SigningKey, dropAfter time.Time) error {
+	return wrap("rotate signing key", s.tx(ctx, func(tx *sql.Tx) error {
+		at := ms(k.CreatedAt)
+		if _, err := tx.ExecContext(ctx, "DELETE FROM signing_keys WHERE expires_at <> 0 AND expires_at <= ?", at); err != nil {
+			return err
+		}
+		if _, err := tx.ExecContext(ctx, "UPDATE signing_keys SET retired_at = ?, expires_at = ? WHERE retired_at = 0",
+			at, ms(dropAfter)); err != nil {
+			return err
+		}
+		_, err := tx.ExecContext(ctx, "INSERT INTO signing_keys (id, seed, created_at) VALUES (?, ?, ?)", k.ID, k.Seed, at)
+		return err
+	}))
 }

@@ -36,14 +36,14 @@ type Options struct {
 	Synchronous string
 	// Readers is the size of the read connection pool. Default: 4.
 	Readers int
-	// CacheKB is SQLite's page cache per connection, in KiB. Default: 2000
-	// (SQLite's own default).
+	// CacheKB is SQLite's page cache per read connection, in KiB.
+	// Default: 2000 (SQLite's own default).
 	CacheKB int
-	// WriterCacheKB is the writer connection's page cache, in KiB (at least
-	// CacheKB). Default: 65536. Writes touch index pages all over the file
-	// (a software list: ~300 places of the search index); the pages of
-	// the last writes stay cached instead of being read again. SQLite
-	// allocates the cache as it fills.
+	// WriterCacheKB is the page cache of the one write connection, in KiB.
+	// Heartbeats update rows spread over the whole machines table and
+	// heartbeat index, and a software list writes ~300 places of the
+	// software search index; with the default cache most of those pages
+	// are read back from the file on every batch. Default: 32768.
 	WriterCacheKB int
 }
 
@@ -81,9 +81,8 @@ func Open(ctx context.Context, path string, opts Options) (*Store, error) {
 		opts.CacheKB = 2000
 	}
 	if opts.WriterCacheKB <= 0 {
-		opts.WriterCacheKB = 65536
+		opts.WriterCacheKB = 32768
 	}
-	opts.WriterCacheKB = max(opts.WriterCacheKB, opts.CacheKB)
 	// Create the file 0600 first: SQLite gives -wal and -shm the same mode,
 	// and the database holds the session signing keys.
 	if f, err := os.OpenFile(path, os.O_RDWR|os.O_CREATE, 0o600); err != nil {
@@ -91,18 +90,20 @@ func Open(ctx context.Context, path string, opts Options) (*Store, error) {
 	} else {
 		f.Close()
 	}
-	q := url.Values{}
-	for _, p := range []string{
-		// temp_store: statement journals (multi-row upserts) in memory,
-		// not in a temporary file written through syscalls.
-		"journal_mode(WAL)", "busy_timeout(10000)", "foreign_keys(ON)", "temp_store(MEMORY)",
-		"synchronous(" + opts.Synchronous + ")", fmt.Sprintf("cache_size(-%d)", opts.CacheKB),
-	} {
-		q.Add("_pragma", p)
+	dsnWith := func(cacheKB int) string {
+		q := url.Values{}
+		for _, p := range []string{
+			// temp_store: statement journals (multi-row upserts) in memory,
+			// not in a temporary file written through syscalls.
+			"journal_mode(WAL)", "busy_timeout(10000)", "foreign_keys(ON)", "temp_store(MEMORY)",
+			"synchronous(" + opts.Synchronous + ")", fmt.Sprintf("cache_size(-%d)", cacheKB),
+		} {
+			q.Add("_pragma", p)
+		}
+		return "file:" + path + "?" + q.Encode()
 	}
-	dsn := "file:" + path + "?" + q.Encode()
-	// The writer's cache_size comes last, so it wins.
-	w, err := sql.Open("sqlite", dsn+"&_txlock=immediate&"+url.Values{"_pragma": {fmt.Sprintf("cache_size(-%d)", opts.WriterCacheKB)}}.Encode())
+	dsn := dsnWith(opts.CacheKB)
+	w, err := sql.Open("sqlite", dsnWith(opts.WriterCacheKB)+"&_txlock=immediate")
 	if err != nil {
 		return nil, fmt.Errorf("sqlite: open %s: %w", path, err)
 	}

@@ -546,4 +546,47 @@ func testSigningKeys(t *testing.T, s store.Store) {
 	if !bytes.Equal(keys[1].Seed, sealed) || keys[0].Seed[0] != 2 {
 		t.Fatalf("after swap: %+v", keys)
 	}
+	testRotateSigningKey(t, s)
+}
+
+// testRotateSigningKey: a rotation retires the unretired keys with the
+// given expiry, keeps already retired keys' expiry, and deletes keys
+// dropped by the time of the rotation.
+func testRotateSigningKey(t *testing.T, s store.Store) {
+	ctx := t.Context()
+	t1 := t0.Add(2 * time.Hour)
+	must(t, s.RotateSigningKey(ctx, store.SigningKey{ID: "k3", Seed: bytes.Repeat([]byte{3}, 32), CreatedAt: t1}, t1.Add(time.Hour)))
+	keys, err := s.SigningKeys(ctx)
+	must(t, err)
+	if len(keys) != 3 || keys[0].ID != "k3" || !keys[0].RetiredAt.IsZero() || !keys[0].ExpiresAt.IsZero() {
+		t.Fatalf("after rotation: %+v", keys)
+	}
+	for _, k := range keys[1:] {
+		if !k.RetiredAt.Equal(t1) || !k.ExpiresAt.Equal(t1.Add(time.Hour)) {
+			t.Fatalf("retired key %s: retired %v expires %v", k.ID, k.RetiredAt, k.ExpiresAt)
+		}
+	}
+	// Before the old keys' expiry: they stay, with their own expiry.
+	t2 := t1.Add(30 * time.Minute)
+	must(t, s.RotateSigningKey(ctx, store.SigningKey{ID: "k4", Seed: bytes.Repeat([]byte{4}, 32), CreatedAt: t2}, t2.Add(time.Hour)))
+	keys, err = s.SigningKeys(ctx)
+	must(t, err)
+	if len(keys) != 4 || keys[0].ID != "k4" || keys[1].ID != "k3" || !keys[1].ExpiresAt.Equal(t2.Add(time.Hour)) ||
+		!keys[2].ExpiresAt.Equal(t1.Add(time.Hour)) {
+		t.Fatalf("after second rotation: %+v", keys)
+	}
+	// After it: k1 and k2 are deleted.
+	t3 := t1.Add(time.Hour)
+	must(t, s.RotateSigningKey(ctx, store.SigningKey{ID: "k5", Seed: bytes.Repeat([]byte{5}, 32), CreatedAt: t3}, t3.Add(time.Hour)))
+	keys, err = s.SigningKeys(ctx)
+	must(t, err)
+	if len(keys) != 3 || keys[0].ID != "k5" || keys[1].ID != "k4" || keys[2].ID != "k3" {
+		t.Fatalf("after third rotation: %+v", keys)
+	}
+	if err := s.RotateSigningKey(ctx, store.SigningKey{ID: "k5", Seed: bytes.Repeat([]byte{6}, 32), CreatedAt: t3.Add(time.Second)}, t3); err == nil {
+		t.Fatal("rotation to a duplicate kid succeeded")
+	}
+	if keys2, _ := s.SigningKeys(ctx); len(keys2) != 3 || !keys2[0].RetiredAt.IsZero() || !keys2[1].RetiredAt.Equal(t3) {
+		t.Fatalf("a failed rotation changed keys: %+v", keys2)
+	}
 }

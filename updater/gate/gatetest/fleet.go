@@ -53,8 +53,12 @@ type Fleet struct {
 	// Ctrl evaluates Rollouts() after each round.
 	Ctrl     *gate.Controller
 	Rollouts func() []gate.Rollout
-	// OfflineAfter for Sample. Default: 10 minutes.
+	// OfflineAfter for Sample: an upgraded machine not seen for longer is
+	// silent. Default: 10 minutes.
 	OfflineAfter time.Duration
+	// StaleAfter for Sample's baseline: the other machines seen within it
+	// are the recently active ones. Default: 3 × OfflineAfter.
+	StaleAfter time.Duration
 
 	mu       sync.Mutex
 	Machines []*Machine
@@ -76,7 +80,12 @@ func (f *Fleet) Sample(_ context.Context, _, version string, now time.Time) (gat
 	if off == 0 {
 		off = 10 * time.Minute
 	}
+	stale := f.StaleAfter
+	if stale == 0 {
+		stale = 3 * off
+	}
 	s := gate.Sample{Fleet: len(f.Machines)}
+	var active, late int
 	for _, m := range f.Machines {
 		switch {
 		case m.Current == version:
@@ -86,7 +95,15 @@ func (f *Fleet) Sample(_ context.Context, _, version string, now time.Time) (gat
 			}
 		case m.Failed == version:
 			s.Failed++
+		case now.Sub(m.LastSeen) <= stale:
+			active++
+			if now.Sub(m.LastSeen) > off {
+				late++
+			}
 		}
+	}
+	if active > 0 {
+		s.Baseline = float64(late) / float64(active)
 	}
 	return s, nil
 }

@@ -9,6 +9,7 @@ import (
 	"crypto/sha256"
 	"encoding/hex"
 	"errors"
+	"fmt"
 	"io"
 	"sort"
 	"strings"
@@ -31,7 +32,7 @@ type Store struct {
 	BaseURL string
 }
 
-var _ storage.Store = (*Store)(nil)
+var _ storage.Conditional = (*Store)(nil)
 
 // New returns an empty store.
 func New() *Store {
@@ -82,6 +83,22 @@ func (s *Store) Put(ctx context.Context, key string, r io.Reader, size int64, co
 		return ErrDown
 	}
 	s.objects[key] = data
+	s.mtimes[key] = time.Now()
+	return nil
+}
+
+// PutIf stores data if the object's content is prev (nil: absent).
+func (s *Store) PutIf(ctx context.Context, key string, data []byte, contentType string, prev []byte) error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.down {
+		return ErrDown
+	}
+	cur, ok := s.objects[key]
+	if (prev == nil && ok) || (prev != nil && (!ok || !bytes.Equal(cur, prev))) {
+		return fmt.Errorf("put %s: %w", key, storage.ErrPrecondition)
+	}
+	s.objects[key] = bytes.Clone(data)
 	s.mtimes[key] = time.Now()
 	return nil
 }
