@@ -123,6 +123,7 @@ func New(cfg Config, opts Options) (*Server, error) {
 	s.wg.Add(2)
 	go func() { defer s.wg.Done(); _ = s.batcher.Run(runCtx) }()
 	go func() { defer s.wg.Done(); s.prune(runCtx) }()
+	s.watchSoftwareLists(runCtx)
 	s.router = s.routes(opts.Mount)
 	return s, nil
 }

@@ -31,35 +31,74 @@ func checkSoftwareHash(field, h string) error {
 }
 
 // hashCache remembers the agent list hash stored per machine, so that a
-// heartbeat with an unchanged hash needs no database read. Only a match is
-// trusted; a mismatch is checked against the store (another replica may
-// have taken the upload). Bounded: it starts over when full.
+// heartbeat with an unchanged hash needs no database read. A mismatch is
+// checked against the store. A match is trusted because every change is
+// seen: this replica's uploads update it, and with a store several replicas
+// share (store.SoftwareListWatcher) another replica's upload makes it
+// forget the machine. A read or upload that raced with a forget does not
+// store its (possibly stale) hash: gen counts forgets. Bounded: it starts
+// over when full.
 type hashCache struct {
-	mu sync.Mutex
-	m  map[string]string
+	mu  sync.Mutex
+	m   map[string]string
+	gen uint64
 }
 
 const maxHashCache = 1 << 20
 
-func (c *hashCache) get(machineID string) string {
+// get returns the cached hash and the generation to pass to putIf.
+func (c *hashCache) get(machineID string) (string, uint64) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	return c.m[machineID]
+	return c.m[machineID], c.gen
 }
 
-func (c *hashCache) put(machineID, hash string) {
+// putIf caches the hash unless something was forgotten since gen.
+func (c *hashCache) putIf(machineID, hash string, gen uint64) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
+	if gen != c.gen {
+		return
+	}
 	if c.m == nil || len(c.m) >= maxHashCache {
 		c.m = map[string]string{}
 	}
 	c.m[machineID] = hash
 }
 
+func (c *hashCache) forget(machineID string) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.gen++
+	delete(c.m, machineID)
+}
+
+func (c *hashCache) reset() {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.gen++
+	c.m = nil
+}
+
+// watchSoftwareLists keeps the hash cache in step with the other replicas
+// when the store tells of their uploads (PostgreSQL).
+func (s *Server) watchSoftwareLists(ctx context.Context) {
+	w, ok := s.st.(store.SoftwareListWatcher)
+	if !ok {
+		return
+	}
+	s.wg.Add(1)
+	go func() {
+		defer s.wg.Done()
+		w.WatchSoftwareLists(ctx, s.swHashes.forget, s.swHashes.reset)
+	}()
+}
+
 // softwareNeeded reports whether the machine should upload the list of
 // this hash. A failed read answers false: the next heartbeat asks again.
 func (s *Server) softwareNeeded(ctx context.Context, machineID, hash string) bool {
-	if hash == "" || s.swHashes.get(machineID) == hash {
+	cached, gen := s.swHashes.get(machineID)
+	if hash == "" || cached == hash {
 		return false
 	}
 	stored, err := s.st.SoftwareHash(ctx, machineID, store.OriginAgent)
@@ -67,7 +106,7 @@ func (s *Server) softwareNeeded(ctx context.Context, machineID, hash string) boo
 		s.log.WarnContext(ctx, "software hash", "machine_id", machineID, "err", err)
 		return false
 	}
-	s.swHashes.put(machineID, stored)
+	s.swHashes.putIf(machineID, stored, gen)
 	return stored != hash
 }
 
@@ -167,6 +206,7 @@ func (s *Server) handleSoftwareUpload(w http.ResponseWriter, r *http.Request) er
 	if got := machineapi.SoftwareHash(up.Software); got != up.Hash {
 		return badRequest("hash", "does not match the list (truncated or altered?)")
 	}
+	_, gen := s.swHashes.get(caller.MachineID)
 	diff, err := s.st.ReplaceSoftware(r.Context(), store.SoftwareReport{MachineID: caller.MachineID,
 		Origin: store.OriginAgent, Hash: up.Hash, Items: items, At: s.now().UTC()})
 	if errors.Is(err, store.ErrNotFound) {
@@ -175,7 +215,7 @@ func (s *Server) handleSoftwareUpload(w http.ResponseWriter, r *http.Request) er
 	if err != nil {
 		return err
 	}
-	s.swHashes.put(caller.MachineID, up.Hash)
+	s.swHashes.putIf(caller.MachineID, up.Hash, gen)
 	s.log.InfoContext(r.Context(), "software list", "machine_id", caller.MachineID, "entries", len(items),
 		"installed", diff.Installed, "removed", diff.Removed, "truncated", up.Truncated)
 	writeJSON(w, http.StatusOK, machineapi.SoftwareUploadResponse{Hash: up.Hash, Stored: len(store.DedupeSoftware(items)),

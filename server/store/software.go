@@ -213,6 +213,10 @@ const (
 	ChangeRemoved   = "removed"
 )
 
+// MaxSoftwareCollect bounds the software rows one PruneSoftwareHistory
+// deletes; the rest go in the next pass.
+const MaxSoftwareCollect = 10_000
+
 // SoftwareStore keeps the software inventory.
 type SoftwareStore interface {
 	// SoftwareHash returns the hash of the machine's stored list from
@@ -226,10 +230,27 @@ type SoftwareStore interface {
 	// ListMachineSoftware returns the machine's software (the agent's list
 	// and the Fleet entries it does not shadow), ordered by name, version.
 	ListMachineSoftware(ctx context.Context, machineID string) ([]InstalledSoftware, error)
-	// FindSoftware returns the machines having the title, ordered by ID.
+	// FindSoftware returns the machines having the title, in the order the
+	// machines first reported software (ID order for the machines stored
+	// before migration 0014); q.After is the last machine of the previous
+	// page (a machine deleted since ends the listing).
 	FindSoftware(ctx context.Context, q SoftwareSearch) ([]SoftwareHit, error)
 	// ListSoftwareHistory returns the machine's changes, newest first.
 	ListSoftwareHistory(ctx context.Context, machineID string, limit int) ([]SoftwareChange, error)
-	// PruneSoftwareHistory deletes history older than before.
+	// PruneSoftwareHistory deletes history older than before, then (bounded,
+	// MaxSoftwareCollect rows a call) the software titles/versions no
+	// machine has and no remaining history row names. It returns the
+	// number of rows deleted of both kinds.
 	PruneSoftwareHistory(ctx context.Context, before time.Time) (int64, error)
+}
+
+// SoftwareListWatcher is implemented by stores several server replicas
+// share (PostgreSQL). A replica caches each machine's stored agent list
+// hash; when another replica stores a new list, the cache must forget it.
+type SoftwareListWatcher interface {
+	// WatchSoftwareLists calls changed with the machine ID after any
+	// replica committed a new agent list, and reset when changes may have
+	// been missed (when it starts listening and after a lost connection).
+	// It returns when ctx ends.
+	WatchSoftwareLists(ctx context.Context, changed func(machineID string), reset func())
 }

@@ -27,7 +27,8 @@ type SoftwareHistoryRow struct {
 // SoftwareTx is what ReplaceSoftwareIn needs from a backend's write
 // transaction; both SQL stores implement it so the merge rules live once.
 type SoftwareTx interface {
-	// MachineTenant returns the machine's tenant; ErrNotFound if it does
+	// MachineTenant returns the machine's tenant (and prepares what the
+	// backend needs to write the machine's links); ErrNotFound if it does
 	// not exist.
 	MachineTenant(ctx context.Context, machineID string) (string, error)
 	// SoftwareIDs returns the row ID of each item (in order), inserting the
@@ -37,7 +38,7 @@ type SoftwareTx interface {
 	// SoftwareLinks returns all of the machine's links, of every origin.
 	SoftwareLinks(ctx context.Context, machineID string) ([]SoftwareLink, error)
 	// WriteSoftwareLinks deletes del and inserts or updates put.
-	WriteSoftwareLinks(ctx context.Context, machineID, tenantID string, del, put []SoftwareLink) error
+	WriteSoftwareLinks(ctx context.Context, machineID string, del, put []SoftwareLink) error
 	// AddSoftwareHistory appends history rows.
 	AddSoftwareHistory(ctx context.Context, machineID string, at time.Time, rows []SoftwareHistoryRow) error
 	// PutSoftwareList records the list's hash and size for the origin.
@@ -52,8 +53,7 @@ type linkKey struct {
 // ReplaceSoftwareIn applies a report inside tx (see
 // SoftwareStore.ReplaceSoftware); r must be valid.
 func ReplaceSoftwareIn(ctx context.Context, tx SoftwareTx, r SoftwareReport) (SoftwareDiff, error) {
-	tenantID, err := tx.MachineTenant(ctx, r.MachineID)
-	if err != nil {
+	if _, err := tx.MachineTenant(ctx, r.MachineID); err != nil {
 		return SoftwareDiff{}, err
 	}
 	items := DedupeSoftware(r.Items)
@@ -109,7 +109,7 @@ func ReplaceSoftwareIn(ctx context.Context, tx SoftwareTx, r SoftwareReport) (So
 	slices.SortFunc(hist, func(a, b SoftwareHistoryRow) int {
 		return cmp.Or(strings.Compare(a.Change, b.Change), cmp.Compare(a.SoftwareID, b.SoftwareID))
 	})
-	if err := tx.WriteSoftwareLinks(ctx, r.MachineID, tenantID, del, put); err != nil {
+	if err := tx.WriteSoftwareLinks(ctx, r.MachineID, del, put); err != nil {
 		return SoftwareDiff{}, err
 	}
 	if len(hist) > 0 {

@@ -28,7 +28,7 @@ func BenchmarkSoftware(b *testing.B) {
 	size := func() int64 {
 		var n int64
 		if err := conn.QueryRow(b.Context(), `SELECT sum(pg_total_relation_size(t::regclass))::bigint FROM
-			unnest(array['software', 'machine_software', 'machine_software_lists', 'software_history']) AS t`).Scan(&n); err != nil {
+			unnest(array['software', 'software_machines', 'machine_software', 'machine_software_lists', 'software_history']) AS t`).Scan(&n); err != nil {
 			b.Fatal(err)
 		}
 		return n
@@ -38,5 +38,22 @@ func BenchmarkSoftware(b *testing.B) {
 			b.Fatal(err)
 		}
 	}
-	storetest.BenchSoftware(b, st, storetest.BenchHooks{Size: size, AfterIngest: analyze})
+	breakdown := func() {
+		rows, err := conn.Query(b.Context(), `SELECT c.relname, pg_relation_size(c.oid) FROM pg_class c
+			JOIN pg_namespace n ON n.oid = c.relnamespace WHERE n.nspname = current_schema()
+			AND (c.relname LIKE '%software%') ORDER BY 2 DESC`)
+		if err != nil {
+			b.Fatal(err)
+		}
+		defer rows.Close()
+		for rows.Next() {
+			var name string
+			var n int64
+			if err := rows.Scan(&name, &n); err != nil {
+				b.Fatal(err)
+			}
+			b.Logf("%-40s %12d bytes", name, n)
+		}
+	}
+	storetest.BenchSoftware(b, st, storetest.BenchHooks{Size: size, AfterIngest: func() { analyze(); breakdown() }})
 }

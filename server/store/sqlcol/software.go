@@ -3,6 +3,7 @@ package sqlcol
 import (
 	"context"
 	"fmt"
+	"slices"
 	"strings"
 	"sync"
 	"time"
@@ -10,8 +11,9 @@ import (
 	"github.com/slipwayhq/slipway/server/store"
 )
 
-// The software inventory's SQL (tables software, machine_software,
-// machine_software_lists, software_history of migration 0007) is the same
+// The software inventory's SQL (tables software, software_machines,
+// machine_software, machine_software_lists, software_history of migrations
+// 0007 and 0014) is the same
 // text on SQLite and PostgreSQL but for placeholders, so both stores run
 // this code through two small functions of their own.
 
@@ -68,9 +70,11 @@ type cached struct {
 	vulns  string
 }
 
-// SoftwareCache maps software keys to their row: rows are never deleted
-// nor renumbered, so a cached ID stays true on every replica. Bounded: it
-// starts over when full.
+// SoftwareCache maps software keys to their row. Rows are never renumbered
+// but the garbage collection (CollectSoftware) deletes rows no machine and
+// no history refers to: a cached ID can then be stale, and using it fails
+// on machine_software's foreign key; the stores then Reset the cache and
+// retry once. Bounded: it starts over when full.
 type SoftwareCache struct {
 	mu sync.Mutex
 	m  map[string]cached
@@ -88,6 +92,13 @@ func (c *SoftwareCache) get(k string) (cached, bool) {
 	return v, ok
 }
 
+// Reset forgets every row.
+func (c *SoftwareCache) Reset() {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.m = map[string]cached{}
+}
+
 func (c *SoftwareCache) add(learned map[string]cached) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
@@ -100,13 +111,57 @@ func (c *SoftwareCache) add(learned map[string]cached) {
 }
 
 // SoftwareTx implements store.SoftwareTx on a transaction's Exec and Query.
-// Call Commit after the transaction commits.
+// Call Commit after the transaction commits. One SoftwareTx may apply
+// several reports in one transaction (SQLite's group commit), each in a
+// savepoint: Mark before a report and Undo when its savepoint is rolled
+// back forget what the report learned.
 type SoftwareTx struct {
 	Exec    Exec
 	Query   Query
 	Param   func(n int) string
 	Cache   *SoftwareCache
 	learned map[string]cached
+	undo    []undoEntry
+	keys    map[string]int64 // machine ID → software_machines.id, set by MachineTenant
+}
+
+type undoEntry struct {
+	key  string
+	prev cached
+	had  bool
+}
+
+// Mark starts a report: Undo forgets what is learned after it.
+func (t *SoftwareTx) Mark() { t.undo = t.undo[:0] }
+
+// Undo forgets the rows learned since Mark (their savepoint was rolled back).
+func (t *SoftwareTx) Undo() {
+	for i := len(t.undo) - 1; i >= 0; i-- {
+		u := t.undo[i]
+		if u.had {
+			t.learned[u.key] = u.prev
+		} else {
+			delete(t.learned, u.key)
+		}
+	}
+	t.undo = t.undo[:0]
+}
+
+func (t *SoftwareTx) learn(k string, c cached) {
+	if t.learned == nil {
+		t.learned = map[string]cached{}
+	}
+	prev, had := t.learned[k]
+	t.undo = append(t.undo, undoEntry{key: k, prev: prev, had: had})
+	t.learned[k] = c
+}
+
+// lookup returns the row of k known to this transaction or the cache.
+func (t *SoftwareTx) lookup(k string) (cached, bool) {
+	if c, ok := t.learned[k]; ok {
+		return c, true
+	}
+	return t.Cache.get(k)
 }
 
 var _ store.SoftwareTx = (*SoftwareTx)(nil)
@@ -120,19 +175,47 @@ func (t *SoftwareTx) Commit() {
 	}
 }
 
-// MachineTenant returns the machine's tenant.
+// MachineTenant returns the machine's tenant and resolves (creating it
+// when needed) the machine's key in software_machines.
 func (t *SoftwareTx) MachineTenant(ctx context.Context, machineID string) (string, error) {
 	a := t.args()
 	var tenant string
+	var key *int64
 	found := false
-	err := t.Query(ctx, "SELECT tenant_id FROM machines WHERE id = "+a.add(machineID), a.vals, func(r Scanner) error {
+	err := t.Query(ctx, `SELECT m.tenant_id, k.id FROM machines m LEFT JOIN software_machines k ON k.machine_id = m.id
+		WHERE m.id = `+a.add(machineID), a.vals, func(r Scanner) error {
 		found = true
-		return r.Scan(&tenant)
+		return r.Scan(&tenant, &key)
 	})
 	if err == nil && !found {
 		err = fmt.Errorf("machine %s: %w", machineID, store.ErrNotFound)
 	}
-	return tenant, err
+	if err != nil {
+		return "", err
+	}
+	if key == nil {
+		key = new(int64)
+		a = t.args()
+		err = t.Query(ctx, "INSERT INTO software_machines (machine_id, tenant_id) VALUES ("+a.list(machineID, tenant)+") RETURNING id",
+			a.vals, func(r Scanner) error { return r.Scan(key) })
+		if err != nil {
+			return "", fmt.Errorf("machine key: %w", err)
+		}
+	}
+	if t.keys == nil {
+		t.keys = map[string]int64{}
+	}
+	t.keys[machineID] = *key
+	return tenant, nil
+}
+
+// key is the machine's key; MachineTenant resolved it.
+func (t *SoftwareTx) key(machineID string) (int64, error) {
+	k, ok := t.keys[machineID]
+	if !ok {
+		return 0, fmt.Errorf("machine %s: key not resolved", machineID)
+	}
+	return k, nil
 }
 
 // Vulns encodes a vulnerability list as stored.
@@ -140,13 +223,10 @@ func Vulns(v []string) string { return strings.Join(v, " ") }
 
 // SoftwareIDs resolves (inserting when needed) each item's row.
 func (t *SoftwareTx) SoftwareIDs(ctx context.Context, items []store.Software, origin string) ([]int64, error) {
-	if t.learned == nil {
-		t.learned = map[string]cached{}
-	}
 	ids := make([]int64, len(items))
 	var missing []int
 	for i, it := range items {
-		if c, ok := t.Cache.get(it.Key()); ok {
+		if c, ok := t.lookup(it.Key()); ok {
 			ids[i] = c.id
 			if err := t.refresh(ctx, it, c, origin); err != nil {
 				return nil, err
@@ -155,6 +235,10 @@ func (t *SoftwareTx) SoftwareIDs(ctx context.Context, items []store.Software, or
 			missing = append(missing, i)
 		}
 	}
+	// Inserted in key order: two transactions inserting the same new rows
+	// in different orders deadlock on PostgreSQL (seen with the old code
+	// under 32 concurrent first uploads).
+	slices.SortFunc(missing, func(i, j int) int { return strings.Compare(items[i].Key(), items[j].Key()) })
 	for start := 0; start < len(missing); start += chunk {
 		part := missing[start:min(start+chunk, len(missing))]
 		if err := t.resolve(ctx, items, part, ids, origin); err != nil {
@@ -225,16 +309,20 @@ func (t *SoftwareTx) refresh(ctx context.Context, it store.Software, c cached, o
 			return fmt.Errorf("update software: %w", err)
 		}
 	}
-	t.learned[it.Key()] = cached{id: c.id, vendor: vendor, vulns: vulns}
+	t.learn(it.Key(), cached{id: c.id, vendor: vendor, vulns: vulns})
 	return nil
 }
 
 // SoftwareLinks reads all of a machine's links.
 func (t *SoftwareTx) SoftwareLinks(ctx context.Context, machineID string) ([]store.SoftwareLink, error) {
+	key, err := t.key(machineID)
+	if err != nil {
+		return nil, err
+	}
 	a := t.args()
 	var out []store.SoftwareLink
-	err := t.Query(ctx, `SELECT ms.software_id, ms.origin, ms.shadowed, ms.path, ms.installed_at, s.name_key, s.source
-		FROM machine_software ms JOIN software s ON s.id = ms.software_id WHERE ms.machine_id = `+a.add(machineID),
+	err = t.Query(ctx, `SELECT ms.software_id, ms.origin, ms.shadowed, ms.path, ms.installed_at, s.name_key, s.source
+		FROM machine_software ms JOIN software s ON s.id = ms.software_id WHERE ms.machine_key = `+a.add(key),
 		a.vals, func(r Scanner) error {
 			var l store.SoftwareLink
 			var origin, shadowed int
@@ -252,11 +340,15 @@ func (t *SoftwareTx) SoftwareLinks(ctx context.Context, machineID string) ([]sto
 }
 
 // WriteSoftwareLinks deletes del and upserts put, in multi-row statements.
-func (t *SoftwareTx) WriteSoftwareLinks(ctx context.Context, machineID, tenantID string, del, put []store.SoftwareLink) error {
+func (t *SoftwareTx) WriteSoftwareLinks(ctx context.Context, machineID string, del, put []store.SoftwareLink) error {
+	key, err := t.key(machineID)
+	if err != nil {
+		return err
+	}
 	for start := 0; start < len(del); start += chunk {
 		a := t.args()
 		// Placeholders in text order: SQLite's "?" are positional.
-		q := "DELETE FROM machine_software WHERE machine_id = " + a.add(machineID) + " AND (software_id, origin) IN ("
+		q := "DELETE FROM machine_software WHERE machine_key = " + a.add(key) + " AND (software_id, origin) IN ("
 		var conds []string
 		for _, l := range del[start:min(start+chunk, len(del))] {
 			conds = append(conds, "("+a.list(l.SoftwareID, OriginCode(l.Origin))+")")
@@ -270,11 +362,11 @@ func (t *SoftwareTx) WriteSoftwareLinks(ctx context.Context, machineID, tenantID
 		a := t.args()
 		var rows []string
 		for _, l := range put[start:min(start+chunk, len(put))] {
-			rows = append(rows, "("+a.list(machineID, l.SoftwareID, OriginCode(l.Origin), tenantID,
+			rows = append(rows, "("+a.list(key, l.SoftwareID, OriginCode(l.Origin),
 				boolInt(l.Shadowed), Millis(l.InstalledAt), l.Path)+")")
 		}
-		q := "INSERT INTO machine_software (machine_id, software_id, origin, tenant_id, shadowed, installed_at, path) VALUES " +
-			strings.Join(rows, ", ") + ` ON CONFLICT (machine_id, software_id, origin) DO UPDATE SET
+		q := "INSERT INTO machine_software (machine_key, software_id, origin, shadowed, installed_at, path) VALUES " +
+			strings.Join(rows, ", ") + ` ON CONFLICT (machine_key, software_id, origin) DO UPDATE SET
 			shadowed = excluded.shadowed, installed_at = excluded.installed_at, path = excluded.path`
 		if err := t.Exec(ctx, q, a.vals...); err != nil {
 			return fmt.Errorf("write links: %w", err)

@@ -5,10 +5,14 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"sort"
+	"strconv"
+	"strings"
 	"testing"
 	"time"
 
 	"github.com/slipwayhq/slipway/server/store"
+	"github.com/slipwayhq/slipway/server/store/storetest"
 )
 
 // oldInventories are inventories as a database from before migration 0002
@@ -145,4 +149,45 @@ func TestMigrationTokensBecomeAgent(t *testing.T) {
 		CreatedAt: at, ExpiresAt: at.Add(time.Hour)}); err == nil {
 		t.Fatal("a token of an unknown client kind was stored")
 	}
+}
+
+// TestMigrationSoftwareMachineKey writes software inventory data the way a
+// database migrated up to 0013 holds it (text machine IDs in
+// machine_software) and opens it: migration 0014 must keep every link,
+// hash and history row and page searches in machine ID order.
+func TestMigrationSoftwareMachineKey(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "old.db")
+	db, err := sql.Open("sqlite", "file:"+path+"?_pragma=foreign_keys(ON)")
+	if err != nil {
+		t.Fatal(err)
+	}
+	exec := func(q string) {
+		t.Helper()
+		if _, err := db.ExecContext(t.Context(), q); err != nil {
+			t.Fatalf("%.60s: %v", q, err)
+		}
+	}
+	exec("CREATE TABLE schema_migrations (version INTEGER PRIMARY KEY, applied_at INTEGER NOT NULL)")
+	names, err := filepath.Glob(filepath.Join("migrations", "*.sql"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	sort.Strings(names)
+	for _, name := range names {
+		v, err := strconv.Atoi(strings.SplitN(filepath.Base(name), "_", 2)[0])
+		if err != nil || v >= 14 {
+			continue
+		}
+		body, err := os.ReadFile(name)
+		if err != nil {
+			t.Fatal(err)
+		}
+		exec(string(body))
+		exec(fmt.Sprintf("INSERT INTO schema_migrations (version, applied_at) VALUES (%d, 0)", v))
+	}
+	for _, q := range storetest.SoftwareBeforeKeySQL {
+		exec(q)
+	}
+	db.Close()
+	storetest.CheckSoftwareAfterKey(t, open(t, path))
 }

@@ -15,6 +15,7 @@ import (
 	"sort"
 	"strconv"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/slipwayhq/slipway/server/store"
@@ -40,8 +41,9 @@ type Options struct {
 	CacheKB int
 	// WriterCacheKB is the page cache of the one write connection, in KiB.
 	// Heartbeats update rows spread over the whole machines table and
-	// heartbeat index; with the default cache most of those pages are
-	// read back from the file on every batch. Default: 32768.
+	// heartbeat index, and a software list writes ~300 places of the
+	// software search index; with the default cache most of those pages
+	// are read back from the file on every batch. Default: 32768.
 	WriterCacheKB int
 }
 
@@ -54,6 +56,12 @@ type Store struct {
 	tokens      *tokenCache
 	softwareIDs *sqlcol.SoftwareCache
 	sqlcol.SoftwareReader
+
+	// Group commit of software reports (software.go).
+	swReqs   chan *softwareReq
+	swStop   chan struct{}
+	swDone   chan struct{}
+	stopOnce sync.Once
 }
 
 // Open opens (creating if needed) the database file at path and migrates it.
@@ -85,7 +93,9 @@ func Open(ctx context.Context, path string, opts Options) (*Store, error) {
 	dsnWith := func(cacheKB int) string {
 		q := url.Values{}
 		for _, p := range []string{
-			"journal_mode(WAL)", "busy_timeout(10000)", "foreign_keys(ON)",
+			// temp_store: statement journals (multi-row upserts) in memory,
+			// not in a temporary file written through syscalls.
+			"journal_mode(WAL)", "busy_timeout(10000)", "foreign_keys(ON)", "temp_store(MEMORY)",
 			"synchronous(" + opts.Synchronous + ")", fmt.Sprintf("cache_size(-%d)", cacheKB),
 		} {
 			q.Add("_pragma", p)
@@ -113,6 +123,8 @@ func Open(ctx context.Context, path string, opts Options) (*Store, error) {
 	r.SetMaxIdleConns(opts.Readers)
 	s.r = r
 	s.SoftwareReader = sqlcol.SoftwareReader{Query: query(r), Param: param, Wrap: wrap}
+	s.swReqs, s.swStop, s.swDone = make(chan *softwareReq), make(chan struct{}), make(chan struct{})
+	go s.softwareLoop()
 	if s.getToken, err = r.PrepareContext(ctx, getTokenSQL); err != nil {
 		s.Close()
 		return nil, fmt.Errorf("sqlite: prepare: %w", err)
@@ -122,6 +134,10 @@ func Open(ctx context.Context, path string, opts Options) (*Store, error) {
 
 // Close closes both connection pools.
 func (s *Store) Close() error {
+	s.stopOnce.Do(func() {
+		close(s.swStop)
+		<-s.swDone
+	})
 	var err error
 	if s.getToken != nil {
 		err = s.getToken.Close()

@@ -76,8 +76,10 @@ func testSoftwareLists(t *testing.T, s store.Store) {
 	}
 	n, err := s.PruneSoftwareHistory(ctx, t0.Add(2*time.Hour))
 	must(t, err)
-	if n != 3 {
-		t.Fatalf("pruned %d, want 3", n)
+	// 3 history rows, then curl=7.88 and Zoë-ü=1: no machine has them and
+	// no history names them anymore.
+	if n != 5 {
+		t.Fatalf("pruned %d, want 5", n)
 	}
 	// Deleting the machine removes its links, hash and history.
 	replace(t, s, "m1", store.OriginAgent, t0.Add(3*time.Hour), deb("bash", "5.3"))
@@ -174,6 +176,33 @@ func testSoftwareSearch(t *testing.T, s store.Store) {
 	if hits, err := s.FindSoftware(ctx, store.SoftwareSearch{Name: "nothing"}); err != nil || len(hits) != 0 {
 		t.Fatalf("unknown title: %v %v", hits, err)
 	}
+	// Many machines of another tenant between two of t1's: the store reads
+	// past them (in windows of a few times the page size).
+	for i := range 12 {
+		id := fmt.Sprintf("y%02d", i)
+		must(t, s.CreateMachine(ctx, machine("t2", id, "fp"+id)))
+		replace(t, s, id, store.OriginAgent, t0, deb("firefox", "127.0"))
+	}
+	must(t, s.CreateMachine(ctx, machine("t1", "m9", "fpm9")))
+	replace(t, s, "m9", store.OriginAgent, t0, deb("firefox", "127.0")) // same version as the y machines
+	ids, after = nil, ""
+	for page := 0; page < 6; page++ {
+		hits, err := s.FindSoftware(ctx, store.SoftwareSearch{TenantID: "t1", Name: "firefox", Version: below128, After: after, Limit: 1})
+		must(t, err)
+		if len(hits) == 0 {
+			break
+		}
+		ids = append(ids, hits[0].MachineID)
+		after = hits[0].MachineID
+	}
+	if j := strings.Join(ids, " "); j != "m0 m1 m3 m9" {
+		t.Fatalf("t1's machines one by one, past t2's = %s", j)
+	}
+	hits, err = s.FindSoftware(ctx, store.SoftwareSearch{Name: "firefox", Version: below128, Limit: 500})
+	must(t, err)
+	if len(hits) != 17 {
+		t.Fatalf("every tenant: %d hits, want 17", len(hits))
+	}
 }
 
 // testSoftwareInvalid: bad reports change nothing.
@@ -208,4 +237,52 @@ func testSoftwareInvalid(t *testing.T, s store.Store) {
 	if h, _ := s.SoftwareHash(ctx, "m1", store.OriginAgent); names(got) != "bash=5.2/agent" || h != fmt.Sprintf("h-agent-%d", t0.UnixMilli()) {
 		t.Fatalf("after bad reports: %s %q", names(got), h)
 	}
+}
+
+// testSoftwareCollect: software rows no machine has (shadowed Fleet links
+// count) and no history row names are deleted with the history; the others
+// stay; a collected title reported again is stored again.
+func testSoftwareCollect(t *testing.T, s store.Store) {
+	ctx := t.Context()
+	tenant(t, s, "t1")
+	must(t, s.CreateMachine(ctx, machine("t1", "m1", "fp1")))
+	must(t, s.CreateMachine(ctx, machine("t1", "m2", "fp2")))
+	replace(t, s, "m1", store.OriginAgent, t0, deb("a", "1"), deb("b", "1"))
+	replace(t, s, "m2", store.OriginAgent, t0, deb("b", "1"), deb("c", "1"))
+	// Fleet reports a=0.9 on m1: shadowed by the agent's a=1, still kept.
+	replace(t, s, "m1", store.OriginFleet, t0, deb("a", "0.9"))
+	prune := func(before time.Time, want int64) {
+		t.Helper()
+		n, err := s.PruneSoftwareHistory(ctx, before)
+		must(t, err)
+		if n != want {
+			t.Fatalf("prune before %v: %d rows, want %d", before.Sub(t0), n, want)
+		}
+	}
+	prune(t0.Add(time.Hour), 0) // every row in use
+	// m2 drops c: the history still names it.
+	replace(t, s, "m2", store.OriginAgent, t0.Add(time.Hour), deb("b", "1"))
+	prune(t0.Add(time.Hour), 0)
+	// Once the history of that hour goes, so does c (1 history row + 1 row).
+	prune(t0.Add(2*time.Hour), 2)
+	prune(t0.Add(2*time.Hour), 0)
+	// The shadowed Fleet row survived: it shows once the agent's a goes.
+	replace(t, s, "m1", store.OriginAgent, t0.Add(3*time.Hour), deb("b", "1"))
+	got, err := s.ListMachineSoftware(ctx, "m1")
+	must(t, err)
+	if n := names(got); n != "a=0.9/fleet b=1/agent" {
+		t.Fatalf("m1 after the collection = %s", n)
+	}
+	// c comes back (its cached ID is gone): stored again, searchable.
+	replace(t, s, "m2", store.OriginAgent, t0.Add(4*time.Hour), deb("b", "1"), deb("c", "1"))
+	hits, err := s.FindSoftware(ctx, store.SoftwareSearch{TenantID: "t1", Name: "c"})
+	must(t, err)
+	if len(hits) != 1 || hits[0].MachineID != "m2" || hits[0].Software[0].Version != "1" {
+		t.Fatalf("c after it came back: %+v", hits)
+	}
+	// Deleting the machines leaves a=1, a=0.9, b and c to the collector
+	// (history rows go with their machine).
+	must(t, s.DeleteMachine(ctx, "m1"))
+	must(t, s.DeleteMachine(ctx, "m2"))
+	prune(t0, 4)
 }

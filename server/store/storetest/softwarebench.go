@@ -7,6 +7,8 @@ import (
 	"os"
 	"slices"
 	"strconv"
+	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -53,9 +55,12 @@ func fleetSoftware(i, perMachine, bump int) []store.Software {
 // BenchSoftware measures the software inventory at
 // SLIPWAY_BENCH_SW_MACHINES machines (default 200) ×
 // SLIPWAY_BENCH_SW_PACKAGES packages (default 300): ingest of a full fleet
-// report and of 1 % churn, "firefox < 128" (first page of 50 machines) and
-// one machine's software page, and, with size, database bytes per machine.
-// It reports custom metrics; one b.N iteration runs everything once.
+// report and of 1 % churn, uploaded by SLIPWAY_BENCH_SW_WORKERS concurrent
+// callers (default 32, as a server's upload handlers; 1 = one after the
+// other), "firefox < 128" (first page of 50 machines) and one machine's
+// software page, and, with size, database bytes per machine. It reports
+// custom metrics; one b.N iteration runs everything once. It uses only the
+// store.Store interface, so the same file measures an older checkout.
 func BenchSoftware(b *testing.B, st store.Store, hooks BenchHooks) {
 	size := hooks.Size
 	ctx := b.Context()
@@ -89,21 +94,27 @@ func BenchSoftware(b *testing.B, st store.Store, hooks BenchHooks) {
 	report := func(i, bump int) {
 		if _, err := st.ReplaceSoftware(ctx, store.SoftwareReport{MachineID: fmt.Sprintf("m%07d", i), Origin: store.OriginAgent,
 			Hash: fmt.Sprintf("h%d-%d", i, bump), Items: fleetSoftware(i, per, bump), At: now}); err != nil {
-			b.Fatal(err)
+			b.Error(err) // from a worker: no Fatal
 		}
 	}
+	workers := BenchEnv("SLIPWAY_BENCH_SW_WORKERS", 32)
 	b.ResetTimer()
 	for b.Loop() {
 		start := time.Now()
-		for i := range n {
+		var done atomic.Int64
+		parallel(workers, n, func(i int) {
 			report(i, 0)
-		}
+			// Progress on stderr at once (a benchmark's log shows at its end):
+			// a long run cut short still tells its rate.
+			if d := done.Add(1); n >= 10_000 && d%(int64(n)/10) == 0 {
+				fmt.Fprintf(os.Stderr, "%s: %d machines in %.0f s (%.1f machines/s)\n", b.Name(), d,
+					time.Since(start).Seconds(), float64(d)/time.Since(start).Seconds())
+			}
+		})
 		full := time.Since(start)
 		churned := max(1, n/100)
 		start = time.Now()
-		for k := range churned {
-			report((k*7919)%n, 3)
-		}
+		parallel(workers, churned, func(k int) { report((k*7919)%n, 3) })
 		churn := time.Since(start)
 		if hooks.AfterIngest != nil {
 			hooks.AfterIngest()
@@ -134,6 +145,20 @@ func BenchSoftware(b *testing.B, st store.Store, hooks BenchHooks) {
 type BenchHooks struct {
 	Size        func() int64 // database bytes in use
 	AfterIngest func()       // e.g. ANALYZE, as autovacuum would soon after
+}
+
+// parallel calls f(0..n-1) from w goroutines.
+func parallel(w, n int, f func(i int)) {
+	var next atomic.Int64
+	var wg sync.WaitGroup
+	for range min(w, n) {
+		wg.Go(func() {
+			for i := int(next.Add(1)) - 1; i < n; i = int(next.Add(1)) - 1 {
+				f(i)
+			}
+		})
+	}
+	wg.Wait()
 }
 
 // median runs f k times and returns the median in milliseconds.

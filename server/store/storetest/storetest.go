@@ -44,6 +44,7 @@ func Run(t *testing.T, newStore func(t *testing.T) store.Store) {
 		{"SoftwareMerge", testSoftwareMerge},
 		{"SoftwareSearch", testSoftwareSearch},
 		{"SoftwareInvalid", testSoftwareInvalid},
+		{"SoftwareCollect", testSoftwareCollect},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
