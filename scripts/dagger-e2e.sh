@@ -132,14 +132,19 @@ timed build-again dagger call "${ctor[@]}" build export --path="$work/build-agai
 diff -r "$work/build" "$work/build-again" >/dev/null || fail "second build of the same source differs (not from cache)"
 # Twelve archives (agent and desktop x 3 OS x 2 arch); packages, SBOMs and
 # provenance are signed too, and every signature must verify.
-n=$(find "$work/build/releases" \( -name '*.tar.gz.minisig' -o -name '*.zip.minisig' \) | wc -l)
+# Plus the macOS forms: the desktop's Slipway.app and the agent's launchd
+# archive per arch (*.app.tar.gz, *_launchd.tar.gz).
+n=$(find "$work/build/releases" \( -name '*.tar.gz.minisig' -o -name '*.zip.minisig' \) \
+  ! -name '*.app.tar.gz.minisig' ! -name '*_launchd.tar.gz.minisig' | wc -l)
 ((n == 12)) || fail "build: $n signed archives, want 12"
+n=$(find "$work/build/releases" \( -name '*.app.tar.gz.minisig' -o -name '*_launchd.tar.gz.minisig' \) | wc -l)
+((n == 4)) || fail "build: $n signed macOS app/launchd archives, want 4"
 signed=0
 for f in $(find "$work/build/releases" -name '*.minisig'); do
   minisign -Vqm "${f%.minisig}" -p "$work/build/keys/minisign.pub" >/dev/null || fail "build: minisign rejects ${f%.minisig}"
   signed=$((signed + 1))
 done
-log "build: 12 archives, $signed minisign signatures (archives, packages, SBOMs, provenance, checksums) verify with the returned dev key; second build identical"
+log "build: 12 archives + 4 macOS app/launchd archives, $signed minisign signatures (archives, packages, SBOMs, provenance, checksums) verify with the returned dev key; second build identical"
 
 rel=(release --version="$VERSION" --channel="$CHANNEL"
   --s3-endpoint="$S3_ENDPOINT" --s3-bucket="$S3_BUCKET" --s3-region="$S3_REGION" --s3-path-style
@@ -166,7 +171,7 @@ verify_bucket() {
     for f in "$dir/$prefix"*.tar.gz "$dir/$prefix"*.zip "$dir/$prefix"*.deb "$dir/$prefix"*.rpm \
       "$dir/$prefix"*.apk "$dir/$prefix"*.msi "$dir/$prefix"*.spdx.json "$dir/$prefix"*.intoto.jsonl; do
       [[ -f $f ]] || continue
-      case $f in *.tar.gz | *.zip) archives=$((archives + 1)) ;; esac
+      case $f in *.app.tar.gz | *_launchd.tar.gz) ;; *.tar.gz | *.zip) archives=$((archives + 1)) ;; esac
       signed=$((signed + 1))
       for ext in .minisig .cosign.sig .sigstore.json; do
         [[ -f $f$ext ]] || fail "$(basename "$f"): no $ext in the bucket"
