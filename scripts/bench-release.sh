@@ -15,6 +15,9 @@
 #                 not cached, warm Go cache volumes (like native warm)
 #   dagger build again         unchanged source: whole call from cache
 #
+# BENCH_SKIP_COLD=1 skips the cold rows (an untimed native run and an
+# untimed dagger release prime the caches first): a quick warm comparison.
+#
 # Same environment as scripts/dagger-e2e.sh (S3_ENDPOINT, S3_HOST_ENDPOINT,
 # S3_INSECURE, HOST_NET, DAGGER_CTOR, GORELEASER_BIN, AWS_* keys); the bucket
 # S3_BUCKET (default bench-<time>) is created.
@@ -65,9 +68,15 @@ native() { # native PREFIX
   rm -rf "$src/dist"
   (cd "$src" && SLIPWAY_COSIGN_KEY=$keys/cosign.key SLIPWAY_MINISIGN_KEY=$keys/minisign.key \
     GOCACHE=$work/gocache $HOST_NET "$work/slipway" release --version v1.4.0 --store "$spec" --prefix "$1" \
-    --goreleaser "$GORELEASER_BIN")
+    --goreleaser "$GORELEASER_BIN" --image)
 }
-timed "native cold (empty GOCACHE)" native native-cold
+# BENCH_SKIP_COLD=1: only the warm rows (GOCACHE primed by an untimed run,
+# no engine prune), for a quick side-by-side.
+if [[ ${BENCH_SKIP_COLD:-0} == 1 ]]; then
+  native native-prime >"$work/native-prime.log" 2>&1
+else
+  timed "native cold (empty GOCACHE)" native native-cold
+fi
 timed "native warm" native native-warm
 
 cd "$src"
@@ -80,11 +89,15 @@ rel() { # rel VERSION PREFIX
   [[ $S3_INSECURE == 1 ]] && args+=(--s3-insecure)
   dagger call "${ctor[@]}" "${args[@]}" export --path="$work/out-$2"
 }
-timed "dagger engine cache prune" dagger core engine local-cache prune
-timed "dagger prime goreleaser (after prune)" dagger call "${ctor[@]}" container \
-  with-file --path=/tmp/goreleaser --source="$GORELEASER_BIN" \
-  with-exec --args=sh,-c,'mkdir -p /root/.cache/slipway/bin && cp /tmp/goreleaser /root/.cache/slipway/bin/' stdout
-timed "dagger release cold" rel v1.4.0 dagger-cold
+if [[ ${BENCH_SKIP_COLD:-0} != 1 ]]; then
+  timed "dagger engine cache prune" dagger core engine local-cache prune
+  timed "dagger prime goreleaser (after prune)" dagger call "${ctor[@]}" container \
+    with-file --path=/tmp/goreleaser --source="$GORELEASER_BIN" \
+    with-exec --args=sh,-c,'mkdir -p /root/.cache/slipway/bin && cp /tmp/goreleaser /root/.cache/slipway/bin/' stdout
+  timed "dagger release cold" rel v1.4.0 dagger-cold
+else
+  rel v1.4.0 dagger-cold >"$work/dagger-prime.log" 2>&1 # untimed: the build step of this commit and version
+fi
 timed "dagger release warm (build cached)" rel v1.4.0 dagger-warm
 timed "dagger release warm, new version v1.4.1 (build not cached)" rel v1.4.1 dagger-warm-141
 timed "dagger build" dagger call "${ctor[@]}" build export --path="$work/build-1"
