@@ -197,6 +197,7 @@ func lastChain(t *testing.T, eng *recordingEngine) []call {
 const (
 	cosignPlain   = "PLAINTEXT-cosign-password"
 	s3SecretPlain = "PLAINTEXT-s3-secret-key"
+	registryPlain = "PLAINTEXT-registry-token"
 	minisignPlain = "PLAINTEXT-minisign-key-file"
 )
 
@@ -213,7 +214,7 @@ func releaseBeta(t *testing.T, m *Slipway, dryRun bool) {
 		secret("mk", minisignPlain), secret("mp", "minisign-pw"),
 		nil, nil, nil, nil, // no Authenticode, ad-hoc macOS
 		dag.Directory().WithNewFile("minisign.pub", "untrusted comment: test\nRWQ=").File("minisign.pub"),
-		dryRun, true, "registry.internal/slipway")
+		dryRun, true, "registry.internal/slipway", "ci-bot", secret("rp", registryPlain), false)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -259,7 +260,7 @@ func TestReleaseAsksEngine(t *testing.T) {
 			text.WriteString(q)
 		}
 	}
-	for _, plain := range []string{cosignPlain, s3SecretPlain, minisignPlain, "AKIAEXAMPLE"} {
+	for _, plain := range []string{cosignPlain, s3SecretPlain, minisignPlain, "AKIAEXAMPLE", registryPlain} {
 		if strings.Contains(text.String(), plain) {
 			t.Errorf("a secret's plaintext reached a container query: %s", plain)
 		}
@@ -284,6 +285,8 @@ func TestReleaseAsksEngine(t *testing.T) {
 		{"withSecretVariable", map[string]string{"name": q("COSIGN_PASSWORD")}},
 		{"withMountedSecret", map[string]string{"path": q("/run/secrets/slipway/minisign.key")}},
 		{"withSecretVariable", map[string]string{"name": q("SLIPWAY_MINISIGN_PASSWORD")}},
+		env("SLIPWAY_REGISTRY_USERNAME", "ci-bot"),
+		{"withSecretVariable", map[string]string{"name": q("SLIPWAY_REGISTRY_PASSWORD")}},
 		{"withMountedFile", map[string]string{"path": q("/run/slipway/minisign.pub")}},
 		{"withEnvVariable", map[string]string{"name": q("SLIPWAY_PIPELINE_RUN")}},
 		publish,
@@ -393,7 +396,7 @@ func TestReleaseDryRunWritesNothing(t *testing.T) {
 	m := New(dag.Directory(), "", "", "")
 	key := dag.SetSecret("k", "x")
 	dir, err := m.Release(context.Background(), "v1.4.0", "beta", "", "releases", "eu-west-3", "", false, false,
-		key, key, key, key, key, key, key, key, nil, nil, dag.Directory().File("minisign.pub"), true, true, "")
+		key, key, key, key, key, key, key, key, nil, nil, dag.Directory().File("minisign.pub"), true, true, "", "", nil, false)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -462,7 +465,7 @@ func TestBuildPromoteTestAskEngine(t *testing.T) {
 		exec(append([]string{"slipway", "plan"}, chanFlags("s3://releases?region=us-east-1")...)...),
 	})
 	if _, err := m.Release(context.Background(), "v1.4.0", "beta", "", "releases", "", "", false, false,
-		key, key, key, key, key, key, nil, nil, nil, nil, nil, false, true, ""); err == nil {
+		key, key, key, key, key, key, nil, nil, nil, nil, nil, false, true, "", "", nil, false); err == nil {
 		t.Error("release to a channel without the minisign public key accepted")
 	}
 

@@ -168,10 +168,20 @@ func (m *Slipway) Release(
 	// +default=true
 	image bool,
 	// Push the image there under the version tag and cosign-sign it, e.g.
-	// ghcr.io/slipwayhq/slipway (credentials: a Docker config in the
-	// container); empty: the image is only published as the OCI archive.
+	// ghcr.io/slipwayhq/slipway; empty: the image is only published as the
+	// OCI archive.
 	// +optional
 	imageRepo string,
+	// Username for the image registry (with --registry-password).
+	// +optional
+	registryUsername string,
+	// Password or token for the image registry, sent to imageRepo's
+	// registry only.
+	// +optional
+	registryPassword *dagger.Secret,
+	// Reach imageRepo over plain HTTP (a test registry).
+	// +optional
+	imageInsecureRegistry bool,
 ) (*dagger.Directory, error) {
 	if version == "" {
 		return nil, errors.New("version is required")
@@ -191,6 +201,12 @@ func (m *Slipway) Release(
 	if imageRepo != "" && !image {
 		return nil, errors.New("--image-repo needs --image")
 	}
+	if (registryUsername != "" || registryPassword != nil || imageInsecureRegistry) && imageRepo == "" {
+		return nil, errors.New("--registry-username, --registry-password and --image-insecure-registry need --image-repo")
+	}
+	if (registryUsername == "") != (registryPassword == nil) {
+		return nil, errors.New("--registry-username and --registry-password go together")
+	}
 	ctr := m.built(version, []secret{
 		{env: "SLIPWAY_AUTHENTICODE_P12", file: "authenticode.p12", value: authenticodeP12},
 		{env: "SLIPWAY_AUTHENTICODE_PASSWORD", value: authenticodePassword},
@@ -205,6 +221,10 @@ func (m *Slipway) Release(
 		{env: "SLIPWAY_MINISIGN_KEY", file: "minisign.key", value: minisignKey},
 		{env: "SLIPWAY_MINISIGN_PASSWORD", value: minisignPassword},
 	})
+	if registryUsername != "" {
+		ctr = withSecrets(ctr.WithEnvVariable("SLIPWAY_REGISTRY_USERNAME", registryUsername),
+			[]secret{{env: "SLIPWAY_REGISTRY_PASSWORD", value: registryPassword}})
+	}
 	ctr = withChannelInputs(ctr, nil, nil, minisignPub)
 	ctr = fresh(ctr)
 	publish := []string{"slipway", "release", "--version", version, "--skip-build", "--store", spec, "--report-file", reportJSON}
@@ -221,6 +241,9 @@ func (m *Slipway) Release(
 	}
 	if imageRepo != "" {
 		imageArgs = append(imageArgs, "--image-repo", imageRepo)
+	}
+	if imageInsecureRegistry {
+		imageArgs = append(imageArgs, "--image-insecure-registry")
 	}
 	publish = append(publish, imageArgs...)
 	ctr = ctr.WithExec(publish)

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"net/http"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -15,6 +16,7 @@ import (
 	"github.com/google/go-containerregistry/pkg/v1/empty"
 	"github.com/google/go-containerregistry/pkg/v1/layout"
 	"github.com/google/go-containerregistry/pkg/v1/remote"
+	"github.com/google/go-containerregistry/pkg/v1/remote/transport"
 
 	"github.com/slipwayhq/slipway/ociimage"
 )
@@ -190,14 +192,56 @@ func (imagePushStep) Run(ctx context.Context, r *run) error {
 	if r.opts.ImageInsecure {
 		nameOpts = append(nameOpts, ociimage.Insecure)
 	}
-	opts := []remote.Option{remote.WithAuthFromKeychain(authn.DefaultKeychain)}
-	pushed, err := ociimage.Push(ctx, idx, strings.TrimSuffix(r.opts.ImageRepo, "/"), []string{r.dist.Metadata.Version}, nameOpts, opts...)
+	repo := strings.TrimSuffix(r.opts.ImageRepo, "/")
+	ref, err := name.NewRepository(repo, nameOpts...)
 	if err != nil {
-		return err
+		return fmt.Errorf("image repository %q: %w", repo, err)
+	}
+	opts := []remote.Option{remote.WithAuthFromKeychain(registryKeychain(ref.Registry, r.opts))}
+	pushed, err := ociimage.Push(ctx, idx, repo, []string{r.dist.Metadata.Version}, nameOpts, opts...)
+	if err != nil {
+		return registryAuthHint(err, r.opts)
 	}
 	if err := ociimage.Sign(ctx, pushed.Digest, signer, opts...); err != nil {
-		return err
+		return registryAuthHint(err, r.opts)
 	}
 	r.report.Image = &ImageReport{Tag: pushed.Tag.String(), Digest: pushed.Digest.String()}
 	return nil
+}
+
+// registryKeychain authenticates with the release's registry credentials
+// to that one registry (never sent elsewhere), and otherwise as the Docker
+// config says.
+func registryKeychain(reg name.Registry, o Options) authn.Keychain {
+	if o.RegistryUsername == "" {
+		return authn.DefaultKeychain
+	}
+	return authn.NewMultiKeychain(registryCredentials{
+		registry: reg.RegistryStr(),
+		auth:     authn.FromConfig(authn.AuthConfig{Username: o.RegistryUsername, Password: o.RegistryPassword}),
+	}, authn.DefaultKeychain)
+}
+
+// registryAuthHint says what to do when the registry refused us.
+func registryAuthHint(err error, o Options) error {
+	var terr *transport.Error
+	if !errors.As(err, &terr) || (terr.StatusCode != http.StatusUnauthorized && terr.StatusCode != http.StatusForbidden) {
+		return err
+	}
+	if o.RegistryUsername == "" {
+		return fmt.Errorf("%w (the registry wants credentials: set SLIPWAY_REGISTRY_USERNAME and SLIPWAY_REGISTRY_PASSWORD, or log in with a Docker config)", err)
+	}
+	return fmt.Errorf("%w (the registry refused SLIPWAY_REGISTRY_USERNAME %q and its password)", err, o.RegistryUsername)
+}
+
+type registryCredentials struct {
+	registry string
+	auth     authn.Authenticator
+}
+
+func (c registryCredentials) Resolve(res authn.Resource) (authn.Authenticator, error) {
+	if res.RegistryStr() != c.registry {
+		return authn.Anonymous, nil
+	}
+	return c.auth, nil
 }

@@ -5,19 +5,23 @@ import (
 	"encoding/json"
 	"io"
 	"log"
+	"net/http"
 	"net/http/httptest"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
 
+	"github.com/google/go-containerregistry/pkg/authn"
 	"github.com/google/go-containerregistry/pkg/name"
 	"github.com/google/go-containerregistry/pkg/registry"
 	"github.com/google/go-containerregistry/pkg/v1/remote"
 
 	"github.com/slipwayhq/slipway/internal/testenv"
+	"github.com/slipwayhq/slipway/signing"
 	"github.com/slipwayhq/slipway/signing/cosign"
 	"github.com/slipwayhq/slipway/storage/fs"
 )
@@ -44,13 +48,10 @@ func serverStandIn(t *testing.T) string {
 	return dir
 }
 
-// TestImageSteps runs the image and push steps: both server binaries
-// built and stamped, the OCI layout archive identical when built again,
-// the image pushed to a registry served on 127.0.0.1, pulled back with
-// the layout's digest, and its signature verified by the real cosign CLI
-// with the release key (and refused with another).
-func TestImageSteps(t *testing.T) {
-	cosignBin := testenv.Tool(t, "cosign", "scripts/tools.sh cosign")
+// imageRelease is the stand-in server module, a dist of version 1.4.0 in
+// it, and dev signers.
+func imageRelease(t *testing.T) (string, *Dist, []signing.Backend) {
+	t.Helper()
 	mod := serverStandIn(t)
 	d := &Dist{Dir: filepath.Join(mod, "dist")}
 	d.Metadata.ProjectName, d.Metadata.Version, d.Metadata.Commit = "slipway", "1.4.0", strings.Repeat("ab", 20)
@@ -59,6 +60,17 @@ func TestImageSteps(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	return mod, d, signers
+}
+
+// TestImageSteps runs the image and push steps: both server binaries
+// built and stamped, the OCI layout archive identical when built again,
+// the image pushed to a registry served on 127.0.0.1, pulled back with
+// the layout's digest, and its signature verified by the real cosign CLI
+// with the release key (and refused with another).
+func TestImageSteps(t *testing.T) {
+	cosignBin := testenv.Tool(t, "cosign", "scripts/tools.sh cosign")
+	mod, d, signers := imageRelease(t)
 	srv := httptest.NewServer(registry.New(registry.Logger(log.New(io.Discard, "", 0))))
 	t.Cleanup(srv.Close)
 	repo := strings.TrimPrefix(srv.URL, "http://") + "/slipway/slipway"
@@ -147,6 +159,60 @@ func TestImageSteps(t *testing.T) {
 		if (err == nil) != tc.ok {
 			t.Errorf("cosign verify (want ok=%v): %v\n%s", tc.ok, err, out)
 		}
+	}
+}
+
+// TestImagePushCredentials pushes to a registry that wants a password:
+// refused without the release's registry credentials, accepted with them,
+// and the credentials go to that registry only.
+func TestImagePushCredentials(t *testing.T) {
+	mod, d, signers := imageRelease(t)
+	reg := registry.New(registry.Logger(log.New(io.Discard, "", 0)))
+	var sawPassword atomic.Int32
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, req *http.Request) {
+		if u, p, ok := req.BasicAuth(); !ok || u != "ci" || p != "s3cret" {
+			w.Header().Set("WWW-Authenticate", `Basic realm="test"`)
+			http.Error(w, `{"errors":[{"code":"UNAUTHORIZED"}]}`, http.StatusUnauthorized)
+			return
+		}
+		sawPassword.Add(1)
+		reg.ServeHTTP(w, req)
+	}))
+	t.Cleanup(srv.Close)
+	repo := strings.TrimPrefix(srv.URL, "http://") + "/slipway/slipway"
+	t.Setenv("DOCKER_CONFIG", t.TempDir()) // no credentials from this machine's Docker config
+	opts := Options{Dir: mod, Image: true, ImageRepo: repo, ImageInsecure: true}
+	r := &run{opts: opts, dist: d, signers: signers, report: &Report{}}
+	if err := (imageStep{}).Run(t.Context(), r); err != nil {
+		t.Fatal(err)
+	}
+	if err := (imagePushStep{}).Run(t.Context(), r); err == nil || !strings.Contains(err.Error(), "SLIPWAY_REGISTRY_USERNAME") {
+		t.Fatalf("push without credentials: %v, want a hint naming SLIPWAY_REGISTRY_USERNAME", err)
+	}
+	r.opts.RegistryUsername, r.opts.RegistryPassword = "ci", "wrong"
+	if err := (imagePushStep{}).Run(t.Context(), r); err == nil || !strings.Contains(err.Error(), "refused") || strings.Contains(err.Error(), "wrong") {
+		t.Fatalf("push with a wrong password: %v (want a refusal that does not show the password)", err)
+	}
+	r.opts.RegistryPassword = "s3cret"
+	if err := (imagePushStep{}).Run(t.Context(), r); err != nil {
+		t.Fatal(err)
+	}
+	if r.report.Image == nil || !strings.HasPrefix(r.report.Image.Digest, repo+"@sha256:") || sawPassword.Load() == 0 {
+		t.Fatalf("report image %+v, authenticated requests %d", r.report.Image, sawPassword.Load())
+	}
+	// Another registry never receives them.
+	other := registryKeychain(name.Registry{}, r.opts)
+	otherReg, _ := name.NewRegistry("registry.example.com")
+	if auth, err := other.Resolve(otherReg); err != nil || auth != authn.Anonymous {
+		t.Errorf("credentials for another registry: %v %v", auth, err)
+	}
+	st, err := fs.New(t.TempDir(), fs.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	half := Options{Image: true, ImageRepo: repo, RegistryUsername: "ci", Store: st}
+	if err := half.setDefaults(); err == nil || !strings.Contains(err.Error(), "SLIPWAY_REGISTRY_PASSWORD") {
+		t.Errorf("username without password: %v", err)
 	}
 }
 

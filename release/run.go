@@ -46,8 +46,13 @@ type Options struct {
 	Image bool
 	// ImageRepo, with Image, is where the image is pushed under the
 	// version tag and cosign-signed (registry.example.com/slipway/slipway).
-	// Credentials come from the Docker config.
+	// Credentials come from RegistryUsername/RegistryPassword, else the
+	// Docker config ($DOCKER_CONFIG, ~/.docker/config.json).
 	ImageRepo string
+	// RegistryUsername and RegistryPassword, when set, authenticate to
+	// ImageRepo's registry only (the slipway CLI reads them from
+	// SLIPWAY_REGISTRY_USERNAME and SLIPWAY_REGISTRY_PASSWORD).
+	RegistryUsername, RegistryPassword string
 	// ImageInsecure reaches ImageRepo over plain HTTP (a local registry).
 	ImageInsecure bool
 	// BuildOnly runs GoReleaser and checks dist/, then stops: nothing is
@@ -124,6 +129,9 @@ func (o *Options) setDefaults() error {
 	}
 	if (o.ImageRepo != "" || o.ImageInsecure) && !o.Image {
 		return errors.New("release: --image-repo and --image-insecure-registry need --image")
+	}
+	if (o.RegistryUsername == "") != (o.RegistryPassword == "") {
+		return errors.New("release: registry credentials need both a username and a password (SLIPWAY_REGISTRY_USERNAME, SLIPWAY_REGISTRY_PASSWORD)")
 	}
 	if o.BuildOnly && (o.SkipBuild || o.DryRun) {
 		return errors.New("release: --build-only builds; it cannot be combined with --skip-build or --dry-run")

@@ -66,6 +66,9 @@ both Mac architectures); the file is then published as MyApp_aarch64.app.tar.gz.
 			o.Logger = slog.New(slog.NewTextHandler(cmd.ErrOrStderr(), &slog.HandlerOptions{Level: level}))
 			o.Out = cmd.OutOrStdout()
 			o.Store = st
+			// Registry credentials only from the environment: a password on
+			// the command line would show in ps and shell history.
+			o.RegistryUsername, o.RegistryPassword = os.Getenv("SLIPWAY_REGISTRY_USERNAME"), os.Getenv("SLIPWAY_REGISTRY_PASSWORD")
 			var rep *release.Report
 			if len(external.Files) > 0 || external.Product != "" {
 				external.Options = o
@@ -97,7 +100,7 @@ both Mac architectures); the file is then published as MyApp_aarch64.app.tar.gz.
 	f.BoolVar(&o.SkipBuild, "skip-build", false, "publish an existing dist/ instead of running GoReleaser")
 	f.BoolVar(&o.SkipAttest, "skip-attest", false, "publish no SBOMs and no signed provenance")
 	f.BoolVar(&o.Image, "image", false, "also build the server (linux/amd64, linux/arm64) and its OCI image, published as slipway-server_<v>_oci.tar (product \"server\")")
-	f.StringVar(&o.ImageRepo, "image-repo", "", "with --image: push the image there under the version tag and cosign-sign it, e.g. ghcr.io/slipwayhq/slipway")
+	f.StringVar(&o.ImageRepo, "image-repo", "", "with --image: push the image there under the version tag and cosign-sign it, e.g. ghcr.io/slipwayhq/slipway (credentials: SLIPWAY_REGISTRY_USERNAME + SLIPWAY_REGISTRY_PASSWORD, else the Docker config)")
 	f.BoolVar(&o.ImageInsecure, "image-insecure-registry", false, "reach --image-repo over plain HTTP (a local test registry)")
 	f.StringVar(&store, "store", "", "where to publish: a directory, file:///path or s3://bucket/prefix?endpoint=host:port&region=r (default <data>/artifacts)")
 	f.StringVar(&o.Prefix, "prefix", "", "key prefix inside the store")
