@@ -5,13 +5,11 @@ import (
 	"encoding/json"
 	"io"
 	"log"
-	"net/http"
 	"net/http/httptest"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"strings"
-	"sync/atomic"
 	"testing"
 	"time"
 
@@ -20,6 +18,7 @@ import (
 	"github.com/google/go-containerregistry/pkg/registry"
 	"github.com/google/go-containerregistry/pkg/v1/remote"
 
+	"github.com/slipwayhq/slipway/internal/registrytest"
 	"github.com/slipwayhq/slipway/internal/testenv"
 	"github.com/slipwayhq/slipway/signing"
 	"github.com/slipwayhq/slipway/signing/cosign"
@@ -167,19 +166,8 @@ func TestImageSteps(t *testing.T) {
 // and the credentials go to that registry only.
 func TestImagePushCredentials(t *testing.T) {
 	mod, d, signers := imageRelease(t)
-	reg := registry.New(registry.Logger(log.New(io.Discard, "", 0)))
-	var sawPassword atomic.Int32
-	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, req *http.Request) {
-		if u, p, ok := req.BasicAuth(); !ok || u != "ci" || p != "s3cret" {
-			w.Header().Set("WWW-Authenticate", `Basic realm="test"`)
-			http.Error(w, `{"errors":[{"code":"UNAUTHORIZED"}]}`, http.StatusUnauthorized)
-			return
-		}
-		sawPassword.Add(1)
-		reg.ServeHTTP(w, req)
-	}))
-	t.Cleanup(srv.Close)
-	repo := strings.TrimPrefix(srv.URL, "http://") + "/slipway/slipway"
+	reg := registrytest.Start(t, "ci", "s3cret")
+	repo := reg.Host + "/slipway/slipway"
 	t.Setenv("DOCKER_CONFIG", t.TempDir()) // no credentials from this machine's Docker config
 	opts := Options{Dir: mod, Image: true, ImageRepo: repo, ImageInsecure: true}
 	r := &run{opts: opts, dist: d, signers: signers, report: &Report{}}
@@ -197,8 +185,8 @@ func TestImagePushCredentials(t *testing.T) {
 	if err := (imagePushStep{}).Run(t.Context(), r); err != nil {
 		t.Fatal(err)
 	}
-	if r.report.Image == nil || !strings.HasPrefix(r.report.Image.Digest, repo+"@sha256:") || sawPassword.Load() == 0 {
-		t.Fatalf("report image %+v, authenticated requests %d", r.report.Image, sawPassword.Load())
+	if r.report.Image == nil || !strings.HasPrefix(r.report.Image.Digest, repo+"@sha256:") || reg.Authenticated.Load() == 0 {
+		t.Fatalf("report image %+v, authenticated requests %d", r.report.Image, reg.Authenticated.Load())
 	}
 	// Another registry never receives them.
 	other := registryKeychain(name.Registry{}, r.opts)
