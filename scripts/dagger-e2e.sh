@@ -31,6 +31,11 @@
 #   DAGGER_CTOR       constructor flags, e.g. "--go-image=... --goproxy=..."
 #   GORELEASER_BIN    optional prebuilt goreleaser copied into the module's
 #                     tool cache volume first (saves the in-container go install)
+#   REGISTRY          optional host:port where the engine's containers reach a
+#                     registry this script starts (internal/registrytest, with
+#                     a login; run under HOST_NET): the release then pushes
+#                     the server image there with --registry-username/
+#                     --registry-password, and cosign verifies it
 #   VERSION (v1.4.0), CHANNEL (beta), E2E_WORK (default a temp dir)
 set -euo pipefail
 
@@ -154,6 +159,18 @@ rel=(release --version="$VERSION" --channel="$CHANNEL"
   --minisign-pub="$keys/minisign.pub")
 [[ $S3_INSECURE == 1 ]] && rel+=(--s3-insecure)
 
+# Optional: a registry that wants a login, for the server image.
+if [[ -n ${REGISTRY:-} ]]; then
+  export REGISTRY_PASSWORD=e2e-registry-token-$RANDOM$RANDOM
+  (cd "$src" && go build -o "$work/registrytest" ./internal/registrytest/cmd/registrytest)
+  $HOST_NET "$work/registrytest" -addr "$REGISTRY" -user ci-bot >"$work/registry.log" 2>&1 &
+  registry_pid=$!
+  trap 'kill "$registry_pid" 2>/dev/null || true' EXIT
+  for _ in $(seq 50); do $HOST_NET curl -s -o /dev/null "http://$REGISTRY/v2/" && break; sleep 0.1; done
+  rel+=(--image-repo="$REGISTRY/slipway/slipway" --image-insecure-registry
+    --registry-username=ci-bot --registry-password=env://REGISTRY_PASSWORD)
+fi
+
 timed release dagger call "${ctor[@]}" "${rel[@]}" export --path="$work/release-1"
 
 # verify_bucket: every object of both releases, fetched from the bucket and
@@ -187,6 +204,18 @@ verify_bucket() {
   log "bucket: 12 archives and $signed signed files in all (archives, packages, SBOMs, provenance), .minisig/.cosign.sig/.sigstore.json each, 2 release.json; minisign and cosign verify all"
 }
 verify_bucket
+
+if [[ -n ${REGISTRY:-} ]]; then
+  digest=$(grep -o "\"digest\": *\"$REGISTRY/slipway/slipway@[^\"]*\"" "$work/release-1/report.json" | sed 's/.*: *"//; s/"$//')
+  [[ $digest == "$REGISTRY/slipway/slipway@sha256:"* ]] || fail "report.json names no pushed image digest ($digest)"
+  mkdir -p "$work/docker"
+  printf '{"auths":{"%s":{"auth":"%s"}}}\n' "$REGISTRY" "$(printf 'ci-bot:%s' "$REGISTRY_PASSWORD" | base64 -w0)" >"$work/docker/config.json"
+  DOCKER_CONFIG=$work/docker HOME=$work/cosign-home SIGSTORE_REKOR_PUBLIC_KEY=$work/unused-rekor.pub \
+    $HOST_NET cosign verify --key "$keys/cosign.pub" --insecure-ignore-tlog=true \
+    --allow-http-registry=true --allow-insecure-registry=true "$digest" >/dev/null 2>&1 ||
+    fail "cosign verify rejects the pushed image $digest"
+  log "image: pushed with the registry login to $digest; cosign verify passes"
+fi
 
 # The returned channels change: both products on the channel at the version.
 returned=$work/release-1/release/channels.yaml
