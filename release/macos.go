@@ -3,7 +3,7 @@ package release
 import (
 	"archive/tar"
 	"bytes"
-	"compress/gzip"
+
 	"context"
 	"fmt"
 	"io"
@@ -16,6 +16,7 @@ import (
 	"text/template"
 	"time"
 
+	"github.com/klauspost/compress/gzip"
 	"github.com/slipwayhq/slipway/packaging"
 )
 
@@ -255,6 +256,8 @@ func writeTar(out, dir string, mtime time.Time, gz bool) error {
 	var w io.Writer = f
 	var zw *gzip.Writer
 	if gz {
+		// klauspost's gzip: the same format at about half the CPU of
+		// compress/gzip (four 11 MB binaries per release).
 		zw = gzip.NewWriter(f)
 		w = zw
 	}
