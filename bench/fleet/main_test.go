@@ -6,9 +6,4 @@ import (
 	"github.com/slipwayhq/slipway/internal/pgtest"
 )
 
-// TestMain serves as a server subprocess when the rehearsal starts this
-// test binary as one (see ServeChild).
-func TestMain(m *testing.M) {
-	ServeChild()
-	pgtest.Main(m)
-}
+func TestMain(m *testing.M) { pgtest.Main(m) }

@@ -37,7 +37,8 @@ type Scenario struct {
 	// RefreshEvery is how often the operator's scheduled `slipway tuf
 	// refresh --within 60` runs. Default: 7 days.
 	RefreshEvery Duration `yaml:"refresh_every"`
-	// Workers run machines in parallel. Default: 8.
+	// Workers run machines in parallel. Default: a quarter of the
+	// machines, 8 to 64.
 	Workers int `yaml:"workers"`
 	// Replicas is how many server processes share a PostgreSQL database
 	// (DatabaseURL), behind a round-robin. Default: 1. SQLite: always 1.
@@ -130,7 +131,9 @@ func (s *Scenario) validate() error {
 		s.RefreshEvery = Duration(7 * 24 * time.Hour)
 	}
 	if s.Workers <= 0 {
-		s.Workers = 8
+		// Enough in flight that the server's group commit batches
+		// heartbeats: with a few, every round waits on fsyncs in turn.
+		s.Workers = min(max(s.Machines/4, 8), 64)
 	}
 	switch {
 	case s.Machines < 1 || s.Machines > 100000:

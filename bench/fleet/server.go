@@ -4,7 +4,7 @@ import (
 	"bufio"
 	"bytes"
 	"context"
-	"encoding/json"
+	"crypto/rand"
 	"errors"
 	"fmt"
 	"io"
@@ -23,75 +23,19 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/slipwayhq/slipway/internal/rehearsal"
 	"github.com/slipwayhq/slipway/server"
 	"github.com/slipwayhq/slipway/server/store/postgres"
 	"github.com/slipwayhq/slipway/server/store/sqlite"
-	"github.com/slipwayhq/slipway/storage"
 )
 
-// Clock is the scenario's clock, shared by the server and the machines.
-type Clock struct{ ns atomic.Int64 }
+// Clock is the scenario's clock, shared by the harness and the machines
+// (the servers' clocks follow it through /_rehearsal/clock).
+type Clock = rehearsal.Clock
 
-// Now returns the simulated time.
-func (c *Clock) Now() time.Time { return time.Unix(0, c.ns.Load()).UTC() }
-
-// Set moves the clock.
-func (c *Clock) Set(t time.Time) { c.ns.Store(t.UnixNano()) }
-
-// errDown is what the release store answers during an outage.
-var errDown = errors.New("fleet: release store outage")
-
-// faultStore is a storage.Store that fails every call while down.
-type faultStore struct {
-	storage.Store
-	down atomic.Bool
-}
-
-func (f *faultStore) check() error {
-	if f.down.Load() {
-		return errDown
-	}
-	return nil
-}
-
-func (f *faultStore) Put(ctx context.Context, key string, r io.Reader, size int64, ct string) error {
-	if err := f.check(); err != nil {
-		return err
-	}
-	return f.Store.Put(ctx, key, r, size, ct)
-}
-
-func (f *faultStore) PutIf(ctx context.Context, key string, data []byte, ct string, prev []byte) error {
-	if err := f.check(); err != nil {
-		return err
-	}
-	c, ok := f.Store.(storage.Conditional)
-	if !ok {
-		return fmt.Errorf("fleet: %T has no conditional writes", f.Store)
-	}
-	return c.PutIf(ctx, key, data, ct, prev)
-}
-
-func (f *faultStore) Get(ctx context.Context, key string) (io.ReadCloser, storage.Info, error) {
-	if err := f.check(); err != nil {
-		return nil, storage.Info{}, err
-	}
-	return f.Store.Get(ctx, key)
-}
-
-func (f *faultStore) Stat(ctx context.Context, key string) (storage.Info, error) {
-	if err := f.check(); err != nil {
-		return storage.Info{}, err
-	}
-	return f.Store.Stat(ctx, key)
-}
-
-func (f *faultStore) List(ctx context.Context, prefix string) ([]storage.Info, error) {
-	if err := f.check(); err != nil {
-		return nil, err
-	}
-	return f.Store.List(ctx, prefix)
-}
+// faultStore is the operator's view of the release store, failing every
+// call while an outage is on.
+type faultStore = rehearsal.FaultStore
 
 // slipway is the server under test: Replicas subprocesses of the real
 // server (see ServeChild) on one database (SQLite in the data directory,
@@ -105,6 +49,8 @@ type slipway struct {
 	releasesDir  string
 	sc           *Scenario
 	dbURL        string
+	binary       string // slipway, rehearsal build
+	token        string // authenticates /_rehearsal/ calls
 
 	mu    sync.RWMutex
 	procs []*child
@@ -199,9 +145,9 @@ func (s *httpStats) p99() map[string]float64 {
 	return out
 }
 
-func newSlipway(ctx context.Context, dir, releasesDir string, clock *Clock, releases *faultStore, sc *Scenario, dbURL string) (*slipway, error) {
+func newSlipway(ctx context.Context, binary, dir, releasesDir string, clock *Clock, releases *faultStore, sc *Scenario, dbURL string) (*slipway, error) {
 	s := &slipway{dir: dir, keysDir: filepath.Join(dir, "keys"), clock: clock, releases: releases, releasesDir: releasesDir,
-		sc: sc, dbURL: dbURL, ctl: &http.Client{Timeout: 2 * time.Minute},
+		sc: sc, dbURL: dbURL, binary: binary, token: rand.Text(), ctl: &http.Client{Timeout: 2 * time.Minute},
 		stats: &httpStats{errors: map[string]int{}, outage: map[string]int{}, requests: map[string]int{}, latency: map[string][]time.Duration{}}}
 	s.ts = httptest.NewServer(s.stats.wrap(http.HandlerFunc(s.serve)))
 	replicas := 1
@@ -224,8 +170,13 @@ func newSlipway(ctx context.Context, dir, releasesDir string, clock *Clock, rele
 	return s, nil
 }
 
-// serve forwards to the replicas in turn.
+// serve forwards to the replicas in turn (the control routes are not
+// reachable through it).
 func (s *slipway) serve(w http.ResponseWriter, r *http.Request) {
+	if strings.HasPrefix(r.URL.Path, "/_rehearsal/") {
+		http.NotFound(w, r)
+		return
+	}
 	s.mu.RLock()
 	c := s.procs[s.next.Add(1)%uint64(len(s.procs))]
 	s.mu.RUnlock()
@@ -234,20 +185,34 @@ func (s *slipway) serve(w http.ResponseWriter, r *http.Request) {
 
 func (s *slipway) replicaDir(i int) string { return filepath.Join(s.dir, fmt.Sprintf("replica-%d", i)) }
 
-// start runs replica i's server process and waits until it listens.
+// start runs replica i's server process (`slipway server` of the
+// rehearsal build) and waits until it listens.
 func (s *slipway) start(ctx context.Context, i int) error {
-	exe, err := os.Executable()
-	if err != nil {
-		return err
+	hb := time.Duration(s.sc.HeartbeatInterval)
+	const decade = "87600h"
+	env := []string{
+		"SLIPWAY_ADDR=127.0.0.1:0",
+		"SLIPWAY_DATA=" + s.replicaDir(i),
+		"SLIPWAY_PUBLIC_URL=" + s.ts.URL,
+		"SLIPWAY_STORE=" + s.releasesDir,
+		"SLIPWAY_TUF_KEYS=" + s.keysDir,
+		"SLIPWAY_HEARTBEAT_INTERVAL=" + hb.String(),
+		"SLIPWAY_STALE_AFTER=" + (3 * hb).String(),
+		"SLIPWAY_OFFLINE_AFTER=" + decade,
+		"SLIPWAY_HEARTBEAT_RETENTION=" + decade,
+		"SLIPWAY_AUDIT_RETENTION=" + decade,
+		// Every machine comes from the round-robin's loopback address.
+		"SLIPWAY_RATE_LIMIT=1000000", "SLIPWAY_RATE_BURST=1000000",
+		"SLIPWAY_LOG_LEVEL=warn",
+		rehearsal.EnvToken + "=" + s.token,
+		rehearsal.EnvClock + "=" + strconv.FormatInt(s.clock.Now().UnixNano(), 10),
 	}
-	cfg, err := json.Marshal(childConfig{DataDir: s.replicaDir(i), DatabaseURL: s.dbURL, Releases: s.releasesDir,
-		KeysDir: s.keysDir, PublicURL: s.ts.URL, Heartbeat: time.Duration(s.sc.HeartbeatInterval),
-		Holder: fmt.Sprintf("replica-%d", i), Now: s.clock.Now()})
-	if err != nil {
-		return err
+	if s.dbURL != "" {
+		env = append(env, "SLIPWAY_DATABASE_URL="+s.dbURL)
 	}
-	cmd := exec.CommandContext(ctx, exe, "-test.run=^$")
-	cmd.Env = append(os.Environ(), childEnv+"="+string(cfg))
+	cmd := exec.CommandContext(ctx, s.binary, "server")
+	cmd.Env = append(parentEnv(), env...)
+	cmd.SysProcAttr = childAttr() // dies with the harness
 	log := &testenvBuffer{}
 	cmd.Stderr = log
 	out, err := cmd.StdoutPipe()
@@ -272,13 +237,38 @@ func (s *slipway) start(ctx context.Context, i int) error {
 		return err
 	}
 	proxy := httputil.NewSingleHostReverseProxy(u)
-	proxy.Transport = &http.Transport{MaxIdleConnsPerHost: 64, IdleConnTimeout: 30 * time.Second}
+	proxy.Transport = &http.Transport{MaxIdleConnsPerHost: 256, IdleConnTimeout: 30 * time.Second}
 	proxy.ErrorLog = nil
 	s.mu.Lock()
 	s.procs[i] = &child{cmd: cmd, url: raw, proxy: proxy, log: log}
 	s.starts++
 	s.mu.Unlock()
 	return nil
+}
+
+// parentEnv is this process's environment without the server's own
+// variables (a developer's SLIPWAY_DATABASE_URL must not leak in).
+func parentEnv() []string {
+	var out []string
+	for _, kv := range os.Environ() {
+		if !strings.HasPrefix(kv, "SLIPWAY_") && !strings.HasPrefix(kv, "MACHINE_") {
+			out = append(out, kv)
+		}
+	}
+	return out
+}
+
+// readListening waits for the server's line giving its real address.
+func readListening(sc *bufio.Scanner) (string, error) {
+	for sc.Scan() {
+		if u, ok := strings.CutPrefix(sc.Text(), rehearsal.ListeningPrefix); ok {
+			return u, nil
+		}
+	}
+	if err := sc.Err(); err != nil {
+		return "", err
+	}
+	return "", errors.New("server process exited before listening (is it a -tags rehearsal build?)")
 }
 
 // stop ends replica i with sig after recording its CPU and memory.
@@ -329,7 +319,7 @@ func (s *slipway) kill(ctx context.Context) error {
 	return s.start(ctx, 0)
 }
 
-// control posts to every replica's /_fleet/ route.
+// control posts to every replica's /_rehearsal/ route.
 func (s *slipway) control(ctx context.Context, path string) error {
 	s.mu.RLock()
 	procs := slices.Clone(s.procs)
@@ -340,6 +330,7 @@ func (s *slipway) control(ctx context.Context, path string) error {
 		if err != nil {
 			return err
 		}
+		req.Header.Set(rehearsal.TokenHeader, s.token)
 		resp, err := s.ctl.Do(req)
 		if err != nil {
 			errs = append(errs, err)
@@ -356,22 +347,22 @@ func (s *slipway) control(ctx context.Context, path string) error {
 
 // setClock moves every replica's clock to the scenario's.
 func (s *slipway) setClock(ctx context.Context) error {
-	return s.control(ctx, "/_fleet/clock?ns="+strconv.FormatInt(s.clock.Now().UnixNano(), 10))
+	return s.control(ctx, "/_rehearsal/clock?ns="+strconv.FormatInt(s.clock.Now().UnixNano(), 10))
 }
 
 // setDown starts or ends a release store outage on every side.
 func (s *slipway) setDown(ctx context.Context, down bool) error {
-	s.releases.down.Store(down)
+	s.releases.Down.Store(down)
 	s.stats.inFault.Store(down)
 	v := "0"
 	if down {
 		v = "1"
 	}
-	return s.control(ctx, "/_fleet/store?down="+v)
+	return s.control(ctx, "/_rehearsal/store?down="+v)
 }
 
 // tick is each replica's periodic work (Handler.Run's body).
-func (s *slipway) tick(ctx context.Context) error { return s.control(ctx, "/_fleet/tick") }
+func (s *slipway) tick(ctx context.Context) error { return s.control(ctx, "/_rehearsal/tick") }
 
 func (s *slipway) close() error {
 	var errs []error

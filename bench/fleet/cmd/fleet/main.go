@@ -17,7 +17,6 @@ import (
 )
 
 func main() {
-	fleet.ServeChild() // when started as one of the rehearsal's server processes
 	if err := run(); err != nil {
 		fmt.Fprintln(os.Stderr, "fleet:", err)
 		os.Exit(1)

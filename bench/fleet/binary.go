@@ -1,0 +1,32 @@
+package fleet
+
+import (
+	"context"
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+)
+
+// EnvBinary names a prebuilt rehearsal server (`go build -tags rehearsal
+// ./cmd/slipway`); without it, Run builds one.
+const EnvBinary = "FLEET_SLIPWAY"
+
+// slipwayPackage is the server the rehearsal runs.
+const slipwayPackage = "github.com/slipwayhq/slipway/cmd/slipway"
+
+// BuildServer builds `slipway` with the rehearsal tag into dir (the go
+// build cache makes it a link step after the first time) and returns its
+// path; EnvBinary, when set, is used instead. It needs the go command and
+// a working directory inside the module.
+func BuildServer(ctx context.Context, dir string) (string, error) {
+	if p := os.Getenv(EnvBinary); p != "" {
+		return p, nil
+	}
+	out := filepath.Join(dir, "slipway-rehearsal")
+	cmd := exec.CommandContext(ctx, "go", "build", "-tags", "rehearsal", "-o", out, slipwayPackage)
+	if msg, err := cmd.CombinedOutput(); err != nil {
+		return "", fmt.Errorf("build the rehearsal server: %w\n%s", err, msg)
+	}
+	return out, nil
+}
