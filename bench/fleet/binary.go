@@ -16,7 +16,8 @@ const EnvBinary = "FLEET_SLIPWAY"
 const slipwayPackage = "github.com/slipwayhq/slipway/cmd/slipway"
 
 // BuildServer builds `slipway` with the rehearsal tag into dir (the go
-// build cache makes it a link step after the first time) and returns its
+// build cache makes it a link step after the first time; with -race
+// when the harness has it) and returns its
 // path; EnvBinary, when set, is used instead. It needs the go command and
 // a working directory inside the module.
 func BuildServer(ctx context.Context, dir string) (string, error) {
@@ -24,7 +25,11 @@ func BuildServer(ctx context.Context, dir string) (string, error) {
 		return p, nil
 	}
 	out := filepath.Join(dir, "slipway-rehearsal")
-	cmd := exec.CommandContext(ctx, "go", "build", "-tags", "rehearsal", "-o", out, slipwayPackage)
+	args := []string{"build", "-tags", "rehearsal", "-o", out}
+	if raceEnabled { // the server under the race detector too
+		args = append(args, "-race")
+	}
+	cmd := exec.CommandContext(ctx, "go", append(args, slipwayPackage)...)
 	if msg, err := cmd.CombinedOutput(); err != nil {
 		return "", fmt.Errorf("build the rehearsal server: %w\n%s", err, msg)
 	}
