@@ -183,10 +183,8 @@ func (r *session) setup(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
-	tr := http.DefaultTransport.(*http.Transport).Clone()
-	tr.MaxIdleConnsPerHost = 2 * r.sc.Workers // keep-alive for every worker: no reconnect per request
-	r.net = &lossy{next: tr, loss: r.sc.Loss, rnd: rand.New(rand.NewPCG(1, 2))}
-	env := &machineEnv{clock: r.clock, url: r.srv.ts.URL, secret: r.srv.secret, root: root, minisign: r.pub.PK,
+	r.net = &lossy{next: r.srv, loss: r.sc.Loss, rnd: rand.New(rand.NewPCG(1, 2))}
+	env := &machineEnv{clock: r.clock, url: publicURL, secret: r.srv.secret, root: root, minisign: r.pub.PK,
 		http: &http.Client{Transport: r.net, Timeout: 30 * time.Second}, poll: time.Duration(r.sc.PollInterval),
 		retryAfter: max(time.Duration(r.sc.Step), time.Duration(r.sc.PollInterval)/4)}
 	if r.machinesDir, err = machinesDir(r.dir); err != nil {

@@ -8,9 +8,8 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"math"
 	"net/http"
-	"net/http/httptest"
-	"net/http/httputil"
 	"net/url"
 	"os"
 	"os/exec"
@@ -56,7 +55,7 @@ type slipway struct {
 	procs []*child
 	next  atomic.Uint64
 
-	ts     *httptest.Server
+	tr     *http.Transport // to the replicas
 	stats  *httpStats
 	secret string
 	ctl    *http.Client
@@ -68,11 +67,16 @@ type slipway struct {
 
 // child is one server subprocess.
 type child struct {
-	cmd   *exec.Cmd
-	url   string
-	proxy *httputil.ReverseProxy
-	log   *testenvBuffer
+	cmd  *exec.Cmd
+	url  string
+	host string // its listen address
+	log  *testenvBuffer
 }
+
+// publicURL is the address machines use: the harness's transport
+// (slipway.RoundTrip) sends each request to a replica in turn. No proxy
+// in between: the round-robin costs no HTTP hop.
+const publicURL = "http://slipway.rehearsal"
 
 // httpStats counts answers by route and whether a fault was active.
 type httpStats struct {
@@ -80,7 +84,7 @@ type httpStats struct {
 	errors   map[string]int // 5xx outside injected outages
 	outage   map[string]int // 5xx during them
 	requests map[string]int
-	latency  map[string][]time.Duration
+	latency  map[string]*histogram
 	bytes    atomic.Int64
 	inFault  atomic.Bool
 }
@@ -94,42 +98,25 @@ func route(p string) string {
 	return "other"
 }
 
-type countingWriter struct {
-	http.ResponseWriter
-	status int
-	n      int64
-}
-
-func (w *countingWriter) WriteHeader(code int) { w.status = code; w.ResponseWriter.WriteHeader(code) }
-func (w *countingWriter) Write(b []byte) (int, error) {
-	if w.status == 0 {
-		w.status = http.StatusOK
+// record counts one answer (status 0: the request failed).
+func (s *httpStats) record(rt string, status int, took time.Duration, n int64) {
+	s.bytes.Add(n)
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.requests[rt]++
+	h := s.latency[rt]
+	if h == nil {
+		h = &histogram{}
+		s.latency[rt] = h
 	}
-	n, err := w.ResponseWriter.Write(b)
-	w.n += int64(n)
-	return n, err
-}
-
-func (s *httpStats) wrap(next http.Handler) http.Handler {
-	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		cw := &countingWriter{ResponseWriter: w}
-		began := time.Now()
-		next.ServeHTTP(cw, r)
-		took := time.Since(began)
-		rt := route(r.URL.Path)
-		s.bytes.Add(cw.n)
-		s.mu.Lock()
-		s.requests[rt]++
-		s.latency[rt] = append(s.latency[rt], took)
-		if cw.status >= 500 {
-			if s.inFault.Load() {
-				s.outage[rt]++
-			} else {
-				s.errors[rt]++
-			}
+	h.add(took)
+	if status >= 500 {
+		if s.inFault.Load() {
+			s.outage[rt]++
+		} else {
+			s.errors[rt]++
 		}
-		s.mu.Unlock()
-	})
+	}
 }
 
 // p99 is the 99th percentile wall time per route, in milliseconds.
@@ -137,19 +124,48 @@ func (s *httpStats) p99() map[string]float64 {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	out := map[string]float64{}
-	for rt, d := range s.latency {
-		sorted := slices.Clone(d)
-		slices.Sort(sorted)
-		out[rt] = float64(sorted[len(sorted)*99/100].Microseconds()) / 1000
+	for rt, h := range s.latency {
+		out[rt] = float64(h.quantile(0.99).Microseconds()) / 1000
 	}
 	return out
+}
+
+// histogram holds durations in buckets 2 % wide (a p99 within 2 %, in
+// constant memory whatever the number of requests).
+type histogram struct {
+	counts []int64
+	n      int64
+}
+
+const histBase = 1.02
+
+func (h *histogram) add(d time.Duration) {
+	us := max(float64(d.Microseconds()), 1)
+	i := int(math.Log(us) / math.Log(histBase))
+	if i >= len(h.counts) {
+		h.counts = append(h.counts, make([]int64, i+1-len(h.counts))...)
+	}
+	h.counts[i]++
+	h.n++
+}
+
+// quantile is the upper bound of the bucket holding quantile q.
+func (h *histogram) quantile(q float64) time.Duration {
+	want := int64(math.Ceil(q * float64(h.n)))
+	var seen int64
+	for i, c := range h.counts {
+		if seen += c; seen >= want && c > 0 {
+			return time.Duration(math.Pow(histBase, float64(i+1))) * time.Microsecond
+		}
+	}
+	return 0
 }
 
 func newSlipway(ctx context.Context, binary, dir, releasesDir string, clock *Clock, releases *faultStore, sc *Scenario, dbURL string) (*slipway, error) {
 	s := &slipway{dir: dir, keysDir: filepath.Join(dir, "keys"), clock: clock, releases: releases, releasesDir: releasesDir,
 		sc: sc, dbURL: dbURL, binary: binary, token: rand.Text(), ctl: &http.Client{Timeout: 2 * time.Minute},
-		stats: &httpStats{errors: map[string]int{}, outage: map[string]int{}, requests: map[string]int{}, latency: map[string][]time.Duration{}}}
-	s.ts = httptest.NewServer(s.stats.wrap(http.HandlerFunc(s.serve)))
+		tr:    &http.Transport{MaxIdleConnsPerHost: 256, IdleConnTimeout: 30 * time.Second},
+		stats: &httpStats{errors: map[string]int{}, outage: map[string]int{}, requests: map[string]int{}, latency: map[string]*histogram{}}}
 	replicas := 1
 	if dbURL != "" {
 		replicas = max(1, sc.Replicas)
@@ -170,17 +186,49 @@ func newSlipway(ctx context.Context, binary, dir, releasesDir string, clock *Clo
 	return s, nil
 }
 
-// serve forwards to the replicas in turn (the control routes are not
-// reachable through it).
-func (s *slipway) serve(w http.ResponseWriter, r *http.Request) {
+// RoundTrip sends a machine's request to the next replica and measures
+// the answer (status, time until its body is read or closed, bytes). The
+// control routes are not reachable this way.
+func (s *slipway) RoundTrip(r *http.Request) (*http.Response, error) {
 	if strings.HasPrefix(r.URL.Path, "/_rehearsal/") {
-		http.NotFound(w, r)
-		return
+		return nil, errors.New("fleet: control routes are not for machines")
 	}
 	s.mu.RLock()
 	c := s.procs[s.next.Add(1)%uint64(len(s.procs))]
 	s.mu.RUnlock()
-	c.proxy.ServeHTTP(w, r)
+	out := r.Clone(r.Context())
+	out.URL.Scheme, out.URL.Host = "http", c.host
+	began := time.Now()
+	resp, err := s.tr.RoundTrip(out)
+	rt := route(r.URL.Path)
+	if err != nil {
+		s.stats.record(rt, 0, time.Since(began), 0)
+		return nil, err
+	}
+	resp.Body = &measured{ReadCloser: resp.Body, done: func(n int64) { s.stats.record(rt, resp.StatusCode, time.Since(began), n) }}
+	return resp, nil
+}
+
+// measured calls done once, with the bytes read, at EOF or Close.
+type measured struct {
+	io.ReadCloser
+	n    int64
+	done func(int64)
+	once sync.Once
+}
+
+func (m *measured) Read(p []byte) (int, error) {
+	n, err := m.ReadCloser.Read(p)
+	m.n += int64(n)
+	if err != nil {
+		m.once.Do(func() { m.done(m.n) })
+	}
+	return n, err
+}
+
+func (m *measured) Close() error {
+	m.once.Do(func() { m.done(m.n) })
+	return m.ReadCloser.Close()
 }
 
 func (s *slipway) replicaDir(i int) string { return filepath.Join(s.dir, fmt.Sprintf("replica-%d", i)) }
@@ -193,7 +241,7 @@ func (s *slipway) start(ctx context.Context, i int) error {
 	env := []string{
 		"SLIPWAY_ADDR=127.0.0.1:0",
 		"SLIPWAY_DATA=" + s.replicaDir(i),
-		"SLIPWAY_PUBLIC_URL=" + s.ts.URL,
+		"SLIPWAY_PUBLIC_URL=" + publicURL,
 		"SLIPWAY_STORE=" + s.releasesDir,
 		"SLIPWAY_TUF_KEYS=" + s.keysDir,
 		"SLIPWAY_HEARTBEAT_INTERVAL=" + hb.String(),
@@ -236,11 +284,8 @@ func (s *slipway) start(ctx context.Context, i int) error {
 	if err != nil {
 		return err
 	}
-	proxy := httputil.NewSingleHostReverseProxy(u)
-	proxy.Transport = &http.Transport{MaxIdleConnsPerHost: 256, IdleConnTimeout: 30 * time.Second}
-	proxy.ErrorLog = nil
 	s.mu.Lock()
-	s.procs[i] = &child{cmd: cmd, url: raw, proxy: proxy, log: log}
+	s.procs[i] = &child{cmd: cmd, url: raw, host: u.Host, log: log}
 	s.starts++
 	s.mu.Unlock()
 	return nil
@@ -288,6 +333,7 @@ func (s *slipway) stop(i int, sig syscall.Signal) error {
 		return err
 	}
 	err := c.cmd.Wait()
+	s.tr.CloseIdleConnections() // those to the stopped process are dead
 	if sig == syscall.SIGKILL {
 		return nil // "signal: killed" is the point
 	}
@@ -369,7 +415,7 @@ func (s *slipway) close() error {
 	for i := range s.procs {
 		errs = append(errs, s.stop(i, syscall.SIGTERM))
 	}
-	s.ts.Close()
+	s.tr.CloseIdleConnections()
 	return errors.Join(errs...)
 }
 
