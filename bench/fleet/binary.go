@@ -12,6 +12,12 @@ import (
 // ./cmd/slipway`); without it, Run builds one.
 const EnvBinary = "FLEET_SLIPWAY"
 
+// GCPercent is the garbage collector setting the rehearsal's harness
+// runs with (the test binary and cmd/fleet set it): the simulated clients
+// allocate a lot (TUF metadata decoded on every check) and live in little
+// memory, so collecting 4x less often saves about a tenth of the CPU.
+const GCPercent = 400
+
 // slipwayPackage is the server the rehearsal runs.
 const slipwayPackage = "github.com/slipwayhq/slipway/cmd/slipway"
 

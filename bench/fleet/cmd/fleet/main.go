@@ -12,11 +12,13 @@ import (
 	"fmt"
 	"os"
 	"os/signal"
+	"runtime/debug"
 
 	"github.com/slipwayhq/slipway/bench/fleet"
 )
 
 func main() {
+	debug.SetGCPercent(fleet.GCPercent)
 	if err := run(); err != nil {
 		fmt.Fprintln(os.Stderr, "fleet:", err)
 		os.Exit(1)
