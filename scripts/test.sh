@@ -30,5 +30,12 @@ step "go test -race"
 go test -race -count=1 -timeout 45m ${SLIPWAY_TEST_FLAGS:-} ./... 2>&1 | tee /tmp/slipway-test.log
 rc=${PIPESTATUS[0]}
 
+step "fleet rehearsal: 200 machines, a simulated year (no -race)"
+# The race run above plays the year with 8 machines (the race detector
+# slows it several times over); this plays the 200, SQLite.
+if ! go test -count=1 -timeout 20m -run 'TestYearShort$' ./bench/fleet 2>&1 | tee -a /tmp/slipway-test.log; then
+  rc=1
+fi
+
 step "done (rc=$rc)"
 exit "$rc"

@@ -41,10 +41,22 @@ func (l *lossy) roll() float64 {
 	return l.rnd.Float64()
 }
 
+// faultsKey carries, in a request's context, the counter of the faults
+// injected into one update check (see machine.update).
+type faultsKey struct{}
+
+// injected counts a fault in the request's check, if it has a counter.
+func injected(r *http.Request) {
+	if n, ok := r.Context().Value(faultsKey{}).(*atomic.Int64); ok {
+		n.Add(1)
+	}
+}
+
 func (l *lossy) RoundTrip(r *http.Request) (*http.Response, error) {
 	x := l.roll()
 	if x < l.loss/2 {
 		l.dropped.Add(1)
+		injected(r)
 		return nil, errors.New("fleet: connection reset (injected)")
 	}
 	resp, err := l.next.RoundTrip(r)
@@ -52,6 +64,7 @@ func (l *lossy) RoundTrip(r *http.Request) (*http.Response, error) {
 		return resp, err
 	}
 	l.dropped.Add(1)
+	injected(r)
 	body, _ := io.ReadAll(resp.Body)
 	resp.Body.Close()
 	resp.Body = io.NopCloser(io.MultiReader(bytes.NewReader(body[:len(body)/2]), errReader{}))
@@ -83,7 +96,7 @@ type machine struct {
 	offlineUntil       time.Time
 	acked              atomic.Int64
 	enrolls            int
-	failedChecks       int // consecutive
+	failedChecks       int // consecutive, not explained by an injected fault
 	lastErr            string
 	history            []install // versions installed, in order
 	rnd                *rand.Rand
@@ -152,6 +165,8 @@ func (m *machine) beat(ctx context.Context) {
 // answer), Download (TUF length and hashes, minisign), then records the
 // new version as installed.
 func (m *machine) update(ctx context.Context) {
+	var faults atomic.Int64
+	ctx = context.WithValue(ctx, faultsKey{}, &faults)
 	c, err := client.New(client.Config{Product: "agent", Channel: "stable", ServerURL: m.env.url,
 		TrustedRoot: m.env.root, MinisignKey: m.env.minisign, StateDir: filepath.Join(m.dir, "update"),
 		CurrentVersion: m.installed, MachineID: fmt.Sprintf("sim-%05d", m.id), OS: "linux", Arch: "amd64",
@@ -161,7 +176,12 @@ func (m *machine) update(ctx context.Context) {
 	}
 	now := m.env.clock.Now()
 	if err != nil {
-		m.failedChecks++
+		// A check that failed on a reset or truncated answer the network
+		// injected is retried but does not count toward "bricked": with
+		// 1 % loss, 10,000 machines see three such checks in a row.
+		if faults.Load() == 0 {
+			m.failedChecks++
+		}
 		m.lastErr = err.Error()
 		m.nextPoll = now.Add(m.env.retryAfter)
 		return

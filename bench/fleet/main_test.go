@@ -1,14 +1,13 @@
 package fleet
 
 import (
+	"runtime/debug"
 	"testing"
 
 	"github.com/slipwayhq/slipway/internal/pgtest"
 )
 
-// TestMain serves as a server subprocess when the rehearsal starts this
-// test binary as one (see ServeChild).
 func TestMain(m *testing.M) {
-	ServeChild()
+	debug.SetGCPercent(GCPercent)
 	pgtest.Main(m)
 }

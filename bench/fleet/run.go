@@ -1,6 +1,7 @@
 package fleet
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"fmt"
@@ -10,6 +11,7 @@ import (
 	"path/filepath"
 	"slices"
 	"sort"
+	"strings"
 	"sync"
 	"time"
 
@@ -106,8 +108,8 @@ type Promotion struct {
 	deadline time.Time
 }
 
-// rehearsal is one run's state.
-type rehearsal struct {
+// session is one run's state.
+type session struct {
 	sc       *Scenario
 	dir      string
 	clock    *Clock
@@ -129,6 +131,9 @@ type rehearsal struct {
 	held        []heldRelease
 	pinned      map[int]pinnedMachine
 	retired     []*updatertest.Publisher // earlier release keys
+	machinesDir string                   // the machines' state (see machinesDir)
+	expiry      []repo.RoleStatus        // as of expiryKey
+	expiryKey   []byte
 }
 
 // Run plays the scenario in dir (which it fills) and returns the results.
@@ -137,19 +142,24 @@ func Run(ctx context.Context, sc *Scenario, dir string) (*Result, error) {
 		return nil, err
 	}
 	wall := time.Now()
-	r := &rehearsal{sc: sc, dir: dir, clock: &Clock{}, file: &channel.File{}, offline: map[int][][2]time.Time{}, pinned: map[int]pinnedMachine{},
+	r := &session{sc: sc, dir: dir, clock: &Clock{}, file: &channel.File{}, offline: map[int][][2]time.Time{}, pinned: map[int]pinnedMachine{},
 		published: map[string]bool{}, res: &Result{Scenario: sc.Name, Machines: sc.Machines, SimDays: sc.Days, UpdateErrors: map[string]int{}}}
 	r.clock.Set(Start)
 	if err := r.setup(ctx); err != nil {
 		return nil, err
 	}
+	defer func() {
+		if r.machinesDir != "" && !strings.HasPrefix(r.machinesDir, dir) {
+			_ = os.RemoveAll(r.machinesDir)
+		}
+	}()
 	runErr := r.loop(ctx)
 	err := errors.Join(runErr, r.finish(ctx))
 	r.res.WallSeconds = time.Since(wall).Seconds()
 	return r.res, err
 }
 
-func (r *rehearsal) setup(ctx context.Context) error {
+func (r *session) setup(ctx context.Context) error {
 	var err error
 	if r.raw, err = fs.New(filepath.Join(r.dir, "artifacts"), fs.Options{}); err != nil {
 		return err
@@ -162,24 +172,31 @@ func (r *rehearsal) setup(ctx context.Context) error {
 	if _, _, err := repo.Init(ctx, r.raw, "", filepath.Join(srvDir, "keys"), Start, repo.Options{}); err != nil {
 		return err
 	}
-	if r.srv, err = newSlipway(ctx, srvDir, filepath.Join(r.dir, "artifacts"), r.clock, r.releases, r.sc, r.sc.DatabaseURL); err != nil {
+	bin, err := BuildServer(ctx, r.dir)
+	if err != nil {
+		return err
+	}
+	if r.srv, err = newSlipway(ctx, bin, srvDir, filepath.Join(r.dir, "artifacts"), r.clock, r.releases, r.sc, r.sc.DatabaseURL); err != nil {
 		return err
 	}
 	root, err := os.ReadFile(filepath.Join(r.dir, "artifacts", "tuf", "1.root.json"))
 	if err != nil {
 		return err
 	}
-	r.net = &lossy{next: http.DefaultTransport.(*http.Transport).Clone(), loss: r.sc.Loss, rnd: rand.New(rand.NewPCG(1, 2))}
-	env := &machineEnv{clock: r.clock, url: r.srv.ts.URL, secret: r.srv.secret, root: root, minisign: r.pub.PK,
+	r.net = &lossy{next: r.srv, loss: r.sc.Loss, rnd: rand.New(rand.NewPCG(1, 2))}
+	env := &machineEnv{clock: r.clock, url: publicURL, secret: r.srv.secret, root: root, minisign: r.pub.PK,
 		http: &http.Client{Transport: r.net, Timeout: 30 * time.Second}, poll: time.Duration(r.sc.PollInterval),
 		retryAfter: max(time.Duration(r.sc.Step), time.Duration(r.sc.PollInterval)/4)}
+	if r.machinesDir, err = machinesDir(r.dir); err != nil {
+		return err
+	}
 	rnd := rand.New(rand.NewPCG(3, 4))
 	for i := range r.sc.Machines {
 		var skew time.Duration
 		if i < r.sc.Skewed {
 			skew = time.Duration(r.sc.Skew)
 		}
-		m := newMachine(i, filepath.Join(r.dir, "machines", fmt.Sprint(i)), skew, env, "0.9.0")
+		m := newMachine(i, filepath.Join(r.machinesDir, fmt.Sprint(i)), skew, env, "0.9.0")
 		m.nextBeat = Start.Add(time.Duration(rnd.Int64N(int64(r.sc.Step))))
 		m.nextPoll = Start.Add(time.Duration(rnd.Int64N(int64(r.sc.PollInterval))))
 		r.machines = append(r.machines, m)
@@ -190,7 +207,32 @@ func (r *rehearsal) setup(ctx context.Context) error {
 	return nil
 }
 
-func (r *rehearsal) loop(ctx context.Context) error {
+// machinesDir is where the simulated machines keep their identity and
+// update state: a directory in /dev/shm (memory) when there is one, under
+// dir otherwise. The agents' own disk writes (an fsync per heartbeat and
+// per TUF file) are not what the rehearsal tests, and on a disk they were
+// a third of the harness's CPU; the servers' database and the release
+// store stay under dir, on disk. FLEET_MACHINES_DIR overrides (a path, or
+// "disk" for dir).
+func machinesDir(dir string) (string, error) {
+	onDisk := filepath.Join(dir, "machines")
+	switch v := os.Getenv("FLEET_MACHINES_DIR"); v {
+	case "disk":
+		return onDisk, nil
+	case "":
+		if st, err := os.Stat("/dev/shm"); err != nil || !st.IsDir() {
+			return onDisk, nil
+		}
+		if d, err := os.MkdirTemp("/dev/shm", "slipway-fleet-"); err == nil {
+			return d, nil
+		}
+		return onDisk, nil
+	default:
+		return os.MkdirTemp(v, "slipway-fleet-")
+	}
+}
+
+func (r *session) loop(ctx context.Context) error {
 	end := Start.Add(time.Duration(r.sc.Days * float64(24*time.Hour)))
 	for now := Start; now.Before(end); now = now.Add(time.Duration(r.sc.Step)) {
 		if err := ctx.Err(); err != nil {
@@ -203,7 +245,7 @@ func (r *rehearsal) loop(ctx context.Context) error {
 		if err := r.events(ctx, now); err != nil {
 			return err
 		}
-		if err := r.srv.tick(ctx); err != nil && !r.releases.down.Load() {
+		if err := r.srv.tick(ctx); err != nil && !r.releases.Down.Load() {
 			return fmt.Errorf("%s: server tick: %w", now, err)
 		}
 		r.operatorRefresh(ctx, now)
@@ -215,7 +257,7 @@ func (r *rehearsal) loop(ctx context.Context) error {
 
 // events applies due scripted events; operator actions that fail (the
 // store is down) are retried at the next step.
-func (r *rehearsal) events(ctx context.Context, now time.Time) error {
+func (r *session) events(ctx context.Context, now time.Time) error {
 	if !r.outageUntil.IsZero() && !now.Before(r.outageUntil) {
 		if err := r.srv.setDown(ctx, false); err != nil {
 			return err
@@ -224,7 +266,7 @@ func (r *rehearsal) events(ctx context.Context, now time.Time) error {
 	}
 	for len(r.pending) > 0 && !now.Before(Start.Add(time.Duration(r.pending[0].Day*float64(24*time.Hour)))) {
 		if err := r.event(ctx, now, r.pending[0]); err != nil {
-			if r.releases.down.Load() {
+			if r.releases.Down.Load() {
 				r.res.OperatorRetries++
 				return nil
 			}
@@ -235,7 +277,7 @@ func (r *rehearsal) events(ctx context.Context, now time.Time) error {
 	return nil
 }
 
-func (r *rehearsal) event(ctx context.Context, now time.Time, e Event) error {
+func (r *session) event(ctx context.Context, now time.Time, e Event) error {
 	keysDir := r.srv.keysDir
 	switch {
 	case e.Release != "":
@@ -322,7 +364,7 @@ func (r *rehearsal) event(ctx context.Context, now time.Time, e Event) error {
 
 // editAndApply edits the channels file and applies it; on failure the
 // edit is undone so the event can be retried.
-func (r *rehearsal) editAndApply(ctx context.Context, now time.Time, edit func() (string, error)) error {
+func (r *session) editAndApply(ctx context.Context, now time.Time, edit func() (string, error)) error {
 	var saved *channel.Channel
 	if c, err := r.file.Channel("agent", "stable"); err == nil {
 		cp := *c
@@ -341,7 +383,7 @@ func (r *rehearsal) editAndApply(ctx context.Context, now time.Time, edit func()
 
 // apply is `slipway apply` with the operator's keys, and records the
 // promotion.
-func (r *rehearsal) apply(ctx context.Context, now time.Time, version string) error {
+func (r *session) apply(ctx context.Context, now time.Time, version string) error {
 	keys, err := repo.LoadKeys(r.srv.keysDir)
 	if err != nil {
 		return err
@@ -379,7 +421,7 @@ type pinnedMachine struct {
 
 // pause is `slipway pause|resume agent stable` + apply. A resume counts
 // as a promotion of the channel's version (measured from now).
-func (r *rehearsal) pause(ctx context.Context, now time.Time, paused bool) error {
+func (r *session) pause(ctx context.Context, now time.Time, paused bool) error {
 	saved, err := copyFile(r.file)
 	if err != nil {
 		return err
@@ -412,7 +454,7 @@ func (r *rehearsal) pause(ctx context.Context, now time.Time, paused bool) error
 }
 
 // endPause marks the held releases resumed at now.
-func (r *rehearsal) endPause(now time.Time) {
+func (r *session) endPause(now time.Time) {
 	r.pausedSince = time.Time{}
 	for i := range r.held {
 		if r.held[i].resumed.IsZero() {
@@ -423,7 +465,7 @@ func (r *rehearsal) endPause(now time.Time) {
 
 // pin is `slipway pin agent stable <current> --machine <id>` + apply for
 // n online machines not pinned yet.
-func (r *rehearsal) pin(ctx context.Context, now time.Time, n int) error {
+func (r *session) pin(ctx context.Context, now time.Time, n int) error {
 	c, err := r.file.Channel("agent", "stable")
 	if err != nil {
 		return err
@@ -455,7 +497,7 @@ func (r *rehearsal) pin(ctx context.Context, now time.Time, n int) error {
 // rotateMinisign is `slipway release-key endorse agent` + apply: the
 // current release key endorses a new one; releases from now on are
 // signed with the new key, and machines learn it from signed metadata.
-func (r *rehearsal) rotateMinisign(ctx context.Context, now time.Time) error {
+func (r *session) rotateMinisign(ctx context.Context, now time.Time) error {
 	next, err := updatertest.NewPublisher(r.raw, "", byte(2+len(r.retired)))
 	if err != nil {
 		return err
@@ -475,7 +517,7 @@ func (r *rehearsal) rotateMinisign(ctx context.Context, now time.Time) error {
 }
 
 // retireMinisign is `slipway release-key retire agent <old>` + apply.
-func (r *rehearsal) retireMinisign(ctx context.Context, now time.Time) error {
+func (r *session) retireMinisign(ctx context.Context, now time.Time) error {
 	if len(r.retired) == 0 {
 		return errors.New("retire_minisign before rotate: minisign")
 	}
@@ -492,7 +534,7 @@ func (r *rehearsal) retireMinisign(ctx context.Context, now time.Time) error {
 }
 
 // applyOnly is `slipway apply` without a promotion to measure.
-func (r *rehearsal) applyOnly(ctx context.Context, now time.Time) error {
+func (r *session) applyOnly(ctx context.Context, now time.Time) error {
 	keys, err := repo.LoadKeys(r.srv.keysDir)
 	if err != nil {
 		return err
@@ -503,7 +545,7 @@ func (r *rehearsal) applyOnly(ctx context.Context, now time.Time) error {
 }
 
 // operatorRefresh is the scheduled `slipway tuf refresh --within 60`.
-func (r *rehearsal) operatorRefresh(ctx context.Context, now time.Time) {
+func (r *session) operatorRefresh(ctx context.Context, now time.Time) {
 	if now.Before(r.nextRefresh) {
 		return
 	}
@@ -521,22 +563,42 @@ func (r *rehearsal) operatorRefresh(ctx context.Context, now time.Time) {
 	r.nextRefresh = now.Add(time.Duration(r.sc.RefreshEvery))
 }
 
-// checkExpiry records any instant at which a role had expired.
-func (r *rehearsal) checkExpiry(ctx context.Context, now time.Time) {
-	rp, err := repo.Open(ctx, r.raw, "", repo.Options{})
-	if err != nil {
-		r.res.ExpiredAt = append(r.res.ExpiredAt, now.Format(time.RFC3339)+" unreadable: "+err.Error())
-		return
+// checkExpiry records any instant at which a role had expired. The
+// repository is re-opened (and verified) only when root.json or
+// timestamp.json changed: any new targets or snapshot comes with a new
+// timestamp, so the expiry dates are the same otherwise.
+func (r *session) checkExpiry(ctx context.Context, now time.Time) {
+	key, err := r.tufKey(ctx)
+	if err != nil || !bytes.Equal(key, r.expiryKey) {
+		rp, err := repo.Open(ctx, r.raw, "", repo.Options{})
+		if err != nil {
+			r.res.ExpiredAt = append(r.res.ExpiredAt, now.Format(time.RFC3339)+" unreadable: "+err.Error())
+			return
+		}
+		r.expiry, r.expiryKey = rp.Status(), key
 	}
-	for _, s := range rp.Status() {
+	for _, s := range r.expiry {
 		if s.Left(now) <= 0 {
 			r.res.ExpiredAt = append(r.res.ExpiredAt, now.Format(time.RFC3339)+" "+s.Role)
 		}
 	}
 }
 
+// tufKey is root.json and timestamp.json as stored.
+func (r *session) tufKey(ctx context.Context) ([]byte, error) {
+	var key []byte
+	for _, name := range []string{"root.json", "timestamp.json"} {
+		data, _, err := catalog.ReadLimited(ctx, r.raw, repo.Dir("")+"/"+name, repo.MaxMetadataSize)
+		if err != nil {
+			return nil, err
+		}
+		key = append(append(key, data...), 0)
+	}
+	return key, nil
+}
+
 // runMachines runs every due machine's heartbeat and update check.
-func (r *rehearsal) runMachines(ctx context.Context, now time.Time) {
+func (r *session) runMachines(ctx context.Context, now time.Time) {
 	work := make(chan *machine)
 	var wg sync.WaitGroup
 	for range r.sc.Workers {
@@ -566,7 +628,7 @@ func (r *rehearsal) runMachines(ctx context.Context, now time.Time) {
 }
 
 // finish stops the server (flushing heartbeats) and computes the results.
-func (r *rehearsal) finish(ctx context.Context) error {
+func (r *session) finish(ctx context.Context) error {
 	now := r.clock.Now()
 	if err := r.srv.close(); err != nil {
 		return err
@@ -621,7 +683,7 @@ func (r *rehearsal) finish(ctx context.Context) error {
 
 // pausesAndPins lists installs of held releases before their resume and
 // installs by pinned machines after their pin.
-func (r *rehearsal) pausesAndPins() {
+func (r *session) pausesAndPins() {
 	r.res.HeldReleases, r.res.Pinned = len(r.held), len(r.pinned)
 	for _, m := range r.machines {
 		for _, in := range m.history {
@@ -639,7 +701,7 @@ func (r *rehearsal) pausesAndPins() {
 
 // revokedInstalls lists every install of a version at or after the
 // rollback that revoked it.
-func (r *rehearsal) revokedInstalls() {
+func (r *session) revokedInstalls() {
 	for _, p := range r.res.Promotions {
 		if p.Revoked == "" {
 			continue
@@ -658,7 +720,7 @@ func (r *rehearsal) revokedInstalls() {
 // convergence measures, for each promotion, how long online machines
 // took to install it (machines offline at any point of the window are
 // not eligible).
-func (r *rehearsal) convergence() {
+func (r *session) convergence() {
 	for i := range r.res.Promotions {
 		p := &r.res.Promotions[i]
 		if i+1 < len(r.res.Promotions) && r.res.Promotions[i+1].At.Before(p.deadline) {
@@ -699,7 +761,7 @@ func (r *rehearsal) convergence() {
 
 // outsideRollout records an install of a staged version by a machine
 // outside its buckets before the next promotion.
-func (r *rehearsal) outsideRollout(p *Promotion, i int, m *machine) {
+func (r *session) outsideRollout(p *Promotion, i int, m *machine) {
 	until := time.Unix(1<<40, 0)
 	if i+1 < len(r.res.Promotions) {
 		until = r.res.Promotions[i+1].At
@@ -711,7 +773,7 @@ func (r *rehearsal) outsideRollout(p *Promotion, i int, m *machine) {
 
 // offlineDuring reports whether the machine was offline at any time in
 // [from, to].
-func (r *rehearsal) offlineDuring(id int, from, to time.Time) bool {
+func (r *session) offlineDuring(id int, from, to time.Time) bool {
 	for _, p := range r.offline[id] {
 		if p[0].Before(to) && p[1].After(from) {
 			return true

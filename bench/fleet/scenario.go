@@ -1,12 +1,18 @@
 // Package fleet is the fleet rehearsal: N simulated machines, each running
 // the real agent heartbeat loop (heartbeat.Loop.Beat, with re-enrollment)
 // and the real update client (client.Check and Download; the installed
-// version is recorded instead of swapping a binary), against a real
-// Slipway server (server.New on SQLite, the update endpoints, the TUF
-// repository on a local store behind a switchable fault), on a clock the
-// scenario controls on both sides. A scenario file scripts releases,
-// rollbacks, key rotations, restarts, storage outages, offline machines,
+// version is recorded instead of swapping a binary), against the real
+// `slipway server` binary (built once with `-tags rehearsal`, which adds a
+// clock, a release-store fault switch and the periodic tick that the
+// harness drives over loopback; see internal/rehearsal), on SQLite or on
+// PostgreSQL with replicas behind a round-robin, on a clock the scenario
+// controls on both sides. A scenario file scripts releases, rollbacks, key
+// rotations, restarts and kill -9, storage outages, offline machines,
 // clock skew and a lossy network; Run reports what matters as JSON.
+//
+//	go test ./bench/fleet -run 'TestYearShort$' -v         # 200 machines, SQLite
+//	FLEET_MACHINES=20 go test ./bench/fleet -run TestYearShortPostgres -v
+//	go run ./bench/fleet/cmd/fleet -machines 500 -out result.json
 package fleet
 
 import (
@@ -37,7 +43,8 @@ type Scenario struct {
 	// RefreshEvery is how often the operator's scheduled `slipway tuf
 	// refresh --within 60` runs. Default: 7 days.
 	RefreshEvery Duration `yaml:"refresh_every"`
-	// Workers run machines in parallel. Default: 8.
+	// Workers run machines in parallel. Default: a quarter of the
+	// machines, 8 to 64.
 	Workers int `yaml:"workers"`
 	// Replicas is how many server processes share a PostgreSQL database
 	// (DatabaseURL), behind a round-robin. Default: 1. SQLite: always 1.
@@ -130,7 +137,9 @@ func (s *Scenario) validate() error {
 		s.RefreshEvery = Duration(7 * 24 * time.Hour)
 	}
 	if s.Workers <= 0 {
-		s.Workers = 8
+		// Enough in flight that the server's group commit batches
+		// heartbeats: with a few, every round waits on fsyncs in turn.
+		s.Workers = min(max(s.Machines/4, 8), 64)
 	}
 	switch {
 	case s.Machines < 1 || s.Machines > 100000:

@@ -4,13 +4,12 @@ import (
 	"bufio"
 	"bytes"
 	"context"
-	"encoding/json"
+	"crypto/rand"
 	"errors"
 	"fmt"
 	"io"
+	"math"
 	"net/http"
-	"net/http/httptest"
-	"net/http/httputil"
 	"net/url"
 	"os"
 	"os/exec"
@@ -23,75 +22,19 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/slipwayhq/slipway/internal/rehearsal"
 	"github.com/slipwayhq/slipway/server"
 	"github.com/slipwayhq/slipway/server/store/postgres"
 	"github.com/slipwayhq/slipway/server/store/sqlite"
-	"github.com/slipwayhq/slipway/storage"
 )
 
-// Clock is the scenario's clock, shared by the server and the machines.
-type Clock struct{ ns atomic.Int64 }
+// Clock is the scenario's clock, shared by the harness and the machines
+// (the servers' clocks follow it through /_rehearsal/clock).
+type Clock = rehearsal.Clock
 
-// Now returns the simulated time.
-func (c *Clock) Now() time.Time { return time.Unix(0, c.ns.Load()).UTC() }
-
-// Set moves the clock.
-func (c *Clock) Set(t time.Time) { c.ns.Store(t.UnixNano()) }
-
-// errDown is what the release store answers during an outage.
-var errDown = errors.New("fleet: release store outage")
-
-// faultStore is a storage.Store that fails every call while down.
-type faultStore struct {
-	storage.Store
-	down atomic.Bool
-}
-
-func (f *faultStore) check() error {
-	if f.down.Load() {
-		return errDown
-	}
-	return nil
-}
-
-func (f *faultStore) Put(ctx context.Context, key string, r io.Reader, size int64, ct string) error {
-	if err := f.check(); err != nil {
-		return err
-	}
-	return f.Store.Put(ctx, key, r, size, ct)
-}
-
-func (f *faultStore) PutIf(ctx context.Context, key string, data []byte, ct string, prev []byte) error {
-	if err := f.check(); err != nil {
-		return err
-	}
-	c, ok := f.Store.(storage.Conditional)
-	if !ok {
-		return fmt.Errorf("fleet: %T has no conditional writes", f.Store)
-	}
-	return c.PutIf(ctx, key, data, ct, prev)
-}
-
-func (f *faultStore) Get(ctx context.Context, key string) (io.ReadCloser, storage.Info, error) {
-	if err := f.check(); err != nil {
-		return nil, storage.Info{}, err
-	}
-	return f.Store.Get(ctx, key)
-}
-
-func (f *faultStore) Stat(ctx context.Context, key string) (storage.Info, error) {
-	if err := f.check(); err != nil {
-		return storage.Info{}, err
-	}
-	return f.Store.Stat(ctx, key)
-}
-
-func (f *faultStore) List(ctx context.Context, prefix string) ([]storage.Info, error) {
-	if err := f.check(); err != nil {
-		return nil, err
-	}
-	return f.Store.List(ctx, prefix)
-}
+// faultStore is the operator's view of the release store, failing every
+// call while an outage is on.
+type faultStore = rehearsal.FaultStore
 
 // slipway is the server under test: Replicas subprocesses of the real
 // server (see ServeChild) on one database (SQLite in the data directory,
@@ -105,12 +48,14 @@ type slipway struct {
 	releasesDir  string
 	sc           *Scenario
 	dbURL        string
+	binary       string // slipway, rehearsal build
+	token        string // authenticates /_rehearsal/ calls
 
 	mu    sync.RWMutex
 	procs []*child
 	next  atomic.Uint64
 
-	ts     *httptest.Server
+	tr     *http.Transport // to the replicas
 	stats  *httpStats
 	secret string
 	ctl    *http.Client
@@ -122,11 +67,16 @@ type slipway struct {
 
 // child is one server subprocess.
 type child struct {
-	cmd   *exec.Cmd
-	url   string
-	proxy *httputil.ReverseProxy
-	log   *testenvBuffer
+	cmd  *exec.Cmd
+	url  string
+	host string // its listen address
+	log  *testenvBuffer
 }
+
+// publicURL is the address machines use: the harness's transport
+// (slipway.RoundTrip) sends each request to a replica in turn. No proxy
+// in between: the round-robin costs no HTTP hop.
+const publicURL = "http://slipway.rehearsal"
 
 // httpStats counts answers by route and whether a fault was active.
 type httpStats struct {
@@ -134,7 +84,7 @@ type httpStats struct {
 	errors   map[string]int // 5xx outside injected outages
 	outage   map[string]int // 5xx during them
 	requests map[string]int
-	latency  map[string][]time.Duration
+	latency  map[string]*histogram
 	bytes    atomic.Int64
 	inFault  atomic.Bool
 }
@@ -148,42 +98,25 @@ func route(p string) string {
 	return "other"
 }
 
-type countingWriter struct {
-	http.ResponseWriter
-	status int
-	n      int64
-}
-
-func (w *countingWriter) WriteHeader(code int) { w.status = code; w.ResponseWriter.WriteHeader(code) }
-func (w *countingWriter) Write(b []byte) (int, error) {
-	if w.status == 0 {
-		w.status = http.StatusOK
+// record counts one answer (status 0: the request failed).
+func (s *httpStats) record(rt string, status int, took time.Duration, n int64) {
+	s.bytes.Add(n)
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.requests[rt]++
+	h := s.latency[rt]
+	if h == nil {
+		h = &histogram{}
+		s.latency[rt] = h
 	}
-	n, err := w.ResponseWriter.Write(b)
-	w.n += int64(n)
-	return n, err
-}
-
-func (s *httpStats) wrap(next http.Handler) http.Handler {
-	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		cw := &countingWriter{ResponseWriter: w}
-		began := time.Now()
-		next.ServeHTTP(cw, r)
-		took := time.Since(began)
-		rt := route(r.URL.Path)
-		s.bytes.Add(cw.n)
-		s.mu.Lock()
-		s.requests[rt]++
-		s.latency[rt] = append(s.latency[rt], took)
-		if cw.status >= 500 {
-			if s.inFault.Load() {
-				s.outage[rt]++
-			} else {
-				s.errors[rt]++
-			}
+	h.add(took)
+	if status >= 500 {
+		if s.inFault.Load() {
+			s.outage[rt]++
+		} else {
+			s.errors[rt]++
 		}
-		s.mu.Unlock()
-	})
+	}
 }
 
 // p99 is the 99th percentile wall time per route, in milliseconds.
@@ -191,19 +124,48 @@ func (s *httpStats) p99() map[string]float64 {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	out := map[string]float64{}
-	for rt, d := range s.latency {
-		sorted := slices.Clone(d)
-		slices.Sort(sorted)
-		out[rt] = float64(sorted[len(sorted)*99/100].Microseconds()) / 1000
+	for rt, h := range s.latency {
+		out[rt] = float64(h.quantile(0.99).Microseconds()) / 1000
 	}
 	return out
 }
 
-func newSlipway(ctx context.Context, dir, releasesDir string, clock *Clock, releases *faultStore, sc *Scenario, dbURL string) (*slipway, error) {
+// histogram holds durations in buckets 2 % wide (a p99 within 2 %, in
+// constant memory whatever the number of requests).
+type histogram struct {
+	counts []int64
+	n      int64
+}
+
+const histBase = 1.02
+
+func (h *histogram) add(d time.Duration) {
+	us := max(float64(d.Microseconds()), 1)
+	i := int(math.Log(us) / math.Log(histBase))
+	if i >= len(h.counts) {
+		h.counts = append(h.counts, make([]int64, i+1-len(h.counts))...)
+	}
+	h.counts[i]++
+	h.n++
+}
+
+// quantile is the upper bound of the bucket holding quantile q.
+func (h *histogram) quantile(q float64) time.Duration {
+	want := int64(math.Ceil(q * float64(h.n)))
+	var seen int64
+	for i, c := range h.counts {
+		if seen += c; seen >= want && c > 0 {
+			return time.Duration(math.Pow(histBase, float64(i+1))) * time.Microsecond
+		}
+	}
+	return 0
+}
+
+func newSlipway(ctx context.Context, binary, dir, releasesDir string, clock *Clock, releases *faultStore, sc *Scenario, dbURL string) (*slipway, error) {
 	s := &slipway{dir: dir, keysDir: filepath.Join(dir, "keys"), clock: clock, releases: releases, releasesDir: releasesDir,
-		sc: sc, dbURL: dbURL, ctl: &http.Client{Timeout: 2 * time.Minute},
-		stats: &httpStats{errors: map[string]int{}, outage: map[string]int{}, requests: map[string]int{}, latency: map[string][]time.Duration{}}}
-	s.ts = httptest.NewServer(s.stats.wrap(http.HandlerFunc(s.serve)))
+		sc: sc, dbURL: dbURL, binary: binary, token: rand.Text(), ctl: &http.Client{Timeout: 2 * time.Minute},
+		tr:    &http.Transport{MaxIdleConnsPerHost: 256, IdleConnTimeout: 30 * time.Second},
+		stats: &httpStats{errors: map[string]int{}, outage: map[string]int{}, requests: map[string]int{}, latency: map[string]*histogram{}}}
 	replicas := 1
 	if dbURL != "" {
 		replicas = max(1, sc.Replicas)
@@ -224,30 +186,81 @@ func newSlipway(ctx context.Context, dir, releasesDir string, clock *Clock, rele
 	return s, nil
 }
 
-// serve forwards to the replicas in turn.
-func (s *slipway) serve(w http.ResponseWriter, r *http.Request) {
+// RoundTrip sends a machine's request to the next replica and measures
+// the answer (status, time until its body is read or closed, bytes). The
+// control routes are not reachable this way.
+func (s *slipway) RoundTrip(r *http.Request) (*http.Response, error) {
+	if strings.HasPrefix(r.URL.Path, "/_rehearsal/") {
+		return nil, errors.New("fleet: control routes are not for machines")
+	}
 	s.mu.RLock()
 	c := s.procs[s.next.Add(1)%uint64(len(s.procs))]
 	s.mu.RUnlock()
-	c.proxy.ServeHTTP(w, r)
+	out := r.Clone(r.Context())
+	out.URL.Scheme, out.URL.Host = "http", c.host
+	began := time.Now()
+	resp, err := s.tr.RoundTrip(out)
+	rt := route(r.URL.Path)
+	if err != nil {
+		s.stats.record(rt, 0, time.Since(began), 0)
+		return nil, err
+	}
+	resp.Body = &measured{ReadCloser: resp.Body, done: func(n int64) { s.stats.record(rt, resp.StatusCode, time.Since(began), n) }}
+	return resp, nil
+}
+
+// measured calls done once, with the bytes read, at EOF or Close.
+type measured struct {
+	io.ReadCloser
+	n    int64
+	done func(int64)
+	once sync.Once
+}
+
+func (m *measured) Read(p []byte) (int, error) {
+	n, err := m.ReadCloser.Read(p)
+	m.n += int64(n)
+	if err != nil {
+		m.once.Do(func() { m.done(m.n) })
+	}
+	return n, err
+}
+
+func (m *measured) Close() error {
+	m.once.Do(func() { m.done(m.n) })
+	return m.ReadCloser.Close()
 }
 
 func (s *slipway) replicaDir(i int) string { return filepath.Join(s.dir, fmt.Sprintf("replica-%d", i)) }
 
-// start runs replica i's server process and waits until it listens.
+// start runs replica i's server process (`slipway server` of the
+// rehearsal build) and waits until it listens.
 func (s *slipway) start(ctx context.Context, i int) error {
-	exe, err := os.Executable()
-	if err != nil {
-		return err
+	hb := time.Duration(s.sc.HeartbeatInterval)
+	const decade = "87600h"
+	env := []string{
+		"SLIPWAY_ADDR=127.0.0.1:0",
+		"SLIPWAY_DATA=" + s.replicaDir(i),
+		"SLIPWAY_PUBLIC_URL=" + publicURL,
+		"SLIPWAY_STORE=" + s.releasesDir,
+		"SLIPWAY_TUF_KEYS=" + s.keysDir,
+		"SLIPWAY_HEARTBEAT_INTERVAL=" + hb.String(),
+		"SLIPWAY_STALE_AFTER=" + (3 * hb).String(),
+		"SLIPWAY_OFFLINE_AFTER=" + decade,
+		"SLIPWAY_HEARTBEAT_RETENTION=" + decade,
+		"SLIPWAY_AUDIT_RETENTION=" + decade,
+		// Every machine comes from the round-robin's loopback address.
+		"SLIPWAY_RATE_LIMIT=1000000", "SLIPWAY_RATE_BURST=1000000",
+		"SLIPWAY_LOG_LEVEL=warn",
+		rehearsal.EnvToken + "=" + s.token,
+		rehearsal.EnvClock + "=" + strconv.FormatInt(s.clock.Now().UnixNano(), 10),
 	}
-	cfg, err := json.Marshal(childConfig{DataDir: s.replicaDir(i), DatabaseURL: s.dbURL, Releases: s.releasesDir,
-		KeysDir: s.keysDir, PublicURL: s.ts.URL, Heartbeat: time.Duration(s.sc.HeartbeatInterval),
-		Holder: fmt.Sprintf("replica-%d", i), Now: s.clock.Now()})
-	if err != nil {
-		return err
+	if s.dbURL != "" {
+		env = append(env, "SLIPWAY_DATABASE_URL="+s.dbURL)
 	}
-	cmd := exec.CommandContext(ctx, exe, "-test.run=^$")
-	cmd.Env = append(os.Environ(), childEnv+"="+string(cfg))
+	cmd := exec.CommandContext(ctx, s.binary, "server")
+	cmd.Env = append(parentEnv(), env...)
+	cmd.SysProcAttr = childAttr() // dies with the harness
 	log := &testenvBuffer{}
 	cmd.Stderr = log
 	out, err := cmd.StdoutPipe()
@@ -271,14 +284,36 @@ func (s *slipway) start(ctx context.Context, i int) error {
 	if err != nil {
 		return err
 	}
-	proxy := httputil.NewSingleHostReverseProxy(u)
-	proxy.Transport = &http.Transport{MaxIdleConnsPerHost: 64, IdleConnTimeout: 30 * time.Second}
-	proxy.ErrorLog = nil
 	s.mu.Lock()
-	s.procs[i] = &child{cmd: cmd, url: raw, proxy: proxy, log: log}
+	s.procs[i] = &child{cmd: cmd, url: raw, host: u.Host, log: log}
 	s.starts++
 	s.mu.Unlock()
 	return nil
+}
+
+// parentEnv is this process's environment without the server's own
+// variables (a developer's SLIPWAY_DATABASE_URL must not leak in).
+func parentEnv() []string {
+	var out []string
+	for _, kv := range os.Environ() {
+		if !strings.HasPrefix(kv, "SLIPWAY_") && !strings.HasPrefix(kv, "MACHINE_") {
+			out = append(out, kv)
+		}
+	}
+	return out
+}
+
+// readListening waits for the server's line giving its real address.
+func readListening(sc *bufio.Scanner) (string, error) {
+	for sc.Scan() {
+		if u, ok := strings.CutPrefix(sc.Text(), rehearsal.ListeningPrefix); ok {
+			return u, nil
+		}
+	}
+	if err := sc.Err(); err != nil {
+		return "", err
+	}
+	return "", errors.New("server process exited before listening (is it a -tags rehearsal build?)")
 }
 
 // stop ends replica i with sig after recording its CPU and memory.
@@ -298,6 +333,7 @@ func (s *slipway) stop(i int, sig syscall.Signal) error {
 		return err
 	}
 	err := c.cmd.Wait()
+	s.tr.CloseIdleConnections() // those to the stopped process are dead
 	if sig == syscall.SIGKILL {
 		return nil // "signal: killed" is the point
 	}
@@ -329,7 +365,7 @@ func (s *slipway) kill(ctx context.Context) error {
 	return s.start(ctx, 0)
 }
 
-// control posts to every replica's /_fleet/ route.
+// control posts to every replica's /_rehearsal/ route.
 func (s *slipway) control(ctx context.Context, path string) error {
 	s.mu.RLock()
 	procs := slices.Clone(s.procs)
@@ -340,6 +376,7 @@ func (s *slipway) control(ctx context.Context, path string) error {
 		if err != nil {
 			return err
 		}
+		req.Header.Set(rehearsal.TokenHeader, s.token)
 		resp, err := s.ctl.Do(req)
 		if err != nil {
 			errs = append(errs, err)
@@ -356,29 +393,29 @@ func (s *slipway) control(ctx context.Context, path string) error {
 
 // setClock moves every replica's clock to the scenario's.
 func (s *slipway) setClock(ctx context.Context) error {
-	return s.control(ctx, "/_fleet/clock?ns="+strconv.FormatInt(s.clock.Now().UnixNano(), 10))
+	return s.control(ctx, "/_rehearsal/clock?ns="+strconv.FormatInt(s.clock.Now().UnixNano(), 10))
 }
 
 // setDown starts or ends a release store outage on every side.
 func (s *slipway) setDown(ctx context.Context, down bool) error {
-	s.releases.down.Store(down)
+	s.releases.Down.Store(down)
 	s.stats.inFault.Store(down)
 	v := "0"
 	if down {
 		v = "1"
 	}
-	return s.control(ctx, "/_fleet/store?down="+v)
+	return s.control(ctx, "/_rehearsal/store?down="+v)
 }
 
 // tick is each replica's periodic work (Handler.Run's body).
-func (s *slipway) tick(ctx context.Context) error { return s.control(ctx, "/_fleet/tick") }
+func (s *slipway) tick(ctx context.Context) error { return s.control(ctx, "/_rehearsal/tick") }
 
 func (s *slipway) close() error {
 	var errs []error
 	for i := range s.procs {
 		errs = append(errs, s.stop(i, syscall.SIGTERM))
 	}
-	s.ts.Close()
+	s.tr.CloseIdleConnections()
 	return errors.Join(errs...)
 }
 

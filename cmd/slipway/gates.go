@@ -92,14 +92,14 @@ func gateEvery(heartbeat time.Duration) time.Duration {
 
 // runGates evaluates the planned rollouts every interval (jittered) until
 // ctx ends, recording each decision in the audit log.
-func runGates(ctx context.Context, ctrl *gate.Controller, u *updates, every time.Duration, log *slog.Logger) {
+func runGates(ctx context.Context, ctrl *gate.Controller, u *updates, every time.Duration, log *slog.Logger, now func() time.Time) {
 	for {
 		select {
 		case <-ctx.Done():
 			return
 		case <-time.After(every + time.Duration(rand.Int64N(int64(every)/10+1))):
 		}
-		if err := ctrl.Tick(ctx, u.h.Rollouts(), time.Now()); err != nil {
+		if err := ctrl.Tick(ctx, u.h.Rollouts(), now()); err != nil {
 			log.WarnContext(ctx, "evaluating rollout gates", "err", err)
 		}
 	}

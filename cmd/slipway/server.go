@@ -35,6 +35,10 @@ SLIPWAY_DATA; every other setting is an environment variable (docs/server.md).`,
 			if err != nil {
 				return err
 			}
+			hooks, err := newServerHooks()
+			if err != nil {
+				return err
+			}
 			if cmd.Flags().Changed("addr") || cfg.Addr == "" {
 				cfg.Addr = addr
 			}
@@ -45,7 +49,7 @@ SLIPWAY_DATA; every other setting is an environment variable (docs/server.md).`,
 			out := cmd.OutOrStdout()
 			reg := prometheus.NewRegistry()
 			reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
-			opts := server.Options{Logger: log, Registry: reg}
+			opts := server.Options{Logger: log, Registry: reg, Now: hooks.now}
 			var u *updates                                                                                       // set below, before the server serves
 			st, err := withAdminUI(cmd.Context(), cfg, &opts, log, nil, func() []string { return u.warnings() }) // the admin page at /admin
 			if err != nil {
@@ -65,15 +69,24 @@ SLIPWAY_DATA; every other setting is an environment variable (docs/server.md).`,
 			uo := updateOptions{
 				store: os.Getenv("SLIPWAY_STORE"), prefix: os.Getenv("SLIPWAY_STORE_PREFIX"),
 				keysDir: os.Getenv("SLIPWAY_TUF_KEYS"), baseURL: cfg.PublicURL, registry: reg, rollouts: ctrl,
+				now: hooks.now, wrapStore: hooks.wrapStore,
 			}
 			uo.leases, _ = st.(store.LeaseStore)
 			if u, err = newUpdates(cmd.Context(), cfg.DataDir, uo, log); err != nil {
 				return err
 			}
-			go u.run(cmd.Context())
-			go runGates(cmd.Context(), ctrl, u, gateEvery(def.HeartbeatInterval), log)
+			if hooks.background {
+				go u.run(cmd.Context())
+			}
+			if hooks.setTick != nil {
+				hooks.setTick(u.h.Tick)
+			}
+			go runGates(cmd.Context(), ctrl, u, gateEvery(def.HeartbeatInterval), log, hooks.now)
 			reg.MustRegister(newGateMetrics(ctrl, u.h.Rollouts))
 			opts.Mount = append(opts.Mount, u.mount())
+			if hooks.mount != nil {
+				opts.Mount = append(opts.Mount, hooks.mount)
+			}
 			return server.Run(cmd.Context(), cfg, server.RunOptions{
 				Options:   opts,
 				Bootstrap: boot,
@@ -84,6 +97,9 @@ SLIPWAY_DATA; every other setting is an environment variable (docs/server.md).`,
 					}
 					if p := info.Bootstrap.ProvisioningSecretFile; p != "" {
 						fmt.Fprintf(out, "provisioning secret written to %s\n", p)
+					}
+					if hooks.ready != nil {
+						hooks.ready(out, info)
 					}
 				},
 			})

@@ -40,6 +40,10 @@ type updateOptions struct {
 	leases store.LeaseStore
 	// registry receives slipway_tuf_expiry_days.
 	registry prometheus.Registerer
+	// now is the clock (default time.Now); wrapStore, when set, wraps the
+	// release store (the rehearsal build's fault switch).
+	now       func() time.Time
+	wrapStore func(storage.Store) storage.Store
 }
 
 // signingLease is the lease replicas take before re-signing TUF metadata.
@@ -60,6 +64,13 @@ func newUpdates(ctx context.Context, data string, o updateOptions, log *slog.Log
 	if err != nil {
 		return nil, fmt.Errorf("update store: %w", err)
 	}
+	if o.wrapStore != nil {
+		st = o.wrapStore(st)
+	}
+	now := o.now
+	if now == nil {
+		now = time.Now
+	}
 	keysDir := o.keysDir
 	if keysDir == "" {
 		keysDir = filepath.Join(data, "keys")
@@ -70,6 +81,7 @@ func newUpdates(ctx context.Context, data string, o updateOptions, log *slog.Log
 		Logger:     log,
 		Rollouts:   o.rollouts,
 		Registerer: o.registry,
+		Now:        now,
 		Identify: func(r *http.Request) (string, string, bool) {
 			c, ok := server.MachineFromContext(r.Context())
 			return c.MachineID, c.TenantID, ok
@@ -85,7 +97,7 @@ func newUpdates(ctx context.Context, data string, o updateOptions, log *slog.Log
 	if o.leases != nil {
 		holder := leaseHolder()
 		opts.Lease = func(ctx context.Context) (bool, error) {
-			return o.leases.AcquireLease(ctx, signingLease, holder, time.Now(), signingLeaseTTL)
+			return o.leases.AcquireLease(ctx, signingLease, holder, now(), signingLeaseTTL)
 		}
 	}
 	h, err := endpoint.New(ctx, st, opts)

@@ -12,12 +12,13 @@ import (
 	"fmt"
 	"os"
 	"os/signal"
+	"runtime/debug"
 
 	"github.com/slipwayhq/slipway/bench/fleet"
 )
 
 func main() {
-	fleet.ServeChild() // when started as one of the rehearsal's server processes
+	debug.SetGCPercent(fleet.GCPercent)
 	if err := run(); err != nil {
 		fmt.Fprintln(os.Stderr, "fleet:", err)
 		os.Exit(1)
