@@ -53,6 +53,7 @@ type Store struct {
 	r *sql.DB
 
 	getToken    *sql.Stmt // the hot read of every heartbeat, prepared once
+	hb          [hbStatements]*sql.Stmt // RecordHeartbeats' statements (heartbeats.go)
 	tokens      *tokenCache
 	softwareIDs *sqlcol.SoftwareCache
 	sqlcol.SoftwareReader
@@ -114,6 +115,10 @@ func Open(ctx context.Context, path string, opts Options) (*Store, error) {
 		w.Close()
 		return nil, err
 	}
+	if err := s.prepareHeartbeats(ctx); err != nil {
+		err = errors.Join(err, s.closeHeartbeats(), w.Close())
+		return nil, fmt.Errorf("sqlite: prepare: %w", err)
+	}
 	r, err := sql.Open("sqlite", dsn)
 	if err != nil {
 		w.Close()
@@ -142,7 +147,7 @@ func (s *Store) Close() error {
 	if s.getToken != nil {
 		err = s.getToken.Close()
 	}
-	return errors.Join(err, s.r.Close(), s.w.Close())
+	return errors.Join(err, s.closeHeartbeats(), s.r.Close(), s.w.Close())
 }
 
 // Ping checks that the database answers.
