@@ -16,6 +16,9 @@ var heartbeatSQL = [...]string{
 	// exists (a deleted machine's heartbeat is dropped) and gives its key.
 	hbState: `UPDATE machine_heartbeat SET last_seen_at = max(last_seen_at, ?2), status = ?3,
 		metrics = coalesce(?4, metrics) WHERE machine_id = ?1 RETURNING key`,
+	// The same by the key the writer remembers (beatCache).
+	hbStateKey: `UPDATE machine_heartbeat SET last_seen_at = max(last_seen_at, ?2), status = ?3,
+		metrics = coalesce(?4, metrics) WHERE key = ?1`,
 	hbInventory: "UPDATE machines SET inventory = ?2 WHERE id = ?1",
 	hbUpdate: `UPDATE machines SET inventory = ?2, update_result = ?3, update_version = ?4, update_at = ?5
 		WHERE id = ?1`,
@@ -28,6 +31,7 @@ var heartbeatSQL = [...]string{
 
 const (
 	hbState = iota
+	hbStateKey
 	hbInventory
 	hbUpdate
 	hbVersion
@@ -69,18 +73,30 @@ func (s *Store) RecordHeartbeats(ctx context.Context, hbs []store.Heartbeat) err
 	for i, h := range hbs {
 		upds[i] = agentUpdateOf(h.Inventory)
 	}
+	ids, entries := make([]string, 0, len(hbs)), make([]beatEntry, 0, len(hbs))
 	err := s.tx(ctx, func(tx *sql.Tx) error {
+		ids, entries = ids[:0], entries[:0]
 		var st [hbStatements]*sql.Stmt
 		for i, p := range s.hb {
 			st[i] = tx.StmtContext(ctx, p)
 		}
 		for i, h := range hbs {
-			if err := recordHeartbeat(ctx, &st, h, upds[i]); err != nil {
+			e, cached := s.beats.get(h.MachineID)
+			ok, err := recordHeartbeat(ctx, &st, h, upds[i], &e, cached)
+			if err != nil {
 				return err
+			}
+			if ok {
+				ids, entries = append(ids, h.MachineID), append(entries, e)
+			} else if cached {
+				s.beats.drop(h.MachineID)
 			}
 		}
 		return nil
 	})
+	if err == nil {
+		s.beats.put(ids, entries)
+	}
 	var renewed [][]byte
 	for _, h := range hbs {
 		if len(h.TokenHash) > 0 && !h.TokenExpiresAt.IsZero() {
@@ -91,16 +107,33 @@ func (s *Store) RecordHeartbeats(ctx context.Context, hbs []store.Heartbeat) err
 	return wrap("record heartbeats", err)
 }
 
-// recordHeartbeat writes one heartbeat with the batch's statements.
-func recordHeartbeat(ctx context.Context, st *[hbStatements]*sql.Stmt, h store.Heartbeat, u agentUpdate) error {
+// recordHeartbeat writes one heartbeat with the batch's statements; e is
+// the machine's cache entry (cached: it was found) and is updated. It
+// returns false if the machine no longer exists (the heartbeat is dropped).
+func recordHeartbeat(ctx context.Context, st *[hbStatements]*sql.Stmt, h store.Heartbeat, u agentUpdate,
+	e *beatEntry, cached bool) (bool, error) {
 	metrics := nullJSON(h.Metrics)
-	var key int64
-	err := st[hbState].QueryRowContext(ctx, h.MachineID, ms(h.At), h.Status, metrics).Scan(&key)
-	if errors.Is(err, sql.ErrNoRows) {
-		return nil // the machine was deleted
-	} else if err != nil {
-		return err
+	if cached {
+		res, err := st[hbStateKey].ExecContext(ctx, e.key, ms(h.At), h.Status, metrics)
+		if err != nil {
+			return false, err
+		}
+		if n, err := res.RowsAffected(); err != nil {
+			return false, err
+		} else if n == 0 {
+			cached = false // deleted, or recreated under a new key
+		}
 	}
+	if !cached {
+		*e = beatEntry{}
+		err := st[hbState].QueryRowContext(ctx, h.MachineID, ms(h.At), h.Status, metrics).Scan(&e.key)
+		if errors.Is(err, sql.ErrNoRows) {
+			return false, nil // the machine was deleted
+		} else if err != nil {
+			return false, err
+		}
+	}
+	var err error
 	switch {
 	case u.known:
 		_, err = st[hbUpdate].ExecContext(ctx, h.MachineID, string(h.Inventory), u.result, u.version, u.at)
@@ -108,22 +141,23 @@ func recordHeartbeat(ctx context.Context, st *[hbStatements]*sql.Stmt, h store.H
 		_, err = st[hbInventory].ExecContext(ctx, h.MachineID, string(h.Inventory))
 	}
 	if err != nil {
-		return err
+		return false, err
 	}
-	if h.AgentVersion != "" {
+	if h.AgentVersion != "" && h.AgentVersion != e.version {
 		if _, err := st[hbVersion].ExecContext(ctx, h.MachineID, h.AgentVersion); err != nil {
-			return err
+			return false, err
 		}
+		e.version = h.AgentVersion
 	}
-	if _, err := st[hbInsert].ExecContext(ctx, key, ms(h.At), h.Status, h.AgentVersion, metrics); err != nil {
-		return err
+	if _, err := st[hbInsert].ExecContext(ctx, e.key, ms(h.At), h.Status, h.AgentVersion, metrics); err != nil {
+		return false, err
 	}
 	if len(h.TokenHash) > 0 && !h.TokenExpiresAt.IsZero() {
 		if _, err := st[hbToken].ExecContext(ctx, ms(h.TokenExpiresAt), h.TokenHash); err != nil {
-			return err
+			return false, err
 		}
 	}
-	return nil
+	return true, nil
 }
 
 // ListHeartbeats returns a machine's latest heartbeats, newest first.
@@ -151,6 +185,7 @@ func (s *Store) ListHeartbeats(ctx context.Context, machineID string, limit int)
 	}
 	return out, wrap("list heartbeats", rows.Err())
 }
+
 // CountHeartbeats counts all heartbeat history rows.
 func (s *Store) CountHeartbeats(ctx context.Context) (int64, error) {
 	var n int64

@@ -124,3 +124,38 @@ func migrateBelow(t *testing.T, exec func(string, ...any), v int) {
 		exec("INSERT INTO schema_migrations (version, applied_at) VALUES (?, 0)", n)
 	}
 }
+
+// TestHeartbeatCacheAfterRecreate: the writer remembers each machine's
+// heartbeat key and agent version; a machine deleted and created again
+// under the same ID (a new key, no version) must still get its heartbeats
+// and its version written.
+func TestHeartbeatCacheAfterRecreate(t *testing.T) {
+	ctx := t.Context()
+	s := open(t, filepath.Join(t.TempDir(), "slipway.db"))
+	t0 := time.Date(2026, 3, 2, 12, 0, 0, 0, time.UTC)
+	must := func(err error) {
+		t.Helper()
+		if err != nil {
+			t.Fatal(err)
+		}
+	}
+	must(s.CreateTenant(ctx, store.Tenant{ID: "t"}))
+	beat := func(at time.Time) {
+		t.Helper()
+		must(s.RecordHeartbeats(ctx, []store.Heartbeat{{MachineID: "m", At: at, Status: "ok", AgentVersion: "1.0.0"}}))
+	}
+	must(s.CreateMachine(ctx, store.Machine{ID: "m", TenantID: "t", Source: "agent"}))
+	beat(t0)
+	beat(t0.Add(time.Second)) // through the cache
+	must(s.DeleteMachine(ctx, "m"))
+	beat(t0.Add(2 * time.Second)) // dropped: no machine
+	must(s.CreateMachine(ctx, store.Machine{ID: "m", TenantID: "t", Source: "agent"}))
+	beat(t0.Add(3 * time.Second))
+	m, err := s.GetMachine(ctx, "m")
+	if err != nil || m.AgentVersion != "1.0.0" || !m.LastSeenAt.Equal(t0.Add(3*time.Second)) {
+		t.Fatalf("recreated machine: %+v %v", m, err)
+	}
+	if hist, err := s.ListHeartbeats(ctx, "m", 10); err != nil || len(hist) != 1 {
+		t.Fatalf("recreated machine's history: %+v %v", hist, err)
+	}
+}

@@ -52,8 +52,9 @@ type Store struct {
 	w *sql.DB // exactly one connection: SQLite has one writer
 	r *sql.DB
 
-	getToken    *sql.Stmt // the hot read of every heartbeat, prepared once
+	getToken    *sql.Stmt               // the hot read of every heartbeat, prepared once
 	hb          [hbStatements]*sql.Stmt // RecordHeartbeats' statements (heartbeats.go)
+	beats       beatCache
 	tokens      *tokenCache
 	softwareIDs *sqlcol.SoftwareCache
 	sqlcol.SoftwareReader
