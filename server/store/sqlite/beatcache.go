@@ -13,7 +13,8 @@ type beatEntry struct {
 // integer key and skip the agent-version write when the version did not
 // change, instead of two lookups by the text machine ID per heartbeat.
 //
-// It needs no invalidation to stay correct: a cached key whose row is gone
+// It needs no invalidation to stay correct: keys are never reused
+// (AUTOINCREMENT, migration 0015), so a cached key whose row is gone
 // (machine deleted, perhaps recreated under the same ID) updates nothing,
 // and the writer then looks the machine up by ID and replaces the entry. The
 // version is only written by machine inserts (a new row, hence a new key)

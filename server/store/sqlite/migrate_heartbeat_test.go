@@ -147,15 +147,25 @@ func TestHeartbeatCacheAfterRecreate(t *testing.T) {
 	must(s.CreateMachine(ctx, store.Machine{ID: "m", TenantID: "t", Source: "agent"}))
 	beat(t0)
 	beat(t0.Add(time.Second)) // through the cache
+	check := func(at time.Time) {
+		t.Helper()
+		m, err := s.GetMachine(ctx, "m")
+		if err != nil || m.AgentVersion != "1.0.0" || !m.LastSeenAt.Equal(at) {
+			t.Fatalf("recreated machine: %+v %v", m, err)
+		}
+		if hist, err := s.ListHeartbeats(ctx, "m", 10); err != nil || len(hist) != 1 {
+			t.Fatalf("recreated machine's history: %+v %v", hist, err)
+		}
+	}
+	// Recreated between two heartbeats: the cached key finds nothing.
 	must(s.DeleteMachine(ctx, "m"))
-	beat(t0.Add(2 * time.Second)) // dropped: no machine
 	must(s.CreateMachine(ctx, store.Machine{ID: "m", TenantID: "t", Source: "agent"}))
+	beat(t0.Add(2 * time.Second))
+	check(t0.Add(2 * time.Second))
+	// A heartbeat while the machine is gone is dropped.
+	must(s.DeleteMachine(ctx, "m"))
 	beat(t0.Add(3 * time.Second))
-	m, err := s.GetMachine(ctx, "m")
-	if err != nil || m.AgentVersion != "1.0.0" || !m.LastSeenAt.Equal(t0.Add(3*time.Second)) {
-		t.Fatalf("recreated machine: %+v %v", m, err)
-	}
-	if hist, err := s.ListHeartbeats(ctx, "m", 10); err != nil || len(hist) != 1 {
-		t.Fatalf("recreated machine's history: %+v %v", hist, err)
-	}
+	must(s.CreateMachine(ctx, store.Machine{ID: "m", TenantID: "t", Source: "agent"}))
+	beat(t0.Add(4 * time.Second))
+	check(t0.Add(4 * time.Second))
 }

@@ -12,8 +12,10 @@
 --     written only when they change or an inventory arrives.
 --   * heartbeats points at that integer key instead of the text machine ID,
 --     so its per-machine index is about half as wide.
+-- Keys are AUTOINCREMENT so that a key the heartbeat writer remembers
+-- (sqlite.beatCache) can never come to name another machine's row.
 CREATE TABLE machine_heartbeat (
-	key          INTEGER PRIMARY KEY,
+	key          INTEGER PRIMARY KEY AUTOINCREMENT, -- never reused: the writer caches keys
 	machine_id   TEXT NOT NULL UNIQUE REFERENCES machines(id) ON DELETE CASCADE,
 	tenant_id    TEXT NOT NULL,
 	last_seen_at INTEGER NOT NULL DEFAULT 0,
