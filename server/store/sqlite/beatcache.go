@@ -1,6 +1,9 @@
 package sqlite
 
-import "sync"
+import (
+	"context"
+	"sync"
+)
 
 // beatEntry is what the heartbeat writer remembers of a machine: the key of
 // its machine_heartbeat row and the agent version its machines row holds.
@@ -45,6 +48,33 @@ func (c *beatCache) put(ids []string, es []beatEntry) {
 	for i, id := range ids {
 		c.m[id] = es[i]
 	}
+}
+
+// loadBeats fills the cache with every machine's key and agent version (up
+// to maxBeatEntries), so that heartbeats after a restart take the short path
+// at once rather than after each machine's first heartbeat.
+func (s *Store) loadBeats(ctx context.Context) error {
+	rows, err := s.w.QueryContext(ctx, `SELECT h.machine_id, h.key, m.agent_version
+		FROM machine_heartbeat h JOIN machines m ON m.id = h.machine_id LIMIT ?`, maxBeatEntries)
+	if err != nil {
+		return err
+	}
+	defer rows.Close()
+	var ids []string
+	var es []beatEntry
+	for rows.Next() {
+		var id string
+		var e beatEntry
+		if err := rows.Scan(&id, &e.key, &e.version); err != nil {
+			return err
+		}
+		ids, es = append(ids, id), append(es, e)
+	}
+	if err := rows.Err(); err != nil {
+		return err
+	}
+	s.beats.put(ids, es)
+	return nil
 }
 
 // drop forgets a machine (its row was not found by key).

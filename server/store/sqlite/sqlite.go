@@ -125,6 +125,10 @@ func Open(ctx context.Context, path string, opts Options) (*Store, error) {
 		w.Close()
 		return nil, err
 	}
+	if err := s.loadBeats(ctx); err != nil {
+		w.Close()
+		return nil, fmt.Errorf("sqlite: load heartbeat keys: %w", err)
+	}
 	if err := s.prepareHeartbeats(ctx); err != nil {
 		err = errors.Join(err, s.closeHeartbeats(), w.Close())
 		return nil, fmt.Errorf("sqlite: prepare: %w", err)
