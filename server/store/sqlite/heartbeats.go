@@ -3,64 +3,10 @@ package sqlite
 import (
 	"context"
 	"database/sql"
-	"errors"
 	"time"
 
 	"github.com/slipwayhq/slipway/server/store"
 )
-
-// heartbeatSQL are RecordHeartbeats' statements, prepared once on the write
-// connection (parsing them per batch was a measurable share of a batch).
-var heartbeatSQL = [...]string{
-	// The machine's heartbeat row first: it says whether the machine still
-	// exists (a deleted machine's heartbeat is dropped) and gives its key.
-	hbState: `UPDATE machine_heartbeat SET last_seen_at = max(last_seen_at, ?2), status = ?3,
-		metrics = coalesce(?4, metrics) WHERE machine_id = ?1 RETURNING key`,
-	// The same by the key the writer remembers (beatCache).
-	hbStateKey: `UPDATE machine_heartbeat SET last_seen_at = max(last_seen_at, ?2), status = ?3,
-		metrics = coalesce(?4, metrics) WHERE key = ?1`,
-	hbInventory: "UPDATE machines SET inventory = ?2 WHERE id = ?1",
-	hbUpdate: `UPDATE machines SET inventory = ?2, update_result = ?3, update_version = ?4, update_at = ?5
-		WHERE id = ?1`,
-	// Only when the version really changes, so that the machines_rollout
-	// index entry (and the wide row) is not rewritten per heartbeat.
-	hbVersion: "UPDATE machines SET agent_version = ?2 WHERE id = ?1 AND agent_version <> ?2",
-	hbInsert:  "INSERT INTO heartbeats (machine_key, at, status, agent_version, metrics) VALUES (?, ?, ?, ?, ?)",
-	hbToken:   "UPDATE tokens SET expires_at = max(expires_at, ?) WHERE hash = ? AND revoked_at = 0",
-}
-
-const (
-	hbState = iota
-	hbStateKey
-	hbInventory
-	hbUpdate
-	hbVersion
-	hbInsert
-	hbToken
-	hbStatements
-)
-
-// prepareHeartbeats prepares heartbeatSQL on the write connection.
-func (s *Store) prepareHeartbeats(ctx context.Context) error {
-	for i, q := range heartbeatSQL {
-		st, err := s.w.PrepareContext(ctx, q)
-		if err != nil {
-			return err
-		}
-		s.hb[i] = st
-	}
-	return nil
-}
-
-func (s *Store) closeHeartbeats() error {
-	var errs []error
-	for _, st := range s.hb {
-		if st != nil {
-			errs = append(errs, st.Close())
-		}
-	}
-	return errors.Join(errs...)
-}
 
 // RecordHeartbeats persists a batch of heartbeats in one transaction.
 func (s *Store) RecordHeartbeats(ctx context.Context, hbs []store.Heartbeat) error {
@@ -68,35 +14,80 @@ func (s *Store) RecordHeartbeats(ctx context.Context, hbs []store.Heartbeat) err
 		return nil
 	}
 	// Decode the self-update outside the write lock; most heartbeats carry
-	// no inventory and touch only machine_heartbeat and heartbeats.
+	// no inventory and keep the short statement.
 	upds := make([]agentUpdate, len(hbs))
 	for i, h := range hbs {
 		upds[i] = agentUpdateOf(h.Inventory)
 	}
-	ids, entries := make([]string, 0, len(hbs)), make([]beatEntry, 0, len(hbs))
 	err := s.tx(ctx, func(tx *sql.Tx) error {
-		ids, entries = ids[:0], entries[:0]
-		var st [hbStatements]*sql.Stmt
-		for i, p := range s.hb {
-			st[i] = tx.StmtContext(ctx, p)
+		ins, err := tx.PrepareContext(ctx,
+			"INSERT INTO heartbeats (machine_id, at, status, agent_version, metrics) VALUES (?, ?, ?, ?, ?)")
+		if err != nil {
+			return err
 		}
+		defer ins.Close()
+		upd, err := tx.PrepareContext(ctx, `UPDATE machines SET last_seen_at = max(last_seen_at, ?2), status = ?3,
+			metrics = coalesce(?4, metrics), inventory = coalesce(?5, inventory) WHERE id = ?1`)
+		if err != nil {
+			return err
+		}
+		defer upd.Close()
+		updInv, err := tx.PrepareContext(ctx, `UPDATE machines SET last_seen_at = max(last_seen_at, ?2), status = ?3,
+			metrics = coalesce(?4, metrics), inventory = ?5,
+			update_result = ?6, update_version = ?7, update_at = ?8 WHERE id = ?1`)
+		if err != nil {
+			return err
+		}
+		defer updInv.Close()
+		// A statement of its own, so that the machines_rollout index entry is
+		// only rewritten when the version really changes.
+		updVersion, err := tx.PrepareContext(ctx,
+			"UPDATE machines SET agent_version = ?2 WHERE id = ?1 AND agent_version <> ?2")
+		if err != nil {
+			return err
+		}
+		defer updVersion.Close()
+		tok, err := tx.PrepareContext(ctx,
+			"UPDATE tokens SET expires_at = max(expires_at, ?) WHERE hash = ? AND revoked_at = 0")
+		if err != nil {
+			return err
+		}
+		defer tok.Close()
 		for i, h := range hbs {
-			e, cached := s.beats.get(h.MachineID)
-			ok, err := recordHeartbeat(ctx, &st, h, upds[i], &e, cached)
+			metrics := nullJSON(h.Metrics)
+			// The machine row first: it says whether the machine still exists
+			// (a deleted machine's heartbeat is dropped) without a separate lookup.
+			var res sql.Result
+			if u := upds[i]; u.known {
+				res, err = updInv.ExecContext(ctx, h.MachineID, ms(h.At), h.Status, metrics,
+					string(h.Inventory), u.result, u.version, u.at)
+			} else {
+				res, err = upd.ExecContext(ctx, h.MachineID, ms(h.At), h.Status, metrics, nullJSON(h.Inventory))
+			}
 			if err != nil {
 				return err
 			}
-			if ok {
-				ids, entries = append(ids, h.MachineID), append(entries, e)
-			} else if cached {
-				s.beats.drop(h.MachineID)
+			if n, err := res.RowsAffected(); err != nil {
+				return err
+			} else if n == 0 {
+				continue
+			}
+			if h.AgentVersion != "" {
+				if _, err := updVersion.ExecContext(ctx, h.MachineID, h.AgentVersion); err != nil {
+					return err
+				}
+			}
+			if _, err := ins.ExecContext(ctx, h.MachineID, ms(h.At), h.Status, h.AgentVersion, metrics); err != nil {
+				return err
+			}
+			if len(h.TokenHash) > 0 && !h.TokenExpiresAt.IsZero() {
+				if _, err := tok.ExecContext(ctx, ms(h.TokenExpiresAt), h.TokenHash); err != nil {
+					return err
+				}
 			}
 		}
 		return nil
 	})
-	if err == nil {
-		s.beats.put(ids, entries)
-	}
 	var renewed [][]byte
 	for _, h := range hbs {
 		if len(h.TokenHash) > 0 && !h.TokenExpiresAt.IsZero() {
@@ -107,77 +98,23 @@ func (s *Store) RecordHeartbeats(ctx context.Context, hbs []store.Heartbeat) err
 	return wrap("record heartbeats", err)
 }
 
-// recordHeartbeat writes one heartbeat with the batch's statements; e is
-// the machine's cache entry (cached: it was found) and is updated. It
-// returns false if the machine no longer exists (the heartbeat is dropped).
-func recordHeartbeat(ctx context.Context, st *[hbStatements]*sql.Stmt, h store.Heartbeat, u agentUpdate,
-	e *beatEntry, cached bool) (bool, error) {
-	metrics := nullJSON(h.Metrics)
-	if cached {
-		res, err := st[hbStateKey].ExecContext(ctx, e.key, ms(h.At), h.Status, metrics)
-		if err != nil {
-			return false, err
-		}
-		if n, err := res.RowsAffected(); err != nil {
-			return false, err
-		} else if n == 0 {
-			cached = false // deleted, or recreated under a new key
-		}
-	}
-	if !cached {
-		*e = beatEntry{}
-		err := st[hbState].QueryRowContext(ctx, h.MachineID, ms(h.At), h.Status, metrics).Scan(&e.key)
-		if errors.Is(err, sql.ErrNoRows) {
-			return false, nil // the machine was deleted
-		} else if err != nil {
-			return false, err
-		}
-	}
-	var err error
-	switch {
-	case u.known:
-		_, err = st[hbUpdate].ExecContext(ctx, h.MachineID, string(h.Inventory), u.result, u.version, u.at)
-	case len(h.Inventory) > 0:
-		_, err = st[hbInventory].ExecContext(ctx, h.MachineID, string(h.Inventory))
-	}
-	if err != nil {
-		return false, err
-	}
-	if h.AgentVersion != "" && h.AgentVersion != e.version {
-		if _, err := st[hbVersion].ExecContext(ctx, h.MachineID, h.AgentVersion); err != nil {
-			return false, err
-		}
-		e.version = h.AgentVersion
-	}
-	if _, err := st[hbInsert].ExecContext(ctx, e.key, ms(h.At), h.Status, h.AgentVersion, metrics); err != nil {
-		return false, err
-	}
-	if len(h.TokenHash) > 0 && !h.TokenExpiresAt.IsZero() {
-		if _, err := st[hbToken].ExecContext(ctx, ms(h.TokenExpiresAt), h.TokenHash); err != nil {
-			return false, err
-		}
-	}
-	return true, nil
-}
-
 // ListHeartbeats returns a machine's latest heartbeats, newest first.
 func (s *Store) ListHeartbeats(ctx context.Context, machineID string, limit int) ([]store.Heartbeat, error) {
 	if limit <= 0 || limit > 1000 {
 		limit = 1000
 	}
-	rows, err := s.r.QueryContext(ctx, `SELECT at, status, agent_version, metrics FROM heartbeats
-		WHERE machine_key = (SELECT key FROM machine_heartbeat WHERE machine_id = ?)
-		ORDER BY at DESC, id DESC LIMIT ?`, machineID, limit)
+	rows, err := s.r.QueryContext(ctx, `SELECT machine_id, at, status, agent_version, metrics FROM heartbeats
+		WHERE machine_id = ? ORDER BY at DESC, id DESC LIMIT ?`, machineID, limit)
 	if err != nil {
 		return nil, wrap("list heartbeats", err)
 	}
 	defer rows.Close()
 	var out []store.Heartbeat
 	for rows.Next() {
-		h := store.Heartbeat{MachineID: machineID}
+		var h store.Heartbeat
 		var at int64
 		var metrics sql.NullString
-		if err := rows.Scan(&at, &h.Status, &h.AgentVersion, &metrics); err != nil {
+		if err := rows.Scan(&h.MachineID, &at, &h.Status, &h.AgentVersion, &metrics); err != nil {
 			return nil, wrap("list heartbeats", err)
 		}
 		h.At, h.Metrics = tm(at), rawJSON(metrics)

@@ -73,7 +73,7 @@ func (s *Store) RegisterMachine(ctx context.Context, m store.Machine, tok store.
 	created := false
 	err := s.tx(ctx, func(tx *sql.Tx) error {
 		existing, err := scanMachine(tx.QueryRowContext(ctx, "SELECT "+machineCols+
-			" FROM machine_rows WHERE tenant_id = ? AND fingerprint = ? AND fingerprint <> ''", m.TenantID, m.Fingerprint))
+			" FROM machines WHERE tenant_id = ? AND fingerprint = ? AND fingerprint <> ''", m.TenantID, m.Fingerprint))
 		if err == sql.ErrNoRows {
 			existing, err = adopt(ctx, tx, m)
 		}
@@ -120,7 +120,7 @@ func (s *Store) CreateMachine(ctx context.Context, m store.Machine) error {
 
 // GetMachine reads one machine.
 func (s *Store) GetMachine(ctx context.Context, id string) (store.Machine, error) {
-	m, err := scanMachine(s.r.QueryRowContext(ctx, "SELECT "+machineCols+" FROM machine_rows WHERE id = ?", id))
+	m, err := scanMachine(s.r.QueryRowContext(ctx, "SELECT "+machineCols+" FROM machines WHERE id = ?", id))
 	return m, wrap("get machine", err)
 }
 
@@ -133,7 +133,7 @@ func (s *Store) FindMachine(ctx context.Context, tenantID string, kind store.Ide
 	if value == "" {
 		return store.Machine{}, wrap("find machine", sql.ErrNoRows)
 	}
-	m, err := scanMachine(s.r.QueryRowContext(ctx, "SELECT "+machineCols+" FROM machine_rows WHERE id IN ("+q+") ORDER BY created_at, id LIMIT 1",
+	m, err := scanMachine(s.r.QueryRowContext(ctx, "SELECT "+machineCols+" FROM machines WHERE id IN ("+q+") ORDER BY created_at, id LIMIT 1",
 		tenantID, value))
 	return m, wrap("find machine", err)
 }
@@ -180,7 +180,7 @@ func (s *Store) ListMachines(ctx context.Context, f store.MachineFilter) ([]stor
 	if limit <= 0 || limit > 500 {
 		limit = 500
 	}
-	q := "SELECT " + machineCols + " FROM machine_rows WHERE " + strings.Join(where, " AND ") +
+	q := "SELECT " + machineCols + " FROM machines WHERE " + strings.Join(where, " AND ") +
 		" ORDER BY id LIMIT " + fmt.Sprint(limit)
 	rows, err := s.r.QueryContext(ctx, q, args...)
 	if err != nil {

@@ -51,7 +51,7 @@ func adopt(ctx context.Context, tx *sql.Tx, m store.Machine) (store.Machine, err
 		m.Fingerprint, m.Source, match.ID); err != nil {
 		return store.Machine{}, err
 	}
-	return scanMachine(tx.QueryRowContext(ctx, "SELECT "+machineCols+" FROM machine_rows WHERE id = ?", match.ID))
+	return scanMachine(tx.QueryRowContext(ctx, "SELECT "+machineCols+" FROM machines WHERE id = ?", match.ID))
 }
 
 // MergeMachine matches id to one of the tenant's machines and writes what
@@ -65,7 +65,7 @@ func (s *Store) MergeMachine(ctx context.Context, tenantID, newID string, id sto
 		out, match, err = sqlcol.Merge(ctx, tenantID, newID, id, merge, sqlcol.MergeOps{
 			Find: finder(tx, tenantID, false),
 			Get: func(ctx context.Context, id string) (store.Machine, error) {
-				return scanMachine(tx.QueryRowContext(ctx, "SELECT "+machineCols+" FROM machine_rows WHERE id = ?", id))
+				return scanMachine(tx.QueryRowContext(ctx, "SELECT "+machineCols+" FROM machines WHERE id = ?", id))
 			},
 			Insert: func(ctx context.Context, m store.Machine) error { return insertMachine(ctx, tx, m) },
 			Update: func(ctx context.Context, m store.Machine, sourceChanged bool) error {

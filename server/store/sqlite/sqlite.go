@@ -56,9 +56,7 @@ type Store struct {
 	w *sql.DB // exactly one connection: SQLite has one writer
 	r *sql.DB
 
-	getToken    *sql.Stmt               // the hot read of every heartbeat, prepared once
-	hb          [hbStatements]*sql.Stmt // RecordHeartbeats' statements (heartbeats.go)
-	beats       beatCache
+	getToken    *sql.Stmt // the hot read of every heartbeat, prepared once
 	tokens      *tokenCache
 	softwareIDs *sqlcol.SoftwareCache
 	sqlcol.SoftwareReader
@@ -110,9 +108,9 @@ func Open(ctx context.Context, path string, opts Options) (*Store, error) {
 	}
 	dsn := dsnWith(opts.CacheKB)
 	// The writer checkpoints every walCheckpointPages WAL pages instead of
-	// SQLite's 1000: heartbeats dirty pages spread over the machine_heartbeat
-	// table and the history index, and a longer interval copies each such
-	// page to the database once for several of its versions in the WAL.
+	// SQLite's 1000: heartbeats dirty pages spread over the machines table
+	// and the history index, and a longer interval copies each such page to
+	// the database once for several of its versions in the WAL.
 	w, err := sql.Open("sqlite", dsnWith(opts.WriterCacheKB)+"&"+url.Values{"_pragma": {
 		fmt.Sprintf("wal_autocheckpoint(%d)", walCheckpointPages)}}.Encode()+"&_txlock=immediate")
 	if err != nil {
@@ -124,14 +122,6 @@ func Open(ctx context.Context, path string, opts Options) (*Store, error) {
 	if err := s.migrate(ctx); err != nil {
 		w.Close()
 		return nil, err
-	}
-	if err := s.loadBeats(ctx); err != nil {
-		w.Close()
-		return nil, fmt.Errorf("sqlite: load heartbeat keys: %w", err)
-	}
-	if err := s.prepareHeartbeats(ctx); err != nil {
-		err = errors.Join(err, s.closeHeartbeats(), w.Close())
-		return nil, fmt.Errorf("sqlite: prepare: %w", err)
 	}
 	r, err := sql.Open("sqlite", dsn)
 	if err != nil {
@@ -161,7 +151,7 @@ func (s *Store) Close() error {
 	if s.getToken != nil {
 		err = s.getToken.Close()
 	}
-	return errors.Join(err, s.closeHeartbeats(), s.r.Close(), s.w.Close())
+	return errors.Join(err, s.r.Close(), s.w.Close())
 }
 
 // Ping checks that the database answers.

@@ -8,14 +8,13 @@ import (
 
 var _ store.StatsStore = (*Store)(nil)
 
-// FleetStats counts machines by status (from the narrow machine_heartbeat
-// rows, one per machine) and rollout health by version.
+// FleetStats counts machines by status and rollout health by version.
 func (s *Store) FleetStats(ctx context.Context, q store.StatsQuery) (store.FleetStats, error) {
 	var st store.FleetStats
 	err := s.r.QueryRowContext(ctx, `SELECT count(*),
 		coalesce(sum(last_seen_at > ?2), 0), coalesce(sum(last_seen_at > ?3 AND last_seen_at <= ?2), 0),
 		coalesce(sum(last_seen_at <= ?3), 0)
-		FROM machine_heartbeat WHERE (?1 = '' OR tenant_id = ?1)`, q.TenantID, ms(q.OnlineAfter), ms(q.OfflineBefore)).
+		FROM machines WHERE (?1 = '' OR tenant_id = ?1)`, q.TenantID, ms(q.OnlineAfter), ms(q.OfflineBefore)).
 		Scan(&st.Machines, &st.Online, &st.Stale, &st.Offline)
 	if err != nil || !q.Versions {
 		return st, wrap("fleet stats", err)
