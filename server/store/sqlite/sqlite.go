@@ -47,6 +47,10 @@ type Options struct {
 	WriterCacheKB int
 }
 
+// walCheckpointPages is the write connection's wal_autocheckpoint (up to
+// ~40 MiB of WAL with 4 KiB pages).
+const walCheckpointPages = 10000
+
 // Store is the SQLite implementation of store.Store.
 type Store struct {
 	w *sql.DB // exactly one connection: SQLite has one writer
@@ -103,7 +107,12 @@ func Open(ctx context.Context, path string, opts Options) (*Store, error) {
 		return "file:" + path + "?" + q.Encode()
 	}
 	dsn := dsnWith(opts.CacheKB)
-	w, err := sql.Open("sqlite", dsnWith(opts.WriterCacheKB)+"&_txlock=immediate")
+	// The writer checkpoints every walCheckpointPages WAL pages instead of
+	// SQLite's 1000: heartbeats dirty pages spread over the machines table
+	// and the history index, and a longer interval copies each such page to
+	// the database once for several of its versions in the WAL.
+	w, err := sql.Open("sqlite", dsnWith(opts.WriterCacheKB)+"&"+url.Values{"_pragma": {
+		fmt.Sprintf("wal_autocheckpoint(%d)", walCheckpointPages)}}.Encode()+"&_txlock=immediate")
 	if err != nil {
 		return nil, fmt.Errorf("sqlite: open %s: %w", path, err)
 	}

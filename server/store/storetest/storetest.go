@@ -31,6 +31,7 @@ func Run(t *testing.T, newStore func(t *testing.T) store.Store) {
 		{"Tokens", testTokens},
 		{"TokenClients", testTokenClients},
 		{"Heartbeats", testHeartbeats},
+		{"AcknowledgedHeartbeatsStored", testAckedHeartbeatsStored},
 		{"Handshakes", testHandshakes},
 		{"AdminTokens", testAdminTokens},
 		{"SigningKeys", testSigningKeys},
