@@ -182,8 +182,14 @@ func loadSoftwareSeed(ctx context.Context, path string, seed *storetest.Software
 func TestSoftwareSeedMatchesUploads(t *testing.T) {
 	dir := t.TempDir()
 	bulkPath := filepath.Join(dir, "bulk.db")
-	bulk, real := open(t, bulkPath), open(t, filepath.Join(dir, "real.db"))
-	paths := map[store.Store]string{bulk: bulkPath, real: filepath.Join(dir, "real.db")}
+	realPath := filepath.Join(dir, "real.db")
+	bulk := open(t, bulkPath)
+	paths := map[store.Store]string{bulk: bulkPath}
+	real := func() store.Store {
+		st := open(t, realPath)
+		paths[st] = realPath
+		return st
+	}
 	storetest.CheckSoftwareSeed(t, bulk, real, func(ctx context.Context, seed *storetest.SoftwareSeed) error {
 		return loadSoftwareSeed(ctx, bulkPath, seed)
 	}, func(st store.Store) string {
