@@ -45,8 +45,11 @@ func (r SoftwareReader) searchOnce(ctx context.Context, q store.SoftwareSearch, 
 			FROM machine_software WHERE software_id = %s AND shadowed = 0 AND machine_key > %s ORDER BY machine_key LIMIT %d) AS x`,
 			v, ok, id, from, q.Limit))
 	}
-	text := `WITH w AS (` + strings.Join(members, " UNION ALL ") + `),
-		page AS (SELECT DISTINCT machine_key FROM w WHERE ok = 1 ORDER BY machine_key LIMIT ` + fmt.Sprint(q.Limit) + `)
+	// MATERIALIZED: SQLite 3.54 otherwise pushes the joins into every
+	// member of the UNION and builds the page again for each (1.3 s at
+	// 3,000 machines instead of 15 ms).
+	text := `WITH w AS MATERIALIZED (` + strings.Join(members, " UNION ALL ") + `),
+		page AS MATERIALIZED (SELECT DISTINCT machine_key FROM w WHERE ok = 1 ORDER BY machine_key LIMIT ` + fmt.Sprint(q.Limit) + `)
 		SELECT w.v, w.machine_key, w.ok, m.id IS NOT NULL AND s.id IS NOT NULL,
 			COALESCE(m.id, ''), COALESCE(m.tenant_id, ''), COALESCE(m.hostname, ''), ` + installedOrBlank + `
 		FROM w LEFT JOIN page p ON p.machine_key = w.machine_key
