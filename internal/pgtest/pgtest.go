@@ -35,6 +35,7 @@ import (
 // Cluster is a running throwaway PostgreSQL server.
 type Cluster struct {
 	dir  string // temporary directory: data/ and the unix socket
+	keep bool   // Stop leaves dir (Kept)
 	port int
 	cmd  *exec.Cmd
 	done chan struct{}
@@ -70,7 +71,7 @@ func BinDir() (string, error) {
 // and fails it in CI.
 func Start(t testing.TB) string {
 	t.Helper()
-	once.Do(func() { shared, initErr = startCluster() })
+	once.Do(func() { shared, initErr = startCluster("") })
 	if initErr != nil {
 		var missing *missingError
 		if errors.As(initErr, &missing) {
@@ -120,7 +121,27 @@ func runAs() (*syscall.Credential, error) {
 	return &syscall.Credential{Uid: uint32(uid), Gid: uint32(gid)}, nil
 }
 
-func startCluster() (*Cluster, error) {
+// Kept starts a cluster whose files stay in dir between runs (initdb on
+// first use), for benchmarks that seed a large database once; it is
+// stopped, not removed, when t ends. Databases on it are the caller's to
+// create and drop (URL, CreateDatabase).
+func Kept(t testing.TB, dir string) *Cluster {
+	t.Helper()
+	c, err := startCluster(dir)
+	if err != nil {
+		var missing *missingError
+		if errors.As(err, &missing) {
+			testenv.Missing(t, missing.Error())
+		}
+		t.Fatalf("pgtest: %v", err)
+	}
+	t.Cleanup(c.Stop)
+	return c
+}
+
+// startCluster starts a cluster in dir (kept), or in a new temporary
+// directory when dir is "".
+func startCluster(dir string) (*Cluster, error) {
 	bin, err := BinDir()
 	if err != nil {
 		return nil, &missingError{err.Error()}
@@ -129,7 +150,12 @@ func startCluster() (*Cluster, error) {
 	if err != nil {
 		return nil, err
 	}
-	dir, err := os.MkdirTemp("", "slipway-pg-")
+	keep := dir != ""
+	if keep {
+		err = os.MkdirAll(dir, 0o700)
+	} else {
+		dir, err = os.MkdirTemp("", "slipway-pg-")
+	}
 	if err != nil {
 		return nil, err
 	}
@@ -139,16 +165,20 @@ func startCluster() (*Cluster, error) {
 		}
 	}
 	data := filepath.Join(dir, "data")
-	initdb := exec.Command(filepath.Join(bin, "initdb"), "-D", data, "-U", "slipway", "--auth=trust",
-		"-E", "UTF8", "--locale=C", "--no-sync", "--no-instructions")
-	initdb.SysProcAttr = &syscall.SysProcAttr{Credential: cred}
-	if out, err := initdb.CombinedOutput(); err != nil {
-		os.RemoveAll(dir)
-		return nil, fmt.Errorf("initdb: %w: %s", err, out)
+	if _, err := os.Stat(filepath.Join(data, "PG_VERSION")); err != nil || !keep {
+		initdb := exec.Command(filepath.Join(bin, "initdb"), "-D", data, "-U", "slipway", "--auth=trust",
+			"-E", "UTF8", "--locale=C", "--no-sync", "--no-instructions")
+		initdb.SysProcAttr = &syscall.SysProcAttr{Credential: cred}
+		if out, err := initdb.CombinedOutput(); err != nil {
+			if !keep {
+				os.RemoveAll(dir)
+			}
+			return nil, fmt.Errorf("initdb: %w: %s", err, out)
+		}
 	}
 	var lastErr error
 	for range 5 { // a free port can be taken between probing and binding
-		c := &Cluster{dir: dir, done: make(chan struct{})}
+		c := &Cluster{dir: dir, keep: keep, done: make(chan struct{})}
 		if c.port, err = freePort(); err != nil {
 			return nil, err
 		}
@@ -156,7 +186,9 @@ func startCluster() (*Cluster, error) {
 			return c, nil
 		}
 	}
-	os.RemoveAll(dir)
+	if !keep {
+		os.RemoveAll(dir)
+	}
 	return nil, lastErr
 }
 
@@ -204,6 +236,15 @@ func (c *Cluster) start(bin string, cred *syscall.Credential) error {
 	}
 }
 
+// stopWait is how long Stop waits for a fast shutdown: longer for a kept
+// cluster, whose shutdown checkpoint may write gigabytes.
+func stopWait(keep bool) time.Duration {
+	if keep {
+		return 5 * time.Minute
+	}
+	return 10 * time.Second
+}
+
 // URL is the connection URL of a database on the cluster.
 func (c *Cluster) URL(db string) string {
 	return fmt.Sprintf("postgres://slipway@127.0.0.1:%d/%s?sslmode=disable", c.port, db)
@@ -237,16 +278,19 @@ func (c *Cluster) dropDatabase(ctx context.Context, url string) error {
 	return err
 }
 
-// Stop stops the server by its PID (fast shutdown) and removes its files.
+// Stop stops the server by its PID (fast shutdown) and removes its files
+// (not those of a Kept cluster).
 func (c *Cluster) Stop() {
 	if c.cmd != nil && c.cmd.Process != nil {
 		_ = c.cmd.Process.Signal(syscall.SIGINT)
 		select {
 		case <-c.done:
-		case <-time.After(10 * time.Second):
+		case <-time.After(stopWait(c.keep)):
 			_ = c.cmd.Process.Kill()
 			<-c.done
 		}
 	}
-	os.RemoveAll(c.dir)
+	if !c.keep {
+		os.RemoveAll(c.dir)
+	}
 }

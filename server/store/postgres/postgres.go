@@ -69,7 +69,7 @@ func Open(ctx context.Context, url string, opts Options) (*Store, error) {
 		return nil, fmt.Errorf("postgres: connect: %w", err)
 	}
 	s := &Store{pool: pool, tokens: newTokenReader(pool), softwareIDs: sqlcol.NewSoftwareCache(),
-		SoftwareReader: sqlcol.SoftwareReader{Query: query(pool), Param: param, Wrap: wrap}}
+		SoftwareReader: sqlcol.SoftwareReader{Query: query(pool), Param: param, Wrap: wrap, OneStatement: true}}
 	if !opts.SkipMigrate {
 		if _, err := s.Migrate(ctx); err != nil {
 			s.Close()

@@ -16,6 +16,10 @@ type SoftwareReader struct {
 	Query Query
 	Param func(n int) string
 	Wrap  func(op string, err error) error
+	// OneStatement tries searchOnce first (PostgreSQL, where each round
+	// trip costs). SQLite planned its entries join badly at 100k machines
+	// (2 s) and pays little per statement, so it reads window by window.
+	OneStatement bool
 }
 
 func (r SoftwareReader) args() *args { return &args{param: r.Param} }
@@ -89,9 +93,12 @@ func (r SoftwareReader) listMachineSoftware(ctx context.Context, machineID strin
 // maxVersions bounds the versions of one title a search considers.
 const maxVersions = 5000
 
-// findSoftware answers a search in three steps: the title's versions
-// (filtered in Go: version order is not SQL's), one page of machine keys
-// from the search index, then the matching entries of that page.
+// findSoftware answers a search in two round trips on PostgreSQL when the
+// first window of each version settles the page (searchOnce): the title's versions
+// (filtered in Go: version order is not SQL's), then one statement for the
+// page. Otherwise one page of machine keys is read from the search index
+// window by window (searchPage), then the matching entries of that page
+// (hits).
 func (r SoftwareReader) findSoftware(ctx context.Context, q store.SoftwareSearch) ([]store.SoftwareHit, error) {
 	if q.Limit <= 0 || q.Limit > 500 {
 		q.Limit = 500
@@ -115,6 +122,11 @@ func (r SoftwareReader) findSoftware(ctx context.Context, q store.SoftwareSearch
 	}
 	if len(ids) > maxVersions {
 		return nil, fmt.Errorf("%d versions of %q match, more than %d: %w", len(ids), q.Name, maxVersions, store.ErrInvalid)
+	}
+	if r.OneStatement {
+		if hits, done, err := r.searchOnce(ctx, q, ids); err != nil || done {
+			return hits, err
+		}
 	}
 	keys, err := r.searchPage(ctx, q, ids)
 	if err != nil || len(keys) == 0 {

@@ -1,7 +1,6 @@
 package sqlite_test
 
 import (
-	"database/sql"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -11,7 +10,6 @@ import (
 
 	"github.com/slipwayhq/slipway/server/store"
 	"github.com/slipwayhq/slipway/server/store/sqlite"
-	"github.com/slipwayhq/slipway/server/store/storetest"
 )
 
 // BenchmarkRecordHeartbeats measures the heartbeat write path: batches of 64
@@ -61,33 +59,4 @@ func BenchmarkRecordHeartbeats(b *testing.B) {
 			batch = batch[:0]
 		}
 	}
-}
-
-// BenchmarkSoftware: see storetest.BenchSoftware (run with -benchtime 1x;
-// SLIPWAY_BENCH_SW_MACHINES scales it; SLIPWAY_BENCH_CACHE_KB sets the page
-// cache, SLIPWAY_BENCH_SYNC the synchronous pragma).
-func BenchmarkSoftware(b *testing.B) {
-	path := filepath.Join(b.TempDir(), "bench.db")
-	cache, _ := strconv.Atoi(os.Getenv("SLIPWAY_BENCH_CACHE_KB"))
-	st, err := sqlite.Open(b.Context(), path, sqlite.Options{Synchronous: os.Getenv("SLIPWAY_BENCH_SYNC"), CacheKB: cache})
-	if err != nil {
-		b.Fatal(err)
-	}
-	defer st.Close()
-	db, err := sql.Open("sqlite", path)
-	if err != nil {
-		b.Fatal(err)
-	}
-	defer db.Close()
-	size := func() int64 {
-		var n int64
-		if _, err := db.Exec("PRAGMA wal_checkpoint(TRUNCATE)"); err != nil {
-			b.Fatal(err)
-		}
-		if err := db.QueryRow("SELECT page_count * page_size FROM pragma_page_count(), pragma_page_size()").Scan(&n); err != nil {
-			b.Fatal(err)
-		}
-		return n
-	}
-	storetest.BenchSoftware(b, st, storetest.BenchHooks{Size: size})
 }

@@ -44,6 +44,7 @@ func Run(t *testing.T, newStore func(t *testing.T) store.Store) {
 		{"SoftwareLists", testSoftwareLists},
 		{"SoftwareMerge", testSoftwareMerge},
 		{"SoftwareSearch", testSoftwareSearch},
+		{"SoftwareSearchPages", testSoftwareSearchPages},
 		{"SoftwareInvalid", testSoftwareInvalid},
 		{"SoftwareCollect", testSoftwareCollect},
 	}
