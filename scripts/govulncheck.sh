@@ -13,6 +13,10 @@ set -euo pipefail
 VULN_VERSION=v1.9.0                                   # golang.org/x/vuln (govulncheck)
 VULNDB_VERSION=v0.0.0-20261105234957-e22db6528018     # golang.org/x/vulndb (reports, indexdb)
 
+# The Go toolchain: go1.27.3 (the go command fetches it from the module
+# proxy on first use), for the standard library's security fixes; go.mod
+# keeps its `go` line. Every script that runs go sets this (README.md).
+export GOTOOLCHAIN=go1.27.3
 SLIPWAY_CACHE=${SLIPWAY_CACHE:-$HOME/.cache/slipway}
 BIN=$SLIPWAY_CACHE/bin
 DB=$SLIPWAY_CACHE/vulndb-$VULNDB_VERSION

@@ -5,6 +5,10 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
+# The Go toolchain: go1.27.3 (the go command fetches it from the module
+# proxy on first use), for the standard library's security fixes; go.mod
+# keeps its `go` line. Every script that runs go sets this (README.md).
+export GOTOOLCHAIN=go1.27.3
 export SLIPWAY_CACHE=${SLIPWAY_CACHE:-$HOME/.cache/slipway}
 export GOFLAGS=${GOFLAGS:--buildvcs=false}
 t0=$SECONDS
