@@ -17,6 +17,12 @@ import (
 // the Go version the root go.mod asks for (or newer).
 const DefaultGoImage = "golang:1.26.8-bookworm@sha256:a688600ca24f8a4d3ca77f95b0dd40704a9fc787c826660eb7ba0b641b8b175d"
 
+// DefaultGoToolchain is the Go the binaries are built with (GOTOOLCHAIN in
+// the container, as in scripts/test.sh): the image's go command fetches it
+// from GOPROXY (module golang.org/toolchain) into the module cache volume on
+// first use. "local" uses the image's own Go.
+const DefaultGoToolchain = "go1.27.3"
+
 // Paths inside the build container.
 const (
 	srcDir     = "/src"
@@ -37,6 +43,8 @@ type Slipway struct {
 	Goproxy string
 	// GOFLAGS inside the container
 	Goflags string
+	// GOTOOLCHAIN inside the container
+	GoToolchain string
 }
 
 // New configures the pipeline.
@@ -58,6 +66,12 @@ func New(
 	// GOFLAGS, e.g. "-mod=vendor".
 	// +optional
 	goflags string,
+	// GOTOOLCHAIN: the Go that builds and tests, fetched through goproxy
+	// into the module cache; "local" for the image's own Go (with goproxy
+	// "off", give an image that has go1.27.3 and "local").
+	// +optional
+	// +default="go1.27.3"
+	goToolchain string,
 ) *Slipway {
 	if goImage == "" {
 		goImage = DefaultGoImage
@@ -65,7 +79,10 @@ func New(
 	if goproxy == "" {
 		goproxy = "https://proxy.golang.org,direct"
 	}
-	return &Slipway{Source: source, GoImage: goImage, Goproxy: goproxy, Goflags: goflags}
+	if goToolchain == "" {
+		goToolchain = DefaultGoToolchain
+	}
+	return &Slipway{Source: source, GoImage: goImage, Goproxy: goproxy, Goflags: goflags, GoToolchain: goToolchain}
 }
 
 // Container returns the Go build environment with the source at /src, the
@@ -98,6 +115,7 @@ func (m *Slipway) env(debianPackages ...string) *dagger.Container {
 		WithEnvVariable("GOCACHE", buildCache).
 		WithEnvVariable("SLIPWAY_CACHE", toolCache).
 		WithEnvVariable("GOPROXY", m.Goproxy).
+		WithEnvVariable("GOTOOLCHAIN", m.GoToolchain).
 		WithEnvVariable("CGO_ENABLED", "0")
 	if m.Goflags != "" {
 		ctr = ctr.WithEnvVariable("GOFLAGS", m.Goflags)

@@ -22,6 +22,7 @@
 # S3_INSECURE, HOST_NET, DAGGER_CTOR, GORELEASER_BIN, AWS_* keys); the bucket
 # S3_BUCKET (default bench-<time>) is created.
 set -euo pipefail
+export GOTOOLCHAIN=go1.27.3 # the Go toolchain every script uses (scripts/test.sh)
 root=$(cd "$(dirname "$0")/.." && pwd)
 : "${S3_ENDPOINT:?}" "${AWS_ACCESS_KEY_ID:?}" "${AWS_SECRET_ACCESS_KEY:?}" "${GORELEASER_BIN:?a prebuilt goreleaser}"
 S3_HOST_ENDPOINT=${S3_HOST_ENDPOINT:-$S3_ENDPOINT}

@@ -38,6 +38,7 @@
 #                     --registry-password, and cosign verifies it
 #   VERSION (v1.4.0), CHANNEL (beta), E2E_WORK (default a temp dir)
 set -euo pipefail
+export GOTOOLCHAIN=go1.27.3 # the Go toolchain every script uses (scripts/test.sh)
 
 root=$(cd "$(dirname "$0")/.." && pwd)
 : "${S3_ENDPOINT:?S3_ENDPOINT (host:port reachable from the engine) is required}"

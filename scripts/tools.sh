@@ -10,6 +10,10 @@
 #        scripts/tools.sh cosign ... # only the named tools
 set -euo pipefail
 
+# The Go toolchain: go1.27.3 (the go command fetches it from the module
+# proxy on first use), for the standard library's security fixes; go.mod
+# keeps its `go` line. Every script that runs go sets this (README.md).
+export GOTOOLCHAIN=go1.27.3
 SLIPWAY_CACHE=${SLIPWAY_CACHE:-$HOME/.cache/slipway}
 BIN=$SLIPWAY_CACHE/bin
 mkdir -p "$BIN"
@@ -17,17 +21,21 @@ here=$(cd "$(dirname "$0")" && pwd)
 
 log() { printf '[tools] %s\n' "$*" >&2; }
 
-# go_tool NAME MODULE/cmd/path VERSION — go install into $BIN, stamped by version.
+# go_tool NAME MODULE/cmd/path VERSION [go] — go install into $BIN, stamped
+# by version; with "go", also by the Go toolchain's version (a tool that
+# type-checks the standard library, like staticcheck, must be built with the
+# Go it analyses: built with go1.26 it fails on go1.27's sources).
 go_tool() {
   local name=$1 pkg=$2 version=$3
-  local stamp=$BIN/.$name.version
-  if [[ -x $BIN/$name && -f $stamp && $(cat "$stamp") == "$pkg@$version" ]]; then
+  local stamp=$BIN/.$name.version want=$pkg@$version
+  [[ ${4:-} == go ]] && want="$want $(go env GOVERSION)"
+  if [[ -x $BIN/$name && -f $stamp && $(cat "$stamp") == "$want" ]]; then
     return 0
   fi
   log "building $name ($pkg@$version); this takes a few minutes the first time"
   local t0=$SECONDS
   GOBIN=$BIN CGO_ENABLED=0 GOFLAGS=-buildvcs=false go install "$pkg@$version"
-  echo "$pkg@$version" >"$stamp"
+  echo "$want" >"$stamp"
   log "built $name in $((SECONDS - t0))s"
 }
 
@@ -72,7 +80,7 @@ install() {
     # Debian root with systemd-nspawn (cached under $SLIPWAY_CACHE/systemd on first use).
     apt) apt_pkgs minisign osslsigncode wixl chromium wrk nginx-light prometheus-node-exporter rpm msitools systemd-container debootstrap ;;
     postgres) apt_pkgs postgresql-15 ;; # internal/pgtest runs initdb/postgres from /usr/lib/postgresql/15/bin
-    staticcheck) go_tool staticcheck honnef.co/go/tools/cmd/staticcheck v0.8.2 ;;
+    staticcheck) go_tool staticcheck honnef.co/go/tools/cmd/staticcheck v0.8.2 go ;;
     cosign) go_tool cosign github.com/sigstore/cosign/v2/cmd/cosign v2.6.5 ;;
     versitygw) go_tool versitygw github.com/versity/versitygw/cmd/versitygw v1.8.0 ;;
     goreleaser) go_tool goreleaser github.com/goreleaser/goreleaser/v2 v2.15.1 ;;

@@ -9,11 +9,14 @@ import (
 	"context"
 	"net"
 	"net/http"
+	"slices"
+	"sync"
 	"testing"
 
 	"github.com/zitadel/oidc/v3/example/server/exampleop"
 	"github.com/zitadel/oidc/v3/example/server/storage"
 	"github.com/zitadel/oidc/v3/pkg/oidc"
+	"github.com/zitadel/oidc/v3/pkg/op"
 	"golang.org/x/text/language"
 )
 
@@ -28,37 +31,85 @@ type User struct {
 type Provider struct {
 	Issuer  string
 	clients map[string]*storage.Client // the storage's own map
+	dir     *directory
+	st      *groupStorage
 	srv     *http.Server
 	l       net.Listener
 }
 
-type users map[string]*storage.User
+// directory is the provider's accounts and their groups; users can be
+// removed and regrouped while the provider runs.
+type directory struct {
+	mu     sync.Mutex
+	users  map[string]*storage.User
+	groups map[string][]string
+}
 
-func (u users) GetUserByID(id string) *storage.User { return u[id] }
-func (u users) GetUserByUsername(name string) *storage.User {
-	for _, v := range u {
+func (d *directory) GetUserByID(id string) *storage.User {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	return d.users[id]
+}
+func (d *directory) GetUserByUsername(name string) *storage.User {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	for _, v := range d.users {
 		if v.Username == name {
 			return v
 		}
 	}
 	return nil
 }
-func (u users) ExampleClientID() string { return "service" }
+func (d *directory) ExampleClientID() string { return "service" }
 
-// groupStorage is the example storage plus a groups claim in userinfo.
+func (d *directory) groupsOf(id string) []string {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	return slices.Clone(d.groups[id])
+}
+
+// groupStorage is the example storage plus a groups claim in userinfo, and
+// no refresh for a user who is gone.
 type groupStorage struct {
 	*storage.Storage
-	groups map[string][]string
+	dir *directory
 }
 
 func (s *groupStorage) SetUserinfoFromToken(ctx context.Context, info *oidc.UserInfo, tokenID, subject, origin string) error {
 	if err := s.Storage.SetUserinfoFromToken(ctx, info, tokenID, subject, origin); err != nil {
 		return err
 	}
-	if g := s.groups[info.Subject]; g != nil {
+	if g := s.dir.groupsOf(info.Subject); g != nil {
 		info.AppendClaims("groups", g)
 	}
 	return nil
+}
+
+func (s *groupStorage) TokenRequestByRefreshToken(ctx context.Context, refreshToken string) (op.RefreshTokenRequest, error) {
+	req, err := s.Storage.TokenRequestByRefreshToken(ctx, refreshToken)
+	if err == nil && s.dir.GetUserByID(req.GetSubject()) == nil {
+		return nil, oidc.ErrInvalidGrant().WithDescription("user removed")
+	}
+	return req, err
+}
+
+// RemoveUser removes an account, as an administrator removes or disables
+// a user at the provider: its tokens are revoked (refreshing is refused
+// with invalid_grant) and it can no longer sign in.
+func (p *Provider) RemoveUser(id string) {
+	p.dir.mu.Lock()
+	delete(p.dir.users, id)
+	p.dir.mu.Unlock()
+	for client := range p.clients {
+		_ = p.st.TerminateSession(context.Background(), id, client)
+	}
+}
+
+// SetGroups changes an account's groups.
+func (p *Provider) SetGroups(id string, groups ...string) {
+	p.dir.mu.Lock()
+	defer p.dir.mu.Unlock()
+	p.dir.groups[id] = groups
 }
 
 // New makes a provider on a loopback port with the accounts; register the
@@ -70,17 +121,17 @@ func New(t testing.TB, accounts ...User) *Provider {
 		t.Fatal(err)
 	}
 	issuer := "http://" + l.Addr().String()
-	us, groups := users{}, map[string][]string{}
+	dir := &directory{users: map[string]*storage.User{}, groups: map[string][]string{}}
 	for _, a := range accounts {
-		us[a.ID] = &storage.User{ID: a.ID, Username: a.Username, Password: a.Password, Email: a.Email,
+		dir.users[a.ID] = &storage.User{ID: a.ID, Username: a.Username, Password: a.Password, Email: a.Email,
 			EmailVerified: a.EmailVerified, FirstName: a.Username, LastName: "Test", PreferredLanguage: language.English}
-		groups[a.ID] = a.Groups
+		dir.groups[a.ID] = a.Groups
 	}
 	clients := map[string]*storage.Client{}
-	st := &groupStorage{Storage: storage.NewStorageWithClients(us, clients), groups: groups}
+	st := &groupStorage{Storage: storage.NewStorageWithClients(dir, clients), dir: dir}
 	srv := &http.Server{Handler: exampleop.SetupServer(issuer, st, nil, false)}
 	t.Cleanup(func() { _ = srv.Close(); _ = l.Close() })
-	return &Provider{Issuer: issuer, clients: clients, srv: srv, l: l}
+	return &Provider{Issuer: issuer, clients: clients, dir: dir, st: st, srv: srv, l: l}
 }
 
 // AddClient registers a web client (HTTP basic client authentication);

@@ -132,6 +132,20 @@ func TestPipelineSource(t *testing.T) {
 	if !strings.Contains(text, `+default="`+img+`"`) {
 		t.Errorf("New's +default for goImage differs from DefaultGoImage %q", img)
 	}
+	// The container builds with the Go every script exports (GOTOOLCHAIN).
+	tc := consts["DefaultGoToolchain"]
+	if !strings.Contains(text, `+default="`+tc+`"`) {
+		t.Errorf("New's +default for goToolchain differs from DefaultGoToolchain %q", tc)
+	}
+	for _, script := range []string{".ci/run", "scripts/test.sh", "scripts/tools.sh", "scripts/govulncheck.sh"} {
+		data, err := os.ReadFile(filepath.Join(repoRoot(t), script))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if m := regexp.MustCompile(`(?m)^export GOTOOLCHAIN=(\S+)`).FindSubmatch(data); m == nil || string(m[1]) != tc {
+			t.Errorf("%s does not export GOTOOLCHAIN=%s (DefaultGoToolchain)", script, tc)
+		}
+	}
 	for _, want := range []string{`+defaultPath="/"`, `+ignore=[`, "func New(", "func (m *Slipway) Build(",
 		"func (m *Slipway) Release(", "func (m *Slipway) Promote(", "func (m *Slipway) Test("} {
 		if !strings.Contains(text, want) {

@@ -63,7 +63,9 @@ func (s *sso) get() (*oidc.Provider, *oauth2.Config, error) {
 	}
 	scopes := s.cfg.Scopes
 	if len(scopes) == 0 {
-		scopes = []string{oidc.ScopeOpenID, "email", "profile"}
+		// offline_access: a refresh token, so the session can be rechecked
+		// for its whole life (docs/admin.md).
+		scopes = []string{oidc.ScopeOpenID, "email", "profile", oidc.ScopeOfflineAccess}
 	}
 	return s.provider, &oauth2.Config{ClientID: s.cfg.ClientID, ClientSecret: s.cfg.ClientSecret, RedirectURL: s.cfg.RedirectURL,
 		Endpoint: s.provider.Endpoint(), Scopes: scopes}, nil
@@ -104,7 +106,7 @@ type ssoUser struct {
 // refusal is a 403 page and a "denied" audit entry; no token is logged.
 func (u *UI) oidcCallback(w http.ResponseWriter, r *http.Request) {
 	u.setFlowCookie(w, "", -1) // one use
-	who, next, err := u.ssoVerify(r)
+	who, next, tok, err := u.ssoVerify(r)
 	if err == nil {
 		err = u.ssoAllowed(who)
 	}
@@ -127,6 +129,9 @@ func (u *UI) oidcCallback(w http.ResponseWriter, r *http.Request) {
 	s := session{User: who.email, Subject: who.sub, Role: rule.Role, Tenant: rule.Tenant, Nonce: randomBytes(16),
 		Expires: u.opts.Now().Add(u.opts.SessionTTL).Unix(), TokenID: ssoActor(who.sub), name: who.email, role: rule.Role}
 	v, err := u.encodeSession(r.Context(), s)
+	if err == nil {
+		err = u.keepGrant(r.Context(), s, tok)
+	}
 	if err != nil {
 		u.fail(w, r, err)
 		return
@@ -155,54 +160,54 @@ var errSSO = errors.New("oidc")
 
 // ssoVerify checks the flow cookie and state, exchanges the code and
 // verifies the ID token and nonce; it returns the user and where to go.
-func (u *UI) ssoVerify(r *http.Request) (ssoUser, string, error) {
+func (u *UI) ssoVerify(r *http.Request) (ssoUser, string, *oauth2.Token, error) {
 	var who ssoUser
 	c, err := r.Cookie(flowCookie)
 	if err != nil {
-		return who, "", &httpError{http.StatusForbidden, "the sign-in expired or was started elsewhere; start again from the sign-in page"}
+		return who, "", nil, &httpError{http.StatusForbidden, "the sign-in expired or was started elsewhere; start again from the sign-in page"}
 	}
 	var f flow
 	if _, err := u.verify(r.Context(), "oidc-flow", c.Value, &f); err != nil || u.opts.Now().Unix() >= f.Expires {
-		return who, "", &httpError{http.StatusForbidden, "the sign-in expired or was started elsewhere; start again from the sign-in page"}
+		return who, "", nil, &httpError{http.StatusForbidden, "the sign-in expired or was started elsewhere; start again from the sign-in page"}
 	}
 	q := r.URL.Query()
 	if subtle.ConstantTimeCompare([]byte(q.Get("state")), []byte(f.State)) != 1 {
-		return who, "", &httpError{http.StatusForbidden, "the sign-in's state does not match; start again from the sign-in page"}
+		return who, "", nil, &httpError{http.StatusForbidden, "the sign-in's state does not match; start again from the sign-in page"}
 	}
 	if e := q.Get("error"); e != "" {
-		return who, "", &httpError{http.StatusForbidden, "the identity provider refused the sign-in (" + store.Truncate(e, 64) + ")"}
+		return who, "", nil, &httpError{http.StatusForbidden, "the identity provider refused the sign-in (" + store.Truncate(e, 64) + ")"}
 	}
 	p, oc, err := u.sso.get()
 	if err != nil {
-		return who, "", err
+		return who, "", nil, err
 	}
 	ctx := u.sso.ctx(r.Context())
 	tok, err := oc.Exchange(ctx, q.Get("code"), oauth2.VerifierOption(f.Verifier))
 	if err != nil {
-		return who, "", fmt.Errorf("%w: code exchange: %w", errSSO, err)
+		return who, "", nil, fmt.Errorf("%w: code exchange: %w", errSSO, err)
 	}
 	raw, _ := tok.Extra("id_token").(string)
 	idt, err := p.VerifierContext(ctx, &oidc.Config{ClientID: u.sso.cfg.ClientID, Now: u.opts.Now}).Verify(ctx, raw)
 	if err != nil {
-		return who, "", fmt.Errorf("%w: ID token: %w", errSSO, err)
+		return who, "", nil, fmt.Errorf("%w: ID token: %w", errSSO, err)
 	}
 	if !hmac.Equal([]byte(idt.Nonce), []byte(f.Nonce)) {
-		return who, "", fmt.Errorf("%w: ID token nonce does not match", errSSO)
+		return who, "", nil, fmt.Errorf("%w: ID token nonce does not match", errSSO)
 	}
 	claims := map[string]any{}
 	if err := idt.Claims(&claims); err != nil {
-		return who, "", fmt.Errorf("%w: ID token claims: %w", errSSO, err)
+		return who, "", nil, fmt.Errorf("%w: ID token claims: %w", errSSO, err)
 	}
 	groupsClaim := cmp.Or(u.sso.cfg.GroupsClaim, "groups")
 	if _, ok := claims["email"]; !ok || claims[groupsClaim] == nil {
 		// Not in the ID token: ask the userinfo endpoint (same subject).
 		info, err := p.UserInfo(ctx, oauth2.StaticTokenSource(tok))
 		if err != nil || info.Subject != idt.Subject {
-			return who, "", fmt.Errorf("%w: userinfo: %v", errSSO, err)
+			return who, "", nil, fmt.Errorf("%w: userinfo: %v", errSSO, err)
 		}
 		more := map[string]any{}
 		if err := info.Claims(&more); err != nil {
-			return who, "", fmt.Errorf("%w: userinfo claims: %w", errSSO, err)
+			return who, "", nil, fmt.Errorf("%w: userinfo claims: %w", errSSO, err)
 		}
 		for k, v := range more {
 			if _, ok := claims[k]; !ok {
@@ -210,16 +215,21 @@ func (u *UI) ssoVerify(r *http.Request) (ssoUser, string, error) {
 			}
 		}
 	}
-	who.sub = idt.Subject
+	who, err = u.sso.user(idt.Subject, claims)
+	return who, f.Next, tok, err
+}
+
+// user reads who signed in from the ID token's and userinfo's claims.
+func (s *sso) user(sub string, claims map[string]any) (ssoUser, error) {
+	who := ssoUser{sub: sub, groups: stringsOf(claims[cmp.Or(s.cfg.GroupsClaim, "groups")])}
 	who.email, _ = claims["email"].(string)
-	who.groups = stringsOf(claims[groupsClaim])
 	if len(who.sub) > maxClaim || len(who.email) > maxClaim {
-		return who, "", &httpError{http.StatusForbidden, "the identity provider's subject or email is too long"}
+		return who, &httpError{http.StatusForbidden, "the identity provider's subject or email is too long"}
 	}
 	if who.email == "" || claims["email_verified"] == false {
-		return who, "", &httpError{http.StatusForbidden, "the identity provider gave no verified email address"}
+		return who, &httpError{http.StatusForbidden, "the identity provider gave no verified email address"}
 	}
-	return who, f.Next, nil
+	return who, nil
 }
 
 func stringsOf(v any) []string {

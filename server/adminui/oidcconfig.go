@@ -10,6 +10,7 @@ import (
 	"regexp"
 	"slices"
 	"strings"
+	"time"
 
 	"github.com/slipwayhq/slipway/server/store"
 )
@@ -32,6 +33,10 @@ type OIDC struct {
 	// Roles are tried in order; the first that matches gives the role.
 	// A user no rule matches is refused.
 	Roles []RoleRule
+	// Recheck: how often a signed-in user's session is checked with the
+	// provider (refresh token, userinfo); between MinRecheck and
+	// MaxRecheck. Default (0): DefaultRecheck.
+	Recheck time.Duration
 	// HTTPClient talks to the provider. Default: 10 s timeout.
 	HTTPClient *http.Client
 }
@@ -129,6 +134,11 @@ func OIDCFromEnv(getenv func(string) string, publicURL string) (*OIDC, error) {
 		c.ClientSecret = strings.TrimSpace(string(b))
 	}
 	var err error
+	if v := getenv("SLIPWAY_OIDC_RECHECK"); v != "" {
+		if c.Recheck, err = time.ParseDuration(v); err != nil || c.Recheck == 0 {
+			return nil, fmt.Errorf("SLIPWAY_OIDC_RECHECK: want a duration between %v and %v, such as 5m, not %q", MinRecheck, MaxRecheck, v)
+		}
+	}
 	if c.Roles, err = ParseRoleRules(getenv("SLIPWAY_OIDC_ROLES")); err != nil {
 		return nil, fmt.Errorf("SLIPWAY_OIDC_ROLES: %w", err)
 	}
@@ -159,6 +169,9 @@ func (c *OIDC) validate() error {
 	}
 	if len(c.Roles) == 0 {
 		return errors.New("oidc: SLIPWAY_OIDC_ROLES maps nobody to a role")
+	}
+	if c.Recheck != 0 && (c.Recheck < MinRecheck || c.Recheck > MaxRecheck) {
+		return fmt.Errorf("oidc: SLIPWAY_OIDC_RECHECK %v is out of range: between %v and %v", c.Recheck, MinRecheck, MaxRecheck)
 	}
 	return nil
 }

@@ -5,6 +5,7 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/slipwayhq/slipway/server/adminui"
 )
@@ -35,6 +36,14 @@ func TestOIDCFromEnv(t *testing.T) {
 		len(c.Roles) != 4 || c.Roles[1] != (adminui.RoleRule{Kind: "email", Value: "a@example.com", Role: "viewer", Tenant: "acme"}) || c.Roles[3].Kind != "*" {
 		t.Fatalf("config %+v", c)
 	}
+	if c.Recheck != 0 {
+		t.Errorf("recheck %v without SLIPWAY_OIDC_RECHECK; want 0 (the default, %v)", c.Recheck, adminui.DefaultRecheck)
+	}
+	for v, want := range map[string]time.Duration{"30s": 30 * time.Second, "2m": 2 * time.Minute, "1h": time.Hour} {
+		if c, err := adminui.OIDCFromEnv(env(map[string]string{"SLIPWAY_OIDC_RECHECK": v}), "https://slipway.example.com"); err != nil || c.Recheck != want {
+			t.Errorf("SLIPWAY_OIDC_RECHECK=%s: %v, %v", v, c, err)
+		}
+	}
 	if c, err := adminui.OIDCFromEnv(env(map[string]string{"SLIPWAY_OIDC_ISSUER": ""}), ""); c != nil || err != nil {
 		t.Fatalf("no issuer: %v %v", c, err)
 	}
@@ -51,6 +60,12 @@ func TestOIDCFromEnv(t *testing.T) {
 		"missing secret":    {"SLIPWAY_OIDC_CLIENT_SECRET_FILE": filepath.Join(t.TempDir(), "nope")},
 		"garbage redirect":  {"SLIPWAY_OIDC_REDIRECT_URL": "::not a url"},
 		"http redirect far": {"SLIPWAY_OIDC_REDIRECT_URL": "http://slipway.example.com/admin/oidc/callback"},
+		"recheck garbage":   {"SLIPWAY_OIDC_RECHECK": "often"},
+		"recheck no unit":   {"SLIPWAY_OIDC_RECHECK": "300"},
+		"recheck zero":      {"SLIPWAY_OIDC_RECHECK": "0s"},
+		"recheck negative":  {"SLIPWAY_OIDC_RECHECK": "-5m"},
+		"recheck too often": {"SLIPWAY_OIDC_RECHECK": "29s"},
+		"recheck too rare":  {"SLIPWAY_OIDC_RECHECK": "61m"},
 	} {
 		if _, err := adminui.OIDCFromEnv(env(change), "https://slipway.example.com"); err == nil {
 			t.Errorf("%s: accepted", name)

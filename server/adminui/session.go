@@ -134,6 +134,12 @@ func (u *UI) decodeSession(r *http.Request) (session, error) {
 		}
 		return s, err
 	}
+	// Single sign-on: is the user still allowed in, says the provider?
+	if len(s.TokenHash) == 0 {
+		if err := u.recheck(r.Context(), s); err != nil {
+			return s, err
+		}
+	}
 	s.csrf = b64.EncodeToString(mac(key, []byte("csrf"), s.Nonce))
 	return s, nil
 }
@@ -265,6 +271,9 @@ func (u *UI) logout(w http.ResponseWriter, r *http.Request) {
 	http.SetCookie(w, &http.Cookie{Name: CookieName, Value: "", Path: "/admin", HttpOnly: true, Secure: u.opts.Secure,
 		SameSite: http.SameSiteStrictMode, MaxAge: -1})
 	err := u.st.RevokeAdminSession(r.Context(), s.id(), time.Unix(s.Expires, 0))
+	if err == nil && len(s.TokenHash) == 0 {
+		err = u.st.DeleteSSOSession(r.Context(), s.id()) // the provider's grant is no longer needed
+	}
 	u.audit(r.Context(), s, auditEvent{action: store.AuditLogout, tenant: s.Tenant, err: err})
 	if err != nil {
 		u.fail(w, r, fmt.Errorf("sign-out could not be recorded (the session stays valid until it expires): %w", err))

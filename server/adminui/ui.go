@@ -127,6 +127,9 @@ func New(st store.Store, opts Options) (*UI, error) {
 		if cfg.HTTPClient == nil {
 			cfg.HTTPClient = &http.Client{Timeout: 10 * time.Second}
 		}
+		if cfg.Recheck == 0 {
+			cfg.Recheck = DefaultRecheck
+		}
 		u.sso = &sso{cfg: cfg}
 	} else if opts.NoTokenLogin {
 		return nil, errors.New("adminui: token sign-in is turned off and single sign-on is not configured: nobody could sign in")

@@ -38,6 +38,7 @@ type Store interface {
 	SigningKeyStore
 	AuditStore
 	AdminSessionStore
+	SSOSessionStore
 	SoftwareStore
 
 	// Ping reports whether the database answers (used by /readyz).

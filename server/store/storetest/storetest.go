@@ -37,6 +37,7 @@ func Run(t *testing.T, newStore func(t *testing.T) store.Store) {
 		{"SigningKeys", testSigningKeys},
 		{"Audit", testAudit},
 		{"AdminSessions", testAdminSessions},
+		{"SSOSessions", testSSOSessions},
 		{"MergeFleetFirst", testMergeFleetFirst},
 		{"MergeAgentFirst", testMergeAgentFirst},
 		{"MergeRace", testMergeRace},

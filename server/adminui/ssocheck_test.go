@@ -1,0 +1,62 @@
+package adminui_test
+
+import (
+	"strings"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/chromedp/chromedp"
+
+	"github.com/slipwayhq/slipway/server/adminui"
+	"github.com/slipwayhq/slipway/server/store"
+)
+
+// TestSingleSignOnRecheck: an open single sign-on session is rechecked
+// with the provider once SLIPWAY_OIDC_RECHECK has passed (the server's
+// clock is moved on): while the user exists the refresh succeeds and the
+// page keeps working; after the user is removed at the provider the next
+// request is refused, the page asks to sign in again, and the audit log
+// says why.
+func TestSingleSignOnRecheck(t *testing.T) {
+	var skew atomic.Int64
+	now := func() time.Time { return time.Now().Add(time.Duration(skew.Load())) }
+	e, p := ssoEnv(t, adminui.Options{Now: now})
+	ctx := browser(t)
+	steps := append([]chromedp.Action[chromedp.Void]{chromedp.Navigate(e.ts.URL + "/admin/")}, idpSignIn("alice", "alice-pw")...)
+	if err := chromedp.Do(ctx, append(steps, chromedp.WaitVisible(chromedp.ID("machines")))...); err != nil {
+		t.Fatal(err)
+	}
+	// Past the recheck: the provider renews the grant, the page still works.
+	skew.Store(int64(adminui.DefaultRecheck + time.Minute))
+	if err := chromedp.Do(ctx, chromedp.Navigate(e.ts.URL+"/admin/releases"), chromedp.WaitVisible(chromedp.ID("who"))); err != nil {
+		t.Fatalf("after a successful recheck: %v", err)
+	}
+	// Removed at the provider: within one recheck the session is over.
+	p.RemoveUser("u1")
+	if err := chromedp.Do(ctx, chromedp.Navigate(e.ts.URL+"/admin/"), chromedp.WaitVisible(chromedp.ID("machines"))); err != nil {
+		t.Fatalf("before the next recheck is due: %v", err)
+	}
+	skew.Store(int64(2*adminui.DefaultRecheck + 2*time.Minute))
+	if err := chromedp.Do(ctx, chromedp.Navigate(e.ts.URL+"/admin/releases"), chromedp.WaitVisible(chromedp.ID("sso")),
+		shot(t, "sso-recheck-signed-out")); err != nil {
+		t.Fatalf("after removal at the provider: %v", err)
+	}
+	url, err := chromedp.Run(ctx, chromedp.Location())
+	if err != nil || !strings.Contains(url, "/admin/login") {
+		t.Errorf("landed on %s (%v), want the sign-in page", url, err)
+	}
+	entries, err := e.st.ListAudit(t.Context(), store.AuditQuery{Action: store.AuditLogout, Limit: 10})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var why string
+	for _, a := range entries {
+		if a.ActorName == "alice@example.com" && a.Target == "single sign-on recheck" {
+			why = a.Result
+		}
+	}
+	if !strings.Contains(why, "refused to renew the sign-in (invalid_grant)") {
+		t.Errorf("audit of the ended session: %q; entries %+v", why, entries)
+	}
+}
