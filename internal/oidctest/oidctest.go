@@ -11,6 +11,7 @@ import (
 	"net/http"
 	"slices"
 	"sync"
+	"sync/atomic"
 	"testing"
 
 	"github.com/zitadel/oidc/v3/example/server/exampleop"
@@ -35,6 +36,7 @@ type Provider struct {
 	st      *groupStorage
 	srv     *http.Server
 	l       net.Listener
+	down    atomic.Bool
 }
 
 // directory is the provider's accounts and their groups; users can be
@@ -129,10 +131,22 @@ func New(t testing.TB, accounts ...User) *Provider {
 	}
 	clients := map[string]*storage.Client{}
 	st := &groupStorage{Storage: storage.NewStorageWithClients(dir, clients), dir: dir}
-	srv := &http.Server{Handler: exampleop.SetupServer(issuer, st, nil, false)}
-	t.Cleanup(func() { _ = srv.Close(); _ = l.Close() })
-	return &Provider{Issuer: issuer, clients: clients, dir: dir, st: st, srv: srv, l: l}
+	p := &Provider{Issuer: issuer, clients: clients, dir: dir, st: st, l: l}
+	op := exampleop.SetupServer(issuer, st, nil, false)
+	p.srv = &http.Server{Handler: http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if p.down.Load() {
+			http.Error(w, "provider down for maintenance", http.StatusServiceUnavailable)
+			return
+		}
+		op.ServeHTTP(w, r)
+	})}
+	t.Cleanup(func() { _ = p.srv.Close(); _ = l.Close() })
+	return p
 }
+
+// SetDown makes every endpoint of the provider answer 503 (an outage)
+// until SetDown(false).
+func (p *Provider) SetDown(down bool) { p.down.Store(down) }
 
 // AddClient registers a web client (HTTP basic client authentication);
 // call it before Serve.

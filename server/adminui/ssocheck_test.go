@@ -1,6 +1,7 @@
 package adminui_test
 
 import (
+	"context"
 	"strings"
 	"sync/atomic"
 	"testing"
@@ -8,6 +9,7 @@ import (
 
 	"github.com/chromedp/chromedp"
 
+	"github.com/slipwayhq/slipway/internal/oidctest"
 	"github.com/slipwayhq/slipway/server/adminui"
 	"github.com/slipwayhq/slipway/server/store"
 )
@@ -19,14 +21,7 @@ import (
 // request is refused, the page asks to sign in again, and the audit log
 // says why.
 func TestSingleSignOnRecheck(t *testing.T) {
-	var skew atomic.Int64
-	now := func() time.Time { return time.Now().Add(time.Duration(skew.Load())) }
-	e, p := ssoEnv(t, adminui.Options{Now: now})
-	ctx := browser(t)
-	steps := append([]chromedp.Action[chromedp.Void]{chromedp.Navigate(e.ts.URL + "/admin/")}, idpSignIn("alice", "alice-pw")...)
-	if err := chromedp.Do(ctx, append(steps, chromedp.WaitVisible(chromedp.ID("machines")))...); err != nil {
-		t.Fatal(err)
-	}
+	e, p, skew, ctx := aliceSignedIn(t)
 	// Past the recheck: the provider renews the grant, the page still works.
 	skew.Store(int64(adminui.DefaultRecheck + time.Minute))
 	if err := chromedp.Do(ctx, chromedp.Navigate(e.ts.URL+"/admin/releases"), chromedp.WaitVisible(chromedp.ID("who"))); err != nil {
@@ -46,6 +41,27 @@ func TestSingleSignOnRecheck(t *testing.T) {
 	if err != nil || !strings.Contains(url, "/admin/login") {
 		t.Errorf("landed on %s (%v), want the sign-in page", url, err)
 	}
+	wantEndAudit(t, e, "refused to renew the sign-in (invalid_grant)")
+}
+
+// aliceSignedIn is an SSO-enabled admin page whose clock runs skew ahead,
+// with alice signed in through the provider in a browser.
+func aliceSignedIn(t *testing.T) (*env, *oidctest.Provider, *atomic.Int64, context.Context) {
+	t.Helper()
+	skew := new(atomic.Int64)
+	now := func() time.Time { return time.Now().Add(time.Duration(skew.Load())) }
+	e, p := ssoEnv(t, adminui.Options{Now: now})
+	ctx := browser(t)
+	steps := append([]chromedp.Action[chromedp.Void]{chromedp.Navigate(e.ts.URL + "/admin/")}, idpSignIn("alice", "alice-pw")...)
+	if err := chromedp.Do(ctx, append(steps, chromedp.WaitVisible(chromedp.ID("machines")))...); err != nil {
+		t.Fatal(err)
+	}
+	return e, p, skew, ctx
+}
+
+// wantEndAudit checks the audit entry of alice's ended SSO session.
+func wantEndAudit(t *testing.T, e *env, reason string) {
+	t.Helper()
 	entries, err := e.st.ListAudit(t.Context(), store.AuditQuery{Action: store.AuditLogout, Limit: 10})
 	if err != nil {
 		t.Fatal(err)
@@ -56,7 +72,36 @@ func TestSingleSignOnRecheck(t *testing.T) {
 			why = a.Result
 		}
 	}
-	if !strings.Contains(why, "refused to renew the sign-in (invalid_grant)") {
-		t.Errorf("audit of the ended session: %q; entries %+v", why, entries)
+	if !strings.Contains(why, reason) {
+		t.Errorf("audit of the ended session: %q, want %q; entries %+v", why, reason, entries)
 	}
+}
+
+// TestSingleSignOnRecheckOutageAndRole: while the provider is down a due
+// recheck refuses the request with a 503 that says why and keeps the
+// session; once it is back the session goes on; when the provider then
+// maps the user to another role, the session ends and the audit log says
+// so.
+func TestSingleSignOnRecheckOutageAndRole(t *testing.T) {
+	e, p, skew, ctx := aliceSignedIn(t)
+	p.SetDown(true)
+	skew.Store(int64(adminui.DefaultRecheck + time.Minute))
+	if err := chromedp.Do(ctx, chromedp.Navigate(e.ts.URL+"/admin/releases"), chromedp.WaitVisible(chromedp.CSS(`p.error`))); err != nil {
+		t.Fatalf("recheck during the outage: %v", err)
+	}
+	msg, err := chromedp.Run(ctx, chromedp.Text(chromedp.CSS(`p.error`)))
+	if err != nil || !strings.Contains(msg, "identity provider could not be asked") {
+		t.Errorf("outage page says %q (%v)", msg, err)
+	}
+	p.SetDown(false)
+	if err := chromedp.Do(ctx, chromedp.Navigate(e.ts.URL+"/admin/"), chromedp.WaitVisible(chromedp.ID("machines"))); err != nil {
+		t.Fatalf("the session did not survive the provider's outage: %v", err)
+	}
+	// staff maps to viewer@default, not alice's release-manager role.
+	p.SetGroups("u1", "staff")
+	skew.Store(int64(2*adminui.DefaultRecheck + 2*time.Minute))
+	if err := chromedp.Do(ctx, chromedp.Navigate(e.ts.URL+"/admin/releases"), chromedp.WaitVisible(chromedp.ID("sso"))); err != nil {
+		t.Fatalf("after a role change at the provider: %v", err)
+	}
+	wantEndAudit(t, e, "another role")
 }
