@@ -251,7 +251,7 @@ func withExec(t *testing.T, all [][]call, args ...string) []call {
 
 func TestReleaseAsksEngine(t *testing.T) {
 	eng := connectFake(t)
-	m := New(dag.Directory(), "", "https://goproxy.corp", "-mod=mod", "")
+	m := New(dag.Directory(), "", "https://goproxy.corp", "-mod=mod", "", "sum.golang.org https://goproxy.corp/sumdb/sum.golang.org")
 	releaseBeta(t, m, false)
 	all := chains(t, eng)
 	var text strings.Builder
@@ -276,6 +276,7 @@ func TestReleaseAsksEngine(t *testing.T) {
 		env("GOPROXY", "https://goproxy.corp"),
 		env("GOTOOLCHAIN", "go1.27.3"),
 		env("GOFLAGS", "-mod=mod"),
+		env("GOSUMDB", "sum.golang.org https://goproxy.corp/sumdb/sum.golang.org"),
 		{"withDirectory", map[string]string{"path": q("/src")}},
 		exec("go", "build", "-trimpath", "-o", "/usr/local/bin/slipway", "./cmd/slipway"),
 		build,
@@ -362,7 +363,7 @@ var fakeID = regexp.MustCompile(`"fake-id-[0-9]+"`)
 
 func TestReleaseRunsEveryTime(t *testing.T) {
 	eng := connectFake(t)
-	m := New(dag.Directory(), "", "", "", "")
+	m := New(dag.Directory(), "", "", "", "", "")
 	runs := map[string]bool{}
 	var builds []string
 	for range 2 {
@@ -394,7 +395,7 @@ func TestReleaseRunsEveryTime(t *testing.T) {
 
 func TestReleaseDryRunWritesNothing(t *testing.T) {
 	eng := connectFake(t)
-	m := New(dag.Directory(), "", "", "", "")
+	m := New(dag.Directory(), "", "", "", "", "")
 	key := dag.SetSecret("k", "x")
 	dir, err := m.Release(context.Background(), "v1.4.0", "beta", "", "releases", "eu-west-3", "", false, false,
 		key, key, key, key, key, key, key, key, nil, nil, dag.Directory().File("minisign.pub"), true, true, "", "", nil, false)
@@ -437,7 +438,7 @@ func TestReleaseDryRunWritesNothing(t *testing.T) {
 
 func TestBuildPromoteTestAskEngine(t *testing.T) {
 	eng := connectFake(t)
-	m := New(dag.Directory(), "", "", "", "")
+	m := New(dag.Directory(), "", "", "", "", "")
 	if _, err := m.Build().ID(context.Background()); err != nil {
 		t.Fatal(err)
 	}

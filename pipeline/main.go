@@ -45,6 +45,8 @@ type Slipway struct {
 	Goflags string
 	// GOTOOLCHAIN inside the container
 	GoToolchain string
+	// GOSUMDB inside the container; empty: the image's
+	Gosumdb string
 }
 
 // New configures the pipeline.
@@ -72,6 +74,12 @@ func New(
 	// +optional
 	// +default="go1.27.3"
 	goToolchain string,
+	// GOSUMDB, e.g. "sum.golang.org https://goproxy.corp/sumdb/sum.golang.org"
+	// for a mirror that also serves the checksum database. The go command
+	// verifies a downloaded toolchain against it even when GOSUMDB=off, so
+	// an image or proxy without it needs this, or goToolchain "local".
+	// +optional
+	gosumdb string,
 ) *Slipway {
 	if goImage == "" {
 		goImage = DefaultGoImage
@@ -82,7 +90,7 @@ func New(
 	if goToolchain == "" {
 		goToolchain = DefaultGoToolchain
 	}
-	return &Slipway{Source: source, GoImage: goImage, Goproxy: goproxy, Goflags: goflags, GoToolchain: goToolchain}
+	return &Slipway{Source: source, GoImage: goImage, Goproxy: goproxy, Goflags: goflags, GoToolchain: goToolchain, Gosumdb: gosumdb}
 }
 
 // Container returns the Go build environment with the source at /src, the
@@ -119,6 +127,9 @@ func (m *Slipway) env(debianPackages ...string) *dagger.Container {
 		WithEnvVariable("CGO_ENABLED", "0")
 	if m.Goflags != "" {
 		ctr = ctr.WithEnvVariable("GOFLAGS", m.Goflags)
+	}
+	if m.Gosumdb != "" {
+		ctr = ctr.WithEnvVariable("GOSUMDB", m.Gosumdb)
 	}
 	return ctr.
 		WithDirectory(srcDir, m.Source).
