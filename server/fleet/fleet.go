@@ -7,6 +7,7 @@ package fleet
 
 import (
 	"bytes"
+	"cmp"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -145,7 +146,7 @@ func parseHost(raw json.RawMessage, name string) (Host, error) {
 	if err := json.Unmarshal(raw, &h); err != nil {
 		var te *json.UnmarshalTypeError
 		if errors.As(err, &te) {
-			return h, &FieldError{Field: field(te.Field), Msg: "must be a JSON " + te.Type.Kind().String()}
+			return h, &FieldError{Field: field(cmp.Or(te.Field, badNumberField(raw))), Msg: "must be a JSON " + te.Type.Kind().String()}
 		}
 		return h, &FieldError{Field: field("body"), Msg: err.Error()}
 	}

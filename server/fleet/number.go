@@ -59,8 +59,32 @@ func (f *Float) UnmarshalJSON(b []byte) error {
 	return nil
 }
 
-// typeError is the error encoding/json gives a wrong type, so the decoder
-// names the field.
+// badNumberField names the top-level Int or Float field of a host object
+// whose value does not parse. Go 1.26's decoder put the field's name into
+// the *json.UnmarshalTypeError an UnmarshalJSON method returns; go1.27's
+// leaves it empty, so it is found here (only on the error path).
+func badNumberField(raw []byte) string {
+	var top map[string]json.RawMessage
+	if json.Unmarshal(raw, &top) != nil {
+		return "body"
+	}
+	ht := reflect.TypeFor[Host]()
+	for i := range ht.NumField() {
+		f := ht.Field(i)
+		name, _, _ := strings.Cut(f.Tag.Get("json"), ",")
+		v, ok := top[name]
+		if !ok || (f.Type != reflect.TypeFor[Int]() && f.Type != reflect.TypeFor[Float]()) {
+			continue
+		}
+		if json.Unmarshal(v, reflect.New(f.Type).Interface()) != nil {
+			return name
+		}
+	}
+	return "body"
+}
+
+// typeError is the error encoding/json gives a wrong type (Go 1.26's
+// decoder adds the field's name to it).
 func typeError(b []byte, t reflect.Type) error {
 	v := "string"
 	if len(b) > 0 && b[0] != '"' {
