@@ -170,9 +170,9 @@ var distributionTmpl = template.Must(template.New("Distribution").Funcs(funcs).P
 </installer-gui-script>
 `))
 
+// packageInfoTmpl: no payload element, as pkgbuild --nopayload writes it.
 var packageInfoTmpl = template.Must(template.New("PackageInfo").Funcs(funcs).Parse(`<?xml version="1.0" encoding="utf-8"?>
 <pkg-info format-version="2" identifier="{{.ID}}" version="{{.Version}}" install-location="/" auth="root" postinstall-action="none" preserve-xattr="false">
-    <payload numberOfFiles="0" installKBytes="0"/>
     <bundle-version/>
     <upgrade-bundle/>
     <update-bundle/>
