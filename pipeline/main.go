@@ -204,7 +204,7 @@ func (m *Slipway) Build() *dagger.Directory {
 // the Tauri CLI. Installed before the source is copied in, from the apt
 // cache volumes, so that tools.sh finds them and runs no apt-get.
 var testPackages = []string{"npm", "minisign", "osslsigncode", "wixl", "chromium", "wrk", "nginx-light",
-	"prometheus-node-exporter", "rpm", "msitools", "systemd-container", "debootstrap", "postgresql-15"}
+	"prometheus-node-exporter", "rpm", "msitools", "systemd-container", "debootstrap", "libarchive-tools", "postgresql-15"}
 
 // Test runs the project's test command (scripts/test.sh: tools, gofmt, vet,
 // staticcheck, go test -race) and returns its output.

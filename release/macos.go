@@ -2,6 +2,7 @@ package release
 
 import (
 	"archive/tar"
+	"bufio"
 	"bytes"
 
 	"context"
@@ -17,6 +18,7 @@ import (
 	"time"
 
 	"github.com/klauspost/compress/gzip"
+	"github.com/slipwayhq/slipway/internal/flatpkg"
 	"github.com/slipwayhq/slipway/packaging"
 )
 
@@ -28,9 +30,12 @@ import (
 //     .app directory: bundle identifier, Info.plist and resource seal bound);
 //   - the agent as slipway-agent_<v>_darwin_<arch>_launchd.tar.gz: the
 //     signed binary, its launchd daemon plist and install/uninstall scripts
-//     an MDM runs. Not a .pkg: a flat package needs xar and a Bom file, and
-//     neither xar nor mkbom (bomutils) is packaged in Debian (see
-//     docs/operations.md, "macOS agent").
+//     an MDM runs;
+//   - the same files as slipway-agent_<v>_darwin_<arch>.pkg, a payload-free
+//     flat package (internal/flatpkg) whose postinstall runs install.sh,
+//     for MDMs that deploy packages (Jamf, Intune). Payload-free because a
+//     package with a payload needs a Bom, an undocumented format nothing
+//     on Linux can check (docs/operations.md, "macOS agent").
 const (
 	desktopBundleID = "io.github.slipwayhq.slipway"
 	appName         = "Slipway"
@@ -110,9 +115,69 @@ func (macosStep) Run(ctx context.Context, r *run) error {
 				}
 			}
 			d.Artifacts = append(d.Artifacts, a)
+			if product == "agent" {
+				p := macosPkgArtifact(d, arch)
+				if _, err := os.Stat(filepath.Join(d.Dir, p.Name)); err != nil {
+					if err := buildAgentPkg(d, p, bin); err != nil {
+						return err
+					}
+				}
+				d.Artifacts = append(d.Artifacts, p)
+			}
 		}
 	}
 	return nil
+}
+
+// agentPkgID is the macOS package's identifier (its receipt: pkgutil --pkgs).
+const agentPkgID = desktopBundleID + ".agent"
+
+// macosPkgArtifact names the agent's macOS package.
+func macosPkgArtifact(d *Dist, arch string) DistArtifact {
+	name := fmt.Sprintf("%s-agent_%s_darwin_%s.pkg", d.Metadata.ProjectName, d.Metadata.Version, arch)
+	return DistArtifact{Name: name, Path: name, Goos: "darwin", Goarch: arch, Type: typeInstaller,
+		Extra: DistExtra{ID: "agent", Format: "pkg"}}
+}
+
+// buildAgentPkg writes the agent's payload-free package: the launchd
+// archive's files in its Scripts, and a postinstall that runs install.sh.
+func buildAgentPkg(d *Dist, a DistArtifact, bin string) error {
+	exe, err := os.ReadFile(bin)
+	if err != nil {
+		return err
+	}
+	files := []flatpkg.File{{Name: "postinstall", Mode: 0o755, Data: packaging.MacOSPostinstall},
+		{Name: filepath.Base(bin), Mode: 0o755, Data: exe}}
+	err = fs.WalkDir(packaging.MacOS, "macos", func(p string, e fs.DirEntry, err error) error {
+		if err != nil || e.IsDir() {
+			return err
+		}
+		b, err := fs.ReadFile(packaging.MacOS, p)
+		mode := uint32(0o644)
+		if strings.HasSuffix(p, ".sh") {
+			mode = 0o755
+		}
+		files = append(files, flatpkg.File{Name: path.Base(p), Mode: mode, Data: b})
+		return err
+	})
+	if err != nil {
+		return err
+	}
+	arch := map[string]string{"amd64": "x86_64", "arm64": "arm64"}[a.Goarch]
+	f, err := os.Create(filepath.Join(d.Dir, a.Name))
+	if err != nil {
+		return err
+	}
+	defer f.Close()
+	w := bufio.NewWriter(f)
+	if err := flatpkg.Write(w, flatpkg.Package{Identifier: agentPkgID, Version: msiVersion(d.Metadata.Version),
+		Title: "Slipway agent " + d.Metadata.Version, Arch: arch, MinOS: macOSMinimum, Scripts: files, ModTime: modTime(bin)}); err != nil {
+		return fmt.Errorf("%s: %w", a.Name, err)
+	}
+	if err := w.Flush(); err != nil {
+		return err
+	}
+	return f.Close()
 }
 
 // macosArtifact names the macOS deliverable of a product: format "app"

@@ -16,6 +16,8 @@ import (
 	"howett.net/plist"
 
 	"github.com/slipwayhq/slipway/agent/enroll"
+	"github.com/slipwayhq/slipway/internal/flatpkg"
+	"github.com/slipwayhq/slipway/internal/testenv"
 	"github.com/slipwayhq/slipway/signing/binfmt/binfmttest"
 	"github.com/slipwayhq/slipway/signing/macos"
 )
@@ -238,6 +240,96 @@ func TestLaunchdArchive(t *testing.T) {
 	}
 }
 
+// TestAgentPkg builds the agent's .pkg, reads it back with libarchive's
+// bsdtar (xar, then the cpio Scripts), checks its metadata and runs its
+// postinstall into a throw-away root: enrollment settings from a
+// configuration profile (through a stand-in for defaults), the daemon
+// bootstrapped, and a refusal to install on another volume.
+func TestAgentPkg(t *testing.T) {
+	bsdtar := testenv.Tool(t, "bsdtar", "apt-get install libarchive-tools, or scripts/tools.sh apt")
+	d, bins := macosTestDist(t)
+	a := macosPkgArtifact(d, "arm64")
+	if a.Name != "slipway-agent_1.4.0-rc.1_darwin_arm64.pkg" || a.Extra.Format != "pkg" || a.Type != typeInstaller {
+		t.Fatalf("artifact %+v", a)
+	}
+	if err := buildAgentPkg(d, a, bins["agent"]); err != nil {
+		t.Fatal(err)
+	}
+	x := t.TempDir()
+	bsd := func(args ...string) string {
+		out, err := exec.Command(bsdtar, args...).CombinedOutput()
+		if err != nil {
+			t.Fatalf("bsdtar %v: %v\n%s", args, err, out)
+		}
+		return string(out)
+	}
+	bsd("-xf", filepath.Join(d.Dir, a.Name), "-C", x)
+	dist, _ := os.ReadFile(filepath.Join(x, "Distribution"))
+	info, _ := os.ReadFile(filepath.Join(x, flatpkg.ComponentName, "PackageInfo"))
+	for _, want := range []string{`hostArchitectures="arm64"`, `<os-version min="12.0"/>`, `<title>Slipway agent 1.4.0-rc.1</title>`} {
+		if !strings.Contains(string(dist), want) {
+			t.Errorf("Distribution lacks %s:\n%s", want, dist)
+		}
+	}
+	if want := `identifier="io.github.slipwayhq.slipway.agent" version="1.4.0"`; !strings.Contains(string(info), want) {
+		t.Errorf("PackageInfo lacks %s:\n%s", want, info)
+	}
+	scripts := t.TempDir()
+	bsd("-xf", filepath.Join(x, flatpkg.ComponentName, "Scripts"), "-C", scripts)
+	entries, _ := os.ReadDir(scripts)
+	var names []string
+	for _, e := range entries {
+		names = append(names, e.Name())
+	}
+	if got := strings.Join(names, " "); got != "install.sh postinstall slipway-agent slipway-agent.plist uninstall.sh" {
+		t.Errorf("Scripts: %s", got)
+	}
+	if err := macos.New("", nil, macos.Options{}).Verify(t.Context(), filepath.Join(scripts, "slipway-agent")); err != nil {
+		t.Errorf("the agent's signature did not survive the package: %v", err)
+	}
+
+	root, calls := t.TempDir(), filepath.Join(t.TempDir(), "calls")
+	stub := func(name, body string) string {
+		p := filepath.Join(t.TempDir(), name)
+		if err := os.WriteFile(p, []byte("#!/bin/sh\n"+body), 0o755); err != nil {
+			t.Fatal(err)
+		}
+		return p
+	}
+	launchctl := stub("launchctl", "echo \"$*\" >>'"+calls+"'\n")
+	// defaults read DOMAIN KEY, as macOS answers from a configuration profile.
+	defaults := stub("defaults", `case "$3" in Server) echo https://mdm.example ;; ProvisioningSecret) echo from-profile ;; *) exit 1 ;; esac`+"\n")
+	postinstall := func(volume string) (string, error) {
+		cmd := exec.Command(filepath.Join(scripts, "postinstall"), filepath.Join(d.Dir, a.Name), "/", volume)
+		cmd.Env = append(os.Environ(), "DESTDIR="+root, "LAUNCHCTL="+launchctl, "DEFAULTS="+defaults)
+		out, err := cmd.CombinedOutput()
+		return string(out), err
+	}
+	if out, err := postinstall("/Volumes/Backup"); err == nil || !strings.Contains(out, "startup volume") {
+		t.Errorf("postinstall on another volume: %v\n%s", err, out)
+	}
+	profile := filepath.Join(root, "Library", "Managed Preferences")
+	if err := os.MkdirAll(profile, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(profile, agentPkgID+".plist"), []byte("<plist/>"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if out, err := postinstall("/"); err != nil {
+		t.Fatalf("postinstall: %v\n%s", err, out)
+	}
+	if st, err := os.Stat(filepath.Join(root, "usr/local/bin/slipway-agent")); err != nil || st.Mode() != 0o755 {
+		t.Errorf("binary: %v %v", st, err)
+	}
+	cfg, err := enroll.LoadConfig(filepath.Join(root, "Library", "Application Support", "Slipway"), enroll.Config{})
+	if err != nil || cfg.Server != "https://mdm.example" || cfg.ProvisioningSecret != "from-profile" {
+		t.Errorf("agent.json from the profile: %+v %v", cfg, err)
+	}
+	if got, _ := os.ReadFile(calls); string(got) != "bootout system/slipway-agent\nbootstrap system /Library/LaunchDaemons/slipway-agent.plist\nenable system/slipway-agent\n" {
+		t.Errorf("launchctl calls:\n%s", got)
+	}
+}
+
 // TestReleasedMacOSArchives checks the macOS archives of the shared
 // snapshot release: a Slipway.app per arch whose bundle signature
 // verifies and whose Info.plist carries the release's version, and the
@@ -258,20 +350,27 @@ func TestReleasedMacOSArchives(t *testing.T) {
 		if _, names, _ := untar(t, filepath.Join(shared.dist, "slipway-agent_"+v+"_darwin_"+arch+"_launchd.tar.gz")); len(names) != 5 {
 			t.Errorf("%s: launchd archive entries %v", arch, names)
 		}
+		if b, err := os.ReadFile(filepath.Join(shared.dist, "slipway-agent_"+v+"_darwin_"+arch+".pkg")); err != nil || !bytes.HasPrefix(b, []byte("xar!")) {
+			t.Errorf("%s: agent .pkg: %v", arch, err)
+		}
 	}
-	for _, p := range shared.report.Products {
-		suffix := map[string]string{"agent": "_launchd.tar.gz", "desktop": ".app.tar.gz"}[p.Product]
+	for _, c := range []struct{ product, suffix string }{{"agent", "_launchd.tar.gz"}, {"agent", ".pkg"}, {"desktop", ".app.tar.gz"}} {
 		n, sboms := 0, 0
-		for _, a := range p.Artifacts {
-			switch {
-			case strings.HasSuffix(a.Name, suffix):
-				n++
-			case strings.HasSuffix(a.Name, suffix+SBOMExt):
-				sboms++
+		for _, p := range shared.report.Products {
+			if p.Product != c.product {
+				continue
+			}
+			for _, a := range p.Artifacts {
+				switch {
+				case strings.HasSuffix(a.Name, c.suffix):
+					n++
+				case strings.HasSuffix(a.Name, c.suffix+SBOMExt):
+					sboms++
+				}
 			}
 		}
 		if n != 2 || sboms != 2 {
-			t.Errorf("%s: %d *%s and %d SBOMs of them in the report, want 2 and 2", p.Product, n, suffix, sboms)
+			t.Errorf("%s: %d *%s and %d SBOMs of them in the report, want 2 and 2", c.product, n, c.suffix, sboms)
 		}
 	}
 }

@@ -192,7 +192,7 @@ func Run(ctx context.Context, opts Options) (*Report, error) {
 		distStep{},       // read and cross-check dist/metadata.json, artifacts.json, checksums
 		keysStep{},       // load the artifact signers (dev keys for snapshots)
 		msiStep{},        // Windows MSI installers (wixl), Authenticode-signed
-		macosStep{},      // desktop Slipway.app (signed bundle) and agent launchd archives
+		macosStep{},      // desktop Slipway.app (signed bundle), agent launchd archives and .pkg
 		imageStep{},      // --image: server binaries and the OCI image layout archive
 		attestStep{},     // SPDX SBOM per archive/package, signed SLSA provenance per product
 		checkStep{},      // compare with what is already published; refuse conflicts

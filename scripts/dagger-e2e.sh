@@ -145,12 +145,14 @@ n=$(find "$work/build/releases" \( -name '*.tar.gz.minisig' -o -name '*.zip.mini
 ((n == 12)) || fail "build: $n signed archives, want 12"
 n=$(find "$work/build/releases" \( -name '*.app.tar.gz.minisig' -o -name '*_launchd.tar.gz.minisig' \) | wc -l)
 ((n == 4)) || fail "build: $n signed macOS app/launchd archives, want 4"
+n=$(find "$work/build/releases" -name '*.pkg.minisig' | wc -l)
+((n == 2)) || fail "build: $n signed macOS agent packages, want 2"
 signed=0
 for f in $(find "$work/build/releases" -name '*.minisig'); do
   minisign -Vqm "${f%.minisig}" -p "$work/build/keys/minisign.pub" >/dev/null || fail "build: minisign rejects ${f%.minisig}"
   signed=$((signed + 1))
 done
-log "build: 12 archives + 4 macOS app/launchd archives, $signed minisign signatures (archives, packages, SBOMs, provenance, checksums) verify with the returned dev key; second build identical"
+log "build: 12 archives + 4 macOS app/launchd archives + 2 agent .pkg, $signed minisign signatures (archives, packages, SBOMs, provenance, checksums) verify with the returned dev key; second build identical"
 
 rel=(release --version="$VERSION" --channel="$CHANNEL"
   --s3-endpoint="$S3_ENDPOINT" --s3-bucket="$S3_BUCKET" --s3-region="$S3_REGION" --s3-path-style
@@ -187,7 +189,7 @@ verify_bucket() {
     done
     [[ -f $dir/${prefix}release.json ]] || fail "$product: no release.json in the bucket"
     for f in "$dir/$prefix"*.tar.gz "$dir/$prefix"*.zip "$dir/$prefix"*.deb "$dir/$prefix"*.rpm \
-      "$dir/$prefix"*.apk "$dir/$prefix"*.msi "$dir/$prefix"*.spdx.json "$dir/$prefix"*.intoto.jsonl; do
+      "$dir/$prefix"*.apk "$dir/$prefix"*.msi "$dir/$prefix"*.pkg "$dir/$prefix"*.spdx.json "$dir/$prefix"*.intoto.jsonl; do
       [[ -f $f ]] || continue
       case $f in *.app.tar.gz | *_launchd.tar.gz) ;; *.tar.gz | *.zip) archives=$((archives + 1)) ;; esac
       signed=$((signed + 1))

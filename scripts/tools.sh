@@ -78,7 +78,7 @@ install() {
   case $1 in
     # systemd-container + debootstrap: internal/systemdtest boots a debootstrapped
     # Debian root with systemd-nspawn (cached under $SLIPWAY_CACHE/systemd on first use).
-    apt) apt_pkgs minisign osslsigncode wixl chromium wrk nginx-light prometheus-node-exporter rpm msitools systemd-container debootstrap ;;
+    apt) apt_pkgs minisign osslsigncode wixl chromium wrk nginx-light prometheus-node-exporter rpm msitools systemd-container debootstrap libarchive-tools ;;
     postgres) apt_pkgs postgresql-15 ;; # internal/pgtest runs initdb/postgres from /usr/lib/postgresql/15/bin
     staticcheck) go_tool staticcheck honnef.co/go/tools/cmd/staticcheck v0.8.2 go ;;
     cosign) go_tool cosign github.com/sigstore/cosign/v2/cmd/cosign v2.6.5 ;;
