@@ -5,6 +5,7 @@ import (
 	"net/http"
 	"os"
 	"path/filepath"
+	"strings"
 	"testing"
 	"time"
 
@@ -126,6 +127,21 @@ func updateOffered(t *testing.T, base string) int {
 	return res.StatusCode
 }
 
+// clickLive clicks the element sel finds in the live machines table, which
+// the page re-renders every LiveInterval: the node found can be replaced
+// before the click reaches it ("Could not find node with given id"), so
+// such a click is tried again, up to five times.
+func clickLive(sel string) chromedp.Action[chromedp.Void] {
+	return func(ctx context.Context, tg *chromedp.Target) (chromedp.Void, error) {
+		for i := 0; ; i++ {
+			v, err := chromedp.Click(chromedp.Search(sel))(ctx, tg)
+			if err == nil || i == 4 || !strings.Contains(err.Error(), "Could not find node") {
+				return v, err
+			}
+		}
+	}
+}
+
 func TestBrowserJourney(t *testing.T) {
 	h, chans := updater(t)
 	e := newEnv(t, adminui.Options{Rollouts: chans, LiveInterval: 200 * time.Millisecond}, h.Routes)
@@ -161,7 +177,7 @@ func TestBrowserJourney(t *testing.T) {
 		chromedp.WaitNotPresent(chromedp.Search(`//a[text()="quiet-host"]`)),
 		chromedp.WaitVisible(chromedp.Search(machine)),
 		shot(t, "3-filtered"),
-		chromedp.Click(chromedp.Search(machine)),
+		clickLive(machine),
 		chromedp.WaitVisible(chromedp.ID("hostname")),
 		chromedp.WaitVisible(chromedp.ID("chart")),
 		shot(t, "4-machine"),

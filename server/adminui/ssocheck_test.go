@@ -33,15 +33,29 @@ func TestSingleSignOnRecheck(t *testing.T) {
 		t.Fatalf("before the next recheck is due: %v", err)
 	}
 	skew.Store(int64(2*adminui.DefaultRecheck + 2*time.Minute))
-	if err := chromedp.Do(ctx, chromedp.Navigate(e.ts.URL+"/admin/releases"), chromedp.WaitVisible(chromedp.ID("sso")),
-		shot(t, "sso-recheck-signed-out")); err != nil {
-		t.Fatalf("after removal at the provider: %v", err)
-	}
+	doOrDump(t, ctx, "after removal at the provider", chromedp.Navigate(e.ts.URL+"/admin/releases"), chromedp.WaitVisible(chromedp.ID("sso")),
+		shot(t, "sso-recheck-signed-out"))
 	url, err := chromedp.Run(ctx, chromedp.Location())
 	if err != nil || !strings.Contains(url, "/admin/login") {
 		t.Errorf("landed on %s (%v), want the sign-in page", url, err)
 	}
 	wantEndAudit(t, e, "refused to renew the sign-in (invalid_grant)")
+}
+
+// doOrDump runs the steps with a minute of the browser's time; when they
+// fail it says where the page is and what it shows, so a failure seen
+// once (a page that never showed the sign-in link) can be told apart.
+func doOrDump(t *testing.T, ctx context.Context, what string, steps ...chromedp.Action[chromedp.Void]) {
+	t.Helper()
+	sub, cancel := context.WithTimeout(ctx, time.Minute)
+	defer cancel()
+	err := chromedp.Do(sub, steps...)
+	if err == nil {
+		return
+	}
+	url, uerr := chromedp.Run(ctx, chromedp.Location())
+	body, berr := chromedp.Run(ctx, chromedp.Text(chromedp.CSS("body")))
+	t.Fatalf("%s: %v\npage %s (%v) shows:\n%s (%v)", what, err, url, uerr, body, berr)
 }
 
 // aliceSignedIn is an SSO-enabled admin page whose clock runs skew ahead,
@@ -100,8 +114,6 @@ func TestSingleSignOnRecheckOutageAndRole(t *testing.T) {
 	// staff maps to viewer@default, not alice's release-manager role.
 	p.SetGroups("u1", "staff")
 	skew.Store(int64(2*adminui.DefaultRecheck + 2*time.Minute))
-	if err := chromedp.Do(ctx, chromedp.Navigate(e.ts.URL+"/admin/releases"), chromedp.WaitVisible(chromedp.ID("sso"))); err != nil {
-		t.Fatalf("after a role change at the provider: %v", err)
-	}
+	doOrDump(t, ctx, "after a role change at the provider", chromedp.Navigate(e.ts.URL+"/admin/releases"), chromedp.WaitVisible(chromedp.ID("sso")))
 	wantEndAudit(t, e, "another role")
 }
