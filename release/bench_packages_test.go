@@ -12,6 +12,7 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+	"sync"
 	"syscall"
 	"testing"
 	"time"
@@ -57,6 +58,8 @@ func TestBenchReleasePackages(t *testing.T) {
 		rounds = n
 	}
 	times, cpus := map[string][]time.Duration{}, map[string][]time.Duration{}
+	steps := map[string]map[string][]time.Duration{} // variant -> step -> durations
+	var trace bytes.Buffer                           // the last full release's GoReleaser output, timed
 	type variant struct {
 		name, dir string
 		skip      bool
@@ -74,13 +77,24 @@ func TestBenchReleasePackages(t *testing.T) {
 			}
 			cpu0 := cpuTime(t)
 			start := time.Now()
-			_, err = Run(context.Background(), Options{Dir: c.dir, Snapshot: true, Store: st, DataDir: filepath.Join(root, "data"),
-				GoReleaser: shared.goreleaser, SlipwayBin: shared.hookBin, SkipAttest: c.skip})
+			var out timedWriter
+			rep, err := Run(context.Background(), Options{Dir: c.dir, Snapshot: true, Store: st, DataDir: filepath.Join(root, "data"),
+				GoReleaser: shared.goreleaser, SlipwayBin: shared.hookBin, SkipAttest: c.skip, Out: &out, Verbose: true})
 			if err != nil {
-				t.Fatalf("%s: %v", c.name, err)
+				t.Fatalf("%s: %v\n%s", c.name, err, out.String())
 			}
 			times[c.name] = append(times[c.name], time.Since(start))
 			cpus[c.name] = append(cpus[c.name], cpuTime(t)-cpu0)
+			if steps[c.name] == nil {
+				steps[c.name] = map[string][]time.Duration{}
+			}
+			for _, s := range rep.Steps {
+				steps[c.name][s.Name] = append(steps[c.name][s.Name], s.Duration)
+			}
+			if !c.skip {
+				trace.Reset()
+				trace.WriteString(out.String())
+			}
 		}
 	}
 	var out strings.Builder
@@ -93,8 +107,54 @@ func TestBenchReleasePackages(t *testing.T) {
 			seconds(cpus[v.name]), cpu[len(cpu)-1].Seconds())
 	}
 	fmt.Fprintf(&out, "\noverhead: wall %+.0f %%, CPU %+.0f %%\n\n", 100*(wall[1].Seconds()/wall[0].Seconds()-1), 100*(cpu[1].Seconds()/cpu[0].Seconds()-1))
+	stepTable(&out, pair[0].name, pair[1].name, steps)
 	sizes(t, &out, filepath.Join(full, "dist"))
 	t.Log("\n" + out.String())
+	if os.Getenv("SLIPWAY_BENCH_TRACE") != "" {
+		t.Log("last full release, seconds since its start:\n" + trace.String())
+	}
+}
+
+// stepTable prints the median wall time of each step of both variants
+// (steps that run side by side overlap).
+func stepTable(out *strings.Builder, bare, full string, steps map[string]map[string][]time.Duration) {
+	fmt.Fprintf(out, "| step | %s: median wall | %s: median wall |\n|---|---|---|\n", bare, full)
+	for _, name := range []string{"build", "dist", "keys", "msi", "macos", "attest", "check", "sign", "publish"} {
+		fmt.Fprintf(out, "| %s | %.2f s | %.2f s |\n", name, median(steps[bare][name]).Seconds(), median(steps[full][name]).Seconds())
+	}
+	out.WriteString("\n")
+}
+
+// timedWriter prefixes every line with the seconds since its first write
+// (SLIPWAY_BENCH_TRACE=1 prints the last full release's, GoReleaser's
+// output included: where the time goes inside the build step).
+type timedWriter struct {
+	mu    sync.Mutex
+	start time.Time
+	b     strings.Builder
+	bol   bool
+}
+
+func (w *timedWriter) Write(p []byte) (int, error) {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	if w.start.IsZero() {
+		w.start, w.bol = time.Now(), true
+	}
+	for _, c := range p {
+		if w.bol {
+			fmt.Fprintf(&w.b, "%6.2f ", time.Since(w.start).Seconds())
+		}
+		w.b.WriteByte(c)
+		w.bol = c == '\n'
+	}
+	return len(p), nil
+}
+
+func (w *timedWriter) String() string {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	return w.b.String()
 }
 
 // cpuTime is the CPU time (user + system) of this process and of every

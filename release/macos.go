@@ -3,7 +3,6 @@ package release
 import (
 	"archive/tar"
 	"bytes"
-
 	"context"
 	"fmt"
 	"io"
@@ -11,6 +10,7 @@ import (
 	"os"
 	"path"
 	"path/filepath"
+	"runtime"
 	"sort"
 	"strings"
 	"text/template"
@@ -76,43 +76,51 @@ type macosStep struct{}
 
 func (macosStep) Name() string { return "macos" }
 
-func (macosStep) Run(ctx context.Context, r *run) error {
+func (s macosStep) Run(ctx context.Context, r *run) error {
+	return r.added(s.produce(ctx, r))
+}
+
+func (macosStep) produce(ctx context.Context, r *run) ([]DistArtifact, error) {
 	switch {
 	case r.done:
-		return errAlreadyPublished
+		return nil, errAlreadyPublished
 	case r.external || r.dist == nil:
-		return skip("no build")
+		return nil, skip("no build")
 	case r.opts.SkipAttest:
-		return skip("--skip-attest: no installers")
+		return nil, skip("--skip-attest: no installers")
 	case r.opts.DryRun:
-		return skip("dry run: installers are built with the release")
+		return nil, skip("dry run: installers are built with the release")
 	}
 	d := r.dist
 	bins, err := binaries(d)
 	if err != nil {
-		return err
+		return nil, err
 	}
-	sign := func(ctx context.Context, p string) error { return signInstaller(ctx, r, p) }
+	var arts []DistArtifact
 	for _, arch := range []string{"amd64", "arm64"} {
 		for _, product := range []string{"agent", "desktop"} {
-			bin := bins[product+"/darwin/"+arch]
-			if bin == "" {
-				continue
+			if bins[product+"/darwin/"+arch] != "" {
+				arts = append(arts, macosArtifact(d, product, arch))
 			}
-			a := macosArtifact(d, product, arch)
-			if _, err := os.Stat(filepath.Join(d.Dir, a.Name)); err != nil {
-				build := buildLaunchdArchive
-				if product == "desktop" {
-					build = buildAppArchive
-				}
-				if err := build(ctx, d, a, bin, sign); err != nil {
-					return err
-				}
-			}
-			d.Artifacts = append(d.Artifacts, a)
 		}
 	}
-	return nil
+	sign := func(ctx context.Context, p string) error { return signInstaller(ctx, r, p) }
+	// Each archive is one gzip stream on one core: build them side by side.
+	err = parallel(ctx, runtime.GOMAXPROCS(0), len(arts), func(ctx context.Context, i int) error {
+		a := arts[i]
+		if _, err := os.Stat(filepath.Join(d.Dir, a.Name)); err == nil {
+			return nil // built by an earlier run (--skip-build)
+		}
+		build := buildLaunchdArchive
+		if a.Extra.ID == "desktop" {
+			build = buildAppArchive
+		}
+		return build(ctx, d, a, bins[a.Extra.ID+"/darwin/"+a.Goarch], sign)
+	})
+	if err != nil {
+		return nil, err
+	}
+	return arts, nil
 }
 
 // macosArtifact names the macOS deliverable of a product: format "app"

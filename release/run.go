@@ -190,15 +190,17 @@ func Run(ctx context.Context, opts Options) (*Report, error) {
 		goreleaserStep{}, // find GoReleaser, or build the pinned version once
 		buildStep{},      // goreleaser release --clean (--snapshot): binaries, archives, checksums
 		distStep{},       // read and cross-check dist/metadata.json, artifacts.json, checksums
-		keysStep{},       // load the artifact signers (dev keys for snapshots)
-		msiStep{},        // Windows MSI installers (wixl), Authenticode-signed
-		macosStep{},      // desktop Slipway.app (signed bundle) and agent launchd archives
-		imageStep{},      // --image: server binaries and the OCI image layout archive
-		attestStep{},     // SPDX SBOM per archive/package, signed SLSA provenance per product
-		checkStep{},      // compare with what is already published; refuse conflicts
-		imagePushStep{},  // --image-repo: push the image and cosign-sign its digest
-		signStep{},       // sign every archive and the checksums file not yet published
-		publishStep{},    // upload artifacts and signatures, then release.json last
+		sideBySide{ // these three only read the build: run them at the same time
+			keysStep{},  // load the artifact signers (dev keys for snapshots)
+			msiStep{},   // Windows MSI installers (wixl), Authenticode-signed
+			macosStep{}, // desktop Slipway.app (signed bundle) and agent launchd archives
+		},
+		imageStep{},     // --image: server binaries and the OCI image layout archive
+		attestStep{},    // SPDX SBOM per archive/package, signed SLSA provenance per product
+		checkStep{},     // compare with what is already published; refuse conflicts
+		imagePushStep{}, // --image-repo: push the image and cosign-sign its digest
+		signStep{},      // sign every archive and the checksums file not yet published
+		publishStep{},   // upload artifacts and signatures, then release.json last
 	}
 	if opts.BuildOnly {
 		// The server binaries and the image layout are built too (they
