@@ -169,6 +169,13 @@ func buildMSI(ctx context.Context, wixl string, d *Dist, a DistArtifact, bin str
 	// wixl finds sources relative to its working directory only.
 	cmd := exec.CommandContext(ctx, wixl, "-a", "x64", "-o", out, src)
 	cmd.Dir = filepath.Dir(bin)
+	if _, set := os.LookupEnv("GLIBC_TUNABLES"); !set {
+		// wixl grows its heap in small steps and glibc gives the memory
+		// back in between: a 64 MiB pad cuts its system time by three
+		// quarters (about 0.3 s of CPU per MSI), without changing the
+		// MSI. A user's own GLIBC_TUNABLES wins; other libcs ignore it.
+		cmd.Env = append(os.Environ(), "GLIBC_TUNABLES=glibc.malloc.top_pad=67108864:glibc.malloc.trim_threshold=268435456")
+	}
 	if b, err := cmd.CombinedOutput(); err != nil {
 		return fmt.Errorf("wixl %s: %w\n%s", name, err, b)
 	}
