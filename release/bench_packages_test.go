@@ -63,7 +63,7 @@ func TestBenchReleasePackages(t *testing.T) {
 	if n, err := strconv.Atoi(os.Getenv("SLIPWAY_BENCH_ROUNDS")); err == nil && n > 0 {
 		rounds = n
 	}
-	times, cpus := map[string][]time.Duration{}, map[string][]time.Duration{}
+	times, cpus, others := map[string][]time.Duration{}, map[string][]time.Duration{}, map[string][]time.Duration{}
 	steps := map[string]map[string][]time.Duration{} // variant -> step -> durations
 	var trace bytes.Buffer                           // the last full release's GoReleaser output, timed
 	type variant struct {
@@ -81,7 +81,7 @@ func TestBenchReleasePackages(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			cpu0 := cpuTime(t)
+			cpu0, busy0 := cpuTime(t), machineBusy()
 			start := time.Now()
 			var out timedWriter
 			rep, err := Run(context.Background(), Options{Dir: c.dir, Snapshot: true, Store: st, DataDir: filepath.Join(root, "data"),
@@ -91,6 +91,11 @@ func TestBenchReleasePackages(t *testing.T) {
 			}
 			times[c.name] = append(times[c.name], time.Since(start))
 			cpus[c.name] = append(cpus[c.name], cpuTime(t)-cpu0)
+			if busy0 >= 0 {
+				// What the rest of the machine used meanwhile: a run with
+				// seconds here was slowed by someone else.
+				others[c.name] = append(others[c.name], max(0, machineBusy()-busy0-cpus[c.name][len(cpus[c.name])-1]))
+			}
 			if steps[c.name] == nil {
 				steps[c.name] = map[string][]time.Duration{}
 			}
@@ -111,6 +116,11 @@ func TestBenchReleasePackages(t *testing.T) {
 		cpu = append(cpu, median(cpus[v.name]))
 		fmt.Fprintf(&out, "| %s | %s | %.1f s | %s | %.1f s |\n", v.name, seconds(times[v.name]), wall[len(wall)-1].Seconds(),
 			seconds(cpus[v.name]), cpu[len(cpu)-1].Seconds())
+	}
+	for _, v := range pair {
+		if len(others[v.name]) > 0 {
+			fmt.Fprintf(&out, "\nCPU used by other processes during each run, %s: %s", v.name, seconds(others[v.name]))
+		}
 	}
 	fmt.Fprintf(&out, "\noverhead: wall %+.0f %%, CPU %+.0f %%\n\n", 100*(wall[1].Seconds()/wall[0].Seconds()-1), 100*(cpu[1].Seconds()/cpu[0].Seconds()-1))
 	stepTable(&out, pair[0].name, pair[1].name, steps)
@@ -176,6 +186,31 @@ func cpuTime(t *testing.T) time.Duration {
 		total += time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
 	}
 	return total
+}
+
+// machineBusy is the CPU time the whole machine has spent not idle since
+// boot (Linux /proc/stat), or -1 where that is not available.
+func machineBusy() time.Duration {
+	b, err := os.ReadFile("/proc/stat")
+	if err != nil {
+		return -1
+	}
+	line, _, _ := strings.Cut(string(b), "\n")
+	f := strings.Fields(line)
+	if len(f) < 8 || f[0] != "cpu" {
+		return -1
+	}
+	var busy int64
+	for i, v := range f[1:] {
+		n, err := strconv.ParseInt(v, 10, 64)
+		if err != nil {
+			return -1
+		}
+		if i != 3 && i != 4 && i < 8 { // not idle, not iowait, not guest (counted in user)
+			busy += n
+		}
+	}
+	return time.Duration(busy) * time.Second / 100 // USER_HZ
 }
 
 func median(ds []time.Duration) time.Duration {
