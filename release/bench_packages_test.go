@@ -65,7 +65,7 @@ func TestBenchReleasePackages(t *testing.T) {
 	}
 	times, cpus, others := map[string][]time.Duration{}, map[string][]time.Duration{}, map[string][]time.Duration{}
 	steps := map[string]map[string][]time.Duration{} // variant -> step -> durations
-	var trace bytes.Buffer                           // the last full release's GoReleaser output, timed
+	traces := map[string]string{}                    // each variant's last output, GoReleaser's included, timed
 	type variant struct {
 		name, dir string
 		skip      bool
@@ -102,10 +102,7 @@ func TestBenchReleasePackages(t *testing.T) {
 			for _, s := range rep.Steps {
 				steps[c.name][s.Name] = append(steps[c.name][s.Name], s.Duration)
 			}
-			if !c.skip {
-				trace.Reset()
-				trace.WriteString(out.String())
-			}
+			traces[c.name] = fmt.Sprintf("%s, started at %.1f (Unix time), seconds since:\n%s", c.name, float64(start.UnixMilli())/1000, out.String())
 		}
 	}
 	var out strings.Builder
@@ -127,7 +124,7 @@ func TestBenchReleasePackages(t *testing.T) {
 	sizes(t, &out, filepath.Join(full, "dist"))
 	t.Log("\n" + out.String())
 	if os.Getenv("SLIPWAY_BENCH_TRACE") != "" {
-		t.Log("last full release, seconds since its start:\n" + trace.String())
+		t.Log("last release of each variant\n" + traces[pair[0].name] + "\n" + traces[pair[1].name])
 	}
 }
 
@@ -142,7 +139,7 @@ func stepTable(out *strings.Builder, bare, full string, steps map[string]map[str
 }
 
 // timedWriter prefixes every line with the seconds since its first write
-// (SLIPWAY_BENCH_TRACE=1 prints the last full release's, GoReleaser's
+// (SLIPWAY_BENCH_TRACE=1 prints the last one of each variant, GoReleaser's
 // output included: where the time goes inside the build step).
 type timedWriter struct {
 	mu    sync.Mutex
