@@ -111,6 +111,11 @@ func (macosStep) produce(ctx context.Context, r *run) ([]DistArtifact, error) {
 		if _, err := os.Stat(filepath.Join(d.Dir, a.Name)); err == nil {
 			return nil // built by an earlier run (--skip-build)
 		}
+		done, err := r.cpu(ctx)
+		if err != nil {
+			return err
+		}
+		defer done()
 		build := buildLaunchdArchive
 		if a.Extra.ID == "desktop" {
 			build = buildAppArchive

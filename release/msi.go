@@ -116,6 +116,11 @@ func (msiStep) produce(ctx context.Context, r *run) ([]DistArtifact, error) {
 	// The two MSIs side by side: wixl compresses the cabinet on one core.
 	err = parallel(ctx, runtime.GOMAXPROCS(0), len(todo), func(ctx context.Context, i int) error {
 		a := arts[todo[i]]
+		done, err := r.cpu(ctx)
+		if err != nil {
+			return err
+		}
+		defer done()
 		if err := buildMSI(ctx, wixl, d, a, bins[a.Extra.ID+"/windows/amd64"]); err != nil {
 			return err
 		}

@@ -8,7 +8,9 @@ import (
 	"log/slog"
 	"os"
 	"path/filepath"
+	"runtime"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/slipwayhq/slipway/signing"
@@ -168,6 +170,25 @@ type run struct {
 	// done: this commit is already published (publishedStep); the other
 	// steps have nothing to do.
 	done bool
+	// cores bounds the CPU-bound work of the steps that run side by side
+	// (one slot per core): see cpu.
+	coresOnce sync.Once
+	cores     chan struct{}
+}
+
+// cpu waits for a core for one piece of CPU-bound work (an MSI, a macOS
+// archive, decrypting the keys) and returns its release. The steps that
+// run side by side share the cores: the keys' single-threaded decryption
+// then keeps a core to itself instead of getting a fifth of two cores and
+// finishing last, alone, after the installers.
+func (r *run) cpu(ctx context.Context) (func(), error) {
+	r.coresOnce.Do(func() { r.cores = make(chan struct{}, runtime.GOMAXPROCS(0)) })
+	select {
+	case r.cores <- struct{}{}:
+		return func() { <-r.cores }, nil
+	case <-ctx.Done():
+		return nil, ctx.Err()
+	}
 }
 
 // errAlreadyPublished is the skip of steps with nothing to do because the
