@@ -8,8 +8,11 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"maps"
 	"os"
 	"path/filepath"
+	"runtime"
+	"slices"
 	"sort"
 	"time"
 
@@ -63,36 +66,47 @@ func (attestStep) Run(ctx context.Context, r *run) error {
 	if err != nil {
 		return err
 	}
-	byProduct := map[string][]DistArtifact{}
-	var added []DistArtifact
+	var arts []DistArtifact
 	for _, a := range d.Artifacts {
-		if a.Type != TypeArchive && a.Type != TypeLinuxPackage && a.Type != typeInstaller && a.Type != typeImage {
-			continue
+		if a.Type == TypeArchive || a.Type == TypeLinuxPackage || a.Type == typeInstaller || a.Type == typeImage {
+			arts = append(arts, a)
 		}
+	}
+	// Side by side: each SBOM hashes its artifact and reads a binary.
+	sboms := make([]DistArtifact, len(arts))
+	err = parallel(ctx, runtime.GOMAXPROCS(0), len(arts), func(ctx context.Context, i int) error {
+		a := arts[i]
 		bin := bins[a.Extra.ID+"/"+a.Goos+"/"+a.Goarch]
 		if a.Type == typeImage {
 			bin = bins[serverProduct+"/linux/amd64"] // both platforms' binaries have the same modules
 		}
-		sbom, err := ensureSBOM(ctx, d, a, bin)
-		if err != nil {
-			return err
-		}
-		p := productOf(a, d.Metadata)
-		byProduct[p] = append(byProduct[p], a, sbom)
-		added = append(added, sbom)
+		var err error
+		sboms[i], err = ensureSBOM(ctx, d, a, bin)
+		return err
+	})
+	if err != nil {
+		return err
 	}
+	byProduct := map[string][]DistArtifact{}
+	for i, a := range arts {
+		p := productOf(a, d.Metadata)
+		byProduct[p] = append(byProduct[p], a, sboms[i])
+	}
+	products := slices.Sorted(maps.Keys(byProduct))
 	cv, err := cosign.NewVerifier(signer.PublicKeyPEM())
 	if err != nil {
 		return err
 	}
-	for p, files := range byProduct {
-		prov, err := writeProvenance(ctx, d, p, files, signer, cv, r.publishedEnvelope)
-		if err != nil {
-			return err
-		}
-		added = append(added, prov)
+	provs := make([]DistArtifact, len(products))
+	err = parallel(ctx, runtime.GOMAXPROCS(0), len(products), func(ctx context.Context, i int) error {
+		var err error
+		provs[i], err = writeProvenance(ctx, d, products[i], byProduct[products[i]], signer, cv, r.publishedEnvelope)
+		return err
+	})
+	if err != nil {
+		return err
 	}
-	d.Artifacts = append(d.Artifacts, added...)
+	d.Artifacts = append(append(d.Artifacts, sboms...), provs...)
 	return nil
 }
 

@@ -26,7 +26,14 @@ func (keysStep) Run(ctx context.Context, r *run) error {
 		return skip("nothing to sign")
 	}
 	if r.signers == nil {
+		// Decrypting the keys (scrypt) is CPU-bound: it takes a core
+		// while the installers are built side by side.
+		done, err := r.cpu(ctx)
+		if err != nil {
+			return err
+		}
 		s, err := defaultSigners(r.opts, r.report.Version)
+		done()
 		if err != nil {
 			return err
 		}

@@ -4,7 +4,6 @@ import (
 	"archive/tar"
 	"bufio"
 	"bytes"
-
 	"context"
 	"fmt"
 	"io"
@@ -12,6 +11,7 @@ import (
 	"os"
 	"path"
 	"path/filepath"
+	"runtime"
 	"sort"
 	"strings"
 	"text/template"
@@ -81,52 +81,57 @@ type macosStep struct{}
 
 func (macosStep) Name() string { return "macos" }
 
-func (macosStep) Run(ctx context.Context, r *run) error {
+func (s macosStep) Run(ctx context.Context, r *run) error {
+	return r.added(s.produce(ctx, r))
+}
+
+func (macosStep) produce(ctx context.Context, r *run) ([]DistArtifact, error) {
 	switch {
 	case r.done:
-		return errAlreadyPublished
+		return nil, errAlreadyPublished
 	case r.external || r.dist == nil:
-		return skip("no build")
+		return nil, skip("no build")
 	case r.opts.SkipAttest:
-		return skip("--skip-attest: no installers")
+		return nil, skip("--skip-attest: no installers")
 	case r.opts.DryRun:
-		return skip("dry run: installers are built with the release")
+		return nil, skip("dry run: installers are built with the release")
 	}
 	d := r.dist
 	bins, err := binaries(d)
 	if err != nil {
-		return err
+		return nil, err
 	}
-	sign := func(ctx context.Context, p string) error { return signInstaller(ctx, r, p) }
+	var arts []DistArtifact
 	for _, arch := range []string{"amd64", "arm64"} {
 		for _, product := range []string{"agent", "desktop"} {
-			bin := bins[product+"/darwin/"+arch]
-			if bin == "" {
-				continue
-			}
-			a := macosArtifact(d, product, arch)
-			if _, err := os.Stat(filepath.Join(d.Dir, a.Name)); err != nil {
-				build := buildLaunchdArchive
-				if product == "desktop" {
-					build = buildAppArchive
+			if bins[product+"/darwin/"+arch] != "" {
+				arts = append(arts, macosArtifact(d, product, arch))
+				if product == "agent" {
+					arts = append(arts, macosPkgArtifact(d, arch))
 				}
-				if err := build(ctx, d, a, bin, sign); err != nil {
-					return err
-				}
-			}
-			d.Artifacts = append(d.Artifacts, a)
-			if product == "agent" {
-				p := macosPkgArtifact(d, arch)
-				if _, err := os.Stat(filepath.Join(d.Dir, p.Name)); err != nil {
-					if err := buildAgentPkg(d, p, bin); err != nil {
-						return err
-					}
-				}
-				d.Artifacts = append(d.Artifacts, p)
 			}
 		}
 	}
-	return nil
+	sign := func(ctx context.Context, p string) error { return signInstaller(ctx, r, p) }
+	// Each archive is one gzip stream on one core: build them side by side.
+	err = parallel(ctx, runtime.GOMAXPROCS(0), len(arts), func(ctx context.Context, i int) error {
+		a := arts[i]
+		if _, err := os.Stat(filepath.Join(d.Dir, a.Name)); err == nil {
+			return nil // built by an earlier run (--skip-build)
+		}
+		done, err := r.cpu(ctx)
+		if err != nil {
+			return err
+		}
+		defer done()
+		build := map[string]func(context.Context, *Dist, DistArtifact, string, signFunc) error{
+			"launchd": buildLaunchdArchive, "app": buildAppArchive, "pkg": buildAgentPkg}[a.Extra.Format]
+		return build(ctx, d, a, bins[a.Extra.ID+"/darwin/"+a.Goarch], sign)
+	})
+	if err != nil {
+		return nil, err
+	}
+	return arts, nil
 }
 
 // agentPkgID is the macOS package's identifier (its receipt: pkgutil --pkgs).
@@ -141,7 +146,7 @@ func macosPkgArtifact(d *Dist, arch string) DistArtifact {
 
 // buildAgentPkg writes the agent's payload-free package: the launchd
 // archive's files in its Scripts, and a postinstall that runs install.sh.
-func buildAgentPkg(d *Dist, a DistArtifact, bin string) error {
+func buildAgentPkg(_ context.Context, d *Dist, a DistArtifact, bin string, _ signFunc) error {
 	exe, err := os.ReadFile(bin)
 	if err != nil {
 		return err

@@ -252,7 +252,7 @@ func TestAgentPkg(t *testing.T) {
 	if a.Name != "slipway-agent_1.4.0-rc.1_darwin_arm64.pkg" || a.Extra.Format != "pkg" || a.Type != typeInstaller {
 		t.Fatalf("artifact %+v", a)
 	}
-	if err := buildAgentPkg(d, a, bins["agent"]); err != nil {
+	if err := buildAgentPkg(t.Context(), d, a, bins["agent"], nil); err != nil {
 		t.Fatal(err)
 	}
 	x := t.TempDir()

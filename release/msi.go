@@ -7,6 +7,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"runtime"
 	"strings"
 	"text/template"
 )
@@ -76,45 +77,59 @@ type msiStep struct{}
 
 func (msiStep) Name() string { return "msi" }
 
-func (msiStep) Run(ctx context.Context, r *run) error {
+func (s msiStep) Run(ctx context.Context, r *run) error {
+	return r.added(s.produce(ctx, r))
+}
+
+func (msiStep) produce(ctx context.Context, r *run) ([]DistArtifact, error) {
 	switch {
 	case r.done:
-		return errAlreadyPublished
+		return nil, errAlreadyPublished
 	case r.external || r.dist == nil:
-		return skip("no build")
+		return nil, skip("no build")
 	case r.opts.SkipAttest:
-		return skip("--skip-attest: no installers")
+		return nil, skip("--skip-attest: no installers")
 	case r.opts.DryRun:
-		return skip("dry run: installers are built with the release")
+		return nil, skip("dry run: installers are built with the release")
 	}
 	d := r.dist
 	wixl, _ := exec.LookPath("wixl")
 	bins, err := binaries(d)
 	if err != nil {
-		return err
+		return nil, err
 	}
+	var arts []DistArtifact
+	var todo []int // indexes in arts of the MSIs to build
 	for _, product := range []string{"agent", "desktop"} {
-		bin := bins[product+"/windows/amd64"]
-		if bin == "" {
+		if bins[product+"/windows/amd64"] == "" {
 			continue
 		}
 		a := msiArtifact(d, product)
-		if _, err := os.Stat(filepath.Join(d.Dir, a.Name)); err == nil {
-			d.Artifacts = append(d.Artifacts, a) // built by an earlier run (--skip-build)
-			continue
-		}
-		if wixl == "" {
-			return skip("wixl (msitools) not installed: no MSI installers")
-		}
-		if err := buildMSI(ctx, wixl, d, a, bin); err != nil {
-			return err
-		}
-		if err := signInstaller(ctx, r, filepath.Join(d.Dir, a.Name)); err != nil {
-			return err
-		}
-		d.Artifacts = append(d.Artifacts, a)
+		if _, err := os.Stat(filepath.Join(d.Dir, a.Name)); err != nil {
+			if wixl == "" {
+				return arts, skip("wixl (msitools) not installed: no MSI installers")
+			}
+			todo = append(todo, len(arts))
+		} // else built by an earlier run (--skip-build)
+		arts = append(arts, a)
 	}
-	return nil
+	// The two MSIs side by side: wixl compresses the cabinet on one core.
+	err = parallel(ctx, runtime.GOMAXPROCS(0), len(todo), func(ctx context.Context, i int) error {
+		a := arts[todo[i]]
+		done, err := r.cpu(ctx)
+		if err != nil {
+			return err
+		}
+		defer done()
+		if err := buildMSI(ctx, wixl, d, a, bins[a.Extra.ID+"/windows/amd64"]); err != nil {
+			return err
+		}
+		return signInstaller(ctx, r, filepath.Join(d.Dir, a.Name))
+	})
+	if err != nil {
+		return nil, err
+	}
+	return arts, nil
 }
 
 // msiVersion is the release version as Windows Installer reads it: three
@@ -159,6 +174,13 @@ func buildMSI(ctx context.Context, wixl string, d *Dist, a DistArtifact, bin str
 	// wixl finds sources relative to its working directory only.
 	cmd := exec.CommandContext(ctx, wixl, "-a", "x64", "-o", out, src)
 	cmd.Dir = filepath.Dir(bin)
+	if _, set := os.LookupEnv("GLIBC_TUNABLES"); !set {
+		// wixl grows its heap in small steps and glibc gives the memory
+		// back in between: a 64 MiB pad cuts its system time by three
+		// quarters (about 0.3 s of CPU per MSI), without changing the
+		// MSI. A user's own GLIBC_TUNABLES wins; other libcs ignore it.
+		cmd.Env = append(os.Environ(), "GLIBC_TUNABLES=glibc.malloc.top_pad=67108864:glibc.malloc.trim_threshold=268435456")
+	}
 	if b, err := cmd.CombinedOutput(); err != nil {
 		return fmt.Errorf("wixl %s: %w\n%s", name, err, b)
 	}

@@ -8,7 +8,9 @@ import (
 	"log/slog"
 	"os"
 	"path/filepath"
+	"runtime"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/slipwayhq/slipway/signing"
@@ -168,6 +170,25 @@ type run struct {
 	// done: this commit is already published (publishedStep); the other
 	// steps have nothing to do.
 	done bool
+	// cores bounds the CPU-bound work of the steps that run side by side
+	// (one slot per core): see cpu.
+	coresOnce sync.Once
+	cores     chan struct{}
+}
+
+// cpu waits for a core for one piece of CPU-bound work (an MSI, a macOS
+// archive, decrypting the keys) and returns its release. The steps that
+// run side by side share the cores: the keys' single-threaded decryption
+// then keeps a core to itself instead of getting a fifth of two cores and
+// finishing last, alone, after the installers.
+func (r *run) cpu(ctx context.Context) (func(), error) {
+	r.coresOnce.Do(func() { r.cores = make(chan struct{}, runtime.GOMAXPROCS(0)) })
+	select {
+	case r.cores <- struct{}{}:
+		return func() { <-r.cores }, nil
+	case <-ctx.Done():
+		return nil, ctx.Err()
+	}
 }
 
 // errAlreadyPublished is the skip of steps with nothing to do because the
@@ -190,15 +211,17 @@ func Run(ctx context.Context, opts Options) (*Report, error) {
 		goreleaserStep{}, // find GoReleaser, or build the pinned version once
 		buildStep{},      // goreleaser release --clean (--snapshot): binaries, archives, checksums
 		distStep{},       // read and cross-check dist/metadata.json, artifacts.json, checksums
-		keysStep{},       // load the artifact signers (dev keys for snapshots)
-		msiStep{},        // Windows MSI installers (wixl), Authenticode-signed
-		macosStep{},      // desktop Slipway.app (signed bundle), agent launchd archives and .pkg
-		imageStep{},      // --image: server binaries and the OCI image layout archive
-		attestStep{},     // SPDX SBOM per archive/package, signed SLSA provenance per product
-		checkStep{},      // compare with what is already published; refuse conflicts
-		imagePushStep{},  // --image-repo: push the image and cosign-sign its digest
-		signStep{},       // sign every archive and the checksums file not yet published
-		publishStep{},    // upload artifacts and signatures, then release.json last
+		sideBySide{ // these three only read the build: run them at the same time
+			keysStep{},  // load the artifact signers (dev keys for snapshots)
+			msiStep{},   // Windows MSI installers (wixl), Authenticode-signed
+			macosStep{}, // desktop Slipway.app (signed bundle), agent launchd archives and .pkg
+		},
+		imageStep{},     // --image: server binaries and the OCI image layout archive
+		attestStep{},    // SPDX SBOM per archive/package, signed SLSA provenance per product
+		checkStep{},     // compare with what is already published; refuse conflicts
+		imagePushStep{}, // --image-repo: push the image and cosign-sign its digest
+		signStep{},      // sign every archive and the checksums file not yet published
+		publishStep{},   // upload artifacts and signatures, then release.json last
 	}
 	if opts.BuildOnly {
 		// The server binaries and the image layout are built too (they
