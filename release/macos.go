@@ -169,20 +169,45 @@ func buildAgentPkg(_ context.Context, d *Dist, a DistArtifact, bin string, _ sig
 		return err
 	}
 	arch := map[string]string{"amd64": "x86_64", "arm64": "arm64"}[a.Goarch]
-	f, err := os.Create(filepath.Join(d.Dir, a.Name))
+	return writeAtomic(filepath.Join(d.Dir, a.Name), func(w io.Writer) error {
+		err := flatpkg.Write(w, flatpkg.Package{Identifier: agentPkgID, Version: msiVersion(d.Metadata.Version),
+			Title: "Slipway agent " + d.Metadata.Version, Arch: arch, MinOS: macOSMinimum, Scripts: files, ModTime: modTime(bin)})
+		if err != nil {
+			return fmt.Errorf("%s: %w", a.Name, err)
+		}
+		return nil
+	})
+}
+
+// writeAtomic writes path through a temporary file in its directory,
+// renamed into place only once write succeeded: a run that fails or is
+// killed half-way leaves no partial file that a later --skip-build run
+// would take for a finished one.
+func writeAtomic(path string, write func(io.Writer) error) (err error) {
+	f, err := os.CreateTemp(filepath.Dir(path), "."+filepath.Base(path)+".tmp-*")
 	if err != nil {
 		return err
 	}
-	defer f.Close()
+	defer func() {
+		if err != nil {
+			f.Close()
+			os.Remove(f.Name())
+		}
+	}()
 	w := bufio.NewWriter(f)
-	if err := flatpkg.Write(w, flatpkg.Package{Identifier: agentPkgID, Version: msiVersion(d.Metadata.Version),
-		Title: "Slipway agent " + d.Metadata.Version, Arch: arch, MinOS: macOSMinimum, Scripts: files, ModTime: modTime(bin)}); err != nil {
-		return fmt.Errorf("%s: %w", a.Name, err)
+	if err := write(w); err != nil {
+		return err
 	}
 	if err := w.Flush(); err != nil {
 		return err
 	}
-	return f.Close()
+	if err := f.Chmod(0o644); err != nil {
+		return err
+	}
+	if err := f.Close(); err != nil {
+		return err
+	}
+	return os.Rename(f.Name(), path)
 }
 
 // macosArtifact names the macOS deliverable of a product: format "app"
@@ -318,34 +343,28 @@ func writeTar(out, dir string, mtime time.Time, gz bool) error {
 		return err
 	}
 	sort.Strings(paths)
-	f, err := os.Create(out)
-	if err != nil {
-		return err
-	}
-	defer f.Close()
-	var w io.Writer = f
-	var zw *gzip.Writer
-	if gz {
-		// klauspost's gzip: the same format at about half the CPU of
-		// compress/gzip (four 11 MB binaries per release).
-		zw = gzip.NewWriter(f)
-		w = zw
-	}
-	tw := tar.NewWriter(w)
-	for _, p := range paths {
-		if err := addTarEntry(tw, dir, p, mtime); err != nil {
+	return writeAtomic(out, func(w io.Writer) error {
+		var zw *gzip.Writer
+		if gz {
+			// klauspost's gzip: the same format at about half the CPU of
+			// compress/gzip (four 11 MB binaries per release).
+			zw = gzip.NewWriter(w)
+			w = zw
+		}
+		tw := tar.NewWriter(w)
+		for _, p := range paths {
+			if err := addTarEntry(tw, dir, p, mtime); err != nil {
+				return err
+			}
+		}
+		if err := tw.Close(); err != nil {
 			return err
 		}
-	}
-	if err := tw.Close(); err != nil {
-		return err
-	}
-	if zw != nil {
-		if err := zw.Close(); err != nil {
-			return err
+		if zw != nil {
+			return zw.Close()
 		}
-	}
-	return f.Close()
+		return nil
+	})
 }
 
 func addTarEntry(tw *tar.Writer, dir, p string, mtime time.Time) error {

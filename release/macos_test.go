@@ -5,6 +5,7 @@ import (
 	"bytes"
 	"compress/gzip"
 	"context"
+	"errors"
 	"io"
 	"os"
 	"os/exec"
@@ -372,5 +373,48 @@ func TestReleasedMacOSArchives(t *testing.T) {
 		if n != 2 || sboms != 2 {
 			t.Errorf("%s: %d *%s and %d SBOMs of them in the report, want 2 and 2", c.product, n, c.suffix, sboms)
 		}
+	}
+}
+
+// TestWriteAtomic: a failed write leaves neither the file nor a temporary
+// one (a later --skip-build run would reuse a partial archive); a
+// successful one is complete and 0644. A package whose version the
+// installer cannot compare fails the same way.
+func TestWriteAtomic(t *testing.T) {
+	dir := t.TempDir()
+	out := filepath.Join(dir, "a.tar.gz")
+	err := writeAtomic(out, func(w io.Writer) error {
+		if _, err := w.Write(bytes.Repeat([]byte("x"), 1<<20)); err != nil {
+			return err
+		}
+		return io.ErrUnexpectedEOF
+	})
+	if !errors.Is(err, io.ErrUnexpectedEOF) {
+		t.Fatalf("err = %v", err)
+	}
+	if left, _ := os.ReadDir(dir); len(left) != 0 {
+		t.Fatalf("a failed write left %v", left)
+	}
+	if err := writeAtomic(out, func(w io.Writer) error { _, err := w.Write([]byte("done")); return err }); err != nil {
+		t.Fatal(err)
+	}
+	if b, err := os.ReadFile(out); err != nil || string(b) != "done" {
+		t.Fatalf("%q %v", b, err)
+	}
+	if st, _ := os.Stat(out); st.Mode() != 0o644 {
+		t.Errorf("mode %v", st.Mode())
+	}
+	if left, _ := os.ReadDir(dir); len(left) != 1 {
+		t.Errorf("files after a good write: %v", left)
+	}
+
+	d, bins := macosTestDist(t)
+	d.Metadata.Version = "v-not-a-version"
+	a := macosPkgArtifact(d, "amd64")
+	if err := buildAgentPkg(t.Context(), d, a, bins["agent"], nil); err == nil {
+		t.Fatal("a package with a bad version was built")
+	}
+	if left, _ := os.ReadDir(d.Dir); len(left) != 0 {
+		t.Errorf("a failed package left %v", left)
 	}
 }
