@@ -64,7 +64,13 @@ func TestAgentPackageUnderSystemd(t *testing.T) {
 	}
 
 	step("installed")
-	// What an MDM drops; slipway-agent.path starts the service.
+	// What an MDM drops; slipway-agent.path starts the service as soon as
+	// the file exists, which can be before it has been written: systemd
+	// then gives the agent an empty environment. Reproduce that on
+	// purpose (an empty file first), then the content: the agent reads
+	// agent.env again before each enrollment attempt.
+	c.WriteFile("/etc/slipway/agent.env", nil, 0o600)
+	waitFor("the path unit to start the agent on the empty file", func() bool { return c.Show(unit, "ActiveState") == "active" })
 	c.WriteFile("/etc/slipway/agent.env", []byte("SLIPWAY_SERVER="+srv.URL+"\nSLIPWAY_PROVISIONING_SECRET="+srv.Secret+"\n"), 0o600)
 	var id string
 	waitFor("the agent to enroll and heartbeat", func() bool {

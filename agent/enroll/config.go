@@ -11,6 +11,7 @@ import (
 	"io/fs"
 	"os"
 	"path/filepath"
+	"regexp"
 	"strings"
 
 	"github.com/slipwayhq/slipway/machineapi"
@@ -91,8 +92,69 @@ func LoadConfig(dir string, flags Config) (Config, error) {
 		}
 		c = fc
 	}
+	if dir != "" {
+		// The systemd unit's EnvironmentFile, read again here: the unit's
+		// path trigger may start the agent while an MDM is still writing
+		// it, and a process's environment never changes afterwards.
+		ec, err := readEnvFile(filepath.Join(dir, EnvFileName))
+		if err != nil {
+			return c, err
+		}
+		c = c.overlay(ec)
+	}
 	c = c.overlay(Config{Server: os.Getenv(EnvServer), ProvisioningSecret: os.Getenv(EnvSecret)})
 	return c.overlay(flags), nil
+}
+
+// EnvFileName is the environment file the Linux packages' systemd unit
+// reads (EnvironmentFile=/etc/slipway/agent.env).
+const EnvFileName = "agent.env"
+
+var envKeyRE = regexp.MustCompile(`^[A-Za-z_][A-Za-z0-9_]*$`)
+
+// readEnvFile reads SLIPWAY_SERVER and SLIPWAY_PROVISIONING_SECRET from a
+// KEY=VALUE file as systemd's EnvironmentFile= does: blank lines and lines
+// starting with # or ; are skipped, a value may be in single or double
+// quotes, other keys are ignored. A missing file is not an error; a line
+// that is not KEY=VALUE is, named by its number only (values are secret).
+func readEnvFile(path string) (Config, error) {
+	var c Config
+	f, err := os.Open(path)
+	if errors.Is(err, fs.ErrNotExist) {
+		return c, nil
+	}
+	if err != nil {
+		return c, fmt.Errorf("read %s: %w", path, err)
+	}
+	defer f.Close()
+	data, err := io.ReadAll(io.LimitReader(f, maxConfigBytes+1))
+	if err != nil {
+		return c, fmt.Errorf("read %s: %w", path, err)
+	}
+	if len(data) > maxConfigBytes {
+		return c, fmt.Errorf("read %s: over %d bytes", path, maxConfigBytes)
+	}
+	for i, line := range strings.Split(string(data), "\n") {
+		line = strings.TrimSpace(line)
+		if line == "" || line[0] == '#' || line[0] == ';' {
+			continue
+		}
+		key, value, ok := strings.Cut(strings.TrimPrefix(line, "export "), "=")
+		key, value = strings.TrimSpace(key), strings.TrimSpace(value)
+		if !ok || !envKeyRE.MatchString(key) {
+			return Config{}, fmt.Errorf("parse %s: line %d is not KEY=VALUE", path, i+1)
+		}
+		if n := len(value); n >= 2 && (value[0] == '"' || value[0] == '\'') && value[n-1] == value[0] {
+			value = value[1 : n-1]
+		}
+		switch key {
+		case EnvServer:
+			c.Server = value
+		case EnvSecret:
+			c.ProvisioningSecret = value
+		}
+	}
+	return c, nil
 }
 
 func (c Config) overlay(o Config) Config {
