@@ -119,20 +119,9 @@ var envKeyRE = regexp.MustCompile(`^[A-Za-z_][A-Za-z0-9_]*$`)
 // that is not KEY=VALUE is, named by its number only (values are secret).
 func readEnvFile(path string) (Config, error) {
 	var c Config
-	f, err := os.Open(path)
-	if errors.Is(err, fs.ErrNotExist) {
-		return c, nil
-	}
-	if err != nil {
-		return c, fmt.Errorf("read %s: %w", path, err)
-	}
-	defer f.Close()
-	data, err := io.ReadAll(io.LimitReader(f, maxConfigBytes+1))
-	if err != nil {
-		return c, fmt.Errorf("read %s: %w", path, err)
-	}
-	if len(data) > maxConfigBytes {
-		return c, fmt.Errorf("read %s: over %d bytes", path, maxConfigBytes)
+	data, err := readSmallFile(path)
+	if data == nil || err != nil {
+		return c, err
 	}
 	for i, line := range strings.Split(string(data), "\n") {
 		line = strings.TrimSpace(line)
@@ -170,22 +159,35 @@ func (c Config) overlay(o Config) Config {
 	return c
 }
 
-func readConfigFile(path string) (Config, error) {
-	var c Config
+// readSmallFile reads a configuration file of at most maxConfigBytes; a
+// missing file gives nil and no error.
+func readSmallFile(path string) ([]byte, error) {
 	f, err := os.Open(path)
 	if errors.Is(err, fs.ErrNotExist) {
-		return c, nil
+		return nil, nil
 	}
 	if err != nil {
-		return c, fmt.Errorf("read %s: %w", path, err)
+		return nil, fmt.Errorf("read %s: %w", path, err)
 	}
 	defer f.Close()
 	data, err := io.ReadAll(io.LimitReader(f, maxConfigBytes+1))
 	if err != nil {
-		return c, fmt.Errorf("read %s: %w", path, err)
+		return nil, fmt.Errorf("read %s: %w", path, err)
 	}
 	if len(data) > maxConfigBytes {
-		return c, fmt.Errorf("read %s: over %d bytes", path, maxConfigBytes)
+		return nil, fmt.Errorf("read %s: over %d bytes", path, maxConfigBytes)
+	}
+	if data == nil {
+		data = []byte{} // present but empty
+	}
+	return data, nil
+}
+
+func readConfigFile(path string) (Config, error) {
+	var c Config
+	data, err := readSmallFile(path)
+	if data == nil || err != nil {
+		return c, err
 	}
 	dec := json.NewDecoder(bytes.NewReader(data))
 	dec.DisallowUnknownFields()
