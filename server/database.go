@@ -30,7 +30,10 @@ func OpenStore(ctx context.Context, cfg Config) (store.Store, error) {
 	if err := os.MkdirAll(cfg.DataDir, 0o700); err != nil {
 		return nil, fmt.Errorf("server: data dir: %w", err)
 	}
-	st, err := sqlite.Open(ctx, filepath.Join(cfg.DataDir, "slipway.db"), sqlite.Options{})
+	// Heartbeats are acknowledged once in the journal beside the database
+	// and folded into it in the background (sqlite/journal.go).
+	st, err := sqlite.Open(ctx, filepath.Join(cfg.DataDir, "slipway.db"),
+		sqlite.Options{HeartbeatJournal: filepath.Join(cfg.DataDir, "heartbeats")})
 	if err != nil {
 		return nil, fmt.Errorf("server: %w", err)
 	}

@@ -25,6 +25,7 @@ type result struct {
 	verifyErr error
 	ackedBy   []int64       // acknowledged heartbeats per token index
 	cpu       time.Duration // process CPU (server and load generator) during the run
+	settle    time.Duration // folding the journal after the load (in elapsed)
 }
 
 // cpuPer is the process CPU time per acknowledged heartbeat: unlike the

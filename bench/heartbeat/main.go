@@ -44,6 +44,7 @@ type options struct {
 	// writerCacheKB is the SQLite write connection's page cache (0: the
 	// store's default; 2000 was the default before issue 12's session 2).
 	writerCacheKB int
+	journal       bool // SQLite: heartbeats through the heartbeat journal, as slipway server does
 }
 
 func main() {
@@ -65,6 +66,7 @@ func main() {
 	flag.IntVar(&o.replicas, "replicas", 1, "server replicas sharing the -database-url database (each its own pool and listener)")
 	flag.DurationVar(&o.batchWait, "batch-wait", 0, "in-process servers' HeartbeatBatchWait (0: the store's default, 1ms on PostgreSQL; negative: commit at once)")
 	flag.IntVar(&o.writerCacheKB, "writer-cache-kb", 0, "SQLite write connection page cache in KiB (0: the store's default, 32768; 2000 is SQLite's default)")
+	flag.BoolVar(&o.journal, "journal", true, "SQLite: acknowledge heartbeats once in the heartbeat journal and fold them into the database in the background, as slipway server does (false: one transaction per batch, before issue 12 session 5)")
 	flag.StringVar(&o.cpuProfile, "cpuprofile", "", "write a CPU profile of the server run to this file")
 	flag.Parse()
 	ctx := context.Background()

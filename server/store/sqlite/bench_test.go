@@ -13,8 +13,9 @@ import (
 )
 
 // BenchmarkRecordHeartbeats measures the heartbeat write path: batches of 64
-// heartbeats over SLIPWAY_BENCH_MACHINES machines (default 10,000), one op =
-// one heartbeat. SLIPWAY_BENCH_CACHE_KB sets the page cache.
+// heartbeats (SLIPWAY_BENCH_BATCH) over SLIPWAY_BENCH_MACHINES machines
+// (default 10,000), one op = one heartbeat. SLIPWAY_BENCH_CACHE_KB sets the
+// page cache.
 func BenchmarkRecordHeartbeats(b *testing.B) {
 	n, _ := strconv.Atoi(os.Getenv("SLIPWAY_BENCH_MACHINES"))
 	if n <= 0 {
@@ -47,7 +48,11 @@ func BenchmarkRecordHeartbeats(b *testing.B) {
 	}
 	defer st.Close()
 	metrics := []byte(`{"cpu":12.5,"memory":40,"disk":70,"uptime":12345}`)
-	batch := make([]store.Heartbeat, 0, 64)
+	size, _ := strconv.Atoi(os.Getenv("SLIPWAY_BENCH_BATCH"))
+	if size <= 0 {
+		size = 64
+	}
+	batch := make([]store.Heartbeat, 0, size)
 	b.ResetTimer()
 	for i := 0; b.Loop(); i++ {
 		batch = append(batch, store.Heartbeat{MachineID: fmt.Sprintf("m%07d", (i*7919)%n), At: time.Now(),

@@ -5,14 +5,25 @@ import (
 	"database/sql"
 	"time"
 
+	"github.com/slipwayhq/slipway/internal/journal"
 	"github.com/slipwayhq/slipway/server/store"
 )
 
-// RecordHeartbeats persists a batch of heartbeats in one transaction.
+// RecordHeartbeats persists a batch of heartbeats: in the heartbeat journal
+// when the store has one (journal.go), else in one transaction.
 func (s *Store) RecordHeartbeats(ctx context.Context, hbs []store.Heartbeat) error {
 	if len(hbs) == 0 {
 		return nil
 	}
+	if s.hj != nil {
+		return s.hj.appendBeats(hbs)
+	}
+	return s.commitHeartbeats(ctx, hbs, nil)
+}
+
+// commitHeartbeats applies hbs in one transaction; with mark, the
+// transaction also records that the journal is folded up to mark.
+func (s *Store) commitHeartbeats(ctx context.Context, hbs []store.Heartbeat, mark *journal.Pos) error {
 	// Decode the self-update outside the write lock; most heartbeats carry
 	// no inventory and keep the short statement.
 	upds := make([]agentUpdate, len(hbs))
@@ -86,6 +97,11 @@ func (s *Store) RecordHeartbeats(ctx context.Context, hbs []store.Heartbeat) err
 				}
 			}
 		}
+		if mark != nil {
+			_, err := tx.ExecContext(ctx, `INSERT INTO heartbeat_journal (id, segment, offset) VALUES (1, ?, ?)
+				ON CONFLICT (id) DO UPDATE SET segment = excluded.segment, offset = excluded.offset`, mark.Segment, mark.Offset)
+			return err
+		}
 		return nil
 	})
 	var renewed [][]byte
@@ -103,6 +119,7 @@ func (s *Store) ListHeartbeats(ctx context.Context, machineID string, limit int)
 	if limit <= 0 || limit > 1000 {
 		limit = 1000
 	}
+	s.settle()
 	rows, err := s.r.QueryContext(ctx, `SELECT machine_id, at, status, agent_version, metrics FROM heartbeats
 		WHERE machine_id = ? ORDER BY at DESC, id DESC LIMIT ?`, machineID, limit)
 	if err != nil {
@@ -125,6 +142,7 @@ func (s *Store) ListHeartbeats(ctx context.Context, machineID string, limit int)
 
 // CountHeartbeats counts all heartbeat history rows.
 func (s *Store) CountHeartbeats(ctx context.Context) (int64, error) {
+	s.settle()
 	var n int64
 	err := s.r.QueryRowContext(ctx, "SELECT count(*) FROM heartbeats").Scan(&n)
 	return n, wrap("count heartbeats", err)
@@ -132,6 +150,7 @@ func (s *Store) CountHeartbeats(ctx context.Context) (int64, error) {
 
 // PruneHeartbeats deletes history rows older than before.
 func (s *Store) PruneHeartbeats(ctx context.Context, before time.Time) (int64, error) {
+	s.settle()
 	res, err := s.w.ExecContext(ctx, "DELETE FROM heartbeats WHERE at < ?", ms(before))
 	if err != nil {
 		return 0, wrap("prune heartbeats", err)

@@ -69,6 +69,7 @@ func updateDescriptive(ctx context.Context, tx *sql.Tx, m store.Machine) (int64,
 // RegisterMachine inserts or refreshes a machine by fingerprint (or adopts
 // the inventory-only machine with its hardware identifiers) and gives it tok.
 func (s *Store) RegisterMachine(ctx context.Context, m store.Machine, tok store.Token) (store.Machine, bool, error) {
+	s.settle()
 	var out store.Machine
 	created := false
 	err := s.tx(ctx, func(tx *sql.Tx) error {
@@ -120,12 +121,14 @@ func (s *Store) CreateMachine(ctx context.Context, m store.Machine) error {
 
 // GetMachine reads one machine.
 func (s *Store) GetMachine(ctx context.Context, id string) (store.Machine, error) {
+	s.settle()
 	m, err := scanMachine(s.r.QueryRowContext(ctx, "SELECT "+machineCols+" FROM machines WHERE id = ?", id))
 	return m, wrap("get machine", err)
 }
 
 // FindMachine matches a machine of the tenant by one identifier.
 func (s *Store) FindMachine(ctx context.Context, tenantID string, kind store.IdentifierKind, value string) (store.Machine, error) {
+	s.settle()
 	q, err := sqlcol.MatchIDs(store.Lookup{Kind: kind}, false)
 	if err != nil {
 		return store.Machine{}, fmt.Errorf("sqlite: find machine: %w", err)
@@ -140,6 +143,7 @@ func (s *Store) FindMachine(ctx context.Context, tenantID string, kind store.Ide
 
 // UpdateMachine writes a machine's descriptive fields.
 func (s *Store) UpdateMachine(ctx context.Context, m store.Machine) error {
+	s.settle()
 	err := s.tx(ctx, func(tx *sql.Tx) error {
 		n, err := updateDescriptive(ctx, tx, m)
 		if err == nil && n == 0 {
@@ -152,6 +156,7 @@ func (s *Store) UpdateMachine(ctx context.Context, m store.Machine) error {
 
 // ListMachines lists machines matching f, ordered by ID.
 func (s *Store) ListMachines(ctx context.Context, f store.MachineFilter) ([]store.Machine, error) {
+	s.settle()
 	var where []string
 	var args []any
 	add := func(cond string, a ...any) { where = append(where, cond); args = append(args, a...) }

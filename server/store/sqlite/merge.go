@@ -58,6 +58,7 @@ func adopt(ctx context.Context, tx *sql.Tx, m store.Machine) (store.Machine, err
 // merge made of it, or a new inventory-only machine, in one transaction
 // (SQLite's single writer serialises it with registrations).
 func (s *Store) MergeMachine(ctx context.Context, tenantID, newID string, id store.Identity, merge store.MergeFunc) (store.Machine, store.Match, error) {
+	s.settle()
 	var out store.Machine
 	var match store.Match
 	err := s.tx(ctx, func(tx *sql.Tx) error {

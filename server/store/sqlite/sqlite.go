@@ -10,6 +10,7 @@ import (
 	"errors"
 	"fmt"
 	"io/fs"
+	"log/slog"
 	"net/url"
 	"os"
 	"sort"
@@ -45,6 +46,23 @@ type Options struct {
 	// software search index; with the default cache most of those pages
 	// are read back from the file on every batch. Default: 32768.
 	WriterCacheKB int
+
+	// HeartbeatJournal, when set, is the directory of the heartbeat journal
+	// (journal.go): RecordHeartbeats returns once the batch is fdatasync'ed
+	// there, and the heartbeats are folded into the database in large
+	// transactions. Empty: each batch is its own transaction.
+	HeartbeatJournal string
+	// FoldInterval is how often the journal is folded. Default: 1s.
+	FoldInterval time.Duration
+	// FoldBatch is the most heartbeats per fold transaction; this many
+	// waiting also starts a fold at once. Default: 8192.
+	FoldBatch int
+	// MaxUnfolded is how many journaled heartbeats may wait for a fold
+	// (while the database fails) before RecordHeartbeats refuses more with
+	// ErrJournalFull. Default: 1,048,576.
+	MaxUnfolded int
+	// Logger reports journal replays and fold failures. Default: slog.Default().
+	Logger *slog.Logger
 }
 
 // walCheckpointPages is the write connection's wal_autocheckpoint (up to
@@ -66,6 +84,8 @@ type Store struct {
 	swStop   chan struct{}
 	swDone   chan struct{}
 	stopOnce sync.Once
+
+	hj *beatJournal // nil without Options.HeartbeatJournal
 }
 
 // Open opens (creating if needed) the database file at path and migrates it.
@@ -86,6 +106,18 @@ func Open(ctx context.Context, path string, opts Options) (*Store, error) {
 	}
 	if opts.WriterCacheKB <= 0 {
 		opts.WriterCacheKB = 32768
+	}
+	if opts.FoldInterval <= 0 {
+		opts.FoldInterval = defaultFoldInterval
+	}
+	if opts.FoldBatch <= 0 {
+		opts.FoldBatch = defaultFoldBatch
+	}
+	if opts.MaxUnfolded <= 0 {
+		opts.MaxUnfolded = defaultMaxUnfolded
+	}
+	if opts.Logger == nil {
+		opts.Logger = slog.Default()
 	}
 	// Create the file 0600 first: SQLite gives -wal and -shm the same mode,
 	// and the database holds the session signing keys.
@@ -138,11 +170,18 @@ func Open(ctx context.Context, path string, opts Options) (*Store, error) {
 		s.Close()
 		return nil, fmt.Errorf("sqlite: prepare: %w", err)
 	}
+	if opts.HeartbeatJournal != "" {
+		if err := s.openJournal(ctx, opts); err != nil {
+			s.Close()
+			return nil, err
+		}
+	}
 	return s, nil
 }
 
 // Close closes both connection pools.
 func (s *Store) Close() error {
+	jerr := s.closeJournal()
 	s.stopOnce.Do(func() {
 		close(s.swStop)
 		<-s.swDone
@@ -151,7 +190,7 @@ func (s *Store) Close() error {
 	if s.getToken != nil {
 		err = s.getToken.Close()
 	}
-	return errors.Join(err, s.r.Close(), s.w.Close())
+	return errors.Join(jerr, err, s.r.Close(), s.w.Close())
 }
 
 // Ping checks that the database answers.

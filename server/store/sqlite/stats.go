@@ -10,6 +10,7 @@ var _ store.StatsStore = (*Store)(nil)
 
 // FleetStats counts machines by status and rollout health by version.
 func (s *Store) FleetStats(ctx context.Context, q store.StatsQuery) (store.FleetStats, error) {
+	s.settle()
 	var st store.FleetStats
 	err := s.r.QueryRowContext(ctx, `SELECT count(*),
 		coalesce(sum(last_seen_at > ?2), 0), coalesce(sum(last_seen_at > ?3 AND last_seen_at <= ?2), 0),
