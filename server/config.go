@@ -42,8 +42,9 @@ type Config struct {
 	// no default (and the keys stay unsealed, with a warning at start).
 	SecretKeyFile string `json:"secretKeyFile"`
 	// HeartbeatBatchWait holds each heartbeat batch open this long to gather
-	// more heartbeats per database transaction. Zero: the store's default
-	// (1ms on PostgreSQL, none on SQLite); negative: commit at once.
+	// more heartbeats per database transaction (or, on SQLite, per journal
+	// fdatasync). Zero: the store's default (1ms on PostgreSQL, 250µs on
+	// SQLite with its heartbeat journal, none without); negative: commit at once.
 	HeartbeatBatchWait time.Duration `json:"heartbeatBatchWait"`
 	// HeartbeatInterval is what machines are told to use. Default: 60s.
 	HeartbeatInterval time.Duration `json:"heartbeatInterval"`

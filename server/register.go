@@ -8,6 +8,7 @@ import (
 	"math/rand/v2"
 	"net/http"
 	"strconv"
+	"strings"
 	"time"
 
 	"github.com/google/uuid"
@@ -179,6 +180,14 @@ func metricsObject(raw json.RawMessage) error {
 	if err := object("metrics", raw, maxMetrics); err != nil || raw == nil || string(raw) == "null" {
 		return err
 	}
+	if ok, err := flatMetrics(raw); ok {
+		return err
+	}
+	return metricsMap(raw)
+}
+
+// metricsMap is metricsObject's general path: decode, then check each metric.
+func metricsMap(raw json.RawMessage) error {
 	dec := json.NewDecoder(bytes.NewReader(raw))
 	dec.UseNumber()
 	var m map[string]any
@@ -199,14 +208,95 @@ func metricsObject(raw json.RawMessage) error {
 	return nil
 }
 
+// flatMetrics checks, without decoding into a map, the common shape of
+// metrics: an object of plain keys (no escapes) and numbers, as the agent
+// sends every heartbeat. raw is already valid JSON (the body was decoded).
+// It answers ok=false for anything else — escapes, other value types, odd
+// spacing — and metricsObject's general path then checks and reports it.
+func flatMetrics(raw []byte) (ok bool, err error) {
+	i := 0
+	skip := func() {
+		for i < len(raw) && (raw[i] == ' ' || raw[i] == '\t' || raw[i] == '\n' || raw[i] == '\r') {
+			i++
+		}
+	}
+	skip()
+	if i >= len(raw) || raw[i] != '{' {
+		return false, nil
+	}
+	i++
+	skip()
+	if i < len(raw) && raw[i] == '}' {
+		return true, nil
+	}
+	keys := 0
+	for {
+		skip()
+		if i >= len(raw) || raw[i] != '"' {
+			return false, nil
+		}
+		end := bytes.IndexByte(raw[i+1:], '"')
+		if end < 0 {
+			return false, nil
+		}
+		key := raw[i+1 : i+1+end]
+		if bytes.IndexByte(key, '\\') >= 0 {
+			return false, nil
+		}
+		i += end + 2
+		skip()
+		if i >= len(raw) || raw[i] != ':' {
+			return false, nil
+		}
+		i++
+		skip()
+		start := i
+		for i < len(raw) && strings.IndexByte("-+.eE0123456789", raw[i]) >= 0 {
+			i++
+		}
+		if start == i {
+			return false, nil // not a number: the general path names the type
+		}
+		if keys++; keys > maxMetricKeys {
+			return false, nil
+		}
+		k := string(key)
+		if err := text("metrics", k, true, maxMetricKeyLen); err != nil {
+			return true, err
+		}
+		if err := metricNumber(k, string(raw[start:i])); err != nil {
+			return true, err
+		}
+		skip()
+		if i >= len(raw) {
+			return false, nil
+		}
+		switch raw[i] {
+		case ',':
+			i++
+		case '}':
+			i++
+			skip()
+			return i == len(raw), nil
+		default:
+			return false, nil
+		}
+	}
+}
+
 // metricValue checks one metric.
 func metricValue(k string, v any) error {
-	field := "metrics." + k
 	n, ok := v.(json.Number)
 	if !ok {
-		return badRequest(field, "must be a number (metrics are a flat object of numbers), not %s", valueKind(v))
+		return badRequest("metrics."+k, "must be a number (metrics are a flat object of numbers), not %s", valueKind(v))
 	}
-	f, err := strconv.ParseFloat(string(n), 64)
+	return metricNumber(k, string(n))
+}
+
+// metricNumber checks one metric's number (its JSON text).
+func metricNumber(k, n string) error {
+	field := "metrics." + k
+	f, err := strconv.ParseFloat(n, 64)
 	if err != nil || math.IsInf(f, 0) || math.IsNaN(f) {
 		return badRequest(field, "is not a finite number (out of the float64 range)")
 	}

@@ -52,10 +52,10 @@ type Options struct {
 	// there, and the heartbeats are folded into the database in large
 	// transactions. Empty: each batch is its own transaction.
 	HeartbeatJournal string
-	// FoldInterval is how often the journal is folded. Default: 1s.
+	// FoldInterval is how often the journal is folded. Default: 2s.
 	FoldInterval time.Duration
 	// FoldBatch is the most heartbeats per fold transaction; this many
-	// waiting also starts a fold at once. Default: 8192.
+	// waiting also starts a fold at once. Default: 32768.
 	FoldBatch int
 	// MaxUnfolded is how many journaled heartbeats may wait for a fold
 	// (while the database fails) before RecordHeartbeats refuses more with
