@@ -39,6 +39,10 @@ const DefaultMaxRecord = 4 << 20
 
 var castagnoli = crc32.MakeTable(crc32.Castagnoli)
 
+// ErrLocked: another Journal (in this process or another) has the directory
+// open. Only one may: it appends to and removes the segments.
+var ErrLocked = errors.New("journal: directory in use by another process")
+
 // ErrTooLarge: a record exceeds Options.MaxRecord.
 var ErrTooLarge = errors.New("journal: record too large")
 
@@ -64,15 +68,17 @@ type Options struct {
 type Journal struct {
 	dir  string
 	opts Options
+	lock *os.File // dir/LOCK, held while open
 	f    *os.File // current segment, nil until the first append
 	seg  uint64   // current (or next) segment number
 	off  int64    // end of the current segment
 	buf  []byte
 }
 
-// Open opens dir (creating it, mode 0700). Existing segments are left for
-// Replay; appends go to a new segment numbered after all of them and after
-// min, so a number is never reused even when all segments were removed.
+// Open opens dir (creating it, mode 0700) and locks it (ErrLocked when
+// another Journal holds it). Existing segments are left for Replay; appends
+// go to a new segment numbered after all of them and after min, so a number
+// is never reused even when all segments were removed.
 func Open(dir string, min uint64, opts Options) (*Journal, error) {
 	if opts.MaxRecord <= 0 {
 		opts.MaxRecord = DefaultMaxRecord
@@ -80,15 +86,23 @@ func Open(dir string, min uint64, opts Options) (*Journal, error) {
 	if err := os.MkdirAll(dir, 0o700); err != nil {
 		return nil, fmt.Errorf("journal: %w", err)
 	}
+	lock, err := lockDir(dir)
+	if err != nil {
+		if errors.Is(err, ErrLocked) {
+			return nil, fmt.Errorf("%w: %s", ErrLocked, dir)
+		}
+		return nil, fmt.Errorf("journal: lock %s: %w", dir, err)
+	}
 	segs, err := segments(dir)
 	if err != nil {
+		lock.Close()
 		return nil, err
 	}
 	next := min + 1
 	if len(segs) > 0 {
 		next = max(next, segs[len(segs)-1]+1)
 	}
-	return &Journal{dir: dir, opts: opts, seg: next}, nil
+	return &Journal{dir: dir, opts: opts, lock: lock, seg: next}, nil
 }
 
 // Dir is the journal's directory.
@@ -231,13 +245,18 @@ func (j *Journal) Remove(through uint64) error {
 	return nil
 }
 
-// Close closes the current segment (records stay on disk for Replay).
+// Close closes the current segment (records stay on disk for Replay) and
+// releases the directory. Replay still works after Close.
 func (j *Journal) Close() error {
-	if j.f == nil {
-		return nil
+	var err error
+	if j.f != nil {
+		err = j.f.Close()
+		j.f = nil
 	}
-	err := j.f.Close()
-	j.f = nil
+	if j.lock != nil {
+		err = errors.Join(err, j.lock.Close())
+		j.lock = nil
+	}
 	return err
 }
 

@@ -277,3 +277,22 @@ func TestIgnoresOtherFiles(t *testing.T) {
 		t.Fatal(fmt.Sprint(p))
 	}
 }
+
+// One Journal per directory: a second one (another process, or another
+// store in this one) would replay and remove the first one's live segment.
+func TestOneJournalPerDirectory(t *testing.T) {
+	dir := t.TempDir()
+	j, err := Open(dir, 0, Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := Open(dir, 0, Options{}); !errors.Is(err, ErrLocked) {
+		t.Fatalf("second Open: %v, want ErrLocked", err)
+	}
+	j.Close()
+	j2, err := Open(dir, 0, Options{})
+	if err != nil {
+		t.Fatalf("after Close: %v", err)
+	}
+	j2.Close()
+}

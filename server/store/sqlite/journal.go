@@ -75,6 +75,13 @@ func (s *Store) openJournal(ctx context.Context, opts Options) error {
 	if err != nil {
 		return fmt.Errorf("sqlite: heartbeat %w", err)
 	}
+	ok := false
+	defer func() {
+		if !ok { // no fold loop to stop: Close must not wait for one
+			s.hj = nil
+			j.Close()
+		}
+	}()
 	hj := &beatJournal{
 		log: opts.Logger, j: j,
 		interval: opts.FoldInterval, batch: opts.FoldBatch, maxUnfolded: opts.MaxUnfolded,
@@ -107,6 +114,7 @@ func (s *Store) openJournal(ctx context.Context, opts Options) error {
 	} else if err := hj.j.Remove(hj.j.Rotate()); err != nil {
 		return fmt.Errorf("sqlite: heartbeat %w", err)
 	}
+	ok = true
 	go s.foldLoop()
 	return nil
 }

@@ -299,3 +299,33 @@ func TestBeatCodec(t *testing.T) {
 		}
 	}
 }
+
+// A second store on the same data directory while the first runs (a CLI
+// command beside the server) leaves the first one's journal alone and
+// reads the database directly.
+func TestJournalInUseByAnotherStore(t *testing.T) {
+	dir := t.TempDir()
+	opts := sqlite.Options{FoldInterval: time.Hour}
+	s := openJournaled(t, dir, opts)
+	defer s.Close()
+	seedMachines(t, s, 1)
+	if err := s.RecordHeartbeats(t.Context(), beats(3, 1, time.Now())); err != nil {
+		t.Fatal(err)
+	}
+	cli := openJournaled(t, dir, opts)
+	if n, err := cli.CountHeartbeats(t.Context()); err != nil || n != 0 {
+		t.Fatalf("second store: %d heartbeats, %v; want 0 (still in the first one's journal)", n, err)
+	}
+	if err := cli.Close(); err != nil {
+		t.Fatal(err)
+	}
+	if n := s.Unfolded(); n != 3 {
+		t.Fatalf("first store: %d unfolded after the second one closed, want 3", n)
+	}
+	s.Crash()
+	s = openJournaled(t, dir, opts)
+	defer s.Close()
+	if n, err := s.CountHeartbeats(t.Context()); err != nil || n != 3 {
+		t.Fatalf("after a crash of the first store: %d heartbeats, %v; want 3", n, err)
+	}
+}

@@ -19,6 +19,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/slipwayhq/slipway/internal/journal"
 	"github.com/slipwayhq/slipway/server/store"
 	"github.com/slipwayhq/slipway/server/store/sqlcol"
 	sqlite3 "modernc.org/sqlite"
@@ -171,7 +172,14 @@ func Open(ctx context.Context, path string, opts Options) (*Store, error) {
 		return nil, fmt.Errorf("sqlite: prepare: %w", err)
 	}
 	if opts.HeartbeatJournal != "" {
-		if err := s.openJournal(ctx, opts); err != nil {
+		err := s.openJournal(ctx, opts)
+		switch {
+		case errors.Is(err, journal.ErrLocked):
+			// Another process (the running server) owns the journal: this one
+			// (a CLI command) uses the database directly and may miss the last
+			// seconds of heartbeats, which that process has not folded yet.
+			opts.Logger.Debug("heartbeat journal in use by another process; using the database directly", "dir", opts.HeartbeatJournal)
+		case err != nil:
 			s.Close()
 			return nil, err
 		}
