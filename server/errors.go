@@ -6,6 +6,8 @@ import (
 	"fmt"
 	"net/http"
 	"time"
+
+	"github.com/slipwayhq/slipway/server/store"
 )
 
 // Error is the one error type handlers return; renderError writes it.
@@ -57,7 +59,11 @@ var (
 // *Error is logged and answered with a generic 500.
 func (s *Server) renderError(w http.ResponseWriter, r *http.Request, err error) {
 	var e *Error
-	if !errors.As(err, &e) {
+	if errors.Is(err, store.ErrUnavailable) {
+		e = &Error{Status: http.StatusServiceUnavailable, Code: "unavailable", Message: "the database cannot take this now; retry later"}
+		w.Header().Set("Retry-After", "30")
+		s.log.WarnContext(r.Context(), "request refused: store unavailable", "method", r.Method, "path", r.URL.Path, "err", err)
+	} else if !errors.As(err, &e) {
 		s.log.ErrorContext(r.Context(), "request failed", "method", r.Method, "path", r.URL.Path, "err", err)
 		e = &Error{Status: http.StatusInternalServerError, Code: "internal", Message: "internal error"}
 	} else if e.Status >= 500 {

@@ -23,6 +23,9 @@ var (
 	ErrNotFound = errors.New("store: not found")
 	// ErrConflict: a record with the same unique key already exists.
 	ErrConflict = errors.New("store: conflict")
+	// ErrUnavailable: the store cannot take the write now but nothing is
+	// lost; the caller may retry later (the server answers 503).
+	ErrUnavailable = errors.New("store: temporarily unavailable")
 )
 
 // Store is everything the server keeps. All times are stored with millisecond

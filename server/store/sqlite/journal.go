@@ -29,7 +29,7 @@ import (
 // ErrJournalFull: more heartbeats are waiting to be folded than
 // Options.MaxUnfolded (the database has been failing); the heartbeat is not
 // accepted, nothing is lost, and the caller may retry.
-var ErrJournalFull = errors.New("sqlite: heartbeat journal full: heartbeats are not being folded into the database")
+var ErrJournalFull = fmt.Errorf("sqlite: heartbeat journal full: heartbeats are not being folded into the database: %w", store.ErrUnavailable)
 
 const (
 	// Larger folds share more pages per heartbeat: at 100k machines a fold
