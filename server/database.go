@@ -17,6 +17,12 @@ import (
 // is a postgres:// URL (migrated on open), otherwise SQLite at
 // <DataDir>/slipway.db. The caller closes it.
 func OpenStore(ctx context.Context, cfg Config) (store.Store, error) {
+	return OpenStoreLogged(ctx, cfg, nil)
+}
+
+// OpenStoreLogged is OpenStore with the logger that reports the SQLite
+// heartbeat journal's replays and fold failures (nil: slog.Default()).
+func OpenStoreLogged(ctx context.Context, cfg Config, log *slog.Logger) (store.Store, error) {
 	if cfg.DatabaseURL != "" {
 		st, err := postgres.Open(ctx, cfg.DatabaseURL, postgres.Options{})
 		if err != nil {
@@ -33,7 +39,7 @@ func OpenStore(ctx context.Context, cfg Config) (store.Store, error) {
 	// Heartbeats are acknowledged once in the journal beside the database
 	// and folded into it in the background (sqlite/journal.go).
 	st, err := sqlite.Open(ctx, filepath.Join(cfg.DataDir, "slipway.db"),
-		sqlite.Options{HeartbeatJournal: filepath.Join(cfg.DataDir, "heartbeats")})
+		sqlite.Options{HeartbeatJournal: filepath.Join(cfg.DataDir, "heartbeats"), Logger: log})
 	if err != nil {
 		return nil, fmt.Errorf("server: %w", err)
 	}

@@ -64,7 +64,7 @@ func Run(ctx context.Context, cfg Config, opts RunOptions) error {
 		defer unlock()
 	}
 	if opts.Store == nil {
-		st, err := OpenStore(ctx, cfg)
+		st, err := OpenStoreLogged(ctx, cfg, log)
 		if err != nil {
 			return err
 		}

@@ -88,7 +88,7 @@ func New(cfg Config, opts Options) (*Server, error) {
 	}
 	ctx := context.Background()
 	if s.st == nil {
-		st, err := OpenStore(ctx, cfg)
+		st, err := OpenStoreLogged(ctx, cfg, s.log)
 		if err != nil {
 			return nil, err
 		}

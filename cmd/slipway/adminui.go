@@ -24,7 +24,7 @@ import (
 // instead. warnings (may be nil) head every admin page. The caller
 // closes the returned store.
 func withAdminUI(ctx context.Context, cfg server.Config, opts *server.Options, log *slog.Logger, local *adminui.ChannelsFile, warnings func() []string) (store.Store, error) {
-	st, err := server.OpenStore(ctx, cfg)
+	st, err := server.OpenStoreLogged(ctx, cfg, log)
 	if err != nil {
 		return nil, err
 	}
