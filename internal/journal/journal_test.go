@@ -296,3 +296,23 @@ func TestOneJournalPerDirectory(t *testing.T) {
 	}
 	j2.Close()
 }
+
+// BenchmarkAppend: one op = one batch of 8 heartbeat-sized records, written
+// and fdatasync'ed (the disk's flush dominates; compare with the ingest
+// benchmark in docs/benchmarks.md, issue 12 session 5).
+func BenchmarkAppend(b *testing.B) {
+	j, err := Open(b.TempDir(), 0, Options{})
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer j.Close()
+	recs := make([][]byte, 8)
+	for i := range recs {
+		recs[i] = bytes.Repeat([]byte{byte(i)}, 150)
+	}
+	for b.Loop() {
+		if _, err := j.Append(recs); err != nil {
+			b.Fatal(err)
+		}
+	}
+}
