@@ -71,7 +71,7 @@ func TestDocsCurlExamples(t *testing.T) {
 	for _, want := range []string{`"machineToken": "swm_`, `"heartbeatIntervalSeconds"`, `"keys"`, `"name": "laptop-42"`,
 		"HTTP/1.1 302", "Location: https://portal.example.com/", "Set-Cookie: slipway_session=",
 		`"matchedBy": "serial"`, `"matchedBy": "created"`, `"hostname": "laptop-42"`,
-		`"revoked": 1`, `"action": "revoke-token"`, `"softwareNeeded": true`, `"stored": 2`,
+		`"revoked": 1`, `"action": "revoke-token"`, `"softwareNeeded":true`, `"stored": 2`,
 		`"version": "115.12.0esr-1~deb12u1"`, `"total": 1`, `"name": "curl"`} {
 		if !strings.Contains(string(out), want) {
 			t.Errorf("output lacks %q:\n%s", want, out)
