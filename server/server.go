@@ -116,6 +116,12 @@ func New(cfg Config, opts Options) (*Server, error) {
 	s.handshake = newLimiter(cfg.RateLimit, cfg.RateBurst)
 	s.authFailures = newLimiter(cfg.AuthFailureRate, cfg.AuthFailureBurst)
 	s.metrics = newMetrics(opts.Registry)
+	if j, ok := s.st.(store.HeartbeatJournal); ok {
+		s.metrics.reg.MustRegister(prometheus.NewGaugeFunc(prometheus.GaugeOpts{
+			Name: "slipway_heartbeat_journal_unfolded",
+			Help: "Heartbeats acknowledged from the SQLite heartbeat journal and not yet folded into the database (grows while the database fails).",
+		}, func() float64 { return float64(j.UnfoldedHeartbeats()) }))
+	}
 	s.batcher = heartbeat.New(s.st, heartbeat.Options{Logger: s.log, OnCommit: s.metrics.observeBatch,
 		MaxWait: batchWait(cfg.HeartbeatBatchWait, s.st)})
 	runCtx, stop := context.WithCancel(ctx)

@@ -290,6 +290,14 @@ func CheckAdminSessionID(id []byte) error {
 	return nil
 }
 
+// HeartbeatJournal is implemented by stores that acknowledge heartbeats
+// from a local journal before folding them into the database (SQLite):
+// UnfoldedHeartbeats is how many wait to be folded (a Prometheus gauge;
+// it grows while the database fails).
+type HeartbeatJournal interface {
+	UnfoldedHeartbeats() int
+}
+
 // HeartbeatBatchWaiter is implemented by stores whose heartbeat batches
 // should be held open for a moment to gather more heartbeats per
 // transaction (heartbeat.Options.MaxWait): a database server shared by

@@ -23,11 +23,7 @@ func (s *Store) Crash() {
 }
 
 // Unfolded counts journaled heartbeats not yet folded.
-func (s *Store) Unfolded() int {
-	s.hj.mu.Lock()
-	defer s.hj.mu.Unlock()
-	return len(s.hj.pending)
-}
+func (s *Store) Unfolded() int { return s.UnfoldedHeartbeats() }
 
 var (
 	EncodeBeat = encodeBeat

@@ -208,6 +208,16 @@ func (s *Store) fold() error {
 	return hj.j.Remove(sealed)
 }
 
+// UnfoldedHeartbeats implements store.HeartbeatJournal (0 without a journal).
+func (s *Store) UnfoldedHeartbeats() int {
+	if s.hj == nil {
+		return 0
+	}
+	s.hj.mu.Lock()
+	defer s.hj.mu.Unlock()
+	return len(s.hj.pending)
+}
+
 // settle folds before a read of what heartbeats change, so the read sees
 // every acknowledged heartbeat. A failing fold is logged by the fold loop;
 // the read then goes on with what the database has.
