@@ -261,7 +261,8 @@ const beatVersion = 1
 // encodeBeat is a heartbeat's journal record: a version byte, then
 // MachineID, Status, AgentVersion, Metrics, Inventory and TokenHash, each
 // as uvarint(length+1) and the bytes (0: nil), then At and TokenExpiresAt
-// as little-endian Unix nanoseconds (0: the zero time).
+// as little-endian Unix milliseconds (0: the zero time), the precision the
+// database keeps.
 func encodeBeat(h store.Heartbeat) ([]byte, error) {
 	if len(h.MachineID) == 0 || len(h.MachineID) > maxBeatText || len(h.Status) > maxBeatText ||
 		len(h.AgentVersion) > maxBeatText || len(h.TokenHash) > maxBeatText ||
@@ -278,23 +279,9 @@ func encodeBeat(h store.Heartbeat) ([]byte, error) {
 		b = binary.AppendUvarint(b, uint64(len(f))+1)
 		b = append(b, f...)
 	}
-	b = binary.LittleEndian.AppendUint64(b, uint64(nanos(h.At)))
-	b = binary.LittleEndian.AppendUint64(b, uint64(nanos(h.TokenExpiresAt)))
+	b = binary.LittleEndian.AppendUint64(b, uint64(ms(h.At)))
+	b = binary.LittleEndian.AppendUint64(b, uint64(ms(h.TokenExpiresAt)))
 	return b, nil
-}
-
-func nanos(t time.Time) int64 {
-	if t.IsZero() {
-		return 0
-	}
-	return t.UnixNano()
-}
-
-func fromNanos(n int64) time.Time {
-	if n == 0 {
-		return time.Time{}
-	}
-	return time.Unix(0, n).UTC()
 }
 
 func trunc(s string) string {
@@ -344,8 +331,8 @@ func decodeBeat(b []byte) (store.Heartbeat, error) {
 	h.MachineID, h.Status, h.AgentVersion = string(fs[0]), string(fs[1]), string(fs[2])
 	h.Metrics, h.Inventory = clone(fs[3]), clone(fs[4])
 	h.TokenHash = clone(fs[5])
-	h.At = fromNanos(int64(binary.LittleEndian.Uint64(b)))
-	h.TokenExpiresAt = fromNanos(int64(binary.LittleEndian.Uint64(b[8:])))
+	h.At = tm(int64(binary.LittleEndian.Uint64(b)))
+	h.TokenExpiresAt = tm(int64(binary.LittleEndian.Uint64(b[8:])))
 	return h, nil
 }
 

@@ -249,7 +249,7 @@ func TestJournalFull(t *testing.T) {
 }
 
 func TestBeatCodec(t *testing.T) {
-	at := time.Date(2026, 12, 5, 1, 2, 3, 456789000, time.UTC)
+	at := time.Date(2026, 12, 5, 1, 2, 3, 456000000, time.UTC) // milliseconds, what the database keeps
 	for _, h := range []store.Heartbeat{
 		{MachineID: "m", At: at},
 		{MachineID: "m", At: at, Status: "ok", AgentVersion: "1.2.3", Metrics: json.RawMessage(`{"cpu":1}`),
