@@ -48,9 +48,10 @@ type unfolded struct {
 type beatJournal struct {
 	log *slog.Logger
 
-	mu      sync.Mutex // the journal file and pending
+	mu      sync.Mutex // the journal file, pending and removed
 	j       *journal.Journal
 	pending []unfolded
+	removed uint64 // segments up to this number are removed
 
 	foldMu sync.Mutex // one fold at a time
 
@@ -106,13 +107,13 @@ func (s *Store) openJournal(ctx context.Context, opts Options) error {
 		}
 	}
 	s.hj = hj
-	if n := len(hj.pending); n > 0 {
-		if err := s.fold(); err != nil {
-			return fmt.Errorf("sqlite: heartbeat journal: fold %d replayed heartbeats: %w", n, err)
-		}
+	// Folds what was replayed and removes every segment left behind.
+	n := len(hj.pending)
+	if err := s.fold(); err != nil {
+		return fmt.Errorf("sqlite: heartbeat journal: fold %d replayed heartbeats: %w", n, err)
+	}
+	if n > 0 {
 		hj.log.Info("heartbeat journal: replayed heartbeats a previous run had acknowledged but not folded", "count", n)
-	} else if err := hj.j.Remove(hj.j.Rotate()); err != nil {
-		return fmt.Errorf("sqlite: heartbeat %w", err)
 	}
 	ok = true
 	go s.foldLoop()
@@ -205,7 +206,14 @@ func (s *Store) fold() error {
 	}
 	hj.mu.Lock()
 	defer hj.mu.Unlock()
-	return hj.j.Remove(sealed)
+	if sealed <= hj.removed {
+		return nil // nothing sealed since the last removal: no directory listing per read
+	}
+	if err := hj.j.Remove(sealed); err != nil {
+		return err
+	}
+	hj.removed = sealed
+	return nil
 }
 
 // UnfoldedHeartbeats implements store.HeartbeatJournal (0 without a journal).
