@@ -8,6 +8,10 @@
 //
 //	go run ./bench/heartbeat -machines 100000 -duration 20s -concurrency 64
 //
+// With -rounds N it alternates the two N times each on the same listeners
+// and store and reports the median ratio, which holds still on a machine
+// whose speed drifts during the run.
+//
 // It can also seed a store for servers run elsewhere (-seed DIR, with
 // -database-url for PostgreSQL) and load them (-target URL[,URL...]),
 // checking persistence afterwards against -data DIR or -database-url;
@@ -45,6 +49,9 @@ type options struct {
 	// store's default; 2000 was the default before issue 12's session 2).
 	writerCacheKB int
 	journal       bool // SQLite: heartbeats through the heartbeat journal, as slipway server does
+	rounds        int  // > 1: alternate baseline and server this many times each (rounds.go)
+	foldInterval  time.Duration
+	foldBatch     int
 }
 
 func main() {
@@ -67,6 +74,9 @@ func main() {
 	flag.DurationVar(&o.batchWait, "batch-wait", 0, "in-process servers' HeartbeatBatchWait (0: the store's default, 1ms on PostgreSQL; negative: commit at once)")
 	flag.IntVar(&o.writerCacheKB, "writer-cache-kb", 0, "SQLite write connection page cache in KiB (0: the store's default, 32768; 2000 is SQLite's default)")
 	flag.BoolVar(&o.journal, "journal", true, "SQLite: acknowledge heartbeats once in the heartbeat journal and fold them into the database in the background, as slipway server does (false: one transaction per batch, before issue 12 session 5)")
+	flag.DurationVar(&o.foldInterval, "fold-interval", 0, "SQLite heartbeat journal: fold interval (0: the store's default)")
+	flag.IntVar(&o.foldBatch, "fold-batch", 0, "SQLite heartbeat journal: heartbeats per fold transaction, and how many waiting start a fold early (0: the store's default)")
+	flag.IntVar(&o.rounds, "rounds", 1, "alternate the baseline and the server this many times each, -duration per turn, on the same listeners and store, and print each round's ratios and their median (-mode both, SQLite)")
 	flag.StringVar(&o.cpuProfile, "cpuprofile", "", "write a CPU profile of the server run to this file")
 	flag.Parse()
 	ctx := context.Background()
@@ -88,6 +98,8 @@ func run(ctx context.Context, o options, out io.Writer) error {
 		return seedOnly(ctx, o, out)
 	case o.target != "":
 		return runTarget(ctx, o, out)
+	case o.rounds > 1:
+		return runRounds(ctx, o, out)
 	}
 	var results []result
 	if o.mode == "both" || o.mode == "baseline" {

@@ -41,3 +41,26 @@ func TestSeedAndTarget(t *testing.T) {
 		t.Fatal("-target without -tokens accepted")
 	}
 }
+
+// TestRoundsSmoke alternates the two targets and still verifies every
+// acknowledged heartbeat of every round; it never asserts timing.
+func TestRoundsSmoke(t *testing.T) {
+	var out bytes.Buffer
+	err := run(t.Context(), options{mode: "both", machines: 200, concurrency: 4, duration: 300 * time.Millisecond, rounds: 3,
+		dataDir: t.TempDir(), synchronous: "NORMAL", journal: true}, &out)
+	if err != nil {
+		t.Fatalf("%v\n%s", err, out.String())
+	}
+	s := out.String()
+	for _, want := range []string{"| 1 | bare |", "| 2 | server |", "| 3 | bare |", "median of 3 rounds: rate ratio", "acknowledged,"} {
+		if !strings.Contains(s, want) {
+			t.Errorf("output lacks %q:\n%s", want, s)
+		}
+	}
+	if strings.Contains(s, "FAILED") {
+		t.Fatal(s)
+	}
+	if err := run(t.Context(), options{mode: "server", machines: 10, concurrency: 1, duration: time.Second, rounds: 2}, &out); err == nil {
+		t.Fatal("-rounds with -mode server accepted")
+	}
+}

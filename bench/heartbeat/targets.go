@@ -13,6 +13,7 @@ import (
 	"path/filepath"
 	"runtime/pprof"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/slipwayhq/slipway/server"
@@ -127,77 +128,132 @@ func serve(h http.Handler) (url string, stop func(), err error) {
 
 // runServer seeds, starts the real server and loads it, then verifies.
 func runServer(ctx context.Context, o options, out io.Writer) (result, error) {
+	sr, err := openServerRun(ctx, o, out)
+	if err != nil {
+		return result{}, err
+	}
+	defer sr.cleanup()
+	res, err := sr.round(ctx, o.duration)
+	if err != nil {
+		return result{}, err
+	}
+	return sr.finish(ctx, res)
+}
+
+// serverRun is the in-process slipway server on a seeded SQLite store,
+// loaded one or more times (rounds) before it is stopped and verified.
+type serverRun struct {
+	o           options
+	url         string
+	tokens      []string
+	st          *sqlite.Store
+	srv         *server.Server
+	state       string // of the token cache: warm or cold
+	stopProfile func()
+	stopHTTP    func()
+	cleanups    []func()
+}
+
+// openServerRun seeds the store, opens it as slipway server does and starts
+// the real server on loopback; the CPU profile, if any, starts too.
+func openServerRun(ctx context.Context, o options, out io.Writer) (sr *serverRun, err error) {
+	sr = &serverRun{o: o, stopProfile: func() {}}
+	defer func() {
+		if err != nil {
+			sr.cleanup()
+		}
+	}()
 	dir := o.dataDir
 	if dir == "" {
 		tmp, err := os.MkdirTemp("", "slipway-bench-")
 		if err != nil {
-			return result{}, err
+			return nil, err
 		}
-		defer os.RemoveAll(tmp)
+		sr.cleanups = append(sr.cleanups, func() { os.RemoveAll(tmp) })
 		dir = tmp
 	}
 	t0 := time.Now()
-	tokens, err := seed(ctx, dir, o.machines)
-	if err != nil {
-		return result{}, fmt.Errorf("seed: %w", err)
+	if sr.tokens, err = seed(ctx, dir, o.machines); err != nil {
+		return nil, fmt.Errorf("seed: %w", err)
 	}
-	fmt.Fprintf(out, "seeded %d machines in %s\n", len(tokens), time.Since(t0).Round(time.Millisecond))
-	sopts := sqlite.Options{Synchronous: o.synchronous, WriterCacheKB: o.writerCacheKB}
+	fmt.Fprintf(out, "seeded %d machines in %s\n", len(sr.tokens), time.Since(t0).Round(time.Millisecond))
+	sopts := sqlite.Options{Synchronous: o.synchronous, WriterCacheKB: o.writerCacheKB, FoldInterval: o.foldInterval, FoldBatch: o.foldBatch}
 	if o.journal {
 		// As `slipway server` opens its SQLite store (server.OpenStore).
 		sopts.HeartbeatJournal = filepath.Join(dir, "heartbeats")
 	}
-	st, err := sqlite.Open(ctx, filepath.Join(dir, "slipway.db"), sopts)
-	if err != nil {
-		return result{}, err
+	if sr.st, err = sqlite.Open(ctx, filepath.Join(dir, "slipway.db"), sopts); err != nil {
+		return nil, err
 	}
-	defer st.Close()
-	state := "cold"
+	sr.cleanups = append(sr.cleanups, func() { sr.st.Close() })
+	sr.state = "cold"
 	if !o.cold {
 		// Steady state: every machine has heartbeated since the server
 		// started, so its token is in the store's cache. Warm it directly.
-		for _, tok := range tokens {
-			if _, err := st.GetToken(ctx, token.Hash(tok)); err != nil {
-				return result{}, fmt.Errorf("warm: %w", err)
+		for _, tok := range sr.tokens {
+			if _, err := sr.st.GetToken(ctx, token.Hash(tok)); err != nil {
+				return nil, fmt.Errorf("warm: %w", err)
 			}
 		}
-		state = "warm"
+		sr.state = "warm"
 	}
-	srv, err := server.New(server.Config{DataDir: dir, HeartbeatBatchWait: o.batchWait}, server.Options{Store: st, Logger: slog.New(slog.DiscardHandler)})
+	if sr.srv, err = server.New(server.Config{DataDir: dir, HeartbeatBatchWait: o.batchWait}, server.Options{Store: sr.st, Logger: slog.New(slog.DiscardHandler)}); err != nil {
+		return nil, err
+	}
+	url, stop, err := serve(sr.srv)
 	if err != nil {
-		return result{}, err
+		sr.srv.Close()
+		return nil, err
 	}
-	url, stop, err := serve(srv)
-	if err != nil {
-		return result{}, err
+	sr.url, sr.stopHTTP = url, sync.OnceFunc(stop)
+	sr.cleanups = append(sr.cleanups, func() { sr.stopHTTP(); _ = sr.srv.Close() })
+	if sr.stopProfile, err = startProfile(o.cpuProfile); err != nil {
+		sr.stopProfile = func() {}
+		return nil, err
 	}
-	stopProfile, err := startProfile(o.cpuProfile)
-	if err != nil {
-		return result{}, err
-	}
-	res := load(ctx, url, tokens, o.concurrency, o.duration)
-	// With the journal, what the fold had not applied when the load ended
-	// is part of the work: fold it now and count its time and CPU in the
-	// run (CountHeartbeats folds before it reads).
+	return sr, nil
+}
+
+// round loads the server for d. With the journal, what the fold had not
+// applied when the load ended is part of the work: it is folded at once and
+// its time and CPU count in the round (CountHeartbeats folds before it reads).
+func (sr *serverRun) round(ctx context.Context, d time.Duration) (result, error) {
+	res := load(ctx, sr.url, sr.tokens, sr.o.concurrency, d)
 	t0, cpu0 := time.Now(), cpuTime()
-	if _, err := st.CountHeartbeats(ctx); err != nil {
+	if _, err := sr.st.CountHeartbeats(ctx); err != nil {
 		return result{}, err
 	}
 	res.settle = time.Since(t0)
 	res.elapsed += res.settle
 	res.cpu += cpuTime() - cpu0
-	stopProfile()
-	stop()
-	if err := srv.Close(); err != nil {
+	return res, nil
+}
+
+// finish stops the profile and the server, names res (every round's load
+// together) and checks that the store holds every acknowledged heartbeat.
+func (sr *serverRun) finish(ctx context.Context, res result) (result, error) {
+	sr.stopProfile()
+	sr.stopProfile = func() {}
+	sr.stopHTTP()
+	if err := sr.srv.Close(); err != nil {
 		return result{}, err
 	}
-	res.name = "slipway server (SQLite, synchronous=" + o.synchronous + ", " + state + " token cache)"
-	if o.journal {
+	res.name = "slipway server (SQLite, synchronous=" + sr.o.synchronous + ", " + sr.state + " token cache)"
+	if sr.o.journal {
 		res.name = fmt.Sprintf("slipway server (SQLite, synchronous=%s, heartbeat journal, %s token cache; incl. %s folding what was left)",
-			o.synchronous, state, res.settle.Round(time.Millisecond))
+			sr.o.synchronous, sr.state, res.settle.Round(time.Millisecond))
 	}
-	res.verified, res.verifyErr = verify(ctx, st, res)
+	res.verified, res.verifyErr = verify(ctx, sr.st, res)
 	return res, nil
+}
+
+// cleanup stops and removes what openServerRun started (last first).
+func (sr *serverRun) cleanup() {
+	sr.stopProfile()
+	for i := len(sr.cleanups) - 1; i >= 0; i-- {
+		sr.cleanups[i]()
+	}
+	sr.cleanups = nil
 }
 
 // verify checks that the store holds at least every acknowledged heartbeat
@@ -250,19 +306,40 @@ func baseline() http.Handler {
 }
 
 func runBaseline(ctx context.Context, o options) (result, error) {
-	url, stop, err := serve(baseline())
+	b, err := startBaseline(o)
 	if err != nil {
 		return result{}, err
 	}
-	defer stop()
+	defer b.stop()
+	return b.round(ctx, o.duration), nil
+}
+
+// baselineRun is the bare handler on loopback with its own tokens (never
+// checked: it only needs the same header and body sizes).
+type baselineRun struct {
+	o      options
+	url    string
+	tokens []string
+	stop   func()
+}
+
+func startBaseline(o options) (*baselineRun, error) {
+	url, stop, err := serve(baseline())
+	if err != nil {
+		return nil, err
+	}
 	tokens := make([]string, o.machines)
 	for i := range tokens {
 		tokens[i], _ = token.New(token.Machine)
 	}
-	res := load(ctx, url, tokens, o.concurrency, o.duration)
+	return &baselineRun{o: o, url: url, tokens: tokens, stop: stop}, nil
+}
+
+func (b *baselineRun) round(ctx context.Context, d time.Duration) result {
+	res := load(ctx, b.url, b.tokens, b.o.concurrency, d)
 	res.name = "baseline (net/http, decode, 204)"
 	res.verified = "n/a (no storage)"
-	return res, nil
+	return res
 }
 
 func printResults(out io.Writer, o options, rs []result) {
