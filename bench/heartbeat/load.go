@@ -26,6 +26,8 @@ type result struct {
 	ackedBy   []int64       // acknowledged heartbeats per token index
 	cpu       time.Duration // process CPU (server and load generator) during the run
 	settle    time.Duration // folding the journal after the load (in elapsed)
+	seeded    int64         // history rows in the store before the load
+	history   int           // of which per machine
 }
 
 // cpuPer is the process CPU time per acknowledged heartbeat: unlike the

@@ -50,6 +50,7 @@ type options struct {
 	writerCacheKB int
 	journal       bool // SQLite: heartbeats through the heartbeat journal, as slipway server does
 	rounds        int  // > 1: alternate baseline and server this many times each (rounds.go)
+	history       int  // SQLite: past heartbeats seeded per machine
 	foldInterval  time.Duration
 	foldBatch     int
 }
@@ -74,6 +75,7 @@ func main() {
 	flag.DurationVar(&o.batchWait, "batch-wait", 0, "in-process servers' HeartbeatBatchWait (0: the store's default, 1ms on PostgreSQL; negative: commit at once)")
 	flag.IntVar(&o.writerCacheKB, "writer-cache-kb", 0, "SQLite write connection page cache in KiB (0: the store's default, 32768; 2000 is SQLite's default)")
 	flag.BoolVar(&o.journal, "journal", true, "SQLite: acknowledge heartbeats once in the heartbeat journal and fold them into the database in the background, as slipway server does (false: one transaction per batch, before issue 12 session 5)")
+	flag.IntVar(&o.history, "history", 0, "SQLite: seed this many past heartbeats per machine (history rows one minute apart) before the load, as on a server that has been running (0: an empty history, as the benchmark always did)")
 	flag.DurationVar(&o.foldInterval, "fold-interval", 0, "SQLite heartbeat journal: fold interval (0: the store's default)")
 	flag.IntVar(&o.foldBatch, "fold-batch", 0, "SQLite heartbeat journal: heartbeats per fold transaction, and how many waiting start a fold early (0: the store's default)")
 	flag.IntVar(&o.rounds, "rounds", 1, "alternate the baseline and the server this many times each, -duration per turn, on the same listeners and store, and print each round's ratios and their median (-mode both, SQLite)")
@@ -89,6 +91,9 @@ func main() {
 func run(ctx context.Context, o options, out io.Writer) error {
 	if o.machines <= 0 || o.concurrency <= 0 || o.duration <= 0 {
 		return fmt.Errorf("machines, concurrency and duration must be positive")
+	}
+	if o.history < 0 || (o.history > 0 && o.databaseURL != "") {
+		return fmt.Errorf("-history must be ≥ 0 and is for SQLite only")
 	}
 	if o.synchronous == "" {
 		o.synchronous = "FULL"

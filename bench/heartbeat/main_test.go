@@ -2,9 +2,12 @@ package main
 
 import (
 	"bytes"
+	"path/filepath"
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/slipwayhq/slipway/server/store/sqlite"
 )
 
 // TestRunSmoke runs both modes briefly so the generator keeps working; it
@@ -62,5 +65,37 @@ func TestRoundsSmoke(t *testing.T) {
 	}
 	if err := run(t.Context(), options{mode: "server", machines: 10, concurrency: 1, duration: time.Second, rounds: 2}, &out); err == nil {
 		t.Fatal("-rounds with -mode server accepted")
+	}
+}
+
+// TestSeedHistory: -history seeds that many past heartbeats per machine,
+// all before the load's own, and verification still counts the load's.
+func TestSeedHistory(t *testing.T) {
+	dir := t.TempDir()
+	if _, err := seed(t.Context(), dir, 50, 3); err != nil {
+		t.Fatal(err)
+	}
+	st, err := sqlite.Open(t.Context(), filepath.Join(dir, "slipway.db"), sqlite.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer st.Close()
+	if n, err := st.CountHeartbeats(t.Context()); err != nil || n != 150 {
+		t.Fatalf("history rows = %d, %v; want 150", n, err)
+	}
+	hbs, err := st.ListHeartbeats(t.Context(), "bench-0000007", 10)
+	if err != nil || len(hbs) != 3 || !hbs[0].At.Before(time.Now()) {
+		t.Fatalf("machine 7 history = %v, %v", hbs, err)
+	}
+	var out bytes.Buffer
+	if err := run(t.Context(), options{mode: "server", machines: 40, history: 2, concurrency: 2, duration: 300 * time.Millisecond,
+		dataDir: t.TempDir(), synchronous: "NORMAL", journal: true}, &out); err != nil {
+		t.Fatalf("%v\n%s", err, out.String())
+	}
+	if !strings.Contains(out.String(), "and 80 history rows") {
+		t.Fatalf("output lacks the seeded history:\n%s", out.String())
+	}
+	if err := run(t.Context(), options{mode: "server", machines: 1, history: 1, concurrency: 1, duration: time.Second, databaseURL: "postgres://127.0.0.1:1/x"}, &out); err == nil {
+		t.Fatal("-history with PostgreSQL accepted")
 	}
 }

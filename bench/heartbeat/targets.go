@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	mrand "math/rand/v2"
 	"net"
 	"net/http"
 	"os"
@@ -22,8 +23,9 @@ import (
 	"github.com/slipwayhq/slipway/server/token"
 )
 
-// seed writes n machines with tokens into the database under dir.
-func seed(ctx context.Context, dir string, n int) ([]string, error) {
+// seed writes n machines with tokens into the database under dir, and
+// history past heartbeats per machine.
+func seed(ctx context.Context, dir string, n, history int) ([]string, error) {
 	if err := os.MkdirAll(dir, 0o700); err != nil {
 		return nil, err
 	}
@@ -32,7 +34,42 @@ func seed(ctx context.Context, dir string, n int) ([]string, error) {
 		return nil, err
 	}
 	defer st.Close()
-	return seedStore(ctx, st, dir, n, 5000)
+	tokens, err := seedStore(ctx, st, dir, n, 5000)
+	if err != nil {
+		return nil, err
+	}
+	return tokens, seedHistory(ctx, st, n, history)
+}
+
+// seedHistory records history heartbeats per machine, one minute apart and
+// ending a minute ago, round by round in a shuffled machine order (as a
+// fleet's history is written), so the load meets the history index of a
+// server that has been running rather than an empty one.
+func seedHistory(ctx context.Context, st store.HeartbeatStore, n, history int) error {
+	if history <= 0 {
+		return nil
+	}
+	now := time.Now().UTC().Truncate(time.Millisecond)
+	order := mrand.New(mrand.NewPCG(11, 11)).Perm(n)
+	const batch = 32768
+	hbs := make([]store.Heartbeat, 0, batch)
+	for k := range history {
+		at := now.Add(-time.Duration(history-k) * time.Minute)
+		for j, i := range order {
+			hbs = append(hbs, store.Heartbeat{MachineID: fmt.Sprintf("bench-%07d", i), At: at, Status: "ok", AgentVersion: "1.4.0",
+				Metrics: json.RawMessage(fmt.Sprintf(`{"cpu":%d.5,"memory":41.2,"disk":63.0,"uptime":%d}`, (i+k)%100, 3600*k+j))})
+			if len(hbs) == batch {
+				if err := st.RecordHeartbeats(ctx, hbs); err != nil {
+					return fmt.Errorf("seed history: %w", err)
+				}
+				hbs = hbs[:0]
+			}
+		}
+	}
+	if err := st.RecordHeartbeats(ctx, hbs); err != nil {
+		return fmt.Errorf("seed history: %w", err)
+	}
+	return nil
 }
 
 // bulkStore is a store that can register machines in bulk (both stores).
@@ -77,7 +114,7 @@ func seedOnly(ctx context.Context, o options, out io.Writer) error {
 		tokens, err = seedPostgres(ctx, o.databaseURL, o.machines, o.seedDir)
 		into = "PostgreSQL (bootstrap files in " + o.seedDir + ")"
 	} else {
-		tokens, err = seed(ctx, o.seedDir, o.machines)
+		tokens, err = seed(ctx, o.seedDir, o.machines, o.history)
 	}
 	if err != nil {
 		return fmt.Errorf("seed: %w", err)
@@ -173,10 +210,10 @@ func openServerRun(ctx context.Context, o options, out io.Writer) (sr *serverRun
 		dir = tmp
 	}
 	t0 := time.Now()
-	if sr.tokens, err = seed(ctx, dir, o.machines); err != nil {
+	if sr.tokens, err = seed(ctx, dir, o.machines, o.history); err != nil {
 		return nil, fmt.Errorf("seed: %w", err)
 	}
-	fmt.Fprintf(out, "seeded %d machines in %s\n", len(sr.tokens), time.Since(t0).Round(time.Millisecond))
+	fmt.Fprintf(out, "seeded %d machines and %d history rows in %s\n", len(sr.tokens), len(sr.tokens)*o.history, time.Since(t0).Round(time.Millisecond))
 	sopts := sqlite.Options{Synchronous: o.synchronous, WriterCacheKB: o.writerCacheKB, FoldInterval: o.foldInterval, FoldBatch: o.foldBatch}
 	if o.journal {
 		// As `slipway server` opens its SQLite store (server.OpenStore).
@@ -243,6 +280,7 @@ func (sr *serverRun) finish(ctx context.Context, res result) (result, error) {
 		res.name = fmt.Sprintf("slipway server (SQLite, synchronous=%s, heartbeat journal, %s token cache; incl. %s folding what was left)",
 			sr.o.synchronous, sr.state, res.settle.Round(time.Millisecond))
 	}
+	res.seeded, res.history = int64(len(sr.tokens)*sr.o.history), sr.o.history
 	res.verified, res.verifyErr = verify(ctx, sr.st, res)
 	return res, nil
 }
@@ -263,6 +301,7 @@ func verify(ctx context.Context, st store.Store, res result) (string, error) {
 	if err != nil {
 		return "", err
 	}
+	n -= res.seeded
 	if n < res.acked || n > res.sent {
 		return "", fmt.Errorf("persistence check failed: %d acknowledged, %d sent, %d stored", res.acked, res.sent, n)
 	}
@@ -271,11 +310,11 @@ func verify(ctx context.Context, st store.Store, res result) (string, error) {
 		if res.ackedBy[i] == 0 {
 			continue
 		}
-		hbs, err := st.ListHeartbeats(ctx, fmt.Sprintf("bench-%07d", i), 1000)
+		hbs, err := st.ListHeartbeats(ctx, fmt.Sprintf("bench-%07d", i), 1000+res.history)
 		if err != nil {
 			return "", err
 		}
-		if int64(len(hbs)) < res.ackedBy[i] {
+		if int64(len(hbs)-res.history) < res.ackedBy[i] {
 			return "", fmt.Errorf("machine %d: %d acknowledged, %d stored", i, res.ackedBy[i], len(hbs))
 		}
 	}
