@@ -66,9 +66,9 @@ func (s *Server) checkMachineToken(ctx context.Context, value string) (Caller, e
 	case !token.Equal(t.Hash, h):
 		return Caller{}, unauthorized("invalid_token", "invalid machine token")
 	case !t.RevokedAt.IsZero():
-		return Caller{}, unauthorized("token_revoked", "machine token was revoked or replaced")
+		return Caller{}, rejected("token_revoked", "machine token was revoked or replaced")
 	case !s.now().Before(t.ExpiresAt):
-		return Caller{}, unauthorized("token_expired", "machine token expired; register again")
+		return Caller{}, rejected("token_expired", "machine token expired; register again")
 	}
 	return Caller{MachineID: t.MachineID, TenantID: t.TenantID, TokenHash: h, ExpiresAt: t.ExpiresAt}, nil
 }
@@ -79,20 +79,20 @@ func (s *Server) checkMachineToken(ctx context.Context, value string) (Caller, e
 func (s *Server) checkSession(ctx context.Context, value string) (Caller, error) {
 	c, err := s.sessions.Verify(ctx, value, s.now())
 	if errors.Is(err, session.ErrExpired) {
-		return Caller{}, unauthorized("session_expired", "session expired")
+		return Caller{}, rejected("session_expired", "session expired")
 	}
 	if err != nil {
 		return Caller{}, unauthorized("invalid_session", "invalid session")
 	}
 	revoked, err := s.st.SessionsRevokedAt(ctx, c.MachineID())
 	if errors.Is(err, store.ErrNotFound) {
-		return Caller{}, unauthorized("session_revoked", "the session's machine no longer exists")
+		return Caller{}, rejected("session_revoked", "the session's machine no longer exists")
 	}
 	if err != nil {
 		return Caller{}, err
 	}
 	if !time.Unix(c.IssuedAt, 0).After(revoked) {
-		return Caller{}, unauthorized("session_revoked", "the session was revoked with the machine's token")
+		return Caller{}, rejected("session_revoked", "the session was revoked with the machine's token")
 	}
 	return Caller{MachineID: c.MachineID(), TenantID: c.Tenant}, nil
 }

@@ -1,6 +1,7 @@
 package server
 
 import (
+	"context"
 	"math"
 	"net/http"
 	"strconv"
@@ -11,14 +12,19 @@ import (
 )
 
 // limitFailedAuth limits failed authentications per client address on
-// every route: each 401 answer spends one token of the address's bucket
+// every route: each 401 answer to a credential the server does not
+// recognise spends one token of the address's bucket
 // (Config.AuthFailureRate, AuthFailureBurst), and while the bucket is
 // empty the address is answered 429 with Retry-After before its
 // credentials are even looked at. This covers the admin API, the admin
 // page login (mounted), the Fleet webhook, heartbeats and sessions.
-// Successful requests spend nothing, so a healthy fleet behind one NAT
-// address is never limited by this; the probes of /healthz, /readyz and
-// /metrics are never refused.
+// Successful requests spend nothing, and neither does a 401 for a
+// credential the server issued and still recognises (Error.Known: an
+// expired or replaced machine token, an expired session): guessing one is
+// as hard as guessing a valid one, and a fleet behind one NAT address that
+// comes back after an outage longer than the token lifetime must be able
+// to re-enroll rather than lock its whole address out. The probes of
+// /healthz, /readyz and /metrics are never refused.
 func (s *Server) limitFailedAuth(next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		switch r.URL.Path {
@@ -35,12 +41,29 @@ func (s *Server) limitFailedAuth(next http.Handler) http.Handler {
 			return
 		}
 		ww := middleware.NewWrapResponseWriter(w, r.ProtoMajor)
-		next.ServeHTTP(ww, r)
+		var o authOutcome
+		next.ServeHTTP(ww, r.WithContext(context.WithValue(r.Context(), authOutcomeKey{}, &o)))
 		if ww.Status() == http.StatusUnauthorized {
 			s.metrics.authFailures.WithLabelValues(area).Inc()
-			s.authFailures.allow(addr, s.now())
+			if !o.known {
+				s.authFailures.allow(addr, s.now())
+			}
 		}
 	})
+}
+
+// authOutcome is what a request's handler tells limitFailedAuth about its
+// 401, through the request context.
+type authOutcome struct{ known bool }
+
+type authOutcomeKey struct{}
+
+// knownCredential records that r is answered 401 for a credential the
+// server recognises (see limitFailedAuth).
+func knownCredential(r *http.Request) {
+	if o, ok := r.Context().Value(authOutcomeKey{}).(*authOutcome); ok {
+		o.known = true
+	}
 }
 
 // authArea is the metric label of a path: a handful of fixed values.

@@ -7,6 +7,7 @@ import (
 	"strconv"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/go-chi/chi/v5"
 
@@ -87,6 +88,57 @@ func TestFailedAuthenticationsLimited(t *testing.T) {
 			if !strings.Contains(metrics, line) {
 				t.Errorf("metrics lack %s", line)
 			}
+		}
+	}
+}
+
+// TestKnownCredentialsAreNotGuesses is the 1,000-machine rehearsal year's
+// finding: 50 machines behind one address came back from 60 days offline
+// (longer than the 30-day token lifetime), their 50 expired-token
+// heartbeats spent the address's whole failed-authentication burst, and
+// from then on every request from that address — the 950 healthy
+// machines' heartbeats, the re-enrollments the 50 needed, update checks —
+// was answered 429. A 401 for a credential the server issued (expired or
+// replaced token) proves an earlier sign-in, not a guess: it is counted in
+// the metrics but does not spend the burst. Unknown tokens still do.
+func TestKnownCredentialsAreNotGuesses(t *testing.T) {
+	e := newEnv(t, func(c *server.Config) { c.AuthFailureRate, c.AuthFailureBurst = 0.001, 3 })
+	var ms []registered
+	for i := range 6 {
+		ms = append(ms, e.register(e.secret, "nat-"+strconv.Itoa(i), "NAT"+strconv.Itoa(i)))
+	}
+	beat := func(tok string, want int, code string) {
+		t.Helper()
+		r := e.do("POST", "/api/machines/heartbeat", tok, map[string]any{})
+		if r.Status != want || (code != "" && r.JSON(t)["error"] != code) {
+			t.Fatalf("heartbeat: %d %.200s, want %d %s", r.Status, r.Body, want, code)
+		}
+	}
+	e.clock.Add(31 * 24 * time.Hour) // the office was closed past the tokens' 30 days
+	for _, m := range ms {
+		beat(m.Token, http.StatusUnauthorized, "token_expired")
+	}
+	// All six re-enroll from the same address; their old tokens are now
+	// replaced, and a machine that still sends one is not guessing either.
+	var fresh []registered
+	for i := range ms {
+		fresh = append(fresh, e.register(e.secret, "nat-"+strconv.Itoa(i), "NAT"+strconv.Itoa(i)))
+	}
+	for _, m := range ms {
+		beat(m.Token, http.StatusUnauthorized, "")
+	}
+	for _, m := range fresh {
+		beat(m.Token, http.StatusOK, "")
+	}
+	// Guessed tokens still spend the burst (3), then the address waits.
+	for i := range 3 {
+		beat("swm_"+strings.Repeat(strconv.Itoa(i), 43), http.StatusUnauthorized, "invalid_token")
+	}
+	beat(fresh[0].Token, http.StatusTooManyRequests, "rate_limited")
+	metrics := string(e.do("GET", "/metrics", "", nil).Body)
+	for _, line := range []string{`slipway_auth_failures_total{area="machine"} 15`, `slipway_auth_limited_total{area="machine"} 1`} {
+		if !strings.Contains(metrics, line) {
+			t.Errorf("metrics lack %s", line)
 		}
 	}
 }

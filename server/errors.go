@@ -19,6 +19,11 @@ type Error struct {
 	Err     error  // cause, logged but never rendered
 	// Retry is the Retry-After of a 429 (default: 1 second).
 	Retry time.Duration
+	// Known marks a 401 for a credential this server issued and still
+	// recognises (an expired or replaced machine token, an expired session
+	// whose signature verified): it proves an earlier sign-in, not a guess,
+	// so the failed-authentication limit does not count it.
+	Known bool
 }
 
 func (e *Error) Error() string {
@@ -49,6 +54,11 @@ func unauthorized(code, msg string) *Error {
 	return &Error{Status: http.StatusUnauthorized, Code: code, Message: msg}
 }
 
+// rejected is unauthorized for a credential the server recognises (Known).
+func rejected(code, msg string) *Error {
+	return &Error{Status: http.StatusUnauthorized, Code: code, Message: msg, Known: true}
+}
+
 var (
 	errNotFound  = &Error{Status: http.StatusNotFound, Code: "not_found", Message: "not found"}
 	errForbidden = &Error{Status: http.StatusForbidden, Code: "forbidden", Message: "this token may not access that tenant"}
@@ -71,6 +81,9 @@ func (s *Server) renderError(w http.ResponseWriter, r *http.Request, err error) 
 	}
 	if e.Status == http.StatusUnauthorized {
 		w.Header().Set("WWW-Authenticate", `Bearer realm="slipway"`)
+		if e.Known {
+			knownCredential(r)
+		}
 	}
 	if e.Status == http.StatusTooManyRequests {
 		w.Header().Set("Retry-After", retryAfter(e.Retry))
