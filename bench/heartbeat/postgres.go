@@ -38,9 +38,12 @@ func seedPostgres(ctx context.Context, url string, n int, bootDir string) ([]str
 	return seedStore(ctx, st, dir, n, 10000)
 }
 
+// benchID is the ID of the i-th seeded machine.
+func benchID(i int) string { return fmt.Sprintf("bench-%07d", i) }
+
 func benchMachine(i int, now time.Time) store.Machine {
 	return store.Machine{
-		ID: fmt.Sprintf("bench-%07d", i), TenantID: server.DefaultTenant, Fingerprint: fmt.Sprintf("fp-%07d", i),
+		ID: benchID(i), TenantID: server.DefaultTenant, Fingerprint: fmt.Sprintf("fp-%07d", i),
 		Hostname: fmt.Sprintf("host-%07d", i), OS: store.OS{Name: "linux", Version: "12", Architecture: "amd64"},
 		SerialNumbers: []string{fmt.Sprintf("SN%07d", i)}, Source: "agent", CreatedAt: now, UpdatedAt: now,
 		// What registration stores from the agent (the version the load's

@@ -55,24 +55,16 @@ func runRounds(ctx context.Context, o options, out io.Writer) error {
 	return total.verifyErr
 }
 
-// mergeRounds adds up rounds of load on one target, one after the other (rates and CPU per heartbeat
-// of the sum are over all rounds' time).
+// mergeRounds adds up rounds of load on one target, one after the other
+// (merge's counts; times and latencies summed, so the rate and CPU per
+// heartbeat of the sum are over all rounds' time).
 func mergeRounds(rs []result) result {
 	var m result
 	for _, r := range rs {
-		m.sent += r.sent
-		m.acked += r.acked
-		m.failed += r.failed
-		m.elapsed += r.elapsed
-		m.cpu += r.cpu
-		m.settle += r.settle
-		m.latencies = append(m.latencies, r.latencies...)
-		if m.ackedBy == nil {
-			m.ackedBy = make([]int64, len(r.ackedBy))
-		}
-		for i, n := range r.ackedBy {
-			m.ackedBy[i] += n
-		}
+		elapsed, cpu, settle := m.elapsed+r.elapsed, m.cpu+r.cpu, m.settle+r.settle
+		lat := append(m.latencies, r.latencies...)
+		m = merge(m, r)
+		m.elapsed, m.cpu, m.settle, m.latencies = elapsed, cpu, settle, lat
 	}
 	slices.Sort(m.latencies)
 	return m

@@ -56,7 +56,7 @@ func seedHistory(ctx context.Context, st store.HeartbeatStore, n, history int) e
 	for k := range history {
 		at := now.Add(-time.Duration(history-k) * time.Minute)
 		for j, i := range order {
-			hbs = append(hbs, store.Heartbeat{MachineID: fmt.Sprintf("bench-%07d", i), At: at, Status: "ok", AgentVersion: "1.4.0",
+			hbs = append(hbs, store.Heartbeat{MachineID: benchID(i), At: at, Status: "ok", AgentVersion: "1.4.0",
 				Metrics: json.RawMessage(fmt.Sprintf(`{"cpu":%d.5,"memory":41.2,"disk":63.0,"uptime":%d}`, (i+k)%100, 3600*k+j))})
 			if len(hbs) == batch {
 				if err := st.RecordHeartbeats(ctx, hbs); err != nil {
@@ -310,7 +310,7 @@ func verify(ctx context.Context, st store.Store, res result) (string, error) {
 		if res.ackedBy[i] == 0 {
 			continue
 		}
-		hbs, err := st.ListHeartbeats(ctx, fmt.Sprintf("bench-%07d", i), 1000+res.history)
+		hbs, err := st.ListHeartbeats(ctx, benchID(i), 1000+res.history)
 		if err != nil {
 			return "", err
 		}

@@ -22,9 +22,6 @@ func (s *Store) Crash() {
 	_ = s.w.Close()
 }
 
-// Unfolded counts journaled heartbeats not yet folded.
-func (s *Store) Unfolded() int { return s.UnfoldedHeartbeats() }
-
 var (
 	EncodeBeat = encodeBeat
 	DecodeBeat = decodeBeat

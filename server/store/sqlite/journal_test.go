@@ -79,7 +79,7 @@ func TestJournalCrashRecovery(t *testing.T) {
 		}
 		at = at.Add(time.Second)
 	}
-	if n := s.Unfolded(); n != 30 {
+	if n := s.UnfoldedHeartbeats(); n != 30 {
 		t.Fatalf("unfolded %d before the crash, want 30 (the fold loop ran?)", n)
 	}
 	s.Crash()
@@ -319,7 +319,7 @@ func TestJournalInUseByAnotherStore(t *testing.T) {
 	if err := cli.Close(); err != nil {
 		t.Fatal(err)
 	}
-	if n := s.Unfolded(); n != 3 {
+	if n := s.UnfoldedHeartbeats(); n != 3 {
 		t.Fatalf("first store: %d unfolded after the second one closed, want 3", n)
 	}
 	s.Crash()
