@@ -24,7 +24,10 @@ import (
 // as hard as guessing a valid one, and a fleet behind one NAT address that
 // comes back after an outage longer than the token lifetime must be able
 // to re-enroll rather than lock its whole address out. The probes of
-// /healthz, /readyz and /metrics are never refused.
+// /healthz, /readyz and /metrics are never refused, and neither is a
+// request that tests no credential (anonymousPublic): the update checks,
+// TUF metadata and downloads of the machines behind an address where
+// someone guesses tokens go on.
 func (s *Server) limitFailedAuth(next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		switch r.URL.Path {
@@ -34,7 +37,7 @@ func (s *Server) limitFailedAuth(next http.Handler) http.Handler {
 		}
 		addr := clientAddr(r, s.cfg.TrustedProxies)
 		area := authArea(r.URL.Path)
-		if d := s.authFailures.wait(addr, s.now()); d > 0 {
+		if d := s.authFailures.wait(addr, s.now()); d > 0 && !anonymousPublic(r, area) {
 			s.metrics.authLimited.WithLabelValues(area).Inc()
 			s.renderError(w, r, &Error{Status: http.StatusTooManyRequests, Code: "rate_limited",
 				Message: "too many failed authentications from this address; retry later", Retry: d})
@@ -50,6 +53,18 @@ func (s *Server) limitFailedAuth(next http.Handler) http.Handler {
 			}
 		}
 	})
+}
+
+// anonymousPublic reports whether r tests no credential: a route outside
+// the authentication areas (update checks, TUF metadata, downloads,
+// documents, keys) with neither an Authorization header nor a session
+// cookie, the only credentials those routes read (identifyMachine).
+func anonymousPublic(r *http.Request, area string) bool {
+	if area != "other" || r.Header.Get("Authorization") != "" {
+		return false
+	}
+	_, err := r.Cookie(SessionCookie)
+	return err != nil
 }
 
 // authOutcome is what a request's handler tells limitFailedAuth about its

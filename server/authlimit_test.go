@@ -142,3 +142,43 @@ func TestKnownCredentialsAreNotGuesses(t *testing.T) {
 		}
 	}
 }
+
+// TestGuessesDoNotStopUpdates: someone guessing tokens behind a shared
+// address (an office NAT) used to stop every machine behind it from
+// updating, because the limited address was refused everywhere. Requests
+// that test no credential — update checks, TUF metadata, downloads,
+// documents — are served; anything carrying a credential still waits.
+func TestGuessesDoNotStopUpdates(t *testing.T) {
+	tuf := func(r chi.Router) {
+		r.Get("/tuf/{file}", func(w http.ResponseWriter, _ *http.Request) { _, _ = w.Write([]byte("{}")) })
+	}
+	e := newEnvWith(t, server.Options{Mount: []func(chi.Router){tuf}}, func(c *server.Config) {
+		c.AuthFailureRate, c.AuthFailureBurst = 0.001, 3
+	})
+	m := e.register(e.secret, "nat", "NAT")
+	for i := range 3 {
+		expect(t, e.do("POST", "/api/machines/heartbeat", "swm_"+strings.Repeat(strconv.Itoa(i), 43), map[string]any{}), http.StatusUnauthorized)
+	}
+	for _, c := range []struct {
+		path, bearer string
+		hdr          []string
+		want         int
+	}{
+		{"/tuf/timestamp.json", "", nil, http.StatusOK},
+		{"/openapi.json", "", nil, http.StatusOK},
+		{"/.well-known/jwks.json", "", nil, http.StatusOK},
+		{"/nothing-here", "", nil, http.StatusNotFound},
+		// A credential on a public route is checked (identifyMachine), so it waits.
+		{"/tuf/timestamp.json", "swm_" + strings.Repeat("z", 43), nil, http.StatusTooManyRequests},
+		{"/tuf/timestamp.json", m.Token, nil, http.StatusTooManyRequests},
+		{"/tuf/timestamp.json", "", []string{"Cookie", server.SessionCookie + "=x"}, http.StatusTooManyRequests},
+		// Authentication areas wait with or without one.
+		{"/api/machines/me", "", nil, http.StatusTooManyRequests},
+		{"/api/admin/machines", e.admin, nil, http.StatusTooManyRequests},
+	} {
+		if r := e.do("GET", c.path, c.bearer, nil, c.hdr...); r.Status != c.want {
+			t.Errorf("GET %s (bearer %t, %v): %d, want %d: %.200s", c.path, c.bearer != "", c.hdr, r.Status, c.want, r.Body)
+		}
+	}
+	expect(t, e.do("POST", "/api/machines/heartbeat", m.Token, map[string]any{}), http.StatusTooManyRequests)
+}
