@@ -79,6 +79,7 @@ func main() {
 	flag.DurationVar(&o.foldInterval, "fold-interval", 0, "SQLite heartbeat journal: fold interval (0: the store's default)")
 	flag.IntVar(&o.foldBatch, "fold-batch", 0, "SQLite heartbeat journal: heartbeats per fold transaction, and how many waiting start a fold early (0: the store's default)")
 	flag.IntVar(&o.rounds, "rounds", 1, "alternate the baseline and the server this many times each, -duration per turn, on the same listeners and store, and print each round's ratios and their median (-mode both, SQLite)")
+	flag.BoolVar(&uuidIDs, "uuid-ids", false, "seed machine IDs as long as the server's (36-character UUIDv7) instead of 13 characters (\"bench-0000001\")")
 	flag.StringVar(&o.cpuProfile, "cpuprofile", "", "write a CPU profile of the server run to this file")
 	flag.Parse()
 	ctx := context.Background()

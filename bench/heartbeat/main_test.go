@@ -99,3 +99,21 @@ func TestSeedHistory(t *testing.T) {
 		t.Fatal("-history with PostgreSQL accepted")
 	}
 }
+
+// TestUUIDIDs: with -uuid-ids the seeded machines have IDs as long as the
+// server's, and a run stores and verifies every heartbeat under them.
+func TestUUIDIDs(t *testing.T) {
+	uuidIDs = true
+	t.Cleanup(func() { uuidIDs = false })
+	if id := benchID(7); len(id) != 36 || id == benchID(8) {
+		t.Fatalf("benchID(7) = %q", id)
+	}
+	var out bytes.Buffer
+	if err := run(t.Context(), options{mode: "server", machines: 30, history: 2, concurrency: 2, duration: 300 * time.Millisecond,
+		dataDir: t.TempDir(), synchronous: "NORMAL", journal: true}, &out); err != nil {
+		t.Fatalf("%v\n%s", err, out.String())
+	}
+	if !strings.Contains(out.String(), "and 60 history rows") {
+		t.Fatalf("output lacks the seeded history:\n%s", out.String())
+	}
+}

@@ -38,8 +38,17 @@ func seedPostgres(ctx context.Context, url string, n int, bootDir string) ([]str
 	return seedStore(ctx, st, dir, n, 10000)
 }
 
+// uuidIDs (-uuid-ids) makes benchID return IDs as long as the server's
+// (UUIDv7, 36 characters) instead of 13 characters.
+var uuidIDs bool
+
 // benchID is the ID of the i-th seeded machine.
-func benchID(i int) string { return fmt.Sprintf("bench-%07d", i) }
+func benchID(i int) string {
+	if uuidIDs {
+		return fmt.Sprintf("01938a5e-0000-7000-8000-%012d", i)
+	}
+	return fmt.Sprintf("bench-%07d", i)
+}
 
 func benchMachine(i int, now time.Time) store.Machine {
 	return store.Machine{
