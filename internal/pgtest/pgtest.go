@@ -1,7 +1,7 @@
 // Package pgtest starts a throwaway PostgreSQL cluster for tests: one
 // cluster per test binary (initdb + postgres on 127.0.0.1 at a free port,
-// unix socket in the cluster's temporary directory, fsync off), and a fresh
-// database per test. When run as root the cluster runs as the postgres
+// unix socket in the cluster's temporary directory, fsync off unless
+// SLIPWAY_PG_DURABLE=1), and a fresh database per test. When run as root the cluster runs as the postgres
 // user, since PostgreSQL refuses to run as root.
 //
 // Use Start(t) in tests and Main in TestMain so the cluster is stopped
@@ -201,12 +201,24 @@ func freePort() (int, error) {
 	return ln.Addr().(*net.TCPAddr).Port, nil
 }
 
+// Settings are the cluster's server settings as postgres arguments. Tests
+// run with fsync, synchronous commit and full-page writes off (a test
+// cluster is thrown away, never crashed); durable keeps PostgreSQL's
+// defaults for them, for benchmarks that compare against a database which
+// syncs every acknowledged write (SLIPWAY_PG_DURABLE=1).
+func Settings(durable bool) []string {
+	s := []string{"-c", "max_connections=200", "-c", "shared_buffers=64MB", "-c", "log_min_messages=fatal"}
+	if !durable {
+		s = append(s, "-c", "fsync=off", "-c", "synchronous_commit=off", "-c", "full_page_writes=off")
+	}
+	return s
+}
+
 func (c *Cluster) start(bin string, cred *syscall.Credential) error {
 	var logBuf strings.Builder
-	c.cmd = exec.Command(filepath.Join(bin, "postgres"), "-D", filepath.Join(c.dir, "data"),
-		"-h", "127.0.0.1", "-p", strconv.Itoa(c.port), "-k", c.dir,
-		"-c", "fsync=off", "-c", "synchronous_commit=off", "-c", "full_page_writes=off",
-		"-c", "max_connections=200", "-c", "shared_buffers=64MB", "-c", "log_min_messages=fatal")
+	args := append([]string{"-D", filepath.Join(c.dir, "data"), "-h", "127.0.0.1", "-p", strconv.Itoa(c.port), "-k", c.dir},
+		Settings(os.Getenv("SLIPWAY_PG_DURABLE") == "1")...)
+	c.cmd = exec.Command(filepath.Join(bin, "postgres"), args...)
 	c.cmd.Stdout, c.cmd.Stderr = &logBuf, &logBuf
 	// Pdeathsig stops the server if the test binary dies without Main.
 	c.cmd.SysProcAttr = &syscall.SysProcAttr{Credential: cred, Pdeathsig: syscall.SIGQUIT}
