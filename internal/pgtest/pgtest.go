@@ -1,8 +1,9 @@
 // Package pgtest starts a throwaway PostgreSQL cluster for tests: one
 // cluster per test binary (initdb + postgres on 127.0.0.1 at a free port,
 // unix socket in the cluster's temporary directory, fsync off unless
-// SLIPWAY_PG_DURABLE=1), and a fresh database per test. When run as root the cluster runs as the postgres
-// user, since PostgreSQL refuses to run as root.
+// SLIPWAY_PG_DURABLE=1), and a fresh database per test. When run as root
+// the cluster runs as the postgres user, since PostgreSQL refuses to run
+// as root.
 //
 // Use Start(t) in tests and Main in TestMain so the cluster is stopped
 // when the binary exits:
